@@ -1,0 +1,104 @@
+"""Every test runs in its own temporary project, HOME, state dir and keyring."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.support.memory_keyring import MemoryKeyring
+
+REPO = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+_SCRUBBED = (
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_ACCOUNT_ID",
+    "CLOUDFLARE_API_BASE_URL",
+    "WORKTIME_DEBUG",
+    "PYTHON_KEYRING_BACKEND",
+    "FORCE_COLOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh project folder (cwd) with a minimal wrangler.toml, and an isolated HOME."""
+    home = tmp_path / "home"
+    root = tmp_path / "project"
+    home.mkdir()
+    root.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("TERM", "dumb")
+    for name in _SCRUBBED:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(root)
+    (root / "wrangler.toml").write_text('name = "worktime-backend"\n', encoding="utf-8")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | None]:
+    """A private in-memory keyring, unless the test asks for the real Secret Service."""
+    if request.node.get_closest_marker("secret_service"):
+        yield None
+        return
+    import keyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+class Runner:
+    """Runs the real CLI in-process through its error boundary (`Root.main`)."""
+
+    def __init__(self) -> None:
+        self._runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | bytes | None = None) -> Result:
+        from worktime_cli.cli.app import app
+
+        result = self._runner.invoke(app, list(args), input=input)
+        exception = result.exception if not isinstance(result.exception, SystemExit) else None
+        return Result(result.exit_code, result.stdout, result.stderr, exception)
+
+
+@pytest.fixture
+def cli() -> Runner:
+    return Runner()
+
+
+def require_tool(name: str, why: str) -> str:
+    """The path of `name`; skipped locally when missing, but a failure under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required under CI=true ({why}); .ci/run must install it")
+        pytest.skip(f"{name} not installed ({why})")
+    return path

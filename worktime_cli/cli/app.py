@@ -1,0 +1,138 @@
+"""The root command and the single error boundary.
+
+Only typer and rich are imported at module level anywhere under `cli/`, so `worktime --help`
+stays fast; each command imports the core it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from worktime_cli import __version__
+from worktime_cli.errors import WorktimeError
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class Root(TyperGroup):
+    """Runs the command tree and turns every failure into one readable line.
+
+    This wraps `main()`, which both the console script and test runners call, so the
+    boundary behaves the same in tests as for users.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in argv or os.environ.get("WORKTIME_DEBUG") == "1"
+        try:
+            code = super().main(
+                argv, prog_name or "worktime", complete_var, standalone_mode=False, **extra
+            )
+        except click.exceptions.UsageError as exc:
+            exc.show()
+            code = EXIT_USAGE
+        except click.exceptions.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            from worktime_cli.cli import output
+
+            output.error("interrupted")
+            code = EXIT_INTERRUPTED
+        except WorktimeError as exc:
+            from worktime_cli.cli import output
+
+            if debug:
+                _print_traceback()
+            output.error(exc.message, exc.hint)
+            code = EXIT_USER_ERROR
+        except Exception as exc:
+            from worktime_cli.cli import output
+
+            if debug:
+                _print_traceback()
+                output.error(f"unexpected {type(exc).__name__} (a bug in worktime; traceback above)")
+            else:
+                output.error(
+                    f"unexpected {type(exc).__name__} (a bug in worktime)",
+                    "re-run with --debug for the traceback",
+                )
+            code = EXIT_USER_ERROR
+        if code is None:
+            code = 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _print_traceback() -> None:
+    # Plain traceback, never Rich's with locals: locals can hold secret values.
+    import traceback
+
+    traceback.print_exc(file=sys.stderr)
+
+
+app = typer.Typer(
+    cls=Root,
+    name="worktime",
+    help="Set up and run the worktime Worker's backend locally: D1, KV, secrets and a dev server.\n\n"
+    "Reads the same wrangler.toml and .wrangler/state files as wrangler 4.\n\n"
+    "Example:\n\n    worktime init && worktime dev",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # locals in tracebacks can hold secrets
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"worktime {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback when something fails.")
+    ] = False,
+) -> None:
+    # The help text comes from the Typer(...) above; the options are handled by callbacks
+    # (--version) and by Root.main (--debug).
+    del version, debug
+
+
+def _register() -> None:
+    # Each module owns its commands; importing them costs only typer (core imports are lazy).
+    from worktime_cli.cli import d1, dev, doctor, init, kv, login, secret
+
+    for module in (init, d1, kv, secret, dev, doctor, login):
+        module.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    typer.main.get_command(app).main(prog_name="worktime")

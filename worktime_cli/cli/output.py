@@ -1,0 +1,161 @@
+"""Everything the CLI prints goes through here: stdout for data, stderr for talk.
+
+Rich decides colour and animation from the terminal (none when piped; `NO_COLOR` honoured).
+User data is always printed with markup off, so `[brackets]` in SQL or keys survive.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from worktime_cli.errors import WorktimeError
+
+
+def stdout() -> Console:
+    # Built per call so the console always writes to the current sys.stdout (test runners
+    # swap it) and re-checks whether it is a terminal.
+    return Console(file=sys.stdout, highlight=False, soft_wrap=False)
+
+
+def stderr() -> Console:
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+
+def is_terminal(stream: Any = None) -> bool:
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+# --- data (stdout) ---------------------------------------------------------------------------
+
+
+def print_json(data: Any) -> None:
+    """Plain `json.dumps` with stable keys: what scripts parse."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_value(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    justify: dict[str, str] | None = None,
+) -> None:
+    """A table of user data (markup off in every cell)."""
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, justify=(justify or {}).get(column, "left"), overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(Text(_cell(value)) for value in row))
+    stdout().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+# --- talk (stderr) ---------------------------------------------------------------------------
+
+
+def info(message: str) -> None:
+    stderr().print(Text(message))
+
+
+def success(message: str) -> None:
+    stderr().print(Text("✓ ", style="green") + Text(message))
+
+
+def warn(message: str) -> None:
+    stderr().print(Text("warning: ", style="yellow bold") + Text(message))
+
+
+def error(message: str, hint: str | None = None) -> None:
+    console = stderr()
+    console.print(Text("error: ", style="red bold") + Text(message))
+    if hint:
+        console.print(Text("hint: ", style="dim") + Text(hint))
+
+
+def confirm(question: str, *, yes: bool, action: str) -> None:
+    """Ask before destroying data. `--yes` skips; without a terminal, refuse rather than guess."""
+    if yes:
+        return
+    if not is_terminal(sys.stdin):
+        raise WorktimeError(
+            f"refusing to {action} without confirmation", hint="pass --yes to confirm non-interactively"
+        )
+    import typer
+
+    if not typer.confirm(question, default=False, err=True):
+        raise WorktimeError("cancelled, nothing changed")
+
+
+@contextmanager
+def progress_bytes(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A byte progress bar on a terminal; a no-op callback otherwise."""
+    if not is_terminal(sys.stderr) or total <= 0:
+        yield lambda _n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr(), transient=True) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+@contextmanager
+def progress_items(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    """A count progress bar on a terminal; a no-op callback otherwise."""
+    if not is_terminal(sys.stderr) or total <= 0:
+        yield lambda _n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr(), transient=True
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -1,0 +1,425 @@
+"""Local D1: SQLite connections that behave like D1, plus execute, info, create and delete.
+
+Every connection gets D1's pragmas and limits, and an authorizer that refuses what D1
+refuses, so a statement that would fail in production fails here first, with a clear message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worktime_cli import config as configmod
+from worktime_cli import state
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.errors import LockedError, NotFoundError, SQLError, WorktimeError
+from worktime_cli.sqlscript import (
+    Statement,
+    iter_statements,
+    open_sql_file,
+    shorten,
+    split,
+    without_transaction_wrapper,
+)
+
+BUSY_TIMEOUT_MS = 5_000
+
+# D1's documented limits, applied per connection so local runs fail where D1 would.
+LIMITS = {
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 100_000,
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 100,
+    sqlite3.SQLITE_LIMIT_COLUMN: 100,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 50,
+}
+_LIMIT_HINTS = {
+    "too many SQL variables": "D1 allows at most 100 bound parameters per statement",
+    "string or blob too big": "D1 allows statements of at most 100,000 bytes",
+    "too many columns": "D1 allows at most 100 columns per table or result",
+    "LIKE or GLOB pattern too complex": "D1 allows LIKE/GLOB patterns of at most 50 bytes",
+}
+RESERVED_PREFIX = "_cf_"
+
+
+class _Guard:
+    """sqlite3 authorizer refusing what D1 refuses, active only around user statements.
+
+    Our own bookkeeping (BEGIN IMMEDIATE, COMMIT) runs with the guard off. The statement
+    cache is keyed by SQL text and skips the authorizer on reuse, so our own control
+    statements carry a marker comment that user SQL will not repeat by accident.
+    """
+
+    _TRANSACTION_CODES = frozenset({sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT})
+    _ATTACH_CODES = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
+    _TABLE_WRITE_CODES = frozenset(
+        {
+            sqlite3.SQLITE_CREATE_TABLE,
+            sqlite3.SQLITE_CREATE_TEMP_TABLE,
+            sqlite3.SQLITE_DROP_TABLE,
+            sqlite3.SQLITE_DROP_TEMP_TABLE,
+            sqlite3.SQLITE_INSERT,
+            sqlite3.SQLITE_UPDATE,
+            sqlite3.SQLITE_DELETE,
+        }
+    )
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.reason: str | None = None
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
+    ) -> int:
+        if not self.enabled:
+            return sqlite3.SQLITE_OK
+        if action in self._TRANSACTION_CODES:
+            self.reason = (
+                "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT statements; "
+                "each command or file already runs in one transaction"
+            )
+        elif action in self._ATTACH_CODES:
+            self.reason = "D1 does not allow ATTACH or DETACH"
+        elif action in self._TABLE_WRITE_CODES and (arg1 or "").lower().startswith(RESERVED_PREFIX):
+            self.reason = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
+        elif action == sqlite3.SQLITE_ALTER_TABLE and (arg2 or "").lower().startswith(RESERVED_PREFIX):
+            self.reason = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
+        else:
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+
+class D1Connection(sqlite3.Connection):
+    """A connection with D1's pragmas, limits and statement rules (see `connect`)."""
+
+    guard: _Guard
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """`BEGIN IMMEDIATE` … `COMMIT`, rolled back on any exception.
+
+        IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
+        instead of failing half-way with SQLITE_BUSY on their first write.
+        """
+        try:
+            self.execute("BEGIN IMMEDIATE /* worktime */")
+        except sqlite3.OperationalError as exc:
+            raise _locked_or(exc) from None
+        try:
+            yield
+        except BaseException:
+            if self.in_transaction:
+                self.execute("ROLLBACK /* worktime */")
+            raise
+        else:
+            try:
+                self.execute("COMMIT /* worktime */")
+            except sqlite3.Error as exc:
+                if self.in_transaction:
+                    self.execute("ROLLBACK /* worktime */")
+                raise SQLError(f"commit failed: {exc}") from None
+
+    def run(self, statement: Statement, source: str, *, collect: bool = True) -> StatementResult:
+        """Execute one user statement under D1's rules; errors name `source:line`."""
+        started = time.perf_counter()
+        self.guard.enabled = True
+        self.guard.reason = None
+        try:
+            cursor = self.execute(statement.sql)
+            rows: list[dict[str, Any]] = []
+            if cursor.description is not None:
+                names = [column[0] for column in cursor.description]
+                if collect:
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor]
+                else:
+                    for _ in cursor:
+                        pass
+        except sqlite3.Error as exc:
+            raise self._located(exc, statement, source) from None
+        finally:
+            self.guard.enabled = False
+        return StatementResult(
+            rows=rows,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            changes=max(cursor.rowcount, 0),
+            last_row_id=cursor.lastrowid or 0,
+        )
+
+    def _located(self, exc: sqlite3.Error, statement: Statement, source: str) -> WorktimeError:
+        message = str(exc)
+        if self.guard.reason is not None:
+            message = self.guard.reason
+        hint = next((h for key, h in _LIMIT_HINTS.items() if key in message), None)
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+            return LockedError(f"{source}: database is locked by another process", hint=hint)
+        return SQLError(f"{source}:{statement.line}: {message} (in: {shorten(statement.sql)})", hint=hint)
+
+
+def _locked_or(exc: sqlite3.OperationalError) -> WorktimeError:
+    if "locked" in str(exc) or "busy" in str(exc):
+        return LockedError(
+            "database is locked by another process",
+            hint="another worktime or wrangler command is writing; try again when it finishes",
+        )
+    return SQLError(str(exc))
+
+
+def connect(path: Path, *, create: bool = False) -> D1Connection:
+    """Open a local D1 file with D1's behaviour. Without `create`, a missing file is an error."""
+    if not create and not path.is_file():
+        raise NotFoundError(
+            f"local database file {path} does not exist",
+            hint="create it with `worktime d1 create NAME` or `worktime init`",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        conn = sqlite3.connect(
+            path,
+            factory=D1Connection,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,  # the dev server hands connections to worker threads
+        )
+    except sqlite3.Error as exc:
+        raise SQLError(f"cannot open {path}: {exc}") from None
+    assert isinstance(conn, D1Connection)
+    try:
+        # foreign_keys is per connection and off by default; it is also a silent no-op
+        # inside a transaction, so it must be set here, before any BEGIN.
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise SQLError(f"{path} is not a usable SQLite database: {exc}") from None
+    for limit, value in LIMITS.items():
+        conn.setlimit(limit, value)
+    conn.guard = _Guard()
+    conn.set_authorizer(conn.guard)
+    return conn
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    """One statement's outcome, in the parts wrangler's JSON reports."""
+
+    rows: list[dict[str, Any]]
+    duration_ms: float
+    changes: int
+    last_row_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        """wrangler's shape: `{"results", "success", "meta": {duration, changes, last_row_id}}`."""
+        return {
+            "results": self.rows,
+            "success": True,
+            "meta": {
+                "duration": round(self.duration_ms, 3),
+                "changes": self.changes,
+                "last_row_id": self.last_row_id,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome of `execute --file`: totals, plus rows of statements that returned any."""
+
+    statements: int
+    changes: int
+    duration_ms: float
+    last_row_id: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "results": self.rows,
+            "success": True,
+            "meta": {
+                "duration": round(self.duration_ms, 3),
+                "changes": self.changes,
+                "last_row_id": self.last_row_id,
+                "statements": self.statements,
+            },
+        }
+
+
+def run_statements(
+    conn: D1Connection, statements: Iterable[Statement], source: str
+) -> Iterator[StatementResult]:
+    """Run statements one by one (the caller owns the transaction)."""
+    for statement in statements:
+        yield conn.run(statement, source)
+
+
+def execute_command(db_path: Path, sql: str) -> list[StatementResult]:
+    """Run `--command` SQL: every statement in one transaction, one result per statement."""
+    statements = split(sql)
+    if not statements:
+        raise SQLError("no SQL statement to run")
+    conn = connect(db_path)
+    try:
+        with conn.transaction():
+            return list(run_statements(conn, statements, "command"))
+    finally:
+        conn.close()
+
+
+def execute_file(
+    db_path: Path, sql_path: Path, on_progress: Callable[[int], None] | None = None
+) -> FileResult:
+    """Run a SQL file all-or-nothing, streaming it statement by statement."""
+    sql_file = open_sql_file(sql_path)
+    started = time.perf_counter()
+    statements = changes = last_row_id = 0
+    rows: list[dict[str, Any]] = []
+    conn = connect(db_path)
+    try:
+        with conn.transaction():
+            for statement in without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress))):
+                result = conn.run(statement, str(sql_path))
+                statements += 1
+                changes += result.changes
+                last_row_id = result.last_row_id or last_row_id
+                rows.extend(result.rows)
+    finally:
+        conn.close()
+    return FileResult(
+        statements=statements,
+        changes=changes,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        last_row_id=last_row_id,
+        rows=rows,
+    )
+
+
+# --- databases ---------------------------------------------------------------------------
+
+INTERNAL_TABLE_PREFIXES = ("sqlite_", RESERVED_PREFIX)
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """What `d1 list` and `d1 info` report about one configured database."""
+
+    binding: str
+    database_name: str
+    database_id: str | None
+    path: Path
+    exists: bool
+    size: int
+    tables: tuple[TableInfo, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "binding": self.binding,
+            "database_name": self.database_name,
+            "database_id": self.database_id,
+            "path": str(self.path),
+            "exists": self.exists,
+            "size": self.size,
+        }
+        if self.tables is not None:
+            data["tables"] = [{"name": t.name, "rows": t.rows} for t in self.tables]
+        return data
+
+
+def database_path(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
+    return state.d1_path(state.root(cfg, persist_to), db.local_id)
+
+
+def describe(cfg: Config, db: D1Binding, persist_to: Path | None, *, tables: bool) -> DatabaseInfo:
+    """Facts about one database; with `tables`, user tables and their row counts."""
+    path = database_path(cfg, db, persist_to)
+    exists = path.is_file()
+    size = sum(p.stat().st_size for p in (path, _sibling(path, "-wal")) if p.is_file())
+    table_info: tuple[TableInfo, ...] | None = None
+    if tables:
+        if not exists:
+            raise NotFoundError(
+                f"database {db.database_name!r} has no local file yet ({path})",
+                hint=f"apply its migrations with `worktime d1 migrations apply {db.database_name}`",
+            )
+        table_info = tuple(list_tables(path))
+    return DatabaseInfo(
+        binding=db.binding,
+        database_name=db.database_name,
+        database_id=db.database_id,
+        path=path,
+        exists=exists,
+        size=size,
+        tables=table_info,
+    )
+
+
+def list_tables(path: Path) -> Iterator[TableInfo]:
+    """User tables with row counts; D1's and SQLite's internal tables are hidden."""
+    conn = connect(path)
+    try:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
+        for name in names:
+            if name.lower().startswith(INTERNAL_TABLE_PREFIXES):
+                continue
+            (count,) = conn.execute(f"SELECT count(*) FROM {quote_identifier(name)}").fetchone()
+            yield TableInfo(name, count)
+    finally:
+        conn.close()
+
+
+def create(
+    cfg: Config, name: str, persist_to: Path | None, binding: str | None = None
+) -> tuple[Config, D1Binding, Path]:
+    """Add a `[[d1_databases]]` entry for `name` and create its local file."""
+    existing = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
+    if any(db.database_name == name for db in cfg.d1_databases):
+        raise WorktimeError(f"database {name!r} already exists in {cfg.path.name}")
+    if binding is None:
+        binding = "DB" if "DB" not in existing else configmod.binding_from_name(name)
+    if binding in existing:
+        raise WorktimeError(
+            f"binding {binding!r} is already used in {cfg.path.name}", hint="choose one with --binding"
+        )
+    entry = {
+        "binding": binding,
+        "database_name": name,
+        "database_id": str(uuid.uuid4()),
+        "migrations_dir": configmod.DEFAULT_MIGRATIONS_DIR,
+    }
+    new_cfg = configmod.append_table(cfg.path, "d1_databases", entry)
+    db = new_cfg.d1(name)
+    path = database_path(new_cfg, db, persist_to)
+    connect(path, create=True).close()
+    return new_cfg, db, path
+
+
+def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> tuple[Path, bool]:
+    """Remove the local file (and its WAL/SHM) and the wrangler.toml entry."""
+    path = database_path(cfg, db, persist_to)
+    existed = path.exists()
+    for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
+        candidate.unlink(missing_ok=True)
+    configmod.remove_table(cfg.path, "d1_databases", {"binding": db.binding})
+    return path, existed
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,160 @@
+"""`d1 export`: a SQL dump that re-imports cleanly with `execute --file` under foreign keys.
+
+Order: tables (parents before children), then rows, then AUTOINCREMENT counters, then
+indexes, views and triggers. Triggers come last so re-importing rows does not fire them.
+`PRAGMA defer_foreign_keys` at the top covers cycles the ordering cannot.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from worktime_cli.d1 import INTERNAL_TABLE_PREFIXES, D1Connection, connect, quote_identifier
+from worktime_cli.errors import NotFoundError, WorktimeError
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    tables: tuple[str, ...]
+    rows: int
+    size: int
+
+
+def export(
+    db_path: Path,
+    output: Path,
+    *,
+    data: bool = True,
+    schema: bool = True,
+    tables: Sequence[str] = (),
+) -> ExportResult:
+    """Write the dump to `output` atomically: a failed export leaves no partial file."""
+    if not data and not schema:
+        raise WorktimeError("--no-data and --no-schema together leave nothing to export")
+    conn = connect(db_path)
+    output = output.resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        rows = 0
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            names = _ordered_tables(conn, tables)
+            out.write("PRAGMA defer_foreign_keys = ON;\n")
+            if schema:
+                for name in names:
+                    (sql,) = conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+                    ).fetchone()
+                    out.write(f"{sql};\n")
+            if data:
+                for name in names:
+                    for line in _insert_lines(conn, name):
+                        out.write(line)
+                        rows += 1
+                for line in _sequence_lines(conn, names):
+                    out.write(line)
+            if schema:
+                for (sql,) in conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type IN ('index', 'view', 'trigger') "
+                    "AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?)) "
+                    "ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid",
+                    (_json_list(names),),
+                ):
+                    out.write(f"{sql};\n")
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        conn.close()
+    return ExportResult(path=output, tables=tuple(names), rows=rows, size=output.stat().st_size)
+
+
+def _ordered_tables(conn: D1Connection, wanted: Sequence[str]) -> list[str]:
+    """User tables, each after the tables its foreign keys reference."""
+    all_tables = [
+        name
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")
+        if not name.lower().startswith(INTERNAL_TABLE_PREFIXES)
+    ]
+    missing = [name for name in wanted if name not in all_tables]
+    if missing:
+        raise NotFoundError(
+            f"no table named {', '.join(missing)}", hint=f"tables: {', '.join(all_tables) or 'none'}"
+        )
+    chosen = [name for name in all_tables if not wanted or name in wanted]
+    parents = {
+        name: {
+            row[2]
+            for row in conn.execute(f"PRAGMA foreign_key_list({quote_identifier(name)})")
+            if row[2] in chosen and row[2] != name
+        }
+        for name in chosen
+    }
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:
+            return  # a cycle: defer_foreign_keys handles it
+        visiting.add(name)
+        for parent in sorted(parents[name]):
+            visit(parent)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in chosen:
+        visit(name)
+    return ordered
+
+
+def _insert_lines(conn: D1Connection, table: str) -> Iterator[str]:
+    quoted = quote_identifier(table)
+    cursor = conn.execute(f"SELECT * FROM {quoted}")
+    columns = ",".join(quote_identifier(c[0]) for c in cursor.description)
+    prefix = f"INSERT INTO {quoted} ({columns}) VALUES("
+    for row in cursor:
+        yield prefix + ",".join(map(sql_literal, row)) + ");\n"
+
+
+def _sequence_lines(conn: D1Connection, tables: list[str]) -> Iterator[str]:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ).fetchone()
+    if not exists:
+        return
+    for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence ORDER BY name"):
+        if name in tables:
+            yield f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)};\n"
+            yield f"INSERT INTO sqlite_sequence (name, seq) VALUES({sql_literal(name)},{seq});\n"
+
+
+def sql_literal(value: object) -> str:
+    """A SQL literal that reads back as exactly `value`."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:  # NaN is stored as NULL by SQLite anyway
+            return "NULL"
+        if value in (float("inf"), float("-inf")):
+            return "9e999" if value > 0 else "-9e999"
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex().upper() + "'"
+    text = str(value)
+    if "\x00" in text:
+        # A literal cannot hold NUL; CAST of the hex keeps the exact text.
+        return f"CAST(X'{text.encode().hex().upper()}' AS TEXT)"
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_list(names: list[str]) -> str:
+    import json
+
+    return json.dumps(names)

@@ -1,0 +1,50 @@
+"""The one exception hierarchy. `cli.app.main()` turns these into `error: …` + a hint, exit 1.
+
+Messages must never contain secret values: they are shown to the user and may be logged.
+"""
+
+from __future__ import annotations
+
+
+class WorktimeError(Exception):
+    """A user-facing failure: one line of message, optionally one line of hint."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WorktimeError):
+    """wrangler.toml is missing, unparsable or inconsistent."""
+
+
+class NotFoundError(WorktimeError):
+    """A named thing (database, namespace, key, secret, migration) does not exist."""
+
+
+class SQLError(WorktimeError):
+    """A statement failed or was refused, with its location when known."""
+
+
+class LimitError(WorktimeError):
+    """A value breaks one of Cloudflare's documented limits."""
+
+
+class LockedError(WorktimeError):
+    """Another process holds the database or store."""
+
+
+class SecretStoreError(WorktimeError):
+    """The OS keyring is unusable, locked or hung."""
+
+
+class RemoteError(WorktimeError):
+    """Cloudflare's API answered with an error (code and message) or not at all."""
+
+    def __init__(self, message: str, hint: str | None = None, *, code: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.code = code

@@ -1,0 +1,159 @@
+"""Split SQL text into statements, streaming, with the line each one starts on.
+
+SQLite's own `complete_statement` decides where a statement ends, so semicolons inside
+strings, comments and trigger bodies (`BEGIN … END;`) are handled exactly as SQLite parses
+them. Files are read in chunks, so a 1 GB dump is split in flat memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from worktime_cli.errors import SQLError
+
+CHUNK_SIZE = 1 << 20
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_WS = " \t\r\n\f\v"
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: str
+    line: int  # 1-based line of the statement's first non-blank character
+
+
+def split(text: str) -> list[Statement]:
+    """All statements in `text` (for `--command` and migration files)."""
+    return list(iter_statements([text]))
+
+
+def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
+    """Statements from text arriving in `chunks`; a trailing unterminated one is kept."""
+    complete = sqlite3.complete_statement
+    pending = ""
+    line = 1  # line number at the start of `pending`
+    for chunk in chunks:
+        pending += chunk
+        start = 0
+        search = 0
+        while (semi := pending.find(";", search)) >= 0:
+            search = semi + 1
+            candidate = pending[start:search]
+            if complete(candidate):
+                body = candidate.lstrip(_WS)
+                skipped = len(candidate) - len(body)
+                first_line = line + candidate.count("\n", 0, skipped)
+                line = first_line + body.count("\n")
+                if not _is_empty(body):
+                    yield Statement(body, first_line)
+                start = search
+        pending = pending[start:]
+    body = pending.lstrip(_WS)
+    if body and not _is_empty(body + "\n;"):
+        yield Statement(body, line + pending.count("\n", 0, len(pending) - len(body)))
+
+
+def _is_empty(statement: str) -> bool:
+    """True for `;` alone or comments only: SQLite treats those as no statement at all."""
+    stripped = statement.rstrip(_WS)
+    if stripped == ";":
+        return True
+    if not stripped.startswith(("--", "/*")):
+        return False
+    return _strip_comments(stripped).strip(_WS + ";") == ""
+
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.S)
+
+
+def _strip_comments(text: str) -> str:
+    # Only used on text that starts with a comment, to tell "comments only" from a
+    # statement that follows a leading comment; quotes before a comment never reach here.
+    return _COMMENTS.sub(" ", text)
+
+
+@dataclass
+class SQLFile:
+    """A SQL file opened for streaming; `consumed` counts bytes read (for progress bars)."""
+
+    path: Path
+    size: int
+    consumed: int = 0
+
+    def chunks(self, on_progress: Callable[[int], None] | None = None) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+        with open(self.path, "rb") as handle:
+            while raw := handle.read(CHUNK_SIZE):
+                self.consumed += len(raw)
+                try:
+                    text = decoder.decode(raw)
+                except UnicodeDecodeError as exc:
+                    raise SQLError(
+                        f"{self.path}: not UTF-8 text near byte {self.consumed - len(raw) + exc.start}"
+                    ) from None
+                if on_progress is not None:
+                    on_progress(len(raw))
+                yield text
+            yield decoder.decode(b"", final=True)
+
+
+def open_sql_file(path: Path) -> SQLFile:
+    """Check that `path` is a readable SQL text file (not a database) and open it for streaming."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SQLError(f"file {path} not found") from None
+    except IsADirectoryError:
+        raise SQLError(f"{path} is a folder, not a SQL file") from None
+    except OSError as exc:
+        raise SQLError(f"cannot read {path}: {exc.strerror}") from None
+    if head == _SQLITE_MAGIC:
+        raise SQLError(
+            f"{path} is a database file, not SQL",
+            hint="export it first (`sqlite3 FILE .dump > dump.sql`), then execute the dump",
+        )
+    return SQLFile(path=path, size=size)
+
+
+_BEGIN = re.compile(r"BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;", re.I)
+_COMMIT = re.compile(r"(COMMIT|END)(\s+TRANSACTION)?\s*;", re.I)
+
+
+def without_transaction_wrapper(statements: Iterable[Statement]) -> Iterator[Statement]:
+    """Drop a leading `BEGIN TRANSACTION;` and its trailing `COMMIT;`, as wrangler does.
+
+    Dumps from `sqlite3 .dump` are wrapped this way; D1 refuses the wrapper itself, and we
+    run the whole file in one transaction anyway. Only the outermost pair is removed.
+    """
+    iterator = iter(statements)
+    first = next(iterator, None)
+    if first is None:
+        return
+    if not _BEGIN.fullmatch(first.sql.strip()):
+        yield first
+        yield from iterator
+        return
+    held: Statement | None = None
+    for statement in iterator:
+        if held is not None:
+            yield held
+        held = statement
+    if held is not None and not _COMMIT.fullmatch(held.sql.strip()):
+        # An opening BEGIN with no closing COMMIT is not a wrapper: let D1's rule refuse it.
+        raise SQLError(
+            f"line {first.line}: the file starts with BEGIN TRANSACTION but does not end with COMMIT",
+            hint="D1 runs each file in one transaction; remove the BEGIN, or add the COMMIT",
+        )
+
+
+def shorten(sql: str, limit: int = 80) -> str:
+    """One line of a statement for error messages."""
+    flat = " ".join(sql.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
