@@ -102,3 +102,29 @@ def require_tool(name: str, why: str) -> str:
             pytest.fail(f"{name} is required under CI=true ({why}); .ci/run must install it")
         pytest.skip(f"{name} not installed ({why})")
     return path
+
+
+@pytest.fixture(scope="session")
+def wrangler() -> str:
+    """The real wrangler 4 launcher (installed by ../shared/peers/wrangler.sh).
+
+    Skipped locally when it cannot be had; under CI=true a missing wrangler fails the test.
+    """
+    import subprocess
+
+    if path := os.environ.get("WORKTIME_WRANGLER"):
+        return path
+    script = REPO.parent / "shared" / "peers" / "wrangler.sh"
+    problem = None
+    if not script.exists():
+        problem = f"{script} not found"
+    elif shutil.which("npm") is None:
+        problem = "npm not installed"
+    else:
+        out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+        problem = f"wrangler.sh failed: {out.stderr.strip()[-500:]}"
+    if IN_CI:
+        pytest.fail(f"wrangler is required under CI=true: {problem}")
+    pytest.skip(f"wrangler unavailable: {problem}")
