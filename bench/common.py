@@ -53,7 +53,11 @@ def time_command(
             setup()
         started = time.perf_counter()
         subprocess.run(
-            argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            argv,
+            cwd=cwd,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
         )
         if i:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Figure  # noqa: E402  # after the path fix above
+from bench.common import Figure  # after the path fix above
 
 
 def main(names: list[str]) -> int:

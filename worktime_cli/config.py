@@ -140,8 +140,12 @@ def parse(path: Path, text: str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(_syntax_message(path, exc), hint="fix the TOML syntax there") from None
-    d1 = tuple(_d1_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "d1_databases")))
-    kv = tuple(_kv_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "kv_namespaces")))
+    d1 = tuple(
+        _d1_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "d1_databases"))
+    )
+    kv = tuple(
+        _kv_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "kv_namespaces"))
+    )
     seen: dict[str, str] = {}
     for kind, binding in [("d1_databases", b.binding) for b in d1] + [
         ("kv_namespaces", b.binding) for b in kv
@@ -257,7 +261,10 @@ def append_table(path: Path, key: str, entry: dict[str, Any]) -> Config:
         for k, v in entry.items():
             table.add(k, v)
         if key in document:
-            document[key].append(table)  # type: ignore[union-attr]  # an AoT by validation
+            # The new entry goes right after its siblings; the blank line keeps the
+            # file's rhythm (tomlkit would otherwise glue the next table onto it).
+            table.add(tomlkit.nl())
+            document[key].append(table)
         else:
             aot = tomlkit.aot()
             aot.append(table)

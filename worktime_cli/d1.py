@@ -6,6 +6,7 @@ refuses, so a statement that would fail in production fails here first, with a c
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 import uuid
@@ -40,10 +41,12 @@ LIMITS = {
 _LIMIT_HINTS = {
     "too many SQL variables": "D1 allows at most 100 bound parameters per statement",
     "string or blob too big": "D1 allows statements of at most 100,000 bytes",
+    "query string is too large": "D1 allows statements of at most 100,000 bytes",
     "too many columns": "D1 allows at most 100 columns per table or result",
     "LIKE or GLOB pattern too complex": "D1 allows LIKE/GLOB patterns of at most 50 bytes",
 }
 RESERVED_PREFIX = "_cf_"
+_RENAME_TO_RESERVED = re.compile(r"\bRENAME\s+TO\s+[\"`\[]?_cf_", re.I)
 
 
 class _Guard:
@@ -71,6 +74,8 @@ class _Guard:
     def __init__(self) -> None:
         self.enabled = False
         self.reason: str | None = None
+        # The authorizer sees a rename's old name only; `run` sets this from the SQL text.
+        self.renames_to_reserved = False
 
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
@@ -84,13 +89,18 @@ class _Guard:
             )
         elif action in self._ATTACH_CODES:
             self.reason = "D1 does not allow ATTACH or DETACH"
-        elif action in self._TABLE_WRITE_CODES and (arg1 or "").lower().startswith(RESERVED_PREFIX):
-            self.reason = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
-        elif action == sqlite3.SQLITE_ALTER_TABLE and (arg2 or "").lower().startswith(RESERVED_PREFIX):
+        elif self._touches_reserved(action, arg1, arg2):
             self.reason = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
         else:
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
+
+    def _touches_reserved(self, action: int, arg1: str | None, arg2: str | None) -> bool:
+        if action in self._TABLE_WRITE_CODES:
+            return (arg1 or "").lower().startswith(RESERVED_PREFIX)
+        if action == sqlite3.SQLITE_ALTER_TABLE:
+            return (arg2 or "").lower().startswith(RESERVED_PREFIX) or self.renames_to_reserved
+        return False
 
 
 class D1Connection(sqlite3.Connection):
@@ -128,6 +138,7 @@ class D1Connection(sqlite3.Connection):
         started = time.perf_counter()
         self.guard.enabled = True
         self.guard.reason = None
+        self.guard.renames_to_reserved = bool(_RENAME_TO_RESERVED.search(statement.sql))
         try:
             cursor = self.execute(statement.sql)
             rows: list[dict[str, Any]] = []
@@ -156,7 +167,9 @@ class D1Connection(sqlite3.Connection):
         hint = next((h for key, h in _LIMIT_HINTS.items() if key in message), None)
         if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
             return LockedError(f"{source}: database is locked by another process", hint=hint)
-        return SQLError(f"{source}:{statement.line}: {message} (in: {shorten(statement.sql)})", hint=hint)
+        return SQLError(
+            f"{source}:{statement.line}: {message} (in: {shorten(statement.sql)})", hint=hint
+        )
 
 
 def _locked_or(exc: sqlite3.OperationalError) -> WorktimeError:
@@ -280,7 +293,9 @@ def execute_file(
     conn = connect(db_path)
     try:
         with conn.transaction():
-            for statement in without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress))):
+            for statement in without_transaction_wrapper(
+                iter_statements(sql_file.chunks(on_progress))
+            ):
                 result = conn.run(statement, str(sql_path))
                 statements += 1
                 changes += result.changes
@@ -392,7 +407,8 @@ def create(
         binding = "DB" if "DB" not in existing else configmod.binding_from_name(name)
     if binding in existing:
         raise WorktimeError(
-            f"binding {binding!r} is already used in {cfg.path.name}", hint="choose one with --binding"
+            f"binding {binding!r} is already used in {cfg.path.name}",
+            hint="choose one with --binding",
         )
     entry = {
         "binding": binding,

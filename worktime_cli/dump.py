@@ -7,6 +7,7 @@ indexes, views and triggers. Triggers come last so re-importing rows does not fi
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -58,11 +59,13 @@ def export(
                 for line in _sequence_lines(conn, names):
                     out.write(line)
             if schema:
+                # A view's tbl_name is the view itself: views come with a full export only.
                 for (sql,) in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type IN ('index', 'view', 'trigger') "
-                    "AND sql IS NOT NULL AND tbl_name IN (SELECT value FROM json_each(?)) "
+                    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND ("
+                    "(type IN ('index', 'trigger') AND tbl_name IN (SELECT value FROM json_each(?)))"
+                    " OR (type = 'view' AND ?)) "
                     "ORDER BY CASE type WHEN 'index' THEN 0 WHEN 'view' THEN 1 ELSE 2 END, rowid",
-                    (_json_list(names),),
+                    (json.dumps(names), not tables),
                 ):
                     out.write(f"{sql};\n")
         os.replace(tmp, output)
@@ -78,13 +81,16 @@ def _ordered_tables(conn: D1Connection, wanted: Sequence[str]) -> list[str]:
     """User tables, each after the tables its foreign keys reference."""
     all_tables = [
         name
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid"
+        )
         if not name.lower().startswith(INTERNAL_TABLE_PREFIXES)
     ]
     missing = [name for name in wanted if name not in all_tables]
     if missing:
         raise NotFoundError(
-            f"no table named {', '.join(missing)}", hint=f"tables: {', '.join(all_tables) or 'none'}"
+            f"no table named {', '.join(missing)}",
+            hint=f"tables: {', '.join(all_tables) or 'none'}",
         )
     chosen = [name for name in all_tables if not wanted or name in wanted]
     parents = {
@@ -127,8 +133,9 @@ def _sequence_lines(conn: D1Connection, tables: list[str]) -> Iterator[str]:
     ).fetchone()
     if not exists:
         return
-    for name, seq in conn.execute("SELECT name, seq FROM sqlite_sequence ORDER BY name"):
-        if name in tables:
+    sequences = dict(conn.execute("SELECT name, seq FROM sqlite_sequence"))
+    for name in tables:
+        if (seq := sequences.get(name)) is not None:
             yield f"DELETE FROM sqlite_sequence WHERE name = {sql_literal(name)};\n"
             yield f"INSERT INTO sqlite_sequence (name, seq) VALUES({sql_literal(name)},{seq});\n"
 
@@ -152,9 +159,3 @@ def sql_literal(value: object) -> str:
         # A literal cannot hold NUL; CAST of the hex keeps the exact text.
         return f"CAST(X'{text.encode().hex().upper()}' AS TEXT)"
     return "'" + text.replace("'", "''") + "'"
-
-
-def _json_list(names: list[str]) -> str:
-    import json
-
-    return json.dumps(names)

@@ -33,7 +33,11 @@ def split(text: str) -> list[Statement]:
 
 
 def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
-    """Statements from text arriving in `chunks`; a trailing unterminated one is kept."""
+    """Statements from text arriving in `chunks`; a trailing unterminated one is kept.
+
+    Leading blanks and comments are not part of a statement, so its line is where its
+    first keyword is: the line an editor should jump to.
+    """
     complete = sqlite3.complete_statement
     pending = ""
     line = 1  # line number at the start of `pending`
@@ -45,36 +49,33 @@ def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
             search = semi + 1
             candidate = pending[start:search]
             if complete(candidate):
-                body = candidate.lstrip(_WS)
-                skipped = len(candidate) - len(body)
+                skipped = _leading_noise(candidate)
+                body = candidate[skipped:]
                 first_line = line + candidate.count("\n", 0, skipped)
                 line = first_line + body.count("\n")
-                if not _is_empty(body):
+                if body != ";":
                     yield Statement(body, first_line)
                 start = search
         pending = pending[start:]
-    body = pending.lstrip(_WS)
-    if body and not _is_empty(body + "\n;"):
-        yield Statement(body, line + pending.count("\n", 0, len(pending) - len(body)))
+    skipped = _leading_noise(pending)
+    if skipped < len(pending):
+        yield Statement(pending[skipped:], line + pending.count("\n", 0, skipped))
 
 
-def _is_empty(statement: str) -> bool:
-    """True for `;` alone or comments only: SQLite treats those as no statement at all."""
-    stripped = statement.rstrip(_WS)
-    if stripped == ";":
-        return True
-    if not stripped.startswith(("--", "/*")):
-        return False
-    return _strip_comments(stripped).strip(_WS + ";") == ""
-
-
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.S)
-
-
-def _strip_comments(text: str) -> str:
-    # Only used on text that starts with a comment, to tell "comments only" from a
-    # statement that follows a leading comment; quotes before a comment never reach here.
-    return _COMMENTS.sub(" ", text)
+def _leading_noise(text: str) -> int:
+    """Length of the blanks and comments at the start of `text`."""
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in _WS:
+            i += 1
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            return i
 
 
 @dataclass

@@ -37,7 +37,11 @@ def root(config: Config, persist_to: Path | None = None) -> Path:
 def d1_path(state_root: Path, local_id: str) -> Path:
     """`v3/d1/miniflare-D1DatabaseObject/<do id>.sqlite` for a database's local id."""
     return (
-        state_root / "v3" / "d1" / D1_UNIQUE_KEY / f"{durable_object_id(D1_UNIQUE_KEY, local_id)}.sqlite"
+        state_root
+        / "v3"
+        / "d1"
+        / D1_UNIQUE_KEY
+        / f"{durable_object_id(D1_UNIQUE_KEY, local_id)}.sqlite"
     )
 
 

@@ -10,7 +10,6 @@ import os
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -18,7 +17,6 @@ from worktime_cli import __version__
 from worktime_cli.errors import WorktimeError
 
 EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -43,13 +41,7 @@ class Root(TyperGroup):
             code = super().main(
                 argv, prog_name or "worktime", complete_var, standalone_mode=False, **extra
             )
-        except click.exceptions.UsageError as exc:
-            exc.show()
-            code = EXIT_USAGE
-        except click.exceptions.ClickException as exc:
-            exc.show()
-            code = exc.exit_code
-        except (click.exceptions.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt):
             from worktime_cli.cli import output
 
             output.error("interrupted")
@@ -64,20 +56,43 @@ class Root(TyperGroup):
         except Exception as exc:
             from worktime_cli.cli import output
 
-            if debug:
+            if _is_usage_error(exc):
+                _show_usage_error(exc)
+                code = exc.exit_code  # type: ignore[attr-defined]
+            elif debug:
                 _print_traceback()
-                output.error(f"unexpected {type(exc).__name__} (a bug in worktime; traceback above)")
+                output.error(
+                    f"unexpected {type(exc).__name__} (a bug in worktime; traceback above)"
+                )
+                code = EXIT_USER_ERROR
             else:
                 output.error(
                     f"unexpected {type(exc).__name__} (a bug in worktime)",
                     "re-run with --debug for the traceback",
                 )
-            code = EXIT_USER_ERROR
+                code = EXIT_USER_ERROR
         if code is None:
             code = 0
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # Click's exceptions (bad option, missing argument…) carry their own message and exit
+    # code (2 for usage). Typer vendors its own copy of click, so match on the interface
+    # rather than on a class that depends on which click is in use.
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """The same usage message Typer prints in standalone mode."""
+    try:
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
+    except (ImportError, AttributeError):
+        exc.show()  # type: ignore[attr-defined]
 
 
 def _print_traceback() -> None:
@@ -111,7 +126,9 @@ def _version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."),
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
     ] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback when something fails.")

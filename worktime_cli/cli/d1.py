@@ -19,7 +19,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseArg = Annotated[str, typer.Argument(help="The database's database_name or binding.", show_default=False)]
+DatabaseArg = Annotated[
+    str, typer.Argument(help="The database's database_name or binding.", show_default=False)
+]
 
 
 def register(root: typer.Typer) -> None:
@@ -37,7 +39,9 @@ def load_config(path: Path | None) -> Config:
 
 @app.command("create")
 def create(
-    name: Annotated[str, typer.Argument(help="database_name for the new database.", show_default=False)],
+    name: Annotated[
+        str, typer.Argument(help="database_name for the new database.", show_default=False)
+    ],
     binding: Annotated[
         str | None, typer.Option(help="Binding name (default: DB if free, else derived from NAME).")
     ] = None,
@@ -57,7 +61,12 @@ def create(
     _, db, path = d1.create(cfg, name, persist_to, binding)
     if json:
         output.print_json(
-            {"binding": db.binding, "database_name": db.database_name, "database_id": db.database_id, "path": str(path)}
+            {
+                "binding": db.binding,
+                "database_name": db.database_name,
+                "database_id": db.database_id,
+                "path": str(path),
+            }
         )
         return
     output.success(f"created {db.database_name} (binding {db.binding}, id {db.database_id})")
@@ -65,7 +74,9 @@ def create(
 
 
 @app.command("list")
-def list_(config: ConfigOption = None, persist_to: PersistOption = None, json: JsonOption = False) -> None:
+def list_(
+    config: ConfigOption = None, persist_to: PersistOption = None, json: JsonOption = False
+) -> None:
     """List the databases configured in wrangler.toml and their local files.
 
     Example:
@@ -85,7 +96,12 @@ def list_(config: ConfigOption = None, persist_to: PersistOption = None, json: J
     output.print_table(
         ["name", "binding", "database_id", "local size"],
         [
-            [i.database_name, i.binding, i.database_id or "", output.human_size(i.size) if i.exists else "not created"]
+            [
+                i.database_name,
+                i.binding,
+                i.database_id or "",
+                output.human_size(i.size) if i.exists else "not created",
+            ]
             for i in infos
         ],
     )
@@ -122,13 +138,17 @@ def info(
         ],
     )
     assert result.tables is not None
-    output.print_table(["table", "rows"], [[t.name, t.rows] for t in result.tables], justify={"rows": "right"})
+    output.print_table(
+        ["table", "rows"], [[t.name, t.rows] for t in result.tables], justify={"rows": "right"}
+    )
 
 
 @app.command("execute")
 def execute(
     database: DatabaseArg,
-    command: Annotated[str | None, typer.Option("--command", help="SQL to run (one or more statements).")] = None,
+    command: Annotated[
+        str | None, typer.Option("--command", help="SQL to run (one or more statements).")
+    ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", help="SQL file to run, all or nothing.", dir_okay=False)
     ] = None,
@@ -182,7 +202,9 @@ def _show_results(results: list[dict[str, Any]], json: bool) -> None:
         rows = result["results"]
         if rows:
             columns = list(rows[0])
-            output.print_table(columns, [["NULL" if r[c] is None else r[c] for c in columns] for r in rows])
+            output.print_table(
+                columns, [["NULL" if r[c] is None else r[c] for c in columns] for r in rows]
+            )
         else:
             meta = result["meta"]
             output.info(f"ok: {meta['changes']} row(s) changed in {meta['duration']:.1f} ms")
@@ -196,7 +218,9 @@ def export(
     ],
     no_data: Annotated[bool, typer.Option("--no-data", help="Schema only.")] = False,
     no_schema: Annotated[bool, typer.Option("--no-schema", help="Rows only.")] = False,
-    table: Annotated[list[str] | None, typer.Option("--table", help="Only this table (repeatable).")] = None,
+    table: Annotated[
+        list[str] | None, typer.Option("--table", help="Only this table (repeatable).")
+    ] = None,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -211,10 +235,17 @@ def export(
 
     cfg = load_config(config)
     path = d1.database_path(cfg, cfg.d1(database), persist_to)
-    result = dump.export(path, output_path, data=not no_data, schema=not no_schema, tables=table or ())
+    result = dump.export(
+        path, output_path, data=not no_data, schema=not no_schema, tables=table or ()
+    )
     if json:
         output.print_json(
-            {"path": str(result.path), "tables": list(result.tables), "rows": result.rows, "size": result.size}
+            {
+                "path": str(result.path),
+                "tables": list(result.tables),
+                "rows": result.rows,
+                "size": result.size,
+            }
         )
         return
     output.success(
@@ -245,6 +276,6 @@ def delete(
         yes=yes,
         action=f"delete database {db.database_name}",
     )
-    path, existed = d1.delete(cfg, db, persist_to)
+    _, existed = d1.delete(cfg, db, persist_to)
     note = "" if existed else " (it had no local file)"
     output.success(f"deleted {db.database_name}{note} and removed it from {cfg.path.name}")

@@ -28,12 +28,15 @@ PersistOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOption = Annotated[
-    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not interactive).")
+    bool,
+    typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not interactive)."),
 ]
 RemoteOption = Annotated[
     bool, typer.Option("--remote", help="Act on Cloudflare's API instead of the local state.")
 ]
 EnvOption = Annotated[
     str | None,
-    typer.Option("--env", "-e", help="Environment name: reads .dev.vars.<env> instead of .dev.vars."),
+    typer.Option(
+        "--env", "-e", help="Environment name: reads .dev.vars.<env> instead of .dev.vars."
+    ),
 ]

@@ -102,7 +102,8 @@ def confirm(question: str, *, yes: bool, action: str) -> None:
         return
     if not is_terminal(sys.stdin):
         raise WorktimeError(
-            f"refusing to {action} without confirmation", hint="pass --yes to confirm non-interactively"
+            f"refusing to {action} without confirmation",
+            hint="pass --yes to confirm non-interactively",
         )
     import typer
 
@@ -146,7 +147,11 @@ def progress_items(total: int, description: str) -> Iterator[Callable[[int], Non
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=stderr(), transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=stderr(),
+        transient=True,
     ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)

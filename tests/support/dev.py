@@ -1,0 +1,144 @@
+"""Helpers for the dev-server tests: a real project on disk and a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from worktime_cli import config, server, state
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DB_ID = "6f0c1c51-3b7e-4a36-9a36-0f6d3f1a2b01"
+KV_ID = "0123456789abcdef0123456789abcdef"
+
+WRANGLER_TOML = f"""\
+name = "worktime-backend"
+main = "src/index.ts"
+compatibility_date = "2025-01-01"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "worktime-db"
+database_id = "{DB_ID}"
+migrations_dir = "migrations"
+
+[[kv_namespaces]]
+binding = "KV"
+id = "{KV_ID}"
+
+[vars]
+ENVIRONMENT = "development"
+"""
+
+
+def make_project(root: Path, *, required: tuple[str, ...] = (), applied: bool = True) -> Path:
+    """wrangler.toml with DB + KV, the repo's migrations, and (by default) all applied.
+
+    Applied the way wrangler records it: the SQL, then a row in `d1_migrations`.
+    """
+    text = WRANGLER_TOML
+    if required:
+        text += "\n[secrets]\nrequired = [" + ", ".join(f'"{n}"' for n in required) + "]\n"
+    (root / "wrangler.toml").write_text(text, encoding="utf-8")
+    shutil.copytree(REPO / "migrations", root / "migrations", dirs_exist_ok=True)
+    path = d1_file(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
+        )
+        if applied:
+            for sql in sorted((root / "migrations").glob("*.sql")):
+                conn.executescript(sql.read_text(encoding="utf-8"))
+                conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (sql.name,))
+        conn.commit()
+    finally:
+        conn.close()
+    return root
+
+
+def d1_file(root: Path) -> Path:
+    return state.d1_path(root / ".wrangler" / "state", DB_ID)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Poll `check()` until it is truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {check}")
+        time.sleep(interval)
+
+
+@dataclass
+class Running:
+    """A server running in a thread of this process."""
+
+    url: str
+    port: int
+    app: object
+    requests: list[str] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+
+@contextmanager
+def running_server(
+    root: Path,
+    *,
+    cli_vars: dict[str, str] | None = None,
+    reload: bool = False,
+) -> Iterator[Running]:
+    """`create_app` + `serve` on 127.0.0.1:<free port>, stopped (and joined) on exit."""
+    cfg = config.load(root / "wrangler.toml")
+    bindings = server.build_bindings(cfg, None, None, cli_vars)
+    requests: list[str] = []
+    events: list[tuple[str, str]] = []
+    app = server.create_app(bindings, request_log=requests.append)
+    listener = server.bind("127.0.0.1", 0)
+    stop = threading.Event()
+
+    def rebuild() -> server.Bindings:
+        return server.build_bindings(config.load(cfg.path), None, None, cli_vars)
+
+    thread = threading.Thread(
+        target=server.serve,
+        args=(app, listener),
+        kwargs={
+            "rebuild": rebuild if reload else None,
+            "on_event": lambda level, message: events.append((level, message)),
+            "stop": stop,
+        },
+        daemon=True,
+    )
+    thread.start()
+    running = Running(f"http://127.0.0.1:{listener.port}", listener.port, app, requests, events)
+    try:
+        wait_until(lambda: httpx.get(running.url + "/health").status_code == 200)
+        requests.clear()
+        yield running
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "server thread did not stop"

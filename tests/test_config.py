@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worktime_cli import config
+from worktime_cli.errors import ConfigError, NotFoundError
+
+SEED_TOML = """\
+# wrangler.toml
+name = "worktime-backend"
+main = "src/index.ts"
+compatibility_date = "2024-01-01"
+node_compat = true
+
+[observability]
+enabled = true
+
+[[d1_databases]]
+binding = "DB" # the Worker's env.DB
+database_name = "worktime-db"
+database_id = "your-database-id"
+migrations_dir = "migrations"
+
+[[kv_namespaces]]
+binding = "KV"
+id = "your-kv-id"
+
+[vars]
+ENVIRONMENT = "development"
+
+# Secrets (use wrangler secret put)
+# JWT_SECRET
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_found_in_cwd_and_parents(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    sub = project / "src" / "deep"
+    sub.mkdir(parents=True)
+    assert config.find(start=sub) == project / "wrangler.toml"
+    cfg = config.load(start=sub)
+    assert cfg.root == project
+    assert cfg.name == "worktime-backend"
+
+
+def test_explicit_config_wins(project, tmp_path):
+    other = write(tmp_path / "other.toml", 'name = "other"\n')
+    assert config.load(other).name == "other"
+
+
+def test_missing_config_says_what_to_do(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ConfigError) as err:
+        config.find(start=empty)
+    assert "no wrangler.toml" in err.value.message
+    assert err.value.hint == "run `worktime init` or pass --config"
+
+
+def test_explicit_missing_config(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        config.find(tmp_path / "nope.toml")
+
+
+def test_syntax_error_names_file_line_and_column(project):
+    path = write(project / "wrangler.toml", 'name = "x"\n\n[vars\nA = 1\n')
+    with pytest.raises(ConfigError) as err:
+        config.load()
+    assert err.value.message.startswith(f"{path}:3:")
+    assert "invalid TOML" in err.value.message
+
+
+def test_seed_config_parses_with_defaults(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    cfg = config.load()
+    (db,) = cfg.d1_databases
+    assert db == config.D1Binding(
+        binding="DB",
+        database_name="worktime-db",
+        database_id="your-database-id",
+        migrations_dir="migrations",
+        migrations_table="d1_migrations",
+    )
+    assert cfg.kv_namespaces == (config.KVBinding(binding="KV", id="your-kv-id"),)
+    assert cfg.d1("DB") is db
+    assert cfg.d1("worktime-db") is db
+
+
+def test_unknown_database_lists_the_configured_ones(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(NotFoundError) as err:
+        config.load().d1("nope")
+    assert err.value.message == (
+        "database 'nope' is not configured in wrangler.toml (configured: worktime-db)"
+    )
+
+
+def test_duplicate_bindings_are_refused(project):
+    write(
+        project / "wrangler.toml",
+        '[[d1_databases]]\nbinding = "DB"\ndatabase_name = "a"\n\n'
+        '[[kv_namespaces]]\nbinding = "DB"\nid = "x"\n',
+    )
+    with pytest.raises(ConfigError, match=r"binding 'DB' is used twice"):
+        config.load()
+
+
+def test_duplicate_database_names_are_refused(project):
+    write(
+        project / "wrangler.toml",
+        '[[d1_databases]]\nbinding = "A"\ndatabase_name = "a"\n\n'
+        '[[d1_databases]]\nbinding = "B"\ndatabase_name = "a"\n',
+    )
+    with pytest.raises(ConfigError, match="configured twice"):
+        config.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('d1_databases = "x"\n', "must be an array of tables"),
+        ('[[d1_databases]]\ndatabase_name = "a"\n', "has no `binding`"),
+        ("[[d1_databases]]\nbinding = 3\n", "must be a non-empty string"),
+        ('[[kv_namespaces]]\nid = "x"\n', "has no `binding`"),
+    ],
+)
+def test_bad_entries_get_one_clear_line(project, text, message):
+    write(project / "wrangler.toml", text)
+    with pytest.raises(ConfigError, match=message):
+        config.load()
+
+
+def test_append_keeps_comments_and_unknown_keys(project):
+    path = write(project / "wrangler.toml", SEED_TOML + '\n[unknown_table]\nweird = [1, "two"]\n')
+    config.append_table(path, "d1_databases", {"binding": "OTHER", "database_name": "other"})
+    text = path.read_text()
+    new_entry = '[[d1_databases]]\nbinding = "OTHER"\ndatabase_name = "other"\n\n'
+    # The entry lands after its sibling; every other byte is as it was.
+    assert text.replace(new_entry, "") == SEED_TOML + '\n[unknown_table]\nweird = [1, "two"]\n'
+    assert text.index(new_entry) < text.index("[[kv_namespaces]]")
+    cfg = config.load()
+    assert [db.binding for db in cfg.d1_databases] == ["DB", "OTHER"]
+
+
+def test_update_and_remove_entries(project):
+    path = write(project / "wrangler.toml", SEED_TOML)
+    config.update_table(path, "d1_databases", {"binding": "DB"}, {"database_id": "new-id"})
+    assert config.load().d1("DB").database_id == "new-id"
+    assert "# the Worker's env.DB" in path.read_text()
+    config.remove_table(path, "d1_databases", {"binding": "DB"})
+    text = path.read_text()
+    assert "d1_databases" not in text
+    assert "[[kv_namespaces]]" in text
+    assert "# Secrets (use wrangler secret put)" in text
+
+
+def test_edit_that_would_break_the_file_writes_nothing(project):
+    path = write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(ConfigError):
+        config.append_table(path, "kv_namespaces", {"binding": "DB", "id": "dup"})
+    assert path.read_text() == SEED_TOML
+    assert list(project.glob(".wrangler.toml.*")) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "binding"),
+    [("worktime-db", "WORKTIME_DB"), ("my.db", "MY_DB"), ("1st", "_1ST"), ("ok_name", "OK_NAME")],
+)
+def test_binding_from_name(name, binding):
+    assert config.binding_from_name(name) == binding

@@ -1,0 +1,332 @@
+"""Remote D1: databases, queries and the `--file` import flow, under /accounts/{id}/d1."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from worktime_cli import config as configmod
+from worktime_cli import state
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.errors import NotFoundError, RemoteError, SQLError
+from worktime_cli.remote.client import Client
+
+LOCATIONS = ("wnam", "enam", "weur", "eeur", "apac", "oc")
+UPLOAD_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class RemoteDatabase:
+    uuid: str
+    name: str
+    created_at: str | None = None
+    version: str | None = None
+    num_tables: int | None = None
+    file_size: int | None = None
+
+    @classmethod
+    def from_api(cls, item: dict[str, Any]) -> RemoteDatabase:
+        return cls(
+            uuid=str(item.get("uuid", "")),
+            name=str(item.get("name", "")),
+            created_at=item.get("created_at"),
+            version=item.get("version"),
+            num_tables=item.get("num_tables"),
+            file_size=item.get("file_size"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "name": self.name,
+            "created_at": self.created_at,
+            "version": self.version,
+            "num_tables": self.num_tables,
+            "file_size": self.file_size,
+        }
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    database: RemoteDatabase
+    binding: str
+    config_path: Path
+    moved_from: Path | None  # the local file, when it existed under the old id
+    moved_to: Path | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.database.to_json(),
+            "binding": self.binding,
+            "config": str(self.config_path),
+            "local_moved_from": str(self.moved_from) if self.moved_from else None,
+            "local_moved_to": str(self.moved_to) if self.moved_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One statement's answer: rows and D1's meta (changes, rows_read, duration …)."""
+
+    results: list[dict[str, Any]]
+    meta: dict[str, Any]
+    success: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"results": self.results, "success": self.success, "meta": self.meta}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    num_queries: int
+    final_bookmark: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    uploaded: bool = True  # False when Cloudflare already had a file with this etag
+    messages: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "num_queries": self.num_queries,
+            "final_bookmark": self.final_bookmark,
+            "meta": self.meta,
+            "uploaded": self.uploaded,
+        }
+
+
+def list_databases(client: Client, *, name: str | None = None, per_page: int = 100) -> list[RemoteDatabase]:
+    """Every database of the account (all pages)."""
+    params = {"name": name} if name else None
+    path = client.account_path("/d1/database")
+    return [RemoteDatabase.from_api(item) for item in client.paginate(path, params=params, per_page=per_page)]
+
+
+def get_database(client: Client, database_id: str) -> RemoteDatabase:
+    result = client.call("GET", client.account_path(f"/d1/database/{database_id}")).result
+    return RemoteDatabase.from_api(result or {})
+
+
+def resolve(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
+    """The remote database for `name`: wrangler.toml's database_id, else a lookup by name."""
+    binding = _binding(cfg, name)
+    if binding is not None and binding.database_id:
+        return get_database(client, binding.database_id)
+    wanted = binding.database_name if binding is not None else name
+    for db in list_databases(client, name=wanted):
+        if db.name == wanted:
+            return db
+    raise NotFoundError(
+        f"no remote database named {wanted!r} in this account",
+        hint=f"create it with `worktime d1 create {wanted} --remote`",
+    )
+
+
+def _binding(cfg: Config | None, name: str) -> D1Binding | None:
+    if cfg is None:
+        return None
+    for db in cfg.d1_databases:
+        if name in (db.database_name, db.binding):
+            return db
+    return None
+
+
+def create_database(
+    client: Client,
+    cfg: Config,
+    name: str,
+    *,
+    location: str | None = None,
+    persist_to: Path | None = None,
+    binding: str | None = None,
+) -> CreateResult:
+    """Create the database on Cloudflare, record its uuid, and keep the local data with it.
+
+    The local file's name is derived from the database id, so changing database_id would
+    orphan the local data: the file (and its -wal/-shm) moves to the new id's name.
+    """
+    if location is not None and location not in LOCATIONS:
+        raise RemoteError(
+            f"unknown location {location!r}", hint=f"use one of: {', '.join(LOCATIONS)}"
+        )
+    body: dict[str, Any] = {"name": name}
+    if location:
+        body["primary_location_hint"] = location
+    result = client.call("POST", client.account_path("/d1/database"), json=body).result or {}
+    database = RemoteDatabase.from_api(result)
+    if not database.uuid:
+        raise RemoteError("Cloudflare created the database but returned no uuid")
+
+    existing = _binding(cfg, name)
+    root = state.root(cfg, persist_to)
+    if existing is None:
+        used = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
+        chosen = binding or ("DB" if "DB" not in used else configmod.binding_from_name(name))
+        new_cfg = configmod.append_table(
+            cfg.path,
+            "d1_databases",
+            {
+                "binding": chosen,
+                "database_name": name,
+                "database_id": database.uuid,
+                "migrations_dir": configmod.DEFAULT_MIGRATIONS_DIR,
+            },
+        )
+        return CreateResult(database, chosen, new_cfg.path, None, None)
+
+    old_path = state.d1_path(root, existing.local_id)
+    new_cfg = configmod.update_table(
+        cfg.path, "d1_databases", {"binding": existing.binding}, {"database_id": database.uuid}
+    )
+    new_path = state.d1_path(root, new_cfg.d1(existing.binding).local_id)
+    moved_from, moved_to = _move_database_file(old_path, new_path)
+    return CreateResult(database, existing.binding, new_cfg.path, moved_from, moved_to)
+
+
+def _move_database_file(old: Path, new: Path) -> tuple[Path | None, Path | None]:
+    if old == new or not old.exists():
+        return None, None
+    if new.exists():
+        raise RemoteError(
+            f"database created and wrangler.toml updated, but {new} already exists;"
+            f" the local data stays in {old}",
+            hint="move or delete one of the two files yourself",
+        )
+    new.parent.mkdir(parents=True, exist_ok=True)
+    # WAL and SHM first: a crash between moves leaves the main file (the data) in place.
+    for suffix in ("-wal", "-shm"):
+        sibling = old.with_name(old.name + suffix)
+        if sibling.exists():
+            sibling.replace(new.with_name(new.name + suffix))
+    old.replace(new)
+    return old, new
+
+
+def delete_database(client: Client, database_id: str) -> None:
+    client.call("DELETE", client.account_path(f"/d1/database/{database_id}"))
+
+
+def query(
+    client: Client, database_id: str, sql: str, params: list[Any] | None = None
+) -> list[QueryResult]:
+    """Run `sql` (several statements run as one atomic batch) with optional bound params.
+
+    D1 refuses params with several statements (7400), so that is caught before sending.
+    """
+    if params is not None:
+        from worktime_cli import sqlscript
+
+        if len(sqlscript.split(sql)) > 1:
+            raise SQLError(
+                "parameters can only be bound to a single statement",
+                hint="send one statement per call when binding parameters",
+            )
+    body: dict[str, Any] = {"sql": sql}
+    if params is not None:
+        body["params"] = [_param(p) for p in params]
+    result = client.call("POST", client.account_path(f"/d1/database/{database_id}/query"), json=body).result
+    return [
+        QueryResult(results=list(item.get("results") or []), meta=dict(item.get("meta") or {}),
+                    success=bool(item.get("success", True)))
+        for item in result or []
+    ]
+
+
+def _param(value: Any) -> Any:
+    # The API's schema types params as strings; D1 accepts JSON numbers and null too, so
+    # only values JSON cannot carry are converted.
+    if isinstance(value, bytes):
+        raise SQLError("blob parameters cannot be sent to remote D1", hint="use X'…' in the SQL")
+    return value
+
+
+def md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(UPLOAD_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_file(
+    client: Client,
+    database_id: str,
+    path: Path,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    on_message: Callable[[str], None] | None = None,
+    poll_interval: float = 1.0,
+    max_polls: int = 3600,
+) -> ImportResult:
+    """`execute --file --remote`: init → upload → ingest → poll, as wrangler does.
+
+    The file goes to a presigned URL (no Authorization header: it is not Cloudflare's API
+    and must not see the token); the ETag it returns must equal our md5, or nothing is
+    ingested.
+    """
+    import_path = client.account_path(f"/d1/database/{database_id}/import")
+    etag = md5_file(path)
+    init = client.call("POST", import_path, json={"action": "init", "etag": etag}).result or {}
+    filename = init.get("filename")
+    upload_url = init.get("upload_url")
+    uploaded = False
+    if upload_url:
+        response = client.send(
+            "PUT",
+            str(upload_url),
+            content=b"".join(_read_chunks(path, on_progress)),
+            authenticated=False,
+        )
+        if not response.is_success:
+            raise RemoteError(f"uploading {path.name} failed: HTTP {response.status_code}")
+        returned = response.headers.get("etag", "").strip('"')
+        if returned != etag:
+            raise RemoteError(
+                f"uploading {path.name} did not arrive intact (ETag {returned or 'missing'}, expected {etag})",
+                hint="run the command again",
+            )
+        uploaded = True
+    if not filename:
+        raise RemoteError("Cloudflare's import init returned no filename")
+    answer = client.call(
+        "POST", import_path, json={"action": "ingest", "etag": etag, "filename": filename}
+    ).result or {}
+    messages: list[str] = []
+    for _ in range(max_polls):
+        for line in answer.get("messages") or []:
+            messages.append(str(line))
+            if on_message is not None:
+                on_message(str(line))
+        status = answer.get("status")
+        if status == "complete" or (answer.get("success") is True and "result" in answer):
+            done = answer.get("result") or {}
+            return ImportResult(
+                num_queries=int(done.get("num_queries") or 0),
+                final_bookmark=done.get("final_bookmark"),
+                meta=dict(done.get("meta") or {}),
+                uploaded=uploaded,
+                messages=tuple(messages),
+            )
+        if status == "error" or answer.get("success") is False:
+            raise SQLError(
+                f"{path.name}: import failed: {answer.get('error') or 'unknown error'}",
+                hint="nothing after the failing statement ran; fix the file and run it again",
+            )
+        bookmark = answer.get("at_bookmark")
+        if not bookmark:
+            raise RemoteError("Cloudflare's import returned no bookmark to poll")
+        if _ > 0:
+            client.sleep(poll_interval)
+        answer = client.call(
+            "POST", import_path, json={"action": "poll", "current_bookmark": bookmark}, idempotent=True
+        ).result or {}
+    raise RemoteError(f"{path.name}: the import did not finish in time", hint="check the database later")
+
+
+def _read_chunks(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(UPLOAD_CHUNK), b""):
+            if on_progress is not None:
+                on_progress(len(chunk))
+            yield chunk

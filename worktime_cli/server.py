@@ -1,0 +1,640 @@
+"""The dev server: a Starlette app over the local bindings, served by uvicorn.
+
+`create_app(bindings)` is the Python analogue of the Worker's Hono app: the bindings (local
+D1, local KV, resolved environment) hang off `app.state`, ready for the API endpoints of the
+next phase. `serve()` runs it with uvicorn on a socket bound by `bind()`, reloads the
+bindings when wrangler.toml, .dev.vars or the migrations change, and stops within a second
+on Ctrl+C or SIGTERM.
+
+Like every core module this prints nothing: the CLI passes callbacks for what to say.
+Starlette and uvicorn are imported here, so only `worktime dev` pays for them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib
+import json
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from worktime_cli import d1 as d1mod
+from worktime_cli import state
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.errors import WorktimeError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+DEFAULT_PORT = 8787
+PORT_ATTEMPTS = 10  # as wrangler: the default port, then up to 10 more
+SHUTDOWN_GRACE_S = 0.5  # in-flight requests get this long; the whole stop stays under 1 s
+CORS_METHODS = "GET,HEAD,PUT,POST,DELETE,PATCH"  # Hono cors() default allowMethods
+LOG_LEVELS = ("debug", "info", "log", "warn", "error", "none")  # wrangler's --log-level
+
+HEALTH_BODY = b'{"status":"ok"}'
+EventLog = Callable[[str, str], None]  # (level, message): "info" | "warn" | "error"
+RequestLog = Callable[[str], None]
+
+
+# --- bindings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The outcome of `/health/ready`: every check is "ok" or names what is wrong."""
+
+    checks: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(value == "ok" for value in self.checks.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "ok" if self.ok else "error", "checks": self.checks}
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """What a request handler can reach: the Worker's `env`, locally.
+
+    `d1` maps each binding (e.g. "DB") to a factory of fresh D1 connections: sqlite3
+    connections are not shared between the threads Starlette runs sync code in.
+    """
+
+    config: Config
+    state_root: Path
+    d1: Mapping[str, Callable[[], d1mod.D1Connection]]
+    kv: Mapping[str, Any]
+    env: EnvironmentLike
+    ready: Callable[[], Readiness] = field(repr=False)
+
+    @property
+    def vars(self) -> Mapping[str, str]:
+        """Vars and secrets by name (values: never log or print them)."""
+        return self.env.values
+
+    @property
+    def cors_origins(self) -> frozenset[str] | None:
+        """The CORS_ORIGINS allow-list, or None when every origin is allowed."""
+        raw = self.env.values.get("CORS_ORIGINS", "")
+        origins = frozenset(o.strip() for o in raw.split(",") if o.strip())
+        return origins or None
+
+    def watched_files(self) -> list[Path]:
+        """The files whose change means the bindings must be rebuilt."""
+        root = self.config.root
+        dirs = {(root / db.migrations_dir).resolve() for db in self.config.d1_databases}
+        return [self.config.path, root / ".dev.vars", *sorted(dirs)]
+
+
+def build_bindings(
+    cfg: Config,
+    persist_to: Path | None = None,
+    env: str | None = None,
+    cli_vars: Mapping[str, str] | None = None,
+) -> Bindings:
+    """Resolve the environment and wire the local D1 databases and KV namespaces."""
+    root = state.root(cfg, persist_to)
+    resolved = _resolve_environment(cfg, env, dict(cli_vars or {}))
+    factories = {db.binding: _connection_factory(state.d1_path(root, db.local_id)) for db in cfg.d1_databases}
+    stores = {ns.binding: _kv_store(root, ns.local_id) for ns in cfg.kv_namespaces}
+
+    def ready() -> Readiness:
+        return readiness(cfg, persist_to, resolved)
+
+    return Bindings(config=cfg, state_root=root, d1=factories, kv=stores, env=resolved, ready=ready)
+
+
+def _connection_factory(path: Path) -> Callable[[], d1mod.D1Connection]:
+    def open_connection() -> d1mod.D1Connection:
+        return d1mod.connect(path)
+
+    return open_connection
+
+
+def readiness(cfg: Config, persist_to: Path | None, env: EnvironmentLike) -> Readiness:
+    """Check the local D1 files, the KV stores, the migrations and the required secrets.
+
+    A failed check names the problem (binding, migration file, secret name), never a value.
+    """
+    root = state.root(cfg, persist_to)
+    problems_d1: list[str] = []
+    for db in cfg.d1_databases:
+        problem = _d1_problem(state.d1_path(root, db.local_id), db)
+        if problem:
+            problems_d1.append(problem)
+    problems_kv = [p for ns in cfg.kv_namespaces if (p := _kv_problem(root, ns.binding, ns.local_id))]
+    problems_migrations: list[str] = []
+    for db in cfg.d1_databases:
+        if not state.d1_path(root, db.local_id).is_file():
+            continue  # reported under "d1"; every migration would read as pending
+        problem = _migrations_problem(cfg, db, persist_to)
+        if problem:
+            problems_migrations.append(problem)
+    checks = {
+        "d1": "; ".join(problems_d1) or "ok",
+        "kv": "; ".join(problems_kv) or "ok",
+        "migrations": "; ".join(problems_migrations) or "ok",
+    }
+    # Only present when failing, so a healthy project answers the documented body exactly.
+    if env.missing:
+        checks["secrets"] = "missing: " + ", ".join(env.missing)
+    return Readiness(checks)
+
+
+def _d1_problem(path: Path, db: D1Binding) -> str | None:
+    if not path.is_file():
+        return f"{db.binding}: local database does not exist (run `worktime init`)"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{db.binding}: unreadable database ({exc})"
+    return None
+
+
+def _kv_problem(root: Path, binding: str, namespace_id: str) -> str | None:
+    # miniflare creates a namespace's files on first write, so absence is fine; a present
+    # index must open. The probe is a read, so a health check never writes user state.
+    path = state.kv_index_path(root, namespace_id)
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return f"{binding}: unreadable KV index ({exc})"
+    return None
+
+
+def _migrations_problem(cfg: Config, db: D1Binding, persist_to: Path | None) -> str | None:
+    try:
+        states = _migration_states(cfg, db, persist_to)
+    except WorktimeError as exc:
+        return f"{db.binding}: {exc.message}"
+    parts = []
+    for label in ("pending", "drifted", "missing"):
+        names = states.get(label, [])
+        if names:
+            parts.append(f"{label}: {', '.join(names)}")
+    if not parts:
+        return None
+    prefix = f"{db.binding} " if len(cfg.d1_databases) > 1 else ""
+    return prefix + "; ".join(parts)
+
+
+def startup_warnings(bindings: Bindings) -> list[str]:
+    """What `worktime dev` should warn about before serving: names only, never values."""
+    warnings = []
+    env = bindings.env
+    if env.missing:
+        warnings.append(
+            "required secrets resolve from nowhere: " + ", ".join(env.missing)
+            + " (set them with `worktime secret put NAME` or in .dev.vars)"
+        )
+    if env.keyring_error:
+        warnings.append(f"the OS keyring is unusable: {env.keyring_error}")
+    ready = bindings.ready()
+    if ready.checks["migrations"] != "ok":
+        warnings.append(
+            f"migrations not applied: {ready.checks['migrations']} "
+            "(run `worktime d1 migrations apply DB`)"
+        )
+    if ready.checks["d1"] != "ok":
+        warnings.append(f"D1: {ready.checks['d1']}")
+    if ready.checks["kv"] != "ok":
+        warnings.append(f"KV: {ready.checks['kv']}")
+    return warnings
+
+
+# --- adapters to the environment, KV and migrations modules ----------------------------------
+# Those modules are written in parallel; these adapters are the only place that knows their
+# shape, with a minimal local behaviour until they exist.
+
+
+class EnvironmentLike(Protocol):
+    @property
+    def values(self) -> Mapping[str, str]: ...
+    @property
+    def missing(self) -> Sequence[str]: ...
+    @property
+    def keyring_error(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class _LocalEnvironment:
+    values: Mapping[str, str]
+    missing: Sequence[str]
+    keyring_error: str | None = None
+
+
+def _resolve_environment(cfg: Config, env: str | None, cli_vars: dict[str, str]) -> EnvironmentLike:
+    try:
+        module = importlib.import_module("worktime_cli.environment")
+    except ImportError:
+        pass
+    else:
+        resolved: EnvironmentLike = module.resolve(cfg, env=env, cli_vars=cli_vars)
+        return resolved
+    from dotenv import dotenv_values
+
+    section = cfg.data.get("env", {}).get(env, {}) if env else cfg.data
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in section.get("vars", {}).items()}
+    dev_vars = cfg.root / (f".dev.vars.{env}" if env else ".dev.vars")
+    if dev_vars.is_file():
+        values.update({k: v for k, v in dotenv_values(dev_vars).items() if v is not None})
+    values.update(cli_vars)
+    required = cfg.data.get("secrets", {}).get("required", [])
+    return _LocalEnvironment(values=values, missing=[n for n in required if n not in values])
+
+
+def _kv_store(root: Path, namespace_id: str) -> Any:
+    try:
+        module = importlib.import_module("worktime_cli.kv")
+    except ImportError:
+        return None
+    return module.KVStore(root, namespace_id)
+
+
+def _migration_states(cfg: Config, db: D1Binding, persist_to: Path | None) -> dict[str, list[str]]:
+    """Migration file names by state: "applied", "pending", "drifted", "missing"."""
+    try:
+        module = importlib.import_module("worktime_cli.migrations")
+    except ImportError:
+        pass
+    else:
+        status = module.status(cfg, db, persist_to)
+        by_state: dict[str, list[str]] = {}
+        for item in status.migrations:
+            by_state.setdefault(str(item.state), []).append(item.name)
+        return by_state
+    folder = cfg.root / db.migrations_dir
+    files = sorted(p.name for p in folder.glob("*.sql")) if folder.is_dir() else []
+    path = state.d1_path(state.root(cfg, persist_to), db.local_id)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            applied = [row[0] for row in conn.execute(f"SELECT name FROM {db.migrations_table}")]
+        except sqlite3.OperationalError:
+            applied = []
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise WorktimeError(f"cannot read {path}: {exc}") from None
+    return {
+        "applied": [f for f in files if f in applied],
+        "pending": [f for f in files if f not in applied],
+        "missing": [f for f in applied if f not in files],
+    }
+
+
+# --- the app ---------------------------------------------------------------------------------
+
+
+class _Current:
+    """The live bindings; swapped whole on reload, so a request sees old or new, never a mix."""
+
+    def __init__(self, bindings: Bindings, request_log: RequestLog | None) -> None:
+        self.bindings = bindings
+        self.request_log = request_log
+
+
+def create_app(bindings: Bindings, *, request_log: RequestLog | None = None) -> Starlette:
+    """The Starlette app: /health, /health/ready, JSON 404s, Hono-style CORS, request log.
+
+    `request_log` receives one line per request (`GET /health 200 OK (1ms)`); None is quiet.
+    """
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    current = _Current(bindings, request_log)
+
+    async def health(_request: Request) -> Response:
+        return Response(HEALTH_BODY, media_type="application/json")
+
+    async def health_ready(request: Request) -> Response:
+        # Blocking SQLite reads: off the event loop, so /health stays fast meanwhile.
+        result = await run_in_threadpool(current.bindings.ready)
+        return _json(result.to_json(), 200 if result.ok else 503)
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        message = HTTPStatus(exc.status_code).phrase.lower()
+        return _json({"error": message}, exc.status_code, exc.headers)
+
+    async def server_error(_request: Request, _exc: Exception) -> Response:
+        return _json({"error": "internal server error"}, 500)
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET", "HEAD"]),
+            Route("/health/ready", health_ready, methods=["GET", "HEAD"]),
+        ],
+        middleware=[Middleware(_Edge, current=current)],
+        exception_handlers={HTTPException: http_error, 500: server_error},
+    )
+    app.state.current = current
+    return app
+
+
+def reload_app(app: Starlette, bindings: Bindings) -> None:
+    """Swap the app's bindings; requests already running keep the ones they started with."""
+    app.state.current.bindings = bindings
+
+
+def _json(data: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
+    from starlette.responses import Response
+
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status, headers=dict(headers or {}), media_type="application/json")
+
+
+class _Edge:
+    """CORS (as Hono's `cors()`) and the request log, as one pure ASGI middleware.
+
+    Pure ASGI rather than BaseHTTPMiddleware: no extra task or body streaming per request,
+    which is most of the cost of a /health hit.
+    """
+
+    def __init__(self, app: ASGIApp, current: _Current) -> None:
+        self.app = app
+        self.current = current
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        allow_list = self.current.bindings.cors_origins
+        origin = _header(scope, b"origin")
+        cors: list[tuple[bytes, bytes]] = []
+        if allow_list is None:
+            cors.append((b"access-control-allow-origin", b"*"))
+        else:
+            if origin is not None and origin.decode("latin-1") in allow_list:
+                cors.append((b"access-control-allow-origin", origin))
+            cors.append((b"vary", b"Origin"))
+        status_holder = [500]
+
+        if scope["method"] == "OPTIONS":
+            # Hono answers every OPTIONS as a preflight, before routing.
+            headers = list(cors)
+            if allow_list is None or (origin is not None and origin.decode("latin-1") in allow_list):
+                headers.append((b"access-control-allow-methods", CORS_METHODS.encode()))
+                requested = _header(scope, b"access-control-request-headers")
+                if requested:
+                    names = b",".join(h.strip() for h in requested.split(b","))
+                    headers.append((b"access-control-allow-headers", names))
+                    headers.append((b"vary", b"Access-Control-Request-Headers"))
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            self._log(scope, 204, started)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                message["headers"] = [*message.get("headers", ()), *cors]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_cors)
+        finally:
+            self._log(scope, status_holder[0], started)
+
+    def _log(self, scope: Scope, status: int, started: float) -> None:
+        log = self.current.request_log
+        if log is None:
+            return
+        elapsed = round((time.perf_counter() - started) * 1000)
+        path = scope["path"]
+        if scope.get("query_string"):
+            path += "?" + scope["query_string"].decode("latin-1")
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        log(f"{scope['method']} {path} {status} {phrase} ({elapsed}ms)")
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A bound, listening socket and the ports that were busy before it."""
+
+    sock: socket.socket
+    host: str
+    port: int
+    taken: tuple[int, ...] = ()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def bind_host(ip: str) -> str:
+    """The address to bind for `--ip`: `localhost` means the IPv4 loopback, as miniflare."""
+    return "127.0.0.1" if ip == "localhost" else ip
+
+
+def bind(ip: str, port: int | None) -> Listener:
+    """Bind and listen. No `port`: 8787, else the next free one of 10. A given `port`: that one.
+
+    Binding here (not inside uvicorn) closes the gap between "is it free?" and "take it".
+    """
+    host = bind_host(ip)
+    explicit = port is not None
+    first = DEFAULT_PORT if port is None else port
+    candidates = [first] if explicit else list(range(first, first + PORT_ATTEMPTS + 1))
+    taken: list[int] = []
+    for candidate in candidates:
+        try:
+            sock = _listen(host, candidate)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                taken.append(candidate)
+                continue
+            raise WorktimeError(
+                f"cannot listen on {host}:{candidate}: {exc.strerror}",
+                hint="check --ip: it must be an address of this machine",
+            ) from None
+        return Listener(sock, host, sock.getsockname()[1], tuple(taken))
+    if explicit:
+        raise WorktimeError(
+            f"port {first} on {host} is already in use",
+            hint="stop what is using it, or pick another with --port",
+        )
+    raise WorktimeError(
+        f"ports {candidates[0]}-{candidates[-1]} on {host} are all in use",
+        hint="pick a free port with --port",
+    )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR (as uvicorn) lets a restart reuse a port in TIME_WAIT; it does not
+        # let two live servers share one, so "busy" is still detected.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    app: Starlette,
+    listener: Listener,
+    *,
+    rebuild: Callable[[], Bindings] | None = None,
+    on_event: EventLog | None = None,
+    debug: bool = False,
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve `app` on `listener` until Ctrl+C, SIGTERM or `stop`, then return.
+
+    With `rebuild`, a background thread watches the bindings' files and swaps in new
+    bindings on change, without restarting the server. `stop` lets an embedding thread
+    (tests, the bench) end the server, since signals only reach the main thread.
+    """
+    import uvicorn
+
+    event = on_event or (lambda _level, _message: None)
+    config = uvicorn.Config(
+        app,
+        loop=_available("uvloop", "asyncio"),
+        http=_available("httptools", "h11"),
+        lifespan="off",
+        access_log=False,  # our middleware logs, in wrangler's format
+        log_config=None,
+        log_level="debug" if debug else "error",
+        server_header=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,  # type: ignore[arg-type]  # float works; typed int
+    )
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn re-raises the captured signal after shutdown, which would turn a
+            # clean Ctrl+C/SIGTERM stop into exit 130/143. We want exit 0.
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self._on_signal) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+        def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
+            if self.should_exit:
+                self.force_exit = True  # a second Ctrl+C: stop waiting for requests
+            self.should_exit = True
+
+        async def on_tick(self, counter: int) -> bool:
+            if stopping.is_set():
+                self.should_exit = True
+            return await super().on_tick(counter)
+
+    import logging
+
+    logging.getLogger("uvicorn.error").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+    stopping = stop or threading.Event()
+    server = Server(config)
+    watcher = None
+    if rebuild is not None:
+        watcher = threading.Thread(
+            target=_watch, args=(app, rebuild, stopping, event), name="worktime-reload", daemon=True
+        )
+        watcher.start()
+    try:
+        server.run(sockets=[listener.sock])
+    finally:
+        stopping.set()
+        listener.sock.close()
+        if watcher is not None:
+            watcher.join(timeout=0.5)
+
+
+def _available(module: str, fallback: str) -> str:
+    import importlib.util
+
+    return module if importlib.util.find_spec(module) is not None else fallback
+
+
+def _watch(app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Event, event: EventLog) -> None:
+    """Rebuild the bindings whenever a watched file changes, until `stop` is set."""
+    import watchfiles
+
+    while not stop.is_set():
+        files = app.state.current.bindings.watched_files()
+        # watchfiles needs existing paths; a missing .dev.vars or migrations folder shows
+        # up as a change in its (watched) parent folder when it is created.
+        targets = sorted({str(p if p.is_dir() else p.parent) for p in files if p.exists() or p.parent.exists()})
+        wanted = {str(p.resolve()) for p in files}
+        for changes in watchfiles.watch(
+            *targets, stop_event=stop, recursive=False, debounce=200, raise_interrupt=False
+        ):
+            changed = sorted(
+                {
+                    Path(path).name
+                    for _kind, path in changes
+                    if path in wanted or str(Path(path).parent) in wanted
+                    or Path(path).name.startswith(".dev.vars")
+                }
+            )
+            if not changed:
+                continue
+            try:
+                bindings = rebuild()
+            except WorktimeError as exc:
+                event("warn", f"{', '.join(changed)} changed but the bindings were kept: {exc.message}")
+                continue
+            reload_app(app, bindings)
+            event("info", f"{', '.join(changed)} changed: bindings reloaded")
+            for warning in startup_warnings(bindings):
+                event("warn", warning)
+            if bindings.watched_files() != files:
+                break  # the set of files to watch changed: start a new watch
+        else:
+            return

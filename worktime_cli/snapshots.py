@@ -1,0 +1,188 @@
+"""Snapshots of a local database, taken before migrations change it, and restoring them.
+
+A snapshot is a complete, self-contained SQLite file made with SQLite's online backup API,
+which reads through a normal connection: pages still in the `-wal` file are included, and
+a concurrent writer cannot tear the copy. Files live in
+`<state>/v3/d1/snapshots/<database_name>/<UTC timestamp>-<operation>.sqlite`; only the
+newest `KEEP` are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from worktime_cli import d1, state
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.errors import LockedError, NotFoundError, SQLError
+
+KEEP = 10
+OPERATIONS = ("apply", "rollback", "restore")
+_STAMP = "%Y%m%dT%H%M%S.%fZ"
+_NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(apply|rollback|restore)\.sqlite$")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One snapshot file. `name` is what `worktime d1 restore DB NAME` accepts."""
+
+    name: str
+    path: Path
+    created: datetime  # UTC, from the file name
+    operation: str  # apply | rollback | restore: what was about to run when it was taken
+    size: int  # bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "created": self.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "operation": self.operation,
+            "size": self.size,
+        }
+
+
+def folder(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
+    return state.d1_snapshot_dir(state.root(cfg, persist_to), db.database_name)
+
+
+def take(
+    cfg: Config, db: D1Binding, persist_to: Path | None, operation: str, *, keep: int = KEEP
+) -> Snapshot | None:
+    """Copy the live database into a new snapshot; None when there is no database file yet.
+
+    The copy is written to a temporary name and renamed, so a crash never leaves a
+    half-written snapshot that `restore` could pick.
+    """
+    if operation not in OPERATIONS:
+        raise ValueError(f"unknown snapshot operation {operation!r}")
+    source_path = d1.database_path(cfg, db, persist_to)
+    if not source_path.is_file():
+        return None
+    target_dir = folder(cfg, db, persist_to)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    created = datetime.now(UTC)
+    name = f"{created.strftime(_STAMP)}-{operation}.sqlite"
+    target = target_dir / name
+    tmp = target_dir / f".{name}.tmp"
+    source = d1.connect(source_path)
+    try:
+        _backup(source, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        source.close()
+    tmp.replace(target)
+    _prune(target_dir, keep)
+    return Snapshot(name, target, created, operation, target.stat().st_size)
+
+
+def _backup(source: sqlite3.Connection, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+        # The copy inherits WAL mode from the source's header; a snapshot must be one
+        # self-contained file, so switch it back to a rollback journal.
+        copy.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.Error as exc:
+        raise SQLError(f"cannot write snapshot {target}: {exc}") from None
+    finally:
+        copy.close()
+
+
+def _prune(target_dir: Path, keep: int) -> None:
+    for old in _files(target_dir)[keep:]:
+        old.unlink(missing_ok=True)
+
+
+def _files(target_dir: Path) -> list[Path]:
+    """Snapshot files, newest first (the timestamped names sort chronologically)."""
+    if not target_dir.is_dir():
+        return []
+    return sorted((p for p in target_dir.iterdir() if _NAME.match(p.name)), reverse=True)
+
+
+def list_snapshots(cfg: Config, db: D1Binding, persist_to: Path | None) -> list[Snapshot]:
+    """All snapshots of `db`, newest first."""
+    result = []
+    for path in _files(folder(cfg, db, persist_to)):
+        match = _NAME.match(path.name)
+        assert match is not None
+        created = datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:  # pruned by a concurrent run
+            continue
+        result.append(Snapshot(path.name, path, created, match.group(2), size))
+    return result
+
+
+def find(cfg: Config, db: D1Binding, persist_to: Path | None, name: str | None = None) -> Snapshot:
+    """The snapshot called `name` (with or without `.sqlite`), or the newest apply/rollback one."""
+    available = list_snapshots(cfg, db, persist_to)
+    if name is None:
+        # A `restore` snapshot is the state just before a restore; restoring it would
+        # only undo that restore, so "the newest" means the newest apply/rollback one.
+        for snapshot in available:
+            if snapshot.operation != "restore":
+                return snapshot
+        raise NotFoundError(
+            f"database {db.database_name!r} has no snapshots",
+            hint="snapshots are taken by `worktime d1 migrations apply` and `rollback`",
+        )
+    for snapshot in available:
+        if name in (snapshot.name, snapshot.name.removesuffix(".sqlite")):
+            return snapshot
+    raise NotFoundError(
+        f"no snapshot {name!r} for database {db.database_name!r}",
+        hint=f"list them with `worktime d1 restore {db.database_name} --list`",
+    )
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    restored: Snapshot
+    previous: Snapshot | None  # the state just before the restore, itself restorable
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "restored": self.restored.to_json(),
+            "previous": None if self.previous is None else self.previous.to_json(),
+        }
+
+
+def restore(
+    cfg: Config, db: D1Binding, persist_to: Path | None, snapshot: Snapshot
+) -> RestoreResult:
+    """Replace the live database's content with `snapshot`'s.
+
+    The current content is snapshotted first (operation `restore`), so a restore is itself
+    undoable. The backup API writes the live file in one transaction under its write lock:
+    readers and `wrangler dev` see the old database or the restored one, never a mix.
+    """
+    previous = take(cfg, db, persist_to, "restore")
+    target_path = d1.database_path(cfg, db, persist_to)
+    try:
+        source = sqlite3.connect(f"{snapshot.path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise SQLError(f"cannot open snapshot {snapshot.path}: {exc}") from None
+    target = d1.connect(target_path, create=True)
+    try:
+        source.backup(target)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise LockedError(
+                f"database {db.database_name!r} is locked by another process",
+                hint="stop `worktime dev` / `wrangler dev` or wait for the running command, then retry",
+            ) from None
+        raise SQLError(f"restore from {snapshot.path} failed: {exc}") from None
+    finally:
+        target.close()
+        source.close()
+    return RestoreResult(restored=snapshot, previous=previous)
