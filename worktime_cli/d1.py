@@ -50,16 +50,23 @@ _RENAME_TO_RESERVED = re.compile(r"\bRENAME\s+TO\s+[\"`\[]?_cf_", re.I)
 
 
 class _Guard:
-    """sqlite3 authorizer refusing what D1 refuses, active only around user statements.
+    """sqlite3 authorizer refusing what D1 refuses, armed only around user statements.
 
-    Our own bookkeeping (BEGIN IMMEDIATE, COMMIT) runs with the guard off. The statement
-    cache is keyed by SQL text and skips the authorizer on reuse, so our own control
-    statements carry a marker comment that user SQL will not repeat by accident.
+    Our own bookkeeping (BEGIN IMMEDIATE, COMMIT) runs disarmed. The statement cache is
+    keyed by SQL text and skips the authorizer on reuse, so our own control statements
+    carry a marker comment that user SQL will not repeat by accident.
+    This runs once per action of every statement, so the common case returns early.
     """
 
-    _TRANSACTION_CODES = frozenset({sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT})
-    _ATTACH_CODES = frozenset({sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH})
-    _TABLE_WRITE_CODES = frozenset(
+    _REFUSED = {
+        sqlite3.SQLITE_TRANSACTION: "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT "
+        "statements; each command or file already runs in one transaction",
+        sqlite3.SQLITE_SAVEPOINT: "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT "
+        "statements; each command or file already runs in one transaction",
+        sqlite3.SQLITE_ATTACH: "D1 does not allow ATTACH or DETACH",
+        sqlite3.SQLITE_DETACH: "D1 does not allow ATTACH or DETACH",
+    }
+    _TABLE_NAME_IN_ARG1 = frozenset(
         {
             sqlite3.SQLITE_CREATE_TABLE,
             sqlite3.SQLITE_CREATE_TEMP_TABLE,
@@ -70,37 +77,41 @@ class _Guard:
             sqlite3.SQLITE_DELETE,
         }
     )
+    _RESERVED = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
 
     def __init__(self) -> None:
-        self.enabled = False
+        self.armed = False
         self.reason: str | None = None
-        # The authorizer sees a rename's old name only; `run` sets this from the SQL text.
+        # The authorizer sees a rename's old name only; `arm` reads the new one from the SQL.
         self.renames_to_reserved = False
+
+    def arm(self, sql: str | None = None) -> None:
+        self.armed = True
+        self.reason = None
+        self.renames_to_reserved = (
+            sql is not None
+            and sql[:5].upper() == "ALTER"
+            and _RENAME_TO_RESERVED.search(sql) is not None
+        )
 
     def __call__(
         self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _trigger: str | None
     ) -> int:
-        if not self.enabled:
+        if not self.armed:
             return sqlite3.SQLITE_OK
-        if action in self._TRANSACTION_CODES:
-            self.reason = (
-                "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT statements; "
-                "each command or file already runs in one transaction"
-            )
-        elif action in self._ATTACH_CODES:
-            self.reason = "D1 does not allow ATTACH or DETACH"
-        elif self._touches_reserved(action, arg1, arg2):
-            self.reason = f"table names starting with {RESERVED_PREFIX!r} are reserved by D1"
+        if action in self._TABLE_NAME_IN_ARG1:
+            if arg1 is None or arg1[:4].lower() != RESERVED_PREFIX:
+                return sqlite3.SQLITE_OK
+            self.reason = self._RESERVED
+        elif action == sqlite3.SQLITE_ALTER_TABLE:
+            if not (self.renames_to_reserved or (arg2 or "")[:4].lower() == RESERVED_PREFIX):
+                return sqlite3.SQLITE_OK
+            self.reason = self._RESERVED
+        elif (reason := self._REFUSED.get(action)) is not None:
+            self.reason = reason
         else:
             return sqlite3.SQLITE_OK
         return sqlite3.SQLITE_DENY
-
-    def _touches_reserved(self, action: int, arg1: str | None, arg2: str | None) -> bool:
-        if action in self._TABLE_WRITE_CODES:
-            return (arg1 or "").lower().startswith(RESERVED_PREFIX)
-        if action == sqlite3.SQLITE_ALTER_TABLE:
-            return (arg2 or "").lower().startswith(RESERVED_PREFIX) or self.renames_to_reserved
-        return False
 
 
 class D1Connection(sqlite3.Connection):
@@ -134,25 +145,19 @@ class D1Connection(sqlite3.Connection):
                 raise SQLError(f"commit failed: {exc}") from None
 
     def run(self, statement: Statement, source: str, *, collect: bool = True) -> StatementResult:
-        """Execute one user statement under D1's rules; errors name `source:line`."""
+        """Execute one user statement under D1's rules; errors name `source:line`.
+
+        With `collect=False` rows are stepped through but not kept (migrations).
+        """
         started = time.perf_counter()
-        self.guard.enabled = True
-        self.guard.reason = None
-        self.guard.renames_to_reserved = bool(_RENAME_TO_RESERVED.search(statement.sql))
+        self.guard.arm(statement.sql)
         try:
             cursor = self.execute(statement.sql)
-            rows: list[dict[str, Any]] = []
-            if cursor.description is not None:
-                names = [column[0] for column in cursor.description]
-                if collect:
-                    rows = [dict(zip(names, row, strict=True)) for row in cursor]
-                else:
-                    for _ in cursor:
-                        pass
+            rows = _rows(cursor) if collect else _drain(cursor)
         except sqlite3.Error as exc:
             raise self._located(exc, statement, source) from None
         finally:
-            self.guard.enabled = False
+            self.guard.armed = False
         return StatementResult(
             rows=rows,
             duration_ms=(time.perf_counter() - started) * 1000,
@@ -160,16 +165,62 @@ class D1Connection(sqlite3.Connection):
             last_row_id=cursor.lastrowid or 0,
         )
 
+    def run_stream(self, statements: Iterable[Statement], source: str) -> StreamTotals:
+        """Execute many user statements with as little per-statement work as possible.
+
+        This is the `execute --file` loop (100,000+ statements): one guard arming per
+        statement, no per-statement result objects, rows kept only for row-returning ones.
+        """
+        guard = self.guard
+        execute = self.execute
+        totals = StreamTotals()
+        statement = None
+        try:
+            for statement in statements:
+                guard.arm(statement.sql)
+                cursor = execute(statement.sql)
+                if cursor.description is not None:
+                    totals.rows.extend(_rows(cursor))
+                totals.statements += 1
+                if cursor.rowcount > 0:
+                    totals.changes += cursor.rowcount
+                    totals.last_row_id = cursor.lastrowid or totals.last_row_id
+        except sqlite3.Error as exc:
+            assert statement is not None
+            raise self._located(exc, statement, source) from None
+        finally:
+            guard.armed = False
+        return totals
+
     def _located(self, exc: sqlite3.Error, statement: Statement, source: str) -> WorktimeError:
-        message = str(exc)
-        if self.guard.reason is not None:
-            message = self.guard.reason
+        message = self.guard.reason or str(exc)
         hint = next((h for key, h in _LIMIT_HINTS.items() if key in message), None)
         if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
             return LockedError(f"{source}: database is locked by another process", hint=hint)
         return SQLError(
             f"{source}:{statement.line}: {message} (in: {shorten(statement.sql)})", hint=hint
         )
+
+
+@dataclass
+class StreamTotals:
+    statements: int = 0
+    changes: int = 0
+    last_row_id: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _drain(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    for _ in cursor:
+        pass
+    return []
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    if cursor.description is None:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _locked_or(exc: sqlite3.OperationalError) -> WorktimeError:
@@ -288,27 +339,19 @@ def execute_file(
     """Run a SQL file all-or-nothing, streaming it statement by statement."""
     sql_file = open_sql_file(sql_path)
     started = time.perf_counter()
-    statements = changes = last_row_id = 0
-    rows: list[dict[str, Any]] = []
     conn = connect(db_path)
     try:
         with conn.transaction():
-            for statement in without_transaction_wrapper(
-                iter_statements(sql_file.chunks(on_progress))
-            ):
-                result = conn.run(statement, str(sql_path))
-                statements += 1
-                changes += result.changes
-                last_row_id = result.last_row_id or last_row_id
-                rows.extend(result.rows)
+            statements = without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress)))
+            totals = conn.run_stream(statements, str(sql_path))
     finally:
         conn.close()
     return FileResult(
-        statements=statements,
-        changes=changes,
+        statements=totals.statements,
+        changes=totals.changes,
         duration_ms=(time.perf_counter() - started) * 1000,
-        last_row_id=last_row_id,
-        rows=rows,
+        last_row_id=totals.last_row_id,
+        rows=totals.rows,
     )
 
 

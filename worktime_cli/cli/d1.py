@@ -20,7 +20,10 @@ app = typer.Typer(
 )
 
 DatabaseArg = Annotated[
-    str, typer.Argument(help="The database's database_name or binding.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="DATABASE", help="The database's database_name or binding.", show_default=False
+    ),
 ]
 
 

@@ -2,6 +2,7 @@
 
 Rich decides colour and animation from the terminal (none when piped; `NO_COLOR` honoured).
 User data is always printed with markup off, so `[brackets]` in SQL or keys survive.
+Rich is imported inside the functions: `worktime --version` should not pay for it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from worktime_cli.errors import WorktimeError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
 
 def stdout() -> Console:
+    from rich.console import Console
+
     # Built per call so the console always writes to the current sys.stdout (test runners
     # swap it) and re-checks whether it is a terminal.
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
 
 
 def stderr() -> Console:
+    from rich.console import Console
+
     return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
@@ -56,6 +61,9 @@ def print_table(
     justify: dict[str, str] | None = None,
 ) -> None:
     """A table of user data (markup off in every cell)."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for column in columns:
         table.add_column(column, justify=(justify or {}).get(column, "left"), overflow="fold")  # type: ignore[arg-type]
@@ -77,23 +85,29 @@ def _cell(value: Any) -> str:
 # --- talk (stderr) ---------------------------------------------------------------------------
 
 
+def _text(text: str, style: str = "") -> Text:
+    from rich.text import Text
+
+    return Text(text, style=style)
+
+
 def info(message: str) -> None:
-    stderr().print(Text(message))
+    stderr().print(_text(message))
 
 
 def success(message: str) -> None:
-    stderr().print(Text("✓ ", style="green") + Text(message))
+    stderr().print(_text("✓ ", "green") + _text(message))
 
 
 def warn(message: str) -> None:
-    stderr().print(Text("warning: ", style="yellow bold") + Text(message))
+    stderr().print(_text("warning: ", "yellow bold") + _text(message))
 
 
 def error(message: str, hint: str | None = None) -> None:
     console = stderr()
-    console.print(Text("error: ", style="red bold") + Text(message))
+    console.print(_text("error: ", "red bold") + _text(message))
     if hint:
-        console.print(Text("hint: ", style="dim") + Text(hint))
+        console.print(_text("hint: ", "dim") + _text(hint))
 
 
 def confirm(question: str, *, yes: bool, action: str) -> None:

@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import pytest
+from dotenv import dotenv_values
+from keyring.backends import fail
+
+from tests.support.memory_keyring import MemoryKeyring
+from worktime_cli import config, environment
+from worktime_cli.errors import ConfigError, WorktimeError
+
+SERVICE = "worktime:worktime-backend"
+TOML = 'name = "worktime-backend"\n'
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).write_text(text, encoding="utf-8")
+
+
+def store(backend: MemoryKeyring, values: dict[str, str]) -> None:
+    import json
+
+    for name, value in values.items():
+        backend.store[(SERVICE, name)] = value
+    backend.store[(SERVICE, "worktime.index")] = json.dumps(sorted(values))
+
+
+# Each case: files in the project, keyring contents, --env, --var → expected values and sources.
+LAYER_CASES = [
+    pytest.param(
+        {"wrangler.toml": TOML + '[vars]\nA = "vars"\nB = "vars"\nC = "vars"\nD = "vars"\n'},
+        {},
+        None,
+        {},
+        {"A": ("vars", "vars"), "B": ("vars", "vars"), "C": ("vars", "vars"), "D": ("vars", "vars")},
+        id="vars-only",
+    ),
+    pytest.param(
+        {
+            "wrangler.toml": TOML + '[vars]\nA = "vars"\nB = "vars"\nC = "vars"\nD = "vars"\n',
+            ".dev.vars": "C=dev\nD=dev\n",
+        },
+        {"B": "kr", "C": "kr", "D": "kr"},
+        None,
+        {"D": "cli"},
+        {
+            "A": ("vars", "vars"),
+            "B": ("kr", "keyring"),
+            "C": ("dev", ".dev.vars"),
+            "D": ("cli", "--var"),
+        },
+        id="all-four-layers",
+    ),
+    pytest.param(
+        {".dev.vars": "A=dev\nB=dev\n", ".dev.vars.staging": "A=staging\n"},
+        {},
+        "staging",
+        {},
+        {"A": ("staging", ".dev.vars.staging")},  # one file, not merged with .dev.vars
+        id="env-file-replaces-dev-vars",
+    ),
+    pytest.param(
+        {".dev.vars": "A=dev\n"},
+        {},
+        "staging",
+        {},
+        {"A": ("dev", ".dev.vars")},
+        id="env-falls-back-to-dev-vars",
+    ),
+    pytest.param(
+        {".env": "A=env\nB=env\nC=env\n", ".env.local": "B=local\n", ".env.staging": "C=staging\n"},
+        {"A": "kr"},
+        None,
+        {},
+        {"A": ("env", ".env"), "B": ("local", ".env.local"), "C": ("env", ".env")},
+        id="dot-env-fallback",
+    ),
+    pytest.param(
+        {
+            ".env": "A=env\nB=env\nC=env\nD=env\n",
+            ".env.local": "B=local\nC=local\nD=local\n",
+            ".env.staging": "C=staging\nD=staging\n",
+            ".env.staging.local": "D=staging-local\n",
+        },
+        {},
+        "staging",
+        {},
+        {
+            "A": ("env", ".env"),
+            "B": ("local", ".env.local"),
+            "C": ("staging", ".env.staging"),
+            "D": ("staging-local", ".env.staging.local"),
+        },
+        id="dot-env-fallback-with-env",
+    ),
+    pytest.param(
+        {".dev.vars": "A=dev\n", ".env": "A=env\nB=env\n"},
+        {},
+        None,
+        {},
+        {"A": ("dev", ".dev.vars")},  # .env is only a fallback
+        id="dev-vars-wins-over-dot-env",
+    ),
+    pytest.param(
+        {
+            "wrangler.toml": TOML
+            + '[vars]\nA = "top"\nB = "top"\n[env.staging.vars]\nA = "staging"\n'
+        },
+        {},
+        "staging",
+        {},
+        {"A": ("staging", "vars")},  # vars are not inherited by an environment, as wrangler
+        id="env-vars-not-inherited",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "stored", "env", "cli_vars", "expected"), LAYER_CASES)
+def test_layers(project, memory_keyring, files, stored, env, cli_vars, expected):
+    write(project, files)
+    store(memory_keyring, stored)
+    resolved = environment.resolve(config.load(), env=env, cli_vars=cli_vars)
+    assert {n: (resolved.values[n], resolved.sources[n]) for n in resolved.values} == expected
+    assert resolved.keyring_error is None
+
+
+def test_layers_records_every_definition(project, memory_keyring):
+    write(project, {"wrangler.toml": TOML + '[vars]\nA = "v"\n', ".dev.vars": "A=d\n"})
+    store(memory_keyring, {"A": "k"})
+    resolved = environment.resolve(config.load(), cli_vars={"A": "c"})
+    assert resolved.layers == {"A": ("vars", "keyring", ".dev.vars", "--var")}
+    assert resolved.files == (project / ".dev.vars",)
+
+
+def test_json_vars_are_serialised(project):
+    write(project, {"wrangler.toml": TOML + '[vars]\nN = 3\nB = true\nO = { url = "x", ids = [1, 2] }\n'})
+    values = environment.resolve(config.load(), keyring=False).values
+    assert values == {"N": "3", "B": "true", "O": '{"url":"x","ids":[1,2]}'}
+
+
+def test_interpolation_is_off(project):
+    text = "A=${B}\nB=b\nC=\"x${B}y\"\nD='$HOME'\nE=p@ss${word}\n"
+    write(project, {".dev.vars": text})
+    values = environment.resolve(config.load(), keyring=False).values
+    assert values == {"A": "${B}", "B": "b", "C": "x${B}y", "D": "$HOME", "E": "p@ss${word}"}
+    assert values == dotenv_values(project / ".dev.vars", interpolate=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "location"),
+    [
+        ("A=1\nthis is not a line\n", ":2"),
+        ("A=1\n\n\nB='unterminated\n", ":4"),  # blank lines before it still count
+        ('X="secret value\n', ":1"),
+    ],
+)
+def test_malformed_line_is_an_error_naming_file_and_line(project, text, location):
+    write(project, {".dev.vars": text})
+    with pytest.raises(ConfigError) as info:
+        environment.resolve(config.load(), keyring=False)
+    assert info.value.message == f"{project / '.dev.vars'}{location}: cannot parse this line"
+    assert "secret value" not in info.value.message
+
+
+def test_bare_key_is_an_error(project):
+    write(project, {".dev.vars": "A=1\nB\n"})
+    with pytest.raises(ConfigError) as info:
+        environment.resolve(config.load(), keyring=False)
+    assert info.value.message == f"{project / '.dev.vars'}:2: B has no value"
+
+
+def test_required_from_wrangler_toml(project, memory_keyring):
+    write(
+        project,
+        {
+            "wrangler.toml": TOML + '[secrets]\nrequired = ["JWT_SECRET", "GITHUB_CLIENT_ID"]\n',
+            ".dev.vars.example": "IGNORED=x\n",
+            ".dev.vars": "GITHUB_CLIENT_ID=abc\n",
+        },
+    )
+    resolved = environment.resolve(config.load())
+    assert resolved.required == ("JWT_SECRET", "GITHUB_CLIENT_ID")
+    assert resolved.required_from == "wrangler.toml"
+    assert resolved.missing == ("JWT_SECRET",)
+    store(memory_keyring, {"JWT_SECRET": "k"})
+    assert environment.resolve(config.load()).missing == ()
+
+
+def test_required_from_dev_vars_example(project):
+    example = Path(__file__).resolve().parent.parent / ".dev.vars.example"
+    write(project, {".dev.vars.example": example.read_text(encoding="utf-8")})
+    resolved = environment.resolve(config.load(), keyring=False)
+    assert resolved.required == ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
+    assert resolved.required_from == ".dev.vars.example"
+    assert resolved.missing == resolved.required
+    assert resolved.values == {}  # the example's placeholders are never values
+
+
+def test_nothing_required(project):
+    resolved = environment.resolve(config.load(), keyring=False)
+    assert (resolved.required, resolved.missing, resolved.required_from) == ((), (), None)
+
+
+def test_required_must_be_a_list_of_names(project):
+    write(project, {"wrangler.toml": TOML + '[secrets]\nrequired = "JWT_SECRET"\n'})
+    with pytest.raises(ConfigError, match="secrets.required must be a list of names"):
+        environment.resolve(config.load(), keyring=False)
+
+
+def test_unusable_keyring_still_resolves_the_other_layers(project):
+    keyring.set_keyring(fail.Keyring())
+    write(project, {".dev.vars": "A=1\n"})
+    resolved = environment.resolve(config.load())
+    assert resolved.values == {"A": "1"}
+    assert resolved.keyring_error == "no usable OS keyring (keyring chose keyring.backends.fail.Keyring)"
+
+
+def test_dot_env_fallback_can_be_turned_off(project, monkeypatch):
+    monkeypatch.setenv("CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV", "false")
+    write(project, {".env": "A=1\n"})
+    assert environment.resolve(config.load(), keyring=False).values == {}
+
+
+def test_repr_never_shows_values(project):
+    write(project, {".dev.vars": "A=hunter2\n"})
+    resolved = environment.resolve(config.load(), keyring=False)
+    assert "hunter2" not in repr(resolved)
+
+
+def test_parse_cli_vars():
+    assert environment.parse_cli_vars(["A:1", "URL:http://x:8787", "E:"]) == {
+        "A": "1",
+        "URL": "http://x:8787",
+        "E": "",
+    }
+    with pytest.raises(WorktimeError, match="--var A: expected KEY:VALUE"):
+        environment.parse_cli_vars(["A"])
+    with pytest.raises(WorktimeError, match="^--var: expected KEY:VALUE$"):
+        environment.parse_cli_vars([":secret"])
+
+
+def test_keyring_free_resolution_does_not_import_keyring(project):
+    write(project, {".dev.vars": "A=1\n"})
+    code = (
+        "import sys\n"
+        "from worktime_cli import config, environment\n"
+        "env = environment.resolve(config.load(), keyring=False)\n"
+        "print(env.values, 'keyring' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "{'A': '1'} False\n"

@@ -1,0 +1,240 @@
+"""Remote D1 and remote migrations against the fake Cloudflare API (SQLite-backed)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
+from worktime_cli import config, state
+from worktime_cli.errors import RemoteError, SQLError, WorktimeError
+from worktime_cli.remote import d1 as remote_d1
+from worktime_cli.remote import migrations as remote_migrations
+from worktime_cli.remote.client import Client
+
+fake = pytest.fixture(name="fake")(fake_fixture)
+
+
+@pytest.fixture
+def client(fake: FakeCloudflare) -> Client:
+    with Client(TOKEN, base_url=fake.url, account_id=ACCOUNT, sleep=lambda _s: None) as c:
+        yield c
+
+
+def test_create_appends_binding_when_not_configured(fake, client, project: Path) -> None:
+    result = remote_d1.create_database(client, config.load(), "worktime-db", location="weur")
+    assert fake.calls("POST", "/d1/database$")[0].json() == {"name": "worktime-db", "primary_location_hint": "weur"}
+    text = (project / "wrangler.toml").read_text()
+    assert text == (
+        'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "worktime-db"\n'
+        f'database_id = "{result.database.uuid}"\nmigrations_dir = "migrations"\n'
+    )
+    assert result.moved_from is None
+
+
+def test_create_updates_database_id_and_moves_the_local_file(fake, client, project: Path) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"  # keep me\n\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "worktime-db"\ndatabase_id = "local-only-id"\n'
+    )
+    root = state.root(config.load())
+    old = state.d1_path(root, "local-only-id")
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"local data")
+    old.with_name(old.name + "-wal").write_bytes(b"wal")
+    result = remote_d1.create_database(client, config.load(), "worktime-db")
+    new = state.d1_path(root, result.database.uuid)
+    assert (result.moved_from, result.moved_to) == (old, new)
+    assert new.read_bytes() == b"local data"
+    assert new.with_name(new.name + "-wal").read_bytes() == b"wal"
+    assert not old.exists()
+    assert config.load().d1("worktime-db").database_id == result.database.uuid
+    assert "# keep me" in (project / "wrangler.toml").read_text()
+
+
+def test_create_existing_name_is_7502_and_changes_nothing(fake, client, project: Path) -> None:
+    fake.add_database("worktime-db")
+    before = (project / "wrangler.toml").read_text()
+    with pytest.raises(RemoteError, match=r"^7502: A database with that name already exists$"):
+        remote_d1.create_database(client, config.load(), "worktime-db")
+    assert (project / "wrangler.toml").read_text() == before
+
+
+def test_unknown_location_is_refused_before_sending(fake, client) -> None:
+    with pytest.raises(RemoteError, match="unknown location 'mars'"):
+        remote_d1.create_database(client, config.load(), "x", location="mars")
+    assert fake.requests == []
+
+
+def test_list_get_resolve_delete(fake, client) -> None:
+    a = fake.add_database("alpha")
+    fake.add_database("beta")
+    assert [d.name for d in remote_d1.list_databases(client)] == ["alpha", "beta"]
+    assert remote_d1.resolve(client, None, "alpha").uuid == a.uuid
+    remote_d1.delete_database(client, a.uuid)
+    with pytest.raises(WorktimeError, match="no remote database named 'alpha'"):
+        remote_d1.resolve(client, None, "alpha")
+    with pytest.raises(RemoteError, match="^7404: "):
+        remote_d1.get_database(client, a.uuid)
+
+
+def test_query_batch_and_params(fake, client) -> None:
+    db = fake.add_database("d")
+    results = remote_d1.query(client, db.uuid, "CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);")
+    assert [r.meta["changes"] for r in results] == [0, 2]
+    rows = remote_d1.query(client, db.uuid, "SELECT a FROM t WHERE a > ?", [1])
+    assert rows[0].results == [{"a": 2}]
+    assert fake.requests[-1].json() == {"sql": "SELECT a FROM t WHERE a > ?", "params": [1]}
+
+
+def test_params_with_several_statements_refused_locally(fake, client) -> None:
+    db = fake.add_database("d")
+    with pytest.raises(SQLError, match="single statement"):
+        remote_d1.query(client, db.uuid, "SELECT ?; SELECT ?", [1, 2])
+    assert fake.calls("POST", "/query$") == []
+
+
+def test_failing_batch_is_atomic(fake, client) -> None:
+    db = fake.add_database("d")
+    remote_d1.query(client, db.uuid, "CREATE TABLE t(a UNIQUE)")
+    with pytest.raises(RemoteError, match="^7500: UNIQUE constraint failed"):
+        remote_d1.query(client, db.uuid, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (1);")
+    assert fake.sql(db.uuid, "SELECT count(*) FROM t") == [(0,)]
+
+
+def test_import_flow(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    dump = tmp_path / "dump.sql"
+    dump.write_text("CREATE TABLE t(a);\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\n")
+    etag = hashlib.md5(dump.read_bytes()).hexdigest()
+    progressed: list[int] = []
+    result = remote_d1.import_file(client, db.uuid, dump, on_progress=progressed.append)
+    assert result.num_queries == 3 and result.uploaded
+    assert sum(progressed) == dump.stat().st_size
+    assert fake.sql(db.uuid, "SELECT a FROM t") == [(1,), (2,)]
+    actions = [r.json()["action"] for r in fake.calls("POST", "/import$")]
+    assert actions == ["init", "ingest", "poll"]
+    assert fake.calls("POST", "/import$")[0].json() == {"action": "init", "etag": etag}
+    upload = fake.calls("PUT", "/__upload/")[0]
+    assert "authorization" not in upload.headers
+    assert upload.body == dump.read_bytes()
+
+
+def test_import_same_file_again_skips_upload(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    dump = tmp_path / "dump.sql"
+    dump.write_text("CREATE TABLE IF NOT EXISTS t(a);\n")
+    remote_d1.import_file(client, db.uuid, dump)
+    assert remote_d1.import_file(client, db.uuid, dump).uploaded is False
+    assert len(fake.calls("PUT", "/__upload/")) == 1
+
+
+def test_import_error_is_reported(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    dump = tmp_path / "bad.sql"
+    dump.write_text("CREATE TABLE t(a);\nINSERT INTO nope VALUES (1);\n")
+    with pytest.raises(SQLError, match=r"^bad.sql: import failed: no such table: nope"):
+        remote_d1.import_file(client, db.uuid, dump)
+    assert fake.sql(db.uuid, "SELECT count(*) FROM sqlite_master WHERE name='t'") == [(0,)]
+
+
+def test_import_etag_mismatch_is_refused(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    dump = tmp_path / "dump.sql"
+    dump.write_text("SELECT 1;\n")
+    fake.fail("PUT", "/__upload/", 200, headers={"ETag": '"0000"'}, body=b"")
+    with pytest.raises(RemoteError, match="did not arrive intact"):
+        remote_d1.import_file(client, db.uuid, dump)
+    assert [r.json()["action"] for r in fake.calls("POST", "/import$")] == ["init"]
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+
+def _write_migrations(project: Path) -> Path:
+    folder = project / "migrations"
+    (folder / "down").mkdir(parents=True)
+    (folder / "0001_users.sql").write_text("CREATE TABLE users(id INTEGER PRIMARY KEY);\n")
+    (folder / "down" / "0001_users.sql").write_text("DROP TABLE users;\n")
+    (folder / "0002_notes.sql").write_text("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n")
+    (folder / "down" / "0002_notes.sql").write_text("DROP TABLE notes;\n")
+    return folder
+
+
+def test_migrations_apply_uses_wranglers_protocol(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    migrations = remote_migrations.load(_write_migrations(project))
+    applied = remote_migrations.apply(client, db.uuid, migrations)
+    assert [a.name for a in applied] == ["0001_users.sql", "0002_notes.sql"]
+    sqls = [r.json()["sql"] for r in fake.calls("POST", "/query$")]
+    assert sqls[0].startswith("CREATE TABLE IF NOT EXISTS d1_migrations(")
+    assert sqls[1] == (
+        "SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, b.down_sql AS down_sql "
+        'FROM "d1_migrations" AS m LEFT JOIN "d1_migrations_worktime" AS b ON b.name = m.name ORDER BY m.id'
+    )
+    assert sqls[2].startswith(
+        "CREATE TABLE users(id INTEGER PRIMARY KEY);\n\n"
+        "INSERT INTO \"d1_migrations\" (name) values ('0001_users.sql');\n"
+    )
+    assert not any("BEGIN" in s for s in sqls)
+    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations ORDER BY id") == [("0001_users.sql",), ("0002_notes.sql",)]
+    states = remote_migrations.status(client, db.uuid, migrations)
+    assert [(s.name, s.status, s.checksum_ok) for s in states] == [
+        ("0001_users.sql", "applied", True), ("0002_notes.sql", "applied", True)]
+
+
+def test_migration_failure_leaves_no_trace(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    folder = _write_migrations(project)
+    (folder / "0003_bad.sql").write_text("CREATE TABLE x(a);\nINSERT INTO nope VALUES (1);\n")
+    migrations = remote_migrations.load(folder)
+    with pytest.raises(SQLError, match=r"^0003_bad.sql: 7500: no such table: nope"):
+        remote_migrations.apply(client, db.uuid, migrations)
+    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(2,)]
+    assert fake.sql(db.uuid, "SELECT count(*) FROM sqlite_master WHERE name = 'x'") == [(0,)]
+
+
+def test_migrations_rollback_and_reapply(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    folder = _write_migrations(project)
+    migrations = remote_migrations.load(folder)
+    remote_migrations.apply(client, db.uuid, migrations)
+    # The down file is gone: the copy captured at apply time is used.
+    (folder / "down" / "0002_notes.sql").unlink()
+    migrations = remote_migrations.load(folder)
+    done = remote_migrations.rollback(client, db.uuid, migrations, steps=1)
+    assert [d.name for d in done] == ["0002_notes.sql"]
+    assert fake.calls("POST", "/query$")[-1].json()["sql"] == (
+        "DROP TABLE notes;\n\n"
+        "DELETE FROM \"d1_migrations\" WHERE name = '0002_notes.sql';\n"
+        "DELETE FROM \"d1_migrations_worktime\" WHERE name = '0002_notes.sql';"
+    )
+    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations") == [("0001_users.sql",)]
+    states = remote_migrations.status(client, db.uuid, migrations)
+    assert [s.status for s in states] == ["applied", "pending"]
+    remote_migrations.apply(client, db.uuid, migrations)
+    assert fake.sql(db.uuid, "SELECT count(*) FROM notes") == [(0,)]
+
+
+def test_rollback_refuses_irreversible_before_changing_anything(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    folder = project / "migrations"
+    folder.mkdir()
+    (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\n")
+    migrations = remote_migrations.load(folder)
+    remote_migrations.apply(client, db.uuid, migrations)
+    with pytest.raises(WorktimeError, match="0001_x.sql has no down SQL"):
+        remote_migrations.rollback(client, db.uuid, migrations)
+    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(1,)]
+
+
+def test_migration_applied_by_wrangler_is_unverified(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    migrations = remote_migrations.load(_write_migrations(project))
+    remote_d1.query(client, db.uuid, migrations[0].up_sql)
+    remote_migrations.status(client, db.uuid, migrations)  # creates the tables, as wrangler's list
+    remote_d1.query(client, db.uuid, "INSERT INTO d1_migrations (name) values ('0001_users.sql')")
+    states = remote_migrations.status(client, db.uuid, migrations)
+    assert [(s.status, s.checksum_ok) for s in states] == [("applied", None), ("pending", None)]

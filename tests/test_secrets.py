@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backends import fail, null
+
+from tests.conftest import IN_CI
+from tests.support.keyring_backends import (
+    FailingKeyring,
+    LeakyKeyring,
+    LockedKeyring,
+    SleepingKeyring,
+    real_secret_service,
+)
+from tests.support.memory_keyring import MemoryKeyring
+from worktime_cli import config, secrets
+from worktime_cli.errors import ConfigError, LimitError, NotFoundError, SecretStoreError, WorktimeError
+
+SERVICE = "worktime:worktime-backend"
+VALUE = "s3cr3t-${HOME}-value"
+
+
+@pytest.fixture
+def cfg() -> config.Config:
+    return config.load()
+
+
+@pytest.fixture
+def sleeping(monkeypatch: pytest.MonkeyPatch) -> Iterator[SleepingKeyring]:
+    backend = SleepingKeyring()
+    keyring.set_keyring(backend)
+    monkeypatch.setattr(secrets, "TIMEOUT_SECONDS", 0.2)
+    yield backend
+    backend.release()
+
+
+def test_service_name(cfg):
+    assert secrets.service_name(cfg) == SERVICE
+
+
+def test_service_name_needs_a_project_name(project: Path):
+    (project / "wrangler.toml").write_text('main = "src/index.ts"\n')
+    with pytest.raises(ConfigError, match="has no `name`"):
+        secrets.service_name(config.load())
+
+
+def test_put_list_read_delete_round_trip(cfg, memory_keyring: MemoryKeyring):
+    first = secrets.put(cfg, "JWT_SECRET", VALUE + "\n")
+    assert first == secrets.PutResult("JWT_SECRET", SERVICE, created=True)
+    secrets.put(cfg, "GITHUB_CLIENT_ID", "abc")
+    again = secrets.put(cfg, "JWT_SECRET", "rotated")
+    assert again.created is False
+    assert secrets.names(cfg) == ("GITHUB_CLIENT_ID", "JWT_SECRET")
+    assert secrets.read_all(cfg) == {"GITHUB_CLIENT_ID": "abc", "JWT_SECRET": "rotated"}
+    # The index is one more keyring entry and holds names only.
+    assert json.loads(memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)]) == [
+        "GITHUB_CLIENT_ID",
+        "JWT_SECRET",
+    ]
+    assert secrets.delete(cfg, "JWT_SECRET") == SERVICE
+    assert secrets.names(cfg) == ("GITHUB_CLIENT_ID",)
+    assert (SERVICE, "JWT_SECRET") not in memory_keyring.store
+    with pytest.raises(NotFoundError, match="no secret JWT_SECRET in the keyring"):
+        secrets.delete(cfg, "JWT_SECRET")
+
+
+def test_trailing_whitespace_is_trimmed_as_wrangler(cfg, memory_keyring):
+    secrets.put(cfg, "A", "  value with ${X} \r\n\n")
+    assert memory_keyring.store[(SERVICE, "A")] == "  value with ${X}"
+
+
+@pytest.mark.parametrize("name", ["", "1ABC", "MY-SECRET", "A B", "worktime.index", "É"])
+def test_invalid_names_are_refused(cfg, name):
+    with pytest.raises(WorktimeError, match="invalid secret name"):
+        secrets.put(cfg, name, "value")
+
+
+@pytest.mark.parametrize("value", ["", "\n", "  \t\n"])
+def test_empty_values_are_refused(cfg, value, memory_keyring):
+    with pytest.raises(WorktimeError, match="refusing to store an empty value for A"):
+        secrets.put(cfg, "A", value)
+    assert memory_keyring.store == {}
+
+
+def test_size_limit_is_5_kib(cfg, memory_keyring):
+    secrets.put(cfg, "A", "x" * 5120)
+    big = "é" * 2561  # 5122 bytes in UTF-8: the limit is on bytes, not characters
+    with pytest.raises(LimitError) as info:
+        secrets.put(cfg, "B", big)
+    assert info.value.message == "the value for B is 5122 bytes; a Worker secret is at most 5120 bytes (5 KiB)"
+    assert (SERVICE, "B") not in memory_keyring.store
+
+
+def test_delete_works_for_a_value_missing_from_the_index(cfg, memory_keyring):
+    memory_keyring.store[(SERVICE, "OLD")] = "v"
+    assert secrets.exists(cfg, "OLD")
+    secrets.delete(cfg, "OLD")
+    assert memory_keyring.store == {}
+
+
+def test_read_all_skips_names_whose_value_vanished(cfg, memory_keyring):
+    secrets.put(cfg, "A", "1")
+    secrets.put(cfg, "B", "2")
+    del memory_keyring.store[(SERVICE, "A")]
+    assert secrets.read_all(cfg) == {"B": "2"}
+
+
+def test_projects_do_not_share_secrets(cfg, project: Path):
+    secrets.put(cfg, "A", "1")
+    other = project / "other"
+    other.mkdir()
+    (other / "wrangler.toml").write_text('name = "other-worker"\n')
+    assert secrets.names(config.load(start=other)) == ()
+
+
+def test_damaged_index_is_a_clear_error(cfg, memory_keyring):
+    memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)] = "not json"
+    with pytest.raises(SecretStoreError, match="list of secret names in the keyring .* is damaged"):
+        secrets.names(cfg)
+
+
+def test_put_removes_the_value_when_the_index_cannot_be_written(cfg):
+    backend = FailingKeyring(fail_on=2)  # 1: the value, 2: the index
+    keyring.set_keyring(backend)
+    with pytest.raises(SecretStoreError, match="failed to update the list of secret names"):
+        secrets.put(cfg, "A", VALUE)
+    assert backend.store == {}
+
+
+def test_bulk_sets_and_deletes(cfg, memory_keyring):
+    secrets.put(cfg, "OLD", "1")
+    secrets.put(cfg, "KEEP", "2")
+    result = secrets.bulk(cfg, {"NEW": "3\n", "OLD": None, "ABSENT": None})
+    assert result == secrets.BulkResult(SERVICE, stored=("NEW",), deleted=("OLD",))
+    assert secrets.read_all(cfg) == {"KEEP": "2", "NEW": "3"}
+    assert secrets.names(cfg) == ("KEEP", "NEW")
+
+
+def test_bulk_validates_everything_before_writing(cfg, memory_keyring):
+    with pytest.raises(WorktimeError, match="empty value for B"):
+        secrets.bulk(cfg, {"A": "1", "B": ""})
+    assert memory_keyring.store == {}
+
+
+def test_bulk_restores_previous_values_when_a_write_fails(cfg):
+    backend = FailingKeyring(fail_on=4)
+    keyring.set_keyring(backend)
+    secrets.put(cfg, "A", "old-a")  # writes 1 and 2 (value, index)
+    before = dict(backend.store)
+    with pytest.raises(SecretStoreError, match="failed to store C: PasswordSetError: disk full"):
+        secrets.bulk(cfg, {"A": "new-a", "C": "c"})  # write 3 = A, write 4 = C fails
+    assert backend.store == before
+
+
+def test_parse_bulk_json_and_dotenv():
+    assert secrets.parse_bulk('{"A": "1\\n", "B": null}', "f.json") == {"A": "1", "B": None}
+    assert secrets.parse_bulk("# c\nA=1\nB='x ${Y}'\n", "f.env") == {"A": "1", "B": "x ${Y}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"A": 1}', "f: A must be a string, or null to delete it"),
+        ('["A"]', "f: expected a JSON object of names to values"),
+        ('{"A": "1",', "f:1:11: invalid JSON"),
+        ('{"bad-name": "x"}', "f: invalid secret name 'bad-name'"),
+        ("A=1\nbad-name=x\n", "f:2: invalid secret name 'bad-name'"),
+        ("A=1\nnot a line\n", "f:2: cannot parse this line"),
+        ("A\n", "f:1: A has no value (expected A=value)"),
+    ],
+)
+def test_parse_bulk_errors(text, message):
+    with pytest.raises(WorktimeError) as info:
+        secrets.parse_bulk(text, "f")
+    assert info.value.message == message
+
+
+def test_parse_bulk_json_error_does_not_quote_values():
+    with pytest.raises(WorktimeError) as info:
+        secrets.parse_bulk('{"A": "' + VALUE + '" "B"}', "f")
+    assert VALUE not in str(info.value) and VALUE not in (info.value.hint or "")
+
+
+def test_hung_keyring_times_out(cfg, sleeping):
+    with pytest.raises(SecretStoreError) as info:
+        secrets.put(cfg, "A", VALUE)
+    assert info.value.message == (
+        "the OS keyring did not answer within 0.2 s (trying to read worktime.index)"
+    )
+    assert info.value.hint is not None and info.value.hint.startswith("unlock your keyring")
+    assert sleeping.calls == 1
+
+
+@pytest.mark.parametrize("backend", [fail.Keyring, null.Keyring])
+def test_no_usable_backend_fails_closed(cfg, backend):
+    keyring.set_keyring(backend())
+    with pytest.raises(SecretStoreError) as info:
+        secrets.put(cfg, "A", VALUE)
+    name = f"{backend.__module__}.{backend.__qualname__}"
+    assert info.value.message == f"no usable OS keyring (keyring chose {name})"
+    assert info.value.hint == (
+        "start and unlock a Secret Service (e.g. gnome-keyring), choose a keyring backend with "
+        "PYTHON_KEYRING_BACKEND, or put local values in .dev.vars"
+    )
+
+
+def test_locked_keyring(cfg):
+    keyring.set_keyring(LockedKeyring())
+    with pytest.raises(SecretStoreError, match=r"the OS keyring is locked \(trying to read worktime.index\)"):
+        secrets.names(cfg)
+
+
+def test_backend_errors_never_repeat_the_value(cfg):
+    keyring.set_keyring(LeakyKeyring())
+    with pytest.raises(SecretStoreError) as info:
+        secrets.put(cfg, "A", VALUE)
+    assert info.value.message == "the OS keyring failed to store A: PasswordSetError: cannot store '***' for A"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.secret_service
+def test_real_secret_service_round_trip(project: Path):
+    name = f"worktime-test-{uuid.uuid4().hex[:12]}"
+    (project / "wrangler.toml").write_text(f'name = "{name}"\n')
+    cfg = config.load()
+    with real_secret_service(IN_CI):
+        try:
+            assert secrets.put(cfg, "JWT_SECRET", VALUE).created
+            assert secrets.put(cfg, "OTHER", "x").created
+            assert secrets.names(cfg) == ("JWT_SECRET", "OTHER")
+            assert secrets.read_all(cfg) == {"JWT_SECRET": VALUE, "OTHER": "x"}
+            assert keyring.get_password(f"worktime:{name}", "JWT_SECRET") == VALUE
+            secrets.bulk(cfg, {"OTHER": None, "THIRD": "3"})
+            assert secrets.read_all(cfg) == {"JWT_SECRET": VALUE, "THIRD": "3"}
+            secrets.delete(cfg, "JWT_SECRET")
+            assert secrets.names(cfg) == ("THIRD",)
+        finally:
+            for user in ("JWT_SECRET", "OTHER", "THIRD", secrets.INDEX_USERNAME):
+                if keyring.get_password(f"worktime:{name}", user) is not None:
+                    keyring.delete_password(f"worktime:{name}", user)

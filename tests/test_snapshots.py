@@ -1,0 +1,93 @@
+"""Snapshots: taken with the backup API (WAL content included), pruned to 10, restorable."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.support.migrations import Project, make_project
+from worktime_cli import d1, snapshots
+from worktime_cli.errors import NotFoundError
+
+
+@pytest.fixture
+def proj(project: Path) -> Project:
+    p = make_project(project)
+    conn = d1.connect(p.path, create=True)
+    conn.execute("CREATE TABLE t (v TEXT)")
+    conn.execute("INSERT INTO t VALUES ('one')")
+    conn.close()
+    return p
+
+
+def test_no_database_no_snapshot(project: Path) -> None:
+    p = make_project(project)
+    assert snapshots.take(p.cfg, p.db, None, "apply") is None
+    assert snapshots.list_snapshots(p.cfg, p.db, None) == []
+
+
+def test_snapshot_includes_uncheckpointed_wal(proj: Project) -> None:
+    writer = d1.connect(proj.path)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("INSERT INTO t VALUES ('only in the wal')")
+    wal = proj.path.with_name(proj.path.name + "-wal")
+    assert wal.stat().st_size > 0
+    snap = snapshots.take(proj.cfg, proj.db, None, "apply")
+    writer.close()
+    assert snap is not None
+    assert snap.path.parent == proj.root / ".wrangler/state/v3/d1/snapshots/worktime-db"
+    assert snap.name.endswith("-apply.sqlite") and snap.operation == "apply"
+    assert not snap.path.with_name(snap.name + "-wal").exists()  # one self-contained file
+    conn = sqlite3.connect(snap.path)
+    assert conn.execute("SELECT v FROM t ORDER BY rowid").fetchall() == [("one",), ("only in the wal",)]
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+
+
+def test_keeps_newest_ten(proj: Project) -> None:
+    taken = [snapshots.take(proj.cfg, proj.db, None, "apply") for _ in range(12)]
+    listed = snapshots.list_snapshots(proj.cfg, proj.db, None)
+    assert [s.name for s in listed] == [s.name for s in reversed(taken[2:]) if s is not None]
+    assert len(listed) == 10
+
+
+def test_restore_newest_and_named(proj: Project) -> None:
+    first = snapshots.take(proj.cfg, proj.db, None, "apply")
+    d1.execute_command(proj.path, "INSERT INTO t VALUES ('two')")
+    second = snapshots.take(proj.cfg, proj.db, None, "rollback")
+    d1.execute_command(proj.path, "DROP TABLE t; CREATE TABLE other (x)")
+    assert first is not None and second is not None
+
+    newest = snapshots.find(proj.cfg, proj.db, None)
+    assert newest == second
+    result = snapshots.restore(proj.cfg, proj.db, None, newest)
+    assert proj.query("SELECT v FROM t ORDER BY rowid") == [("one",), ("two",)]
+    assert proj.query("SELECT name FROM sqlite_master WHERE name = 'other'") == []
+    # The state before the restore was kept, and "newest" still means the newest apply/rollback.
+    assert result.previous is not None and result.previous.operation == "restore"
+    assert snapshots.find(proj.cfg, proj.db, None) == second
+
+    named = snapshots.find(proj.cfg, proj.db, None, first.name.removesuffix(".sqlite"))
+    snapshots.restore(proj.cfg, proj.db, None, named)
+    assert proj.query("SELECT v FROM t") == [("one",)]
+    conn = d1.connect(proj.path)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+
+
+def test_find_errors(proj: Project) -> None:
+    with pytest.raises(NotFoundError, match="has no snapshots"):
+        snapshots.find(proj.cfg, proj.db, None)
+    snapshots.take(proj.cfg, proj.db, None, "apply")
+    with pytest.raises(NotFoundError, match="no snapshot 'nope'"):
+        snapshots.find(proj.cfg, proj.db, None, "nope")
+
+
+def test_temp_files_are_not_snapshots(proj: Project) -> None:
+    folder = snapshots.folder(proj.cfg, proj.db, None)
+    folder.mkdir(parents=True)
+    (folder / ".20240101T000000.000000Z-apply.sqlite.tmp").write_bytes(b"half")
+    (folder / "notes.txt").write_text("x")
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
