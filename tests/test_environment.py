@@ -37,7 +37,12 @@ LAYER_CASES = [
         {},
         None,
         {},
-        {"A": ("vars", "vars"), "B": ("vars", "vars"), "C": ("vars", "vars"), "D": ("vars", "vars")},
+        {
+            "A": ("vars", "vars"),
+            "B": ("vars", "vars"),
+            "C": ("vars", "vars"),
+            "D": ("vars", "vars"),
+        },
         id="vars-only",
     ),
     pytest.param(
@@ -138,7 +143,10 @@ def test_layers_records_every_definition(project, memory_keyring):
 
 
 def test_json_vars_are_serialised(project):
-    write(project, {"wrangler.toml": TOML + '[vars]\nN = 3\nB = true\nO = { url = "x", ids = [1, 2] }\n'})
+    write(
+        project,
+        {"wrangler.toml": TOML + '[vars]\nN = 3\nB = true\nO = { url = "x", ids = [1, 2] }\n'},
+    )
     values = environment.resolve(config.load(), keyring=False).values
     assert values == {"N": "3", "B": "true", "O": '{"url":"x","ids":[1,2]}'}
 
@@ -208,7 +216,7 @@ def test_nothing_required(project):
 
 def test_required_must_be_a_list_of_names(project):
     write(project, {"wrangler.toml": TOML + '[secrets]\nrequired = "JWT_SECRET"\n'})
-    with pytest.raises(ConfigError, match="secrets.required must be a list of names"):
+    with pytest.raises(ConfigError, match=r"secrets\.required must be a list of names"):
         environment.resolve(config.load(), keyring=False)
 
 
@@ -217,7 +225,10 @@ def test_unusable_keyring_still_resolves_the_other_layers(project):
     write(project, {".dev.vars": "A=1\n"})
     resolved = environment.resolve(config.load())
     assert resolved.values == {"A": "1"}
-    assert resolved.keyring_error == "no usable OS keyring (keyring chose keyring.backends.fail.Keyring)"
+    assert (
+        resolved.keyring_error
+        == "no usable OS keyring (keyring chose keyring.backends.fail.Keyring)"
+    )
 
 
 def test_dot_env_fallback_can_be_turned_off(project, monkeypatch):
@@ -240,7 +251,7 @@ def test_parse_cli_vars():
     }
     with pytest.raises(WorktimeError, match="--var A: expected KEY:VALUE"):
         environment.parse_cli_vars(["A"])
-    with pytest.raises(WorktimeError, match="^--var: expected KEY:VALUE$"):
+    with pytest.raises(WorktimeError, match=r"^--var: expected KEY:VALUE$"):
         environment.parse_cli_vars([":secret"])
 
 

@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -289,7 +288,7 @@ def test_drift_stops_apply_unless_allowed(proj: Project) -> None:
     proj.write("0001_t1.sql", table(1)[0] + "-- edited\n")
     proj.write("0002_t2.sql", *table(2))
     assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == ["drifted", "pending"]
-    with pytest.raises(DriftError, match="0001_t1.sql"):
+    with pytest.raises(DriftError, match=r"0001_t1\.sql"):
         migrations.apply(proj.cfg, proj.db, None)
     assert proj.applied() == ["0001_t1.sql"]
     result = migrations.apply(proj.cfg, proj.db, None, allow_drift=True)
@@ -318,7 +317,7 @@ def test_out_of_order_refused_unless_allowed(proj: Project) -> None:
     proj.write("0002_t2.sql", *table(2))  # merged in from another branch
     [late] = [m for m in migrations.status(proj.cfg, proj.db, None).migrations if m.out_of_order]
     assert late.name == "0002_t2.sql"
-    with pytest.raises(WorktimeError, match="sort before the newest applied one: 0002_t2.sql"):
+    with pytest.raises(WorktimeError, match=r"sort before the newest applied one: 0002_t2\.sql"):
         migrations.apply(proj.cfg, proj.db, None)
     assert migrations.apply(proj.cfg, proj.db, None, allow_out_of_order=True).applied == ["0002_t2.sql"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ fake = pytest.fixture(name="fake")(fake_fixture)
 
 
 @pytest.fixture
-def client(fake: FakeCloudflare) -> Client:
+def client(fake: FakeCloudflare) -> Iterator[Client]:
     with Client(TOKEN, base_url=fake.url, account_id=ACCOUNT, sleep=lambda _s: None) as c:
         yield c
 
@@ -76,7 +77,7 @@ def test_list_get_resolve_delete(fake, client) -> None:
     remote_d1.delete_database(client, a.uuid)
     with pytest.raises(WorktimeError, match="no remote database named 'alpha'"):
         remote_d1.resolve(client, None, "alpha")
-    with pytest.raises(RemoteError, match="^7404: "):
+    with pytest.raises(RemoteError, match=r"^7404: "):
         remote_d1.get_database(client, a.uuid)
 
 
@@ -99,7 +100,7 @@ def test_params_with_several_statements_refused_locally(fake, client) -> None:
 def test_failing_batch_is_atomic(fake, client) -> None:
     db = fake.add_database("d")
     remote_d1.query(client, db.uuid, "CREATE TABLE t(a UNIQUE)")
-    with pytest.raises(RemoteError, match="^7500: UNIQUE constraint failed"):
+    with pytest.raises(RemoteError, match=r"^7500: UNIQUE constraint failed"):
         remote_d1.query(client, db.uuid, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (1);")
     assert fake.sql(db.uuid, "SELECT count(*) FROM t") == [(0,)]
 
@@ -225,7 +226,7 @@ def test_rollback_refuses_irreversible_before_changing_anything(fake, client, pr
     (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\n")
     migrations = remote_migrations.load(folder)
     remote_migrations.apply(client, db.uuid, migrations)
-    with pytest.raises(WorktimeError, match="0001_x.sql has no down SQL"):
+    with pytest.raises(WorktimeError, match=r"0001_x\.sql has no down SQL"):
         remote_migrations.rollback(client, db.uuid, migrations)
     assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(1,)]
 
@@ -238,3 +239,17 @@ def test_migration_applied_by_wrangler_is_unverified(fake, client, project: Path
     remote_d1.query(client, db.uuid, "INSERT INTO d1_migrations (name) values ('0001_users.sql')")
     states = remote_migrations.status(client, db.uuid, migrations)
     assert [(s.status, s.checksum_ok) for s in states] == [("applied", None), ("pending", None)]
+
+
+def test_apply_refuses_drift_unless_allowed(fake, client, project: Path) -> None:
+    db = fake.add_database("d")
+    folder = _write_migrations(project)
+    remote_migrations.apply(client, db.uuid, remote_migrations.load(folder))
+    (folder / "0001_users.sql").write_text("CREATE TABLE users(id INTEGER PRIMARY KEY, x);\n")
+    (folder / "0003_more.sql").write_text("CREATE TABLE more(a);\n")
+    migrations = remote_migrations.load(folder)
+    with pytest.raises(WorktimeError, match=r"changed since they were applied: 0001_users\.sql$"):
+        remote_migrations.apply(client, db.uuid, migrations)
+    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(2,)]
+    applied = remote_migrations.apply(client, db.uuid, migrations, allow_drift=True)
+    assert [a.name for a in applied] == ["0003_more.sql"]

@@ -19,7 +19,13 @@ from tests.support.keyring_backends import (
 )
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli import config, secrets
-from worktime_cli.errors import ConfigError, LimitError, NotFoundError, SecretStoreError, WorktimeError
+from worktime_cli.errors import (
+    ConfigError,
+    LimitError,
+    NotFoundError,
+    SecretStoreError,
+    WorktimeError,
+)
 
 SERVICE = "worktime:worktime-backend"
 VALUE = "s3cr3t-${HOME}-value"
@@ -92,7 +98,10 @@ def test_size_limit_is_5_kib(cfg, memory_keyring):
     big = "é" * 2561  # 5122 bytes in UTF-8: the limit is on bytes, not characters
     with pytest.raises(LimitError) as info:
         secrets.put(cfg, "B", big)
-    assert info.value.message == "the value for B is 5122 bytes; a Worker secret is at most 5120 bytes (5 KiB)"
+    assert (
+        info.value.message
+        == "the value for B is 5122 bytes; a Worker secret is at most 5120 bytes (5 KiB)"
+    )
     assert (SERVICE, "B") not in memory_keyring.store
 
 
@@ -120,7 +129,7 @@ def test_projects_do_not_share_secrets(cfg, project: Path):
 
 def test_damaged_index_is_a_clear_error(cfg, memory_keyring):
     memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)] = "not json"
-    with pytest.raises(SecretStoreError, match="list of secret names in the keyring .* is damaged"):
+    with pytest.raises(SecretStoreError, match=r"list of secret names in the keyring .* is damaged"):
         secrets.names(cfg)
 
 
@@ -211,7 +220,9 @@ def test_no_usable_backend_fails_closed(cfg, backend):
 
 def test_locked_keyring(cfg):
     keyring.set_keyring(LockedKeyring())
-    with pytest.raises(SecretStoreError, match=r"the OS keyring is locked \(trying to read worktime.index\)"):
+    with pytest.raises(
+        SecretStoreError, match=r"the OS keyring is locked \(trying to read worktime.index\)"
+    ):
         secrets.names(cfg)
 
 
@@ -219,7 +230,10 @@ def test_backend_errors_never_repeat_the_value(cfg):
     keyring.set_keyring(LeakyKeyring())
     with pytest.raises(SecretStoreError) as info:
         secrets.put(cfg, "A", VALUE)
-    assert info.value.message == "the OS keyring failed to store A: PasswordSetError: cannot store '***' for A"
+    assert (
+        info.value.message
+        == "the OS keyring failed to store A: PasswordSetError: cannot store '***' for A"
+    )
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 

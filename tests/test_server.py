@@ -237,3 +237,19 @@ def test_bind_default_port_moves_to_the_next_free_one(monkeypatch):
             assert listener.port == port + len(listener.taken)
         finally:
             listener.sock.close()
+
+
+def test_ready_503_on_unreadable_kv_index(healthy):
+    from tests.support.dev import KV_ID
+    from worktime_cli import state
+
+    index = state.kv_index_path(healthy / ".wrangler" / "state", KV_ID)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_bytes(b"garbage, not sqlite" * 200)
+    with running_server(healthy) as srv:
+        response = httpx.get(srv.url + "/health/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["d1"] == "ok"
+    assert checks["kv"].startswith("KV: ")
+    assert "not a usable KV index" in checks["kv"]

@@ -244,11 +244,13 @@ def edit(path: Path, change: Callable[[tomlkit.toml_document.TOMLDocument], None
     """
     import tomlkit
 
-    document = tomlkit.parse(_read_text(path))
+    original = _read_text(path)
+    document = tomlkit.parse(original)
     change(document)
     text = tomlkit.dumps(document)
     config = parse(path, text)
-    write_atomic(path, text.encode("utf-8"))
+    if text != original:  # an edit that changes nothing leaves the file (and mtime) alone
+        write_atomic(path, text.encode("utf-8"))
     return config
 
 

@@ -113,7 +113,7 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
     before the keyring is touched.
     """
     changes: dict[str, str | None] = {}
-    if text.lstrip().startswith("{"):
+    if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -125,7 +125,7 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
         if not isinstance(data, dict):
             raise WorktimeError(f"{source}: expected a JSON object of names to values")
         for name, value in data.items():
-            validate_name(name)
+            _validate_name_at(name, source)
             if value is None:
                 changes[name] = None
             elif isinstance(value, str):
@@ -136,13 +136,20 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
     from worktime_cli.environment import parse_dotenv
 
     for entry in parse_dotenv(text, source):
-        validate_name(entry.key)
+        _validate_name_at(entry.key, f"{source}:{entry.line}")
         if entry.value is None:
             raise WorktimeError(
                 f"{source}:{entry.line}: {entry.key} has no value (expected {entry.key}=value)"
             )
         changes[entry.key] = normalise_value(entry.key, entry.value)
     return changes
+
+
+def _validate_name_at(name: str, where: str) -> None:
+    try:
+        validate_name(name)
+    except WorktimeError as exc:
+        raise WorktimeError(f"{where}: {exc.message}", exc.hint) from None
 
 
 # --- keyring operations ---------------------------------------------------------------------
@@ -185,7 +192,9 @@ def delete(cfg: Config, name: str) -> str:
 
 
 def exists(cfg: Config, name: str) -> bool:
-    return _get(service_name(cfg), validate_name(name)) is not None
+    """Whether `name` has a value or an index entry (either is enough for `delete`)."""
+    service = service_name(cfg)
+    return validate_name(name) in _read_index(service) or _get(service, name) is not None
 
 
 def names(cfg: Config) -> tuple[str, ...]:

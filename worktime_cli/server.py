@@ -14,22 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib
+import functools
 import json
 import signal
 import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from worktime_cli import d1 as d1mod
-from worktime_cli import state
+from worktime_cli import environment, kv, migrations, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import WorktimeError
 
@@ -43,9 +44,9 @@ DEFAULT_PORT = 8787
 PORT_ATTEMPTS = 10  # as wrangler: the default port, then up to 10 more
 SHUTDOWN_GRACE_S = 0.5  # in-flight requests get this long; the whole stop stays under 1 s
 CORS_METHODS = "GET,HEAD,PUT,POST,DELETE,PATCH"  # Hono cors() default allowMethods
-LOG_LEVELS = ("debug", "info", "log", "warn", "error", "none")  # wrangler's --log-level
 
 HEALTH_BODY = b'{"status":"ok"}'
+READY_PROBE_KEY = "__worktime_ready_probe__"
 EventLog = Callable[[str, str], None]  # (level, message): "info" | "warn" | "error"
 RequestLog = Callable[[str], None]
 
@@ -78,8 +79,8 @@ class Bindings:
     config: Config
     state_root: Path
     d1: Mapping[str, Callable[[], d1mod.D1Connection]]
-    kv: Mapping[str, Any]
-    env: EnvironmentLike
+    kv: Mapping[str, kv.KVStore]
+    env: environment.Environment
     ready: Callable[[], Readiness] = field(repr=False)
 
     @property
@@ -87,9 +88,9 @@ class Bindings:
         """Vars and secrets by name (values: never log or print them)."""
         return self.env.values
 
-    @property
+    @functools.cached_property
     def cors_origins(self) -> frozenset[str] | None:
-        """The CORS_ORIGINS allow-list, or None when every origin is allowed."""
+        """The CORS_ORIGINS allow-list, or None when every origin is allowed (read per request)."""
         raw = self.env.values.get("CORS_ORIGINS", "")
         origins = frozenset(o.strip() for o in raw.split(",") if o.strip())
         return origins or None
@@ -109,12 +110,12 @@ def build_bindings(
 ) -> Bindings:
     """Resolve the environment and wire the local D1 databases and KV namespaces."""
     root = state.root(cfg, persist_to)
-    resolved = _resolve_environment(cfg, env, dict(cli_vars or {}))
+    resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
     factories = {db.binding: _connection_factory(state.d1_path(root, db.local_id)) for db in cfg.d1_databases}
-    stores = {ns.binding: _kv_store(root, ns.local_id) for ns in cfg.kv_namespaces}
+    stores = {ns.binding: kv.KVStore(root, ns.local_id) for ns in cfg.kv_namespaces}
 
     def ready() -> Readiness:
-        return readiness(cfg, persist_to, resolved)
+        return readiness(cfg, persist_to, resolved, stores)
 
     return Bindings(config=cfg, state_root=root, d1=factories, kv=stores, env=resolved, ready=ready)
 
@@ -126,7 +127,12 @@ def _connection_factory(path: Path) -> Callable[[], d1mod.D1Connection]:
     return open_connection
 
 
-def readiness(cfg: Config, persist_to: Path | None, env: EnvironmentLike) -> Readiness:
+def readiness(
+    cfg: Config,
+    persist_to: Path | None,
+    env: environment.Environment,
+    stores: Mapping[str, kv.KVStore],
+) -> Readiness:
     """Check the local D1 files, the KV stores, the migrations and the required secrets.
 
     A failed check names the problem (binding, migration file, secret name), never a value.
@@ -137,7 +143,7 @@ def readiness(cfg: Config, persist_to: Path | None, env: EnvironmentLike) -> Rea
         problem = _d1_problem(state.d1_path(root, db.local_id), db)
         if problem:
             problems_d1.append(problem)
-    problems_kv = [p for ns in cfg.kv_namespaces if (p := _kv_problem(root, ns.binding, ns.local_id))]
+    problems_kv = [p for binding, store in stores.items() if (p := _kv_problem(binding, store))]
     problems_migrations: list[str] = []
     for db in cfg.d1_databases:
         if not state.d1_path(root, db.local_id).is_file():
@@ -160,7 +166,7 @@ def _d1_problem(path: Path, db: D1Binding) -> str | None:
     if not path.is_file():
         return f"{db.binding}: local database does not exist (run `worktime init`)"
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=1)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         finally:
@@ -170,33 +176,27 @@ def _d1_problem(path: Path, db: D1Binding) -> str | None:
     return None
 
 
-def _kv_problem(root: Path, binding: str, namespace_id: str) -> str | None:
-    # miniflare creates a namespace's files on first write, so absence is fine; a present
-    # index must open. The probe is a read, so a health check never writes user state.
-    path = state.kv_index_path(root, namespace_id)
-    if not path.exists():
-        return None
+def _kv_problem(binding: str, store: kv.KVStore) -> str | None:
+    # A read of a key that never exists: it opens the index (miniflare creates it on first
+    # write, so a store never written is fine) without touching user data.
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return f"{binding}: unreadable KV index ({exc})"
+        store.get(READY_PROBE_KEY)
+    except WorktimeError as exc:
+        return f"{binding}: {exc.message}"
     return None
 
 
 def _migrations_problem(cfg: Config, db: D1Binding, persist_to: Path | None) -> str | None:
     try:
-        states = _migration_states(cfg, db, persist_to)
+        status = migrations.status(cfg, db, persist_to)
     except WorktimeError as exc:
         return f"{db.binding}: {exc.message}"
     parts = []
-    for label in ("pending", "drifted", "missing"):
-        names = states.get(label, [])
-        if names:
-            parts.append(f"{label}: {', '.join(names)}")
+    # "unverified" (applied by wrangler, no checksum recorded) is not a failure: the team
+    # may mix both tools on one checkout.
+    for label, found in (("pending", status.pending), ("drifted", status.drifted), ("missing", status.missing)):
+        if found:
+            parts.append(f"{label}: {', '.join(m.name for m in found)}")
     if not parts:
         return None
     prefix = f"{db.binding} " if len(cfg.d1_databases) > 1 else ""
@@ -212,8 +212,10 @@ def startup_warnings(bindings: Bindings) -> list[str]:
             "required secrets resolve from nowhere: " + ", ".join(env.missing)
             + " (set them with `worktime secret put NAME` or in .dev.vars)"
         )
-    if env.keyring_error:
-        warnings.append(f"the OS keyring is unusable: {env.keyring_error}")
+    if env.missing and env.keyring_error:
+        # Only worth saying when something is missing: with .dev.vars supplying every
+        # secret, an unusable keyring changes nothing.
+        warnings.append(f"secrets stored with `worktime secret put` are unavailable: {env.keyring_error}")
     ready = bindings.ready()
     if ready.checks["migrations"] != "ok":
         warnings.append(
@@ -225,87 +227,6 @@ def startup_warnings(bindings: Bindings) -> list[str]:
     if ready.checks["kv"] != "ok":
         warnings.append(f"KV: {ready.checks['kv']}")
     return warnings
-
-
-# --- adapters to the environment, KV and migrations modules ----------------------------------
-# Those modules are written in parallel; these adapters are the only place that knows their
-# shape, with a minimal local behaviour until they exist.
-
-
-class EnvironmentLike(Protocol):
-    @property
-    def values(self) -> Mapping[str, str]: ...
-    @property
-    def missing(self) -> Sequence[str]: ...
-    @property
-    def keyring_error(self) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class _LocalEnvironment:
-    values: Mapping[str, str]
-    missing: Sequence[str]
-    keyring_error: str | None = None
-
-
-def _resolve_environment(cfg: Config, env: str | None, cli_vars: dict[str, str]) -> EnvironmentLike:
-    try:
-        module = importlib.import_module("worktime_cli.environment")
-    except ImportError:
-        pass
-    else:
-        resolved: EnvironmentLike = module.resolve(cfg, env=env, cli_vars=cli_vars)
-        return resolved
-    from dotenv import dotenv_values
-
-    section = cfg.data.get("env", {}).get(env, {}) if env else cfg.data
-    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in section.get("vars", {}).items()}
-    dev_vars = cfg.root / (f".dev.vars.{env}" if env else ".dev.vars")
-    if dev_vars.is_file():
-        values.update({k: v for k, v in dotenv_values(dev_vars).items() if v is not None})
-    values.update(cli_vars)
-    required = cfg.data.get("secrets", {}).get("required", [])
-    return _LocalEnvironment(values=values, missing=[n for n in required if n not in values])
-
-
-def _kv_store(root: Path, namespace_id: str) -> Any:
-    try:
-        module = importlib.import_module("worktime_cli.kv")
-    except ImportError:
-        return None
-    return module.KVStore(root, namespace_id)
-
-
-def _migration_states(cfg: Config, db: D1Binding, persist_to: Path | None) -> dict[str, list[str]]:
-    """Migration file names by state: "applied", "pending", "drifted", "missing"."""
-    try:
-        module = importlib.import_module("worktime_cli.migrations")
-    except ImportError:
-        pass
-    else:
-        status = module.status(cfg, db, persist_to)
-        by_state: dict[str, list[str]] = {}
-        for item in status.migrations:
-            by_state.setdefault(str(item.state), []).append(item.name)
-        return by_state
-    folder = cfg.root / db.migrations_dir
-    files = sorted(p.name for p in folder.glob("*.sql")) if folder.is_dir() else []
-    path = state.d1_path(state.root(cfg, persist_to), db.local_id)
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
-        try:
-            applied = [row[0] for row in conn.execute(f"SELECT name FROM {db.migrations_table}")]
-        except sqlite3.OperationalError:
-            applied = []
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise WorktimeError(f"cannot read {path}: {exc}") from None
-    return {
-        "applied": [f for f in files if f in applied],
-        "pending": [f for f in files if f not in applied],
-        "missing": [f for f in applied if f not in files],
-    }
 
 
 # --- the app ---------------------------------------------------------------------------------
@@ -363,7 +284,10 @@ def create_app(bindings: Bindings, *, request_log: RequestLog | None = None) -> 
 
 def reload_app(app: Starlette, bindings: Bindings) -> None:
     """Swap the app's bindings; requests already running keep the ones they started with."""
+    previous: Bindings = app.state.current.bindings
     app.state.current.bindings = bindings
+    for store in previous.kv.values():
+        store.close()  # a request still holding it just reopens it on next use
 
 
 def _json(data: Any, status: int, headers: Mapping[str, str] | None = None) -> Response:
@@ -400,6 +324,15 @@ class _Edge:
             cors.append((b"vary", b"Origin"))
         status_holder = [500]
 
+        if scope["path"] == "/health" and scope["method"] in ("GET", "HEAD"):
+            # The liveness probe answers here, before Starlette's routing and exception
+            # layers: same bytes as the route below, at a fraction of the cost per hit.
+            headers = [*_HEALTH_HEADERS, *cors]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": HEALTH_BODY})
+            self._log(scope, 200, started)
+            return
+
         if scope["method"] == "OPTIONS":
             # Hono answers every OPTIONS as a preflight, before routing.
             headers = list(cors)
@@ -434,11 +367,12 @@ class _Edge:
         path = scope["path"]
         if scope.get("query_string"):
             path += "?" + scope["query_string"].decode("latin-1")
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ""
+        phrase = _PHRASES.get(status, "")
         log(f"{scope['method']} {path} {status} {phrase} ({elapsed}ms)")
+
+
+_HEALTH_HEADERS = ((b"content-type", b"application/json"), (b"content-length", str(len(HEALTH_BODY)).encode()))
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -608,33 +542,52 @@ def _watch(app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Even
 
     while not stop.is_set():
         files = app.state.current.bindings.watched_files()
-        # watchfiles needs existing paths; a missing .dev.vars or migrations folder shows
-        # up as a change in its (watched) parent folder when it is created.
-        targets = sorted({str(p if p.is_dir() else p.parent) for p in files if p.exists() or p.parent.exists()})
+        targets = _watch_targets(files)
         wanted = {str(p.resolve()) for p in files}
         for changes in watchfiles.watch(
             *targets, stop_event=stop, recursive=False, debounce=200, raise_interrupt=False
         ):
-            changed = sorted(
-                {
-                    Path(path).name
-                    for _kind, path in changes
-                    if path in wanted or str(Path(path).parent) in wanted
-                    or Path(path).name.startswith(".dev.vars")
-                }
-            )
+            changed = sorted({Path(path).name for _kind, path in changes if _relevant(path, wanted)})
             if not changed:
                 continue
+            what = ", ".join(changed)
             try:
                 bindings = rebuild()
             except WorktimeError as exc:
-                event("warn", f"{', '.join(changed)} changed but the bindings were kept: {exc.message}")
+                event("warn", f"{what} changed but the bindings were kept: {exc.message}")
+                continue
+            except Exception as exc:  # a bug must not silently end reloading for the session
+                event("error", f"{what} changed but reloading failed: {type(exc).__name__}: {exc}")
                 continue
             reload_app(app, bindings)
-            event("info", f"{', '.join(changed)} changed: bindings reloaded")
+            event("info", f"{what} changed: bindings reloaded")
             for warning in startup_warnings(bindings):
                 event("warn", warning)
-            if bindings.watched_files() != files:
-                break  # the set of files to watch changed: start a new watch
+            if _watch_targets(bindings.watched_files()) != targets:
+                break  # a folder appeared, or migrations_dir moved: watch the new set
         else:
             return
+
+
+def _watch_targets(files: list[Path]) -> list[str]:
+    # watchfiles needs existing paths, and watching a file misses atomic replaces (a new
+    # inode), so watch folders: the file's own folder, or a missing folder's parent, where
+    # its creation shows up.
+    targets = set()
+    for path in files:
+        if path.is_dir():
+            targets.add(str(path))
+        elif path.parent.is_dir():
+            targets.add(str(path.parent))
+    return sorted(targets)
+
+
+def _relevant(path: str, wanted: set[str]) -> bool:
+    name = Path(path).name
+    return (
+        path in wanted
+        or str(Path(path).parent) in wanted
+        # .dev.vars.<env>, .dev.vars.example (it can name the required secrets), and the
+        # .env files environment.resolve falls back to.
+        or name.startswith((".dev.vars", ".env"))
+    ) and not name.endswith(".tmp")

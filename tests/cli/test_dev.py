@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ import pytest
 
 from tests.support.dev import free_port, make_project, wait_until
 
+NULL_KEYRING = "keyring.backends.null.Keyring"
 READY_OK = '{"status":"ok","checks":{"d1":"ok","kv":"ok","migrations":"ok"}}'
 
 
@@ -28,7 +30,8 @@ def dev(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        # A keyring that never answers, so no machine's real keyring leaks into the test.
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHON_KEYRING_BACKEND": NULL_KEYRING},
     )
     port = args[args.index("--port") + 1] if "--port" in args else "8787"
     try:
@@ -84,7 +87,9 @@ def test_dev_serves_health_and_ready_then_stops_on_sigterm(project):
     )
     assert lines[-1] == "stopped"
     requests = [
-        line.rsplit(" (", 1)[0] for line in lines[2:-1] if not line.startswith("GET /health 200")
+        line.rsplit(" (", 1)[0]
+        for line in lines
+        if line.split(" ")[0] in ("GET", "HEAD") and not line.startswith("GET /health 200")
     ]
     assert requests == [
         "HEAD /health 200 OK",
@@ -144,6 +149,8 @@ def test_dev_warns_at_startup_and_quiets_requests_at_warn(project):
     assert err == (
         "warning: required secrets resolve from nowhere: JWT_SECRET (set them with "
         "`worktime secret put NAME` or in .dev.vars)\n"
+        "warning: secrets stored with `worktime secret put` are unavailable: no usable OS "
+        f"keyring (keyring chose {NULL_KEYRING})\n"
         "warning: migrations not applied: pending: 0001_initial_schema.sql (run "
         "`worktime d1 migrations apply DB`)\n"
     )
@@ -181,8 +188,8 @@ def test_dev_reloads_bindings_without_restart(project):
 
 def test_dev_rejects_a_var_without_colon(cli):
     result = cli("dev", "--var", "NOCOLON")
-    assert result.exit_code == 2
-    assert "'NOCOLON' is not KEY:VALUE" in result.stderr
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: --var NOCOLON: expected KEY:VALUE\n")
 
 
 def test_dev_help_has_an_example(cli):
@@ -218,9 +225,22 @@ def _non_loopback_addresses() -> list[str]:
         lines = Path("/proc/net/fib_trie").read_text().splitlines()
     except OSError:
         return []
-    for previous, line in zip(lines, lines[1:], strict=False):
+    for previous, line in itertools.pairwise(lines):
         if "/32 host LOCAL" in line:
             address = previous.split()[-1]
             if not address.startswith("127."):
                 addresses.add(address)
     return sorted(addresses)
+
+
+def test_dev_warns_when_listening_on_every_interface(project):
+    port = free_port()
+    everywhere = "0.0.0.0"  # noqa: S104  # the point of this test; stopped right after
+    with dev(project, "--port", str(port), "--ip", everywhere, "--log-level", "warn") as (proc, url):
+        wait_ready(proc, url)
+        code, _out, err = stop(proc)
+    assert code == 0
+    assert err == (
+        "warning: listening on every network interface: anyone on your network can reach "
+        "this server\n"
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from worktime_cli import config, server, state
+from worktime_cli import config, d1, migrations, server, state
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DB_ID = "6f0c1c51-3b7e-4a36-9a36-0f6d3f1a2b01"
@@ -41,30 +40,17 @@ ENVIRONMENT = "development"
 
 
 def make_project(root: Path, *, required: tuple[str, ...] = (), applied: bool = True) -> Path:
-    """wrangler.toml with DB + KV, the repo's migrations, and (by default) all applied.
-
-    Applied the way wrangler records it: the SQL, then a row in `d1_migrations`.
-    """
+    """wrangler.toml with DB + KV, the repo's migrations, and (by default) all applied."""
     text = WRANGLER_TOML
     if required:
         text += "\n[secrets]\nrequired = [" + ", ".join(f'"{n}"' for n in required) + "]\n"
     (root / "wrangler.toml").write_text(text, encoding="utf-8")
     shutil.copytree(REPO / "migrations", root / "migrations", dirs_exist_ok=True)
-    path = d1_file(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS d1_migrations(id INTEGER PRIMARY KEY AUTOINCREMENT, "
-            "name TEXT UNIQUE, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL)"
-        )
-        if applied:
-            for sql in sorted((root / "migrations").glob("*.sql")):
-                conn.executescript(sql.read_text(encoding="utf-8"))
-                conn.execute("INSERT INTO d1_migrations (name) VALUES (?)", (sql.name,))
-        conn.commit()
-    finally:
-        conn.close()
+    cfg = config.load(root / "wrangler.toml")
+    if applied:
+        migrations.apply(cfg, cfg.d1("DB"), None)
+    else:
+        d1.connect(d1_file(root), create=True).close()
     return root
 
 

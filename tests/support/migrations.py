@@ -65,7 +65,7 @@ class Project:
             conn.close()
 
     def applied(self) -> list[str]:
-        return [r[0] for r in self.query("SELECT name FROM d1_migrations ORDER BY id")]  # type: ignore[misc]
+        return [str(r[0]) for r in self.query("SELECT name FROM d1_migrations ORDER BY id")]
 
     def master(self) -> list[tuple[object, ...]]:
         """The full user schema: what "identical schema" compares."""

@@ -31,17 +31,6 @@ def register(app: typer.Typer) -> None:
     app.command("dev")(dev)
 
 
-def parse_vars(items: list[str]) -> dict[str, str]:
-    """`KEY:VALUE` pairs (wrangler's --var form) into a dict; the first colon splits."""
-    values: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition(":")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"{item!r} is not KEY:VALUE", param_hint="--var")
-        values[key.strip()] = value
-    return values
-
-
 def dev(
     port: Annotated[
         int | None,
@@ -92,9 +81,9 @@ def dev(
         worktime dev --port 8788 --var CORS_ORIGINS:chrome-extension://abcdef
     """
     from worktime_cli import config as configmod
-    from worktime_cli import server
+    from worktime_cli import environment, server
 
-    cli_vars = parse_vars(var or [])
+    cli_vars = environment.parse_cli_vars(var or [])
     rank = _RANK[log_level.value]
     cfg = configmod.load(config)
     bindings = server.build_bindings(cfg, persist_to, env, cli_vars)

@@ -1,9 +1,49 @@
-"""`worktime doctor`: not implemented yet."""
+"""`worktime doctor`: check a project against the setup plan's success criteria."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from worktime_cli.cli import output
+from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption, PersistOption
+
+_MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    app.command("doctor")(doctor)
+
+
+def doctor(
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+    env: EnvOption = None,
+    port: Annotated[int, typer.Option(help="Dev server port to check.")] = 8787,
+    json: JsonOption = False,
+) -> None:
+    """Check the project: config, D1 files and schema, migrations, foreign keys, KV, secrets,
+    git safety of .dev.vars, and the dev port. Exit 1 if any check fails.
+
+    Example:
+
+        worktime doctor --json
+    """
+    from worktime_cli import doctor as core
+
+    report = core.run(config, persist_to=persist_to, env=env, port=port)
+    if json:
+        output.print_json(report.to_json())
+    else:
+        output.print_table(
+            ["", "check", "detail", "fix"],
+            [[_MARKS[c.status], c.name, c.message, c.hint or ""] for c in report.checks],
+        )
+        failed = sum(c.status == "fail" for c in report.checks)
+        if failed:
+            output.error(f"{failed} check(s) failed")
+        else:
+            output.success("all checks passed")
+    if not report.ok:
+        raise typer.Exit(1)

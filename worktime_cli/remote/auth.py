@@ -8,17 +8,15 @@ not a hang.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from worktime_cli.errors import RemoteError, SecretStoreError
+from worktime_cli.errors import RemoteError
 from worktime_cli.remote.client import Client, resolve_token
 
 KEYRING_SERVICE = "worktime:cloudflare"
 KEYRING_USERNAME = "api_token"
-KEYRING_TIMEOUT = 5.0
 
 T = TypeVar("T")
 
@@ -54,50 +52,18 @@ class Identity:
         }
 
 
-def _with_timeout(action: str, call: Callable[[], T]) -> T:
-    """Run a keyring call in a daemon thread; give up after KEYRING_TIMEOUT seconds."""
-    box: dict[str, object] = {}
+def _keyring(operation: Callable[[Any], T], what: str, **options: Any) -> T:
+    # The secrets module's helper: 5 s timeout, unusable-backend and locked-keyring errors.
+    from worktime_cli import secrets
 
-    def target() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # re-raised in the caller's thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"keyring-{action}", daemon=True)
-    thread.start()
-    thread.join(KEYRING_TIMEOUT)
-    if thread.is_alive():
-        raise SecretStoreError(
-            f"the OS keyring did not answer within {KEYRING_TIMEOUT:.0f} s ({action})",
-            hint="unlock or restart your keyring (Secret Service), or set CLOUDFLARE_API_TOKEN",
-        )
-    if "error" in box:
-        error = box["error"]
-        import keyring.errors
-
-        if isinstance(error, keyring.errors.NoKeyringError):
-            raise SecretStoreError(
-                "no usable OS keyring to keep the API token in",
-                hint="start/unlock a Secret Service, choose a backend with PYTHON_KEYRING_BACKEND,"
-                " or set CLOUDFLARE_API_TOKEN",
-            ) from None
-        if isinstance(error, keyring.errors.KeyringError):
-            raise SecretStoreError(
-                f"the OS keyring refused to {action}: {type(error).__name__}",
-                hint="unlock your keyring, or set CLOUDFLARE_API_TOKEN",
-            ) from None
-        assert isinstance(error, BaseException)
-        raise error
-    return box.get("value")  # type: ignore[return-value]  # set by target() on success
+    return secrets._call(operation, what, **options)
 
 
 def stored_token() -> str | None:
-    import keyring
-
-    return _with_timeout(
-        "read the API token", lambda: keyring.get_password(KEYRING_SERVICE, KEYRING_USERNAME)
+    token: str | None = _keyring(
+        lambda backend: backend.get_password(KEYRING_SERVICE, KEYRING_USERNAME), "read the API token"
     )
+    return token
 
 
 def verify(token: str, base_url: str | None = None) -> TokenStatus:
@@ -139,11 +105,10 @@ def login(token: str, base_url: str | None = None) -> Identity:
                 hint="create a new token at dash.cloudflare.com/profile/api-tokens",
             )
         accounts = _accounts(client)
-    import keyring
-
-    _with_timeout(
+    _keyring(
+        lambda backend: backend.set_password(KEYRING_SERVICE, KEYRING_USERNAME, token),
         "store the API token",
-        lambda: keyring.set_password(KEYRING_SERVICE, KEYRING_USERNAME, token),
+        secret=token,
     )
     return Identity(source="keyring", token=status, accounts=accounts)
 
@@ -159,17 +124,16 @@ def whoami(base_url: str | None = None) -> Identity:
 
 def logout() -> bool:
     """Forget the stored token; False when none was stored."""
-    import keyring
     import keyring.errors
 
-    def delete() -> bool:
+    def delete(backend: Any) -> bool:
         try:
-            keyring.delete_password(KEYRING_SERVICE, KEYRING_USERNAME)
+            backend.delete_password(KEYRING_SERVICE, KEYRING_USERNAME)
         except keyring.errors.PasswordDeleteError:
             return False
         return True
 
-    return _with_timeout("delete the API token", delete)
+    return _keyring(delete, "delete the API token")
 
 
 def token_from_environment() -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import email.utils
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 BASE_URL_ENV = "CLOUDFLARE_API_BASE_URL"
-TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # noqa: S105  # a variable name, not a secret
 ACCOUNT_ENV = "CLOUDFLARE_ACCOUNT_ID"
 
 # Connect fast, but allow D1 queries/imports the time Cloudflare itself allows them.
@@ -70,7 +70,7 @@ class _BearerAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "_BearerAuth(***)"
 
-    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token}"
         yield request
 

@@ -106,9 +106,9 @@ def resolve_namespace(client: Client, cfg: Config | None, binding_or_id: str) ->
         for ns in cfg.kv_namespaces:
             if ns.binding == binding_or_id and ns.id:
                 return ns.id
-    for ns in list_namespaces(client):
-        if binding_or_id in (ns.id, ns.title):
-            return ns.id
+    for remote in list_namespaces(client):
+        if binding_or_id in (remote.id, remote.title):
+            return remote.id
     raise NotFoundError(
         f"no remote KV namespace {binding_or_id!r}",
         hint="set its id in wrangler.toml, or see `worktime kv namespace list --remote`",

@@ -10,29 +10,16 @@ Values go in as SQL literals because D1 refuses bound params with several statem
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from worktime_cli.config import D1Binding
 from worktime_cli.errors import SQLError, WorktimeError
 from worktime_cli.remote import d1 as remote_d1
 from worktime_cli.remote.client import Client
-
-BOOKKEEPING_TABLE = "worktime_migrations"
-
-
-class Discovered(Protocol):
-    """What `worktime_cli.migrations.discover()` yields (only these two are used)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def path(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -80,80 +67,26 @@ def literal(value: str | int | None) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def normalised(text: str) -> str:
-    return text.removeprefix("\ufeff").replace("\r\n", "\n")
-
-
-def checksum(text: str) -> str:
-    return hashlib.sha256(normalised(text).encode("utf-8")).hexdigest()
-
-
 def load(migrations_dir: Path) -> list[Migration]:
-    """The migration files in wrangler's order, with their down files (`down/<same name>`)."""
-    return [_migration(item) for item in _discover(migrations_dir)]
+    """The migration files in wrangler's order (the local engine's discovery), with down SQL."""
+    from worktime_cli import migrations as local
 
-
-def _discover(migrations_dir: Path) -> Sequence[Discovered]:
-    try:
-        from worktime_cli.migrations import discover  # type: ignore[attr-defined,unused-ignore]  # the local engine, when present
-    except ImportError:
-        return _discover_like_wrangler(migrations_dir)
-    found: Sequence[Discovered] = discover(migrations_dir)
-    return found
-
-
-@dataclass(frozen=True)
-class _File:
-    name: str
-    path: Path
-
-
-def _discover_like_wrangler(migrations_dir: Path) -> list[_File]:
-    # Used only until the local engine lands: `*.sql` directly in the folder, dotfiles
-    # skipped, sorted by the integer before the first `_`, numbered first, then by name.
-    if not migrations_dir.is_dir():
-        return []
-    files = [
-        p for p in migrations_dir.iterdir()
-        if p.is_file() and p.suffix == ".sql" and not p.name.startswith(".")
-    ]
-
-    def order(p: Path) -> tuple[int, int, str]:
-        head = p.name.split("_", 1)[0]
-        return (0, int(head), p.name) if head.isdigit() else (1, 0, p.name)
-
-    return [_File(p.stem, p) for p in sorted(files, key=order)]
-
-
-def _migration(item: Discovered) -> Migration:
-    up = _read(item.path)
-    down_path = item.path.parent / "down" / item.path.name
-    down = _read(down_path) if down_path.is_file() else None
-    return Migration(name=item.name, up_sql=up, down_sql=down, checksum=checksum(up))
-
-
-def _read(path: Path) -> str:
-    try:
-        return normalised(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise WorktimeError(f"cannot read {path}: {exc.strerror}") from None
+    migrations = []
+    for item in local.discover(migrations_dir, missing_ok=True):
+        up = item.path.read_bytes()
+        down = local.read_sql(item.down_path) if item.has_down else None
+        migrations.append(
+            Migration(name=item.name, up_sql=local.read_sql(item.path), down_sql=down, checksum=local.checksum(up))
+        )
+    return migrations
 
 
 def _ensure_tables(client: Client, database_id: str, table: str, bookkeeping: str) -> None:
-    # wrangler's DDL byte for byte (modulo whitespace), then ours beside it.
-    sql = (
-        f"CREATE TABLE IF NOT EXISTS {quote_identifier(table)}(\n"
-        "    id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
-        "    name       TEXT UNIQUE,\n"
-        "    applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n"
-        ");\n"
-        f"CREATE TABLE IF NOT EXISTS {quote_identifier(bookkeeping)}(\n"
-        "    name        TEXT PRIMARY KEY,\n"
-        "    checksum    TEXT NOT NULL,\n"
-        "    down_sql    TEXT,\n"
-        "    duration_ms INTEGER\n"
-        ");"
-    )
+    # The local engine's DDL (wrangler's for the tracking table), so local and remote
+    # databases have identical bookkeeping whichever tool created it.
+    from worktime_cli import migrations as local
+
+    sql = local._tracking_ddl(table) + "\n" + local._facts_ddl(bookkeeping) + ";"
     remote_d1.query(client, database_id, sql)
 
 
@@ -173,7 +106,7 @@ def status(
     migrations: Sequence[Migration],
     *,
     table: str = "d1_migrations",
-    bookkeeping: str = BOOKKEEPING_TABLE,
+    bookkeeping: str = "d1_migrations_worktime",
 ) -> list[MigrationState]:
     """Applied, pending and missing migrations, in order (creates the tables, as wrangler)."""
     _ensure_tables(client, database_id, table, bookkeeping)
@@ -205,20 +138,29 @@ def apply(
     migrations: Sequence[Migration],
     *,
     table: str = "d1_migrations",
-    bookkeeping: str = BOOKKEEPING_TABLE,
+    bookkeeping: str = "d1_migrations_worktime",
     to: str | None = None,
+    allow_drift: bool = False,
     on_applied: Callable[[Applied], None] | None = None,
 ) -> list[Applied]:
-    """Apply pending migrations in order, one atomic `/query` call each."""
+    """Apply pending migrations in order, one atomic `/query` call each.
+
+    Stops before doing anything when an applied migration's file changed since it was
+    applied (as the local engine), unless `allow_drift`.
+    """
     states = status(client, database_id, migrations, table=table, bookkeeping=bookkeeping)
+    drifted = [s.name for s in states if s.checksum_ok is False]
+    if drifted and not allow_drift:
+        raise WorktimeError(
+            f"applied migration files changed since they were applied: {', '.join(drifted)}",
+            hint="restore the files, or pass --allow-drift",
+        )
     pending_names = [s.name for s in states if s.status == "pending"]
     if to is not None:
         if to not in {m.name for m in migrations}:
             raise WorktimeError(f"no migration named {to!r}")
-        if to in pending_names:
-            pending_names = pending_names[: pending_names.index(to) + 1]
-        else:
-            pending_names = []
+        # A `to` that is already applied means nothing is left to do.
+        pending_names = pending_names[: pending_names.index(to) + 1] if to in pending_names else []
     by_name = {m.name: m for m in migrations}
     done: list[Applied] = []
     for name in pending_names:
@@ -226,8 +168,9 @@ def apply(
         sql = (
             f"{migration.up_sql}\n"
             f"INSERT INTO {quote_identifier(table)} (name) values ({literal(name)});\n"
-            f"INSERT OR REPLACE INTO {quote_identifier(bookkeeping)} (name, checksum, down_sql) "
-            f"values ({literal(name)}, {literal(migration.checksum)}, {literal(migration.down_sql)});"
+            # duration_ms is 0: the batch is one call, so its own duration is not known inside it.
+            f"INSERT OR REPLACE INTO {quote_identifier(bookkeeping)} (name, checksum, down_sql, duration_ms) "
+            f"values ({literal(name)}, {literal(migration.checksum)}, {literal(migration.down_sql)}, 0);"
         )
         started = time.perf_counter()
         _run(client, database_id, name, sql)
@@ -245,7 +188,7 @@ def rollback(
     *,
     steps: int = 1,
     table: str = "d1_migrations",
-    bookkeeping: str = BOOKKEEPING_TABLE,
+    bookkeeping: str = "d1_migrations_worktime",
     on_rolled_back: Callable[[Applied], None] | None = None,
 ) -> list[Applied]:
     """Roll back the newest `steps` migrations: down SQL + the DELETEs, one call each.
@@ -296,6 +239,8 @@ def _run(client: Client, database_id: str, name: str, sql: str) -> None:
         ) from None
 
 
-def for_binding(db: D1Binding, project_root: Path) -> tuple[Path, str]:
-    """The migrations folder and tracking table configured for a database."""
-    return project_root / db.migrations_dir, db.migrations_table
+def tables(db: D1Binding) -> dict[str, str]:
+    """`table=` and `bookkeeping=` for a configured database, as the local engine names them."""
+    from worktime_cli import migrations as local
+
+    return {"table": db.migrations_table, "bookkeeping": local.facts_table(db)}

@@ -1,0 +1,516 @@
+"""A fake Cloudflare API for tests: a real HTTP server on 127.0.0.1 in a background thread.
+
+It speaks the envelope, page and cursor pagination, the error codes worktime handles, the
+D1 import flow (backed by SQLite files), KV values/metadata/keys/bulk and Worker script
+secrets. Every request is recorded with its raw path, headers and body, and every JSON
+response with its body, so tests can assert on the wire and validate it against the spec.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+TOKEN = "test-token-5f3c9a1e-very-secret"
+ACCOUNT = "0123456789abcdef0123456789abcdef"
+
+
+@dataclass
+class Recorded:
+    method: str
+    raw_path: str  # as sent on the wire, percent-encoding intact
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+    response: Any = None  # parsed JSON of the answer, when it was JSON
+    response_type: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.raw_path.split("?", 1)[0]
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    times: int = 1
+
+
+@dataclass
+class Database:
+    uuid: str
+    name: str
+    path: Path
+    created_at: str = "2024-08-01T00:00:00.000Z"
+
+
+@dataclass
+class KVEntry:
+    value: bytes
+    expiration: int | None = None
+    metadata: Any = None
+
+
+class FakeCloudflare:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.tokens = {TOKEN: "active"}
+        self.accounts: list[dict[str, str]] = [{"id": ACCOUNT, "name": "Worktime Team"}]
+        self.databases: dict[str, Database] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}  # id -> {title, entries}
+        self.scripts: dict[str, dict[str, str]] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.imports: dict[str, dict[str, Any]] = {}
+        self.requests: list[Recorded] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.RLock()
+        self.default_per_page = 20
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/client/v4"
+
+    def start(self) -> FakeCloudflare:
+        fake = self
+
+        class Handler(_Handler):
+            api = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    # --- test helpers -----------------------------------------------------------------------
+
+    def fail(self, method: str, path_pattern: str, status: int, *, times: int = 1,
+             headers: dict[str, str] | None = None, body: bytes | None = None,
+             code: int = 10001, message: str = "fault injected") -> None:
+        """Answer the next `times` matching requests with `status` (JSON envelope by default)."""
+        if body is None:
+            body = json.dumps(_failure(code, message)).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        self.faults.append(Fault(method, path_pattern, status, headers or {}, body, times))
+
+    def add_database(self, name: str, db_uuid: str | None = None) -> Database:
+        db_uuid = db_uuid or str(uuid.uuid4())
+        db = Database(db_uuid, name, self.data_dir / f"{db_uuid}.sqlite")
+        self.databases[db_uuid] = db
+        return db
+
+    def sql(self, db_uuid: str, sql: str) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.databases[db_uuid].path)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    def add_namespace(self, title: str) -> str:
+        ns_id = uuid.uuid4().hex
+        self.namespaces[ns_id] = {"title": title, "entries": {}}
+        return ns_id
+
+    def calls(self, method: str, pattern: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
+
+    # --- routing ----------------------------------------------------------------------------
+
+    def handle(self, req: Recorded) -> tuple[int, dict[str, str], bytes]:
+        for fault in self.faults:
+            if fault.times > 0 and fault.method == req.method and re.search(fault.path_pattern, req.path):
+                fault.times -= 1
+                return fault.status, fault.headers, fault.body
+        path = unquote(req.path.removeprefix("/client/v4"))
+        if path.startswith("/__upload/"):
+            return self._upload(req, req.path.removeprefix("/client/v4/__upload/"))
+        auth = req.headers.get("authorization", "")
+        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        if token is None:
+            return _json(400, _failure(9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers"))
+        if token not in self.tokens:
+            return _json(400, _failure(9109, "Invalid access token"))
+        segments = [unquote(s) for s in req.path.removeprefix("/client/v4").split("/")[1:]]
+        if path == "/user/tokens/verify":
+            status = self.tokens[token]
+            return _ok({"id": "f267e341f3dd4697bd3b9f71dd96247f", "status": status})
+        if path == "/accounts":
+            return self._paged(req, [dict(a) for a in self.accounts])
+        if len(segments) < 3 or segments[0] != "accounts":
+            return _json(404, _failure(7003, "No route for the URI"))
+        if segments[1] not in {a["id"] for a in self.accounts}:
+            return _json(403, _failure(10000, "Authentication error"))
+        rest = segments[2:]
+        with self.lock:
+            if rest[:1] == ["d1"]:
+                return self._d1(req, rest[1:])
+            if rest[:2] == ["storage", "kv"]:
+                return self._kv(req, rest[3:])
+            if rest[:2] == ["workers", "scripts"]:
+                return self._secrets(req, rest[2:])
+        return _json(404, _failure(7003, "No route for the URI"))
+
+    def _paged(self, req: Recorded, items: list[Any]) -> tuple[int, dict[str, str], bytes]:
+        page = int(req.query.get("page", ["1"])[0])
+        per_page = int(req.query.get("per_page", [str(self.default_per_page)])[0])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        total_pages = max(1, -(-len(items) // per_page))
+        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items),
+                "total_pages": total_pages}
+        return _json(200, {"success": True, "errors": [], "messages": [], "result": chunk, "result_info": info})
+
+    # --- D1 ---------------------------------------------------------------------------------
+
+    def _d1(self, req: Recorded, rest: list[str]) -> tuple[int, dict[str, str], bytes]:
+        if rest == ["database"] and req.method == "GET":
+            name = req.query.get("name", [None])[0]
+            items = [_db_json(db) for db in self.databases.values() if name is None or name in db.name]
+            return self._paged(req, items)
+        if rest == ["database"] and req.method == "POST":
+            body = req.json()
+            if any(db.name == body["name"] for db in self.databases.values()):
+                return _json(400, _failure(7502, "A database with that name already exists"))
+            db = self.add_database(body["name"])
+            sqlite3.connect(db.path).close()
+            return _ok(_db_json(db))
+        if len(rest) < 2 or rest[0] != "database":
+            return _json(404, _failure(7003, "No route for the URI"))
+        found = self.databases.get(rest[1])
+        if found is None:
+            return _json(404, _failure(7404, f"The database {rest[1]} could not be found"))
+        db = found
+        action = rest[2:]
+        if action == [] and req.method == "GET":
+            return _ok({**_db_json(db), "num_tables": 0, "file_size": db.path.stat().st_size if db.path.exists() else 0})
+        if action == [] and req.method == "DELETE":
+            del self.databases[db.uuid]
+            db.path.unlink(missing_ok=True)
+            return _ok(None)
+        if action == ["query"] and req.method == "POST":
+            body = req.json()
+            try:
+                results = self._run_sql(db, body["sql"], body.get("params"))
+            except _D1Error as exc:
+                return _json(400, _failure(exc.code, exc.message))
+            return _ok(results)
+        if action == ["import"] and req.method == "POST":
+            return self._import(req, db)
+        return _json(404, _failure(7003, "No route for the URI"))
+
+    def _run_sql(self, db: Database, sql: str, params: list[Any] | None) -> list[dict[str, Any]]:
+        from worktime_cli import sqlscript
+
+        statements = sqlscript.split(sql)
+        if params is not None and len(statements) > 1:
+            raise _D1Error(7400, "A prepared SQL statement must contain only one statement.")
+        if not statements:
+            raise _D1Error(7500, "No SQL statements detected.")
+        for statement in statements:
+            if re.match(r"\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT)\b", statement.sql, re.I):
+                raise _D1Error(7500, "To execute a transaction, please use the state.storage.transaction() "
+                                     "or state.storage.transactionSync() APIs instead of the SQL BEGIN "
+                                     "TRANSACTION or SAVEPOINT statements.: SQLITE_AUTH")
+        conn = sqlite3.connect(db.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        out = []
+        try:
+            conn.execute("BEGIN")
+            for statement in statements:
+                started = time.perf_counter()
+                before = conn.total_changes
+                cursor = conn.execute(statement.sql, params or [])
+                rows = [dict(r) for r in cursor.fetchall()]
+                out.append({
+                    "results": rows,
+                    "success": True,
+                    "meta": {
+                        "changed_db": conn.total_changes > before,
+                        "changes": conn.total_changes - before,
+                        "duration": (time.perf_counter() - started) * 1000,
+                        "last_row_id": cursor.lastrowid or 0,
+                        "rows_read": len(rows),
+                        "rows_written": conn.total_changes - before,
+                        "size_after": 0,
+                    },
+                })
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise _D1Error(7500, f"{exc}: SQLITE_ERROR") from None
+        finally:
+            conn.close()
+        return out
+
+    def _import(self, req: Recorded, db: Database) -> tuple[int, dict[str, str], bytes]:
+        body = req.json()
+        action = body.get("action")
+        if action == "init":
+            filename = f"{db.uuid}-{body['etag']}.sql"
+            if filename in self.uploads:
+                return _ok({"success": True, "filename": filename})
+            base = self.url
+            return _ok({"success": True, "filename": filename, "upload_url": f"{base}/__upload/{filename}?X-Amz-Signature=abc"})
+        if action == "ingest":
+            data = self.uploads.get(body["filename"])
+            if data is None or hashlib.md5(data).hexdigest() != body["etag"]:
+                return _ok({"success": False, "error": "File not found or etag mismatch", "status": "error"})
+            bookmark = f"bm-{uuid.uuid4().hex[:8]}"
+            try:
+                results = self._run_sql(db, data.decode("utf-8"), None)
+                outcome: dict[str, Any] = {
+                    "success": True, "type": "import", "status": "complete", "at_bookmark": bookmark,
+                    "messages": ["Imported"],
+                    "result": {"num_queries": len(results), "final_bookmark": bookmark + "-final",
+                               "meta": {"changes": sum(r["meta"]["changes"] for r in results)}},
+                }
+            except _D1Error as exc:
+                outcome = {"success": False, "type": "import", "status": "error", "at_bookmark": bookmark,
+                           "error": exc.message}
+            self.imports[bookmark] = outcome
+            # Answer "in progress" first, so the client has to poll.
+            return _ok({"success": True, "type": "import", "at_bookmark": bookmark,
+                        "messages": ["Uploaded, starting import"]})
+        if action == "poll":
+            polled = self.imports.get(body.get("current_bookmark", ""))
+            if polled is None:
+                return _json(400, _failure(7400, "No import in progress"))
+            return _ok(polled)
+        return _json(400, _failure(7400, "Unknown action"))
+
+    def _upload(self, req: Recorded, filename: str) -> tuple[int, dict[str, str], bytes]:
+        if req.method != "PUT":
+            return 405, {}, b""
+        self.uploads[filename.split("?", 1)[0]] = req.body
+        return 200, {"ETag": f'"{hashlib.md5(req.body).hexdigest()}"'}, b""
+
+    # --- KV ---------------------------------------------------------------------------------
+
+    def _kv(self, req: Recorded, rest: list[str]) -> tuple[int, dict[str, str], bytes]:
+        if rest == [] and req.method == "GET":
+            items = [{"id": i, "title": n["title"], "supports_url_encoding": True} for i, n in self.namespaces.items()]
+            return self._paged(req, items)
+        if rest == [] and req.method == "POST":
+            title = req.json().get("title")
+            if any(n["title"] == title for n in self.namespaces.values()):
+                return _json(400, _failure(10014, "a namespace with this account ID and title already exists"))
+            ns_id = self.add_namespace(title)
+            return _ok({"id": ns_id, "title": title, "supports_url_encoding": True})
+        ns = self.namespaces.get(rest[0])
+        if ns is None:
+            return _json(404, _failure(10013, "namespace not found"))
+        entries: dict[str, KVEntry] = ns["entries"]
+        action = rest[1:]
+        if action == [] and req.method == "DELETE":
+            del self.namespaces[rest[0]]
+            return _ok(None)
+        if len(action) == 2 and action[0] == "values":
+            key = action[1]
+            if req.method == "PUT":
+                return self._kv_put(req, entries, key)
+            if key not in entries:
+                return _json(404, _failure(10009, "get: 'key not found'"))
+            if req.method == "GET":
+                return 200, {"Content-Type": "application/octet-stream"}, entries[key].value
+            if req.method == "DELETE":
+                del entries[key]
+                return _ok(None)
+        if len(action) == 2 and action[0] == "metadata" and req.method == "GET":
+            if action[1] not in entries:
+                return _json(404, _failure(10009, "get: 'key not found'"))
+            return _ok(entries[action[1]].metadata)
+        if action == ["keys"] and req.method == "GET":
+            prefix = req.query.get("prefix", [""])[0]
+            limit = int(req.query.get("limit", ["1000"])[0])
+            start = int(req.query.get("cursor", ["0"])[0] or 0)
+            names = sorted(k for k in entries if k.startswith(prefix))
+            chunk = names[start : start + limit]
+            cursor = str(start + limit) if start + limit < len(names) else ""
+            result = []
+            for name in chunk:
+                item: dict[str, Any] = {"name": name}
+                if entries[name].expiration is not None:
+                    item["expiration"] = entries[name].expiration
+                if entries[name].metadata is not None:
+                    item["metadata"] = entries[name].metadata
+                result.append(item)
+            return _json(200, {"success": True, "errors": [], "messages": [], "result": result,
+                               "result_info": {"count": len(chunk), "cursor": cursor}})
+        if action == ["bulk"] and req.method == "PUT":
+            items = req.json()
+            if len(items) > 10000:
+                return _json(400, _failure(10001, "too many items"))
+            for item in items:
+                import base64
+
+                value = base64.b64decode(item["value"]) if item.get("base64") else item["value"].encode()
+                entries[item["key"]] = KVEntry(value, item.get("expiration"), item.get("metadata"))
+            return _ok({"successful_key_count": len(items), "unsuccessful_keys": []})
+        if action == ["bulk", "delete"] and req.method == "POST":
+            keys = req.json()
+            for key in keys:
+                entries.pop(key, None)
+            return _ok({"successful_key_count": len(keys), "unsuccessful_keys": []})
+        return _json(404, _failure(7003, "No route for the URI"))
+
+    def _kv_put(self, req: Recorded, entries: dict[str, KVEntry], key: str) -> tuple[int, dict[str, str], bytes]:
+        expiration = req.query.get("expiration", [None])[0]
+        ttl = req.query.get("expiration_ttl", [None])[0]
+        when = int(expiration) if expiration else (int(time.time()) + int(ttl) if ttl else None)
+        content_type = req.headers.get("content-type", "")
+        metadata = None
+        value = req.body
+        if content_type.startswith("multipart/form-data"):
+            parts = _multipart(content_type, req.body)
+            value = parts.get("value", b"")
+            if "metadata" in parts:
+                metadata = json.loads(parts["metadata"])
+        entries[key] = KVEntry(value, when, metadata)
+        return _ok(None)
+
+    # --- secrets ----------------------------------------------------------------------------
+
+    def _secrets(self, req: Recorded, rest: list[str]) -> tuple[int, dict[str, str], bytes]:
+        script = self.scripts.get(rest[0])
+        if script is None:
+            return _json(404, _failure(10007, "This Worker does not exist on your account."))
+        if rest[1:] == ["secrets"] and req.method == "PUT":
+            body = req.json()
+            script[body["name"]] = body["text"]
+            return _ok({"name": body["name"], "type": body["type"]})
+        if rest[1:] == ["secrets"] and req.method == "GET":
+            return _ok([{"name": n, "type": "secret_text"} for n in sorted(script)])
+        if len(rest) == 3 and rest[1] == "secrets" and req.method == "DELETE":
+            if rest[2] not in script:
+                return _json(404, _failure(10056, "secret not found"))
+            del script[rest[2]]
+            return _ok(None)
+        return _json(404, _failure(7003, "No route for the URI"))
+
+
+class _D1Error(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _db_json(db: Database) -> dict[str, Any]:
+    return {"uuid": db.uuid, "name": db.name, "created_at": db.created_at, "version": "production"}
+
+
+def _failure(code: int, message: str) -> dict[str, Any]:
+    return {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+
+
+def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _ok(result: Any) -> tuple[int, dict[str, str], bytes]:
+    return _json(200, {"success": True, "errors": [], "messages": [], "result": result})
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
+    )
+    parts: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        parts[str(name)] = payload if isinstance(payload, bytes) else b""
+    return parts
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: FakeCloudflare
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: pytest shows failures, not access logs
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        record = Recorded(
+            method=self.command,
+            raw_path=self.path,
+            query=parse_qs(split.query),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        with self.api.lock:
+            self.api.requests.append(record)
+        status, headers, payload = self.api.handle(record)
+        record.status = status
+        record.response_type = headers.get("Content-Type", "")
+        if record.response_type == "application/json":
+            record.response = json.loads(payload)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+
+@contextmanager
+def running(data_dir: Path) -> Iterator[FakeCloudflare]:
+    fake = FakeCloudflare(data_dir).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def fake_fixture(tmp_path: Path, monkeypatch: Any) -> Iterator[FakeCloudflare]:
+    """Body of the `fake` fixture test modules declare: `fake = pytest.fixture(name="fake")(fake_fixture)`.
+
+    Points worktime at the fake with the same variables wrangler reads.
+    """
+    data = tmp_path / "fake-cloudflare"
+    data.mkdir()
+    with running(data) as fake:
+        monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", fake.url)
+        monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+        monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        yield fake

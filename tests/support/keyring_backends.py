@@ -1,0 +1,107 @@
+"""Keyring backends that misbehave on purpose, and access to the real Secret Service."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import KeyringLocked, PasswordSetError
+
+from tests.support.memory_keyring import MemoryKeyring
+
+
+class SleepingKeyring(KeyringBackend):
+    """Never answers until `release()`: a Secret Service stuck behind an unlock prompt."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.released = threading.Event()
+        self.calls = 0
+
+    def release(self) -> None:
+        self.released.set()
+
+    def _hang(self) -> None:
+        self.calls += 1
+        self.released.wait(60)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._hang()
+        return None
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._hang()
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._hang()
+
+
+class LeakyKeyring(MemoryKeyring):
+    """Refuses to store, quoting the value in its error, as a careless backend might."""
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise PasswordSetError(f"cannot store {password!r} for {username}")
+
+
+class LockedKeyring(MemoryKeyring):
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("collection is locked")
+
+    set_password = delete_password = get_password  # type: ignore[assignment]  # same failure for every call
+
+
+class FailingKeyring(MemoryKeyring):
+    """Works until the `fail_on`-th write (1-based), which raises; later writes work again."""
+
+    def __init__(self, fail_on: int) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.writes = 0
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.writes += 1
+        if self.writes == self.fail_on:
+            raise PasswordSetError("disk full")
+        super().set_password(service, username, password)
+
+
+@contextmanager
+def real_secret_service(in_ci: bool) -> Iterator[KeyringBackend]:
+    """Install keyring's Secret Service backend; skip (locally) or fail (CI) if unusable."""
+    import keyring
+    from keyring.backends import SecretService
+
+    backend = SecretService.Keyring()
+    problem: list[str] = []
+
+    def probe() -> None:
+        try:
+            _ = SecretService.Keyring.priority  # raises when secretstorage or D-Bus is missing
+            backend.get_password("worktime:probe", "probe")
+        except Exception as exc:
+            problem.append(f"{type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():
+        problem.append("the Secret Service did not answer within 10 s")
+    if problem:
+        message = f"no usable Secret Service ({problem[0]})"
+        if in_ci:
+            pytest.fail(
+                message
+                + "; .ci/run must run the tests under dbus-run-session with gnome-keyring unlocked"
+            )
+        pytest.skip(message)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)

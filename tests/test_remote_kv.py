@@ -1,0 +1,101 @@
+"""Remote KV against the fake Cloudflare API: raw paths, metadata multipart, cursors, bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
+from worktime_cli import config
+from worktime_cli.errors import LimitError, NotFoundError, RemoteError
+from worktime_cli.remote import kv
+from worktime_cli.remote.client import Client
+
+fake = pytest.fixture(name="fake")(fake_fixture)
+
+
+@pytest.fixture
+def client(fake: FakeCloudflare) -> Iterator[Client]:
+    with Client(TOKEN, base_url=fake.url, account_id=ACCOUNT, sleep=lambda _s: None) as c:
+        yield c
+
+
+def test_namespace_create_list_delete(fake, client) -> None:
+    created = kv.create_namespace(client, kv.namespace_title(config.load(), "KV"))
+    assert created.title == "worktime-backend-KV"
+    assert fake.calls("POST", "/namespaces$")[0].json() == {"title": "worktime-backend-KV"}
+    assert kv.list_namespaces(client) == [created]
+    with pytest.raises(RemoteError, match=r"^10014: a namespace with this account ID and title already exists$"):
+        kv.create_namespace(client, "worktime-backend-KV")
+    kv.delete_namespace(client, created.id)
+    assert kv.list_namespaces(client) == []
+
+
+def test_namespace_list_follows_pages(fake, client) -> None:
+    ids = [fake.add_namespace(f"ns-{i}") for i in range(12)]
+    assert [n.id for n in kv.list_namespaces(client, per_page=5)] == ids
+    assert len(fake.calls("GET", "/namespaces$")) == 3
+
+
+def test_key_is_one_percent_encoded_segment(fake, client) -> None:
+    ns = fake.add_namespace("t")
+    key = "user/42 ?#%é"
+    kv.put(client, ns, key, b"\x00binary")
+    put = fake.calls("PUT", "/values/")[0]
+    assert put.path.endswith("/values/user%2F42%20%3F%23%25%C3%A9")
+    assert put.headers["content-type"] == "application/octet-stream"
+    assert kv.get(client, ns, key) == b"\x00binary"
+    assert fake.namespaces[ns]["entries"][key].value == b"\x00binary"
+    kv.delete(client, ns, key)
+    with pytest.raises(RemoteError, match=r"^10009: get: 'key not found'$"):
+        kv.get(client, ns, key)
+
+
+def test_metadata_goes_as_multipart_and_expiration_as_query(fake, client) -> None:
+    ns = fake.add_namespace("t")
+    kv.put(client, ns, "k", b"v", metadata={"owner": "ana"}, expiration_ttl=120)
+    put = fake.calls("PUT", "/values/k$")[0]
+    assert put.headers["content-type"].startswith("multipart/form-data; boundary=")
+    assert put.query == {"expiration_ttl": ["120"]}
+    assert kv.get_metadata(client, ns, "k") == {"owner": "ana"}
+    assert kv.get(client, ns, "k") == b"v"
+    kv.put(client, ns, "e", b"v", expiration=2_000_000_000)
+    assert fake.calls("PUT", "/values/e$")[0].query == {"expiration": ["2000000000"]}
+
+
+def test_bad_keys_refused_before_sending(fake, client) -> None:
+    for key in ("", ".", "x" * 513):
+        with pytest.raises(LimitError):
+            kv.put(client, "ns", key, b"v")
+    assert fake.requests == []
+
+
+def test_list_keys_follows_the_cursor_with_prefix(fake, client) -> None:
+    ns = fake.add_namespace("t")
+    kv.bulk_put(client, ns, [kv.BulkItem(f"a:{i:03d}", "v") for i in range(30)] + [kv.BulkItem("b", "v")])
+    keys = kv.list_keys(client, ns, prefix="a:", limit=10)
+    assert [k.name for k in keys] == [f"a:{i:03d}" for i in range(30)]
+    assert [r.query.get("cursor") for r in fake.calls("GET", "/keys$")] == [None, ["10"], ["20"]]
+
+
+def test_bulk_put_and_delete_are_chunked_by_1000(fake, client) -> None:
+    ns = fake.add_namespace("t")
+    items = [kv.BulkItem(f"k{i}", str(i), metadata={"i": i} if i == 0 else None) for i in range(2500)]
+    assert kv.bulk_put(client, ns, items) == 2500
+    assert [len(r.json()) for r in fake.calls("PUT", "/bulk$")] == [1000, 1000, 500]
+    assert fake.calls("PUT", "/bulk$")[0].json()[0] == {"key": "k0", "value": "0", "metadata": {"i": 0}}
+    assert len(fake.namespaces[ns]["entries"]) == 2500
+    assert kv.bulk_delete(client, ns, [f"k{i}" for i in range(1500)]) == 1500
+    assert [len(r.json()) for r in fake.calls("POST", "/bulk/delete$")] == [1000, 500]
+    assert len(fake.namespaces[ns]["entries"]) == 1000
+
+
+def test_resolve_namespace_by_binding_title_or_id(fake, client, project) -> None:
+    ns = fake.add_namespace("worktime-backend-KV")
+    (project / "wrangler.toml").write_text(f'name = "w"\n[[kv_namespaces]]\nbinding = "KV"\nid = "{ns}"\n')
+    cfg = config.load()
+    assert kv.resolve_namespace(client, cfg, "KV") == ns
+    assert kv.resolve_namespace(client, None, "worktime-backend-KV") == ns
+    with pytest.raises(NotFoundError, match="no remote KV namespace 'nope'"):
+        kv.resolve_namespace(client, cfg, "nope")

@@ -1,0 +1,305 @@
+"""`worktime doctor`: the setup plan's success criteria as checks.
+
+Each check returns a `Check` (ok / warn / fail / skip, a detail, and a fix). A check that
+cannot run because an earlier one failed is skipped with the reason, never crashes the rest.
+Secret values are never part of a check: only names and where they resolve from.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from worktime_cli import config as configmod
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.errors import WorktimeError
+from worktime_cli.safety import Check
+
+DEFAULT_PORT = 8787
+PROBE_KEY = "__worktime_doctor_probe__"
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [
+                {"name": c.name, "status": c.status, "message": c.message, "hint": c.hint}
+                for c in self.checks
+            ],
+        }
+
+
+def run(
+    config_path: Path | None = None,
+    *,
+    persist_to: Path | None = None,
+    env: str | None = None,
+    port: int = DEFAULT_PORT,
+) -> Report:
+    """Run every check, in the order a newcomer would fix them."""
+    checks: list[Check] = []
+    try:
+        cfg = configmod.load(config_path)
+    except WorktimeError as exc:
+        checks.append(Check("config", "fail", exc.message, exc.hint))
+        return Report(tuple(checks))
+    checks.append(Check("config", "ok", f"{cfg.path} parses"))
+    for db in cfg.d1_databases:
+        checks.extend(_database_checks(cfg, db, persist_to))
+    if not cfg.d1_databases:
+        checks.append(
+            Check("d1", "fail", "no [[d1_databases]] in wrangler.toml", "run `worktime init`")
+        )
+    checks.extend(_kv_checks(cfg, persist_to))
+    checks.extend(_environment_checks(cfg, env))
+    from worktime_cli import safety
+
+    checks.extend(safety.checks(cfg.root))
+    checks.append(_port_check(port))
+    return Report(tuple(checks))
+
+
+# --- D1 ----------------------------------------------------------------------------------
+
+
+def _database_checks(cfg: Config, db: D1Binding, persist_to: Path | None) -> Iterator[Check]:
+    from worktime_cli import d1, migrations
+
+    label = f"d1 {db.database_name}"
+    path = d1.database_path(cfg, db, persist_to)
+    if not path.is_file():
+        yield Check(
+            f"{label}: file",
+            "fail",
+            f"no local database file ({path})",
+            f"run `worktime d1 migrations apply {db.database_name}` (or `worktime init`)",
+        )
+        return
+    try:
+        conn = d1.connect(path)
+    except WorktimeError as exc:
+        yield Check(f"{label}: file", "fail", exc.message, "restore it with `worktime d1 restore`")
+        return
+    try:
+        yield _integrity(label, conn, path)
+        status = migrations.status(cfg, db, persist_to)
+        yield _migration_state(label, db, status)
+        yield _schema(label, cfg, db, conn, status)
+        yield _foreign_keys(label, conn)
+    except WorktimeError as exc:
+        yield Check(label, "fail", exc.message, exc.hint)
+    finally:
+        conn.close()
+
+
+def _integrity(label: str, conn: sqlite3.Connection, path: Path) -> Check:
+    try:
+        rows = [row[0] for row in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows == ["ok"]:
+        return Check(f"{label}: integrity", "ok", f"{path.name}: integrity_check ok")
+    return Check(
+        f"{label}: integrity",
+        "fail",
+        f"integrity_check: {'; '.join(rows[:3])}",
+        f"restore a snapshot with `worktime d1 restore {label.removeprefix('d1 ')}`",
+    )
+
+
+def _migration_state(label: str, db: D1Binding, status: Any) -> Check:
+    problems = []
+    for kind, hint in (
+        ("pending", f"worktime d1 migrations apply {db.database_name}"),
+        ("drifted", "restore the applied files from git (or roll back and re-apply)"),
+        ("missing", "restore the deleted migration files from git"),
+    ):
+        names = [m.name for m in getattr(status, kind)]
+        if names:
+            problems.append((f"{kind}: {', '.join(names)}", hint))
+    if problems:
+        return Check(
+            f"{label}: migrations",
+            "fail",
+            "; ".join(p for p, _ in problems),
+            "; ".join(h for _, h in problems),
+        )
+    applied = sum(1 for m in status.migrations if m.state in ("applied", "unverified"))
+    return Check(f"{label}: migrations", "ok", f"{applied} applied, none pending, no drift")
+
+
+def _schema(label: str, cfg: Config, db: D1Binding, conn: sqlite3.Connection, status: Any) -> Check:
+    """The live schema must be exactly what the applied migrations produce."""
+    from worktime_cli import migrations
+
+    applied = [m.name for m in status.migrations if m.state in ("applied", "unverified", "drifted")]
+    if not applied:
+        return Check(f"{label}: schema", "skip", "no migrations applied yet")
+    expected = {(row[0], row[1]): row for row in migrations.expected_schema(cfg, db, upto=applied[-1])}
+    actual = {(row[0], row[1]): row for row in migrations.schema_of(conn, db.migrations_table)}
+    extra = sorted(f"{t} {n}" for (t, n) in actual.keys() - expected.keys())
+    absent = sorted(f"{t} {n}" for (t, n) in expected.keys() - actual.keys())
+    changed = sorted(f"{t} {n}" for key in expected.keys() & actual.keys() if expected[key] != actual[key] for (t, n) in [key])
+    if not (extra or absent or changed):
+        return Check(f"{label}: schema", "ok", f"matches the migrations ({len(expected)} objects)")
+    parts = [
+        f"{what}: {', '.join(items)}"
+        for what, items in (("not from migrations", extra), ("missing", absent), ("changed", changed))
+        if items
+    ]
+    return Check(
+        f"{label}: schema",
+        "fail",
+        "; ".join(parts),
+        "put manual schema changes in a migration (`worktime d1 migrations create`)",
+    )
+
+
+def _foreign_keys(label: str, conn: sqlite3.Connection) -> Check:
+    """Probe enforcement with an orphan insert, rolled back; then look for existing orphans."""
+    enforced = False
+    conn.execute("SAVEPOINT worktime_doctor /* worktime */")
+    try:
+        conn.execute("CREATE TEMP TABLE wt_probe_parent (id INTEGER PRIMARY KEY) /* worktime */")
+        conn.execute(
+            "CREATE TEMP TABLE wt_probe_child (p INTEGER REFERENCES wt_probe_parent(id)) /* worktime */"
+        )
+        try:
+            conn.execute("INSERT INTO wt_probe_child VALUES (1) /* worktime */")
+        except sqlite3.IntegrityError:
+            enforced = True
+    finally:
+        conn.execute("ROLLBACK TO worktime_doctor /* worktime */")
+        conn.execute("RELEASE worktime_doctor /* worktime */")
+    if not enforced:
+        return Check(
+            f"{label}: foreign keys",
+            "fail",
+            "an orphan row was accepted: foreign keys are not enforced",
+            "PRAGMA foreign_keys = ON must be set on every connection, outside transactions",
+        )
+    violations = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if violations:
+        tables = sorted({row[0] for row in violations})
+        return Check(
+            f"{label}: foreign keys",
+            "fail",
+            f"{len(violations)} existing row(s) reference missing parents (in {', '.join(tables)})",
+            "delete or fix the orphan rows (`PRAGMA foreign_key_check` lists them)",
+        )
+    return Check(f"{label}: foreign keys", "ok", "enforced; no orphan rows")
+
+
+# --- KV ----------------------------------------------------------------------------------
+
+
+def _kv_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
+    from worktime_cli import kv, state
+
+    if not cfg.kv_namespaces:
+        yield Check("kv", "fail", "no [[kv_namespaces]] in wrangler.toml", "run `worktime init`")
+        return
+    for ns in cfg.kv_namespaces:
+        label = f"kv {ns.binding}"
+        try:
+            with kv.KVStore(state.root(cfg, persist_to), ns.local_id) as store:
+                store.put(PROBE_KEY, b"ok", expiration_ttl=60)
+                entry = store.get(PROBE_KEY)
+                store.delete(PROBE_KEY)
+        except WorktimeError as exc:
+            yield Check(label, "fail", exc.message, exc.hint)
+            continue
+        if entry is None or entry.value != b"ok" or entry.expiration is None:
+            yield Check(label, "fail", "a value written with a TTL did not read back", None)
+        else:
+            yield Check(label, "ok", "write/read/delete with a 60 s TTL works")
+
+
+# --- environment and secrets --------------------------------------------------------------
+
+
+def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
+    from worktime_cli import environment
+
+    try:
+        env = environment.resolve(cfg, env=env_name)
+    except WorktimeError as exc:
+        yield Check("environment", "fail", exc.message, exc.hint)
+        return
+    files = ", ".join(p.name for p in env.files) or "no dotenv file"
+    yield Check("environment", "ok", f"loads ({files})")
+    if env.missing:
+        yield Check(
+            "secrets",
+            "fail",
+            f"required but not set: {', '.join(env.missing)}",
+            f"worktime secret put {env.missing[0]}  (or add it to .dev.vars)",
+        )
+    elif env.required:
+        shown = ", ".join(f"{name} ({env.sources[name]})" for name in env.required)
+        yield Check("secrets", "ok", shown)
+    else:
+        yield Check("secrets", "skip", "no required secrets declared")
+    if env.keyring_error is None:
+        yield Check("keyring", "ok", "OS keyring usable")
+    elif not env.missing:
+        yield Check("keyring", "warn", env.keyring_error, "fine while .dev.vars supplies every secret")
+    else:
+        yield Check(
+            "keyring",
+            "fail",
+            env.keyring_error,
+            "start/unlock a Secret Service, set PYTHON_KEYRING_BACKEND, or use .dev.vars",
+        )
+
+
+# --- dev server port -----------------------------------------------------------------------
+
+
+def _port_check(port: int, probe: Callable[[int], str | None] | None = None) -> Check:
+    answer = (probe or _health)(port)
+    if answer is None:
+        return Check("dev port", "ok", f"127.0.0.1:{port} is free for `worktime dev`")
+    if answer == "healthy":
+        return Check("dev port", "ok", f"a dev server on 127.0.0.1:{port} answers /health")
+    return Check(
+        "dev port",
+        "fail",
+        f"127.0.0.1:{port} is taken by something that is not a healthy dev server ({answer})",
+        "stop that program, or run `worktime dev --port N`",
+    )
+
+
+def _health(port: int) -> str | None:
+    """None if nothing listens; "healthy" if /health answers as ours does; else what we saw."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.settimeout(2)
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = b""
+            while chunk := sock.recv(4096):
+                data += chunk
+    except ConnectionRefusedError:
+        return None
+    except OSError as exc:
+        return f"no HTTP answer: {exc.strerror or exc}"
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].decode("latin-1")
+    try:
+        healthy = status.split()[1] == "200" and json.loads(body) == {"status": "ok"}
+    except (IndexError, ValueError):
+        healthy = False
+    return "healthy" if healthy else f"answered {status or 'nothing'}"

@@ -1,0 +1,259 @@
+"""`worktime init`: turn a folder into a working project, idempotently.
+
+Each step fills in only what is missing and records what it did, so a second run changes
+nothing (every existing file stays byte-identical) and says so. An existing wrangler.toml
+is extended with tomlkit, never rewritten.
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import uuid
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from worktime_cli import config as configmod
+from worktime_cli.config import Config
+from worktime_cli.errors import WorktimeError
+
+if TYPE_CHECKING:
+    import tomlkit.toml_document
+
+DEFAULT_NAME = "worktime-backend"
+DATABASE_NAME = "worktime-db"
+D1_BINDING = "DB"
+KV_BINDING = "KV"
+REQUIRED_SECRETS = ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
+INITIAL_MIGRATION = "0001_initial_schema.sql"
+
+WRANGLER_TOML = """\
+# wrangler.toml: read by both `wrangler` and `worktime`; edit it freely (comments survive
+# worktime's own edits).
+name = "{name}"
+main = "src/index.ts"
+compatibility_date = "2024-01-01"
+
+# Workers Logs and traces in the Cloudflare dashboard.
+[observability]
+enabled = true
+
+# D1: the Worker's SQL database, env.DB. Locally it lives under .wrangler/state; apply the
+# files in migrations/ with `worktime d1 migrations apply {database}`. The id is replaced
+# by the real one when you run `worktime d1 create {database} --remote`.
+[[d1_databases]]
+binding = "{d1_binding}"
+database_name = "{database}"
+database_id = "{database_id}"
+migrations_dir = "migrations"
+
+# KV: GitHub tokens, env.KV, stored with a 7-day TTL.
+[[kv_namespaces]]
+binding = "{kv_binding}"
+id = "{kv_id}"
+
+# Plain (non-secret) variables, visible to the Worker as env.ENVIRONMENT.
+[vars]
+ENVIRONMENT = "development"
+
+# Secrets the Worker needs. Locally: `worktime secret put NAME` (OS keyring) or .dev.vars;
+# in production: `worktime secret put NAME --remote`. `worktime doctor` checks them.
+[secrets]
+required = [{required}]
+"""
+
+
+@dataclass
+class InitResult:
+    """What `init` did: paths/things created, kept as they were, and still missing."""
+
+    root: Path
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    missing_secrets: tuple[str, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": str(self.root),
+            "created": self.created,
+            "kept": self.kept,
+            "missing_secrets": list(self.missing_secrets),
+            "warnings": self.warnings,
+        }
+
+
+def package_data(name: str) -> Path:
+    """A file shipped in the wheel (`worktime_cli/data/…`); in a source checkout, the repo's copy.
+
+    The wheel is built from the repo's top-level files (hatch force-include), so both paths
+    hold the same bytes and the repo keeps one copy.
+    """
+    shipped = Path(str(resources.files("worktime_cli"))) / "data" / name
+    if shipped.exists():
+        return shipped
+    source = Path(__file__).resolve().parent.parent / _SOURCE_NAMES.get(name, name)
+    if source.exists():
+        return source
+    raise WorktimeError(f"worktime's own {name} is missing from this installation", hint="reinstall worktime")
+
+
+_SOURCE_NAMES = {"dev.vars.example": ".dev.vars.example"}
+
+
+def init(root: Path, *, name: str = DEFAULT_NAME, persist_to: Path | None = None) -> InitResult:
+    """Create or complete the project in `root` (see the module docstring)."""
+    root = root.resolve()
+    if root.exists() and not root.is_dir():
+        raise WorktimeError(f"{root} exists and is not a folder")
+    root.mkdir(parents=True, exist_ok=True)
+    result = InitResult(root=root)
+    cfg = _wrangler_toml(root, name, result)
+    _copy_migrations(cfg, result)
+    _copy_if_missing(package_data("dev.vars.example"), root / ".dev.vars.example", result)
+    _gitignore(root, result)
+    _local_database(cfg, persist_to, result)
+    _local_kv(cfg, persist_to, result)
+    _secrets(cfg, result)
+    return result
+
+
+def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
+    path = root / "wrangler.toml"
+    if not path.exists():
+        text = WRANGLER_TOML.format(
+            name=name,
+            database=DATABASE_NAME,
+            d1_binding=D1_BINDING,
+            database_id=uuid.uuid4(),
+            kv_binding=KV_BINDING,
+            kv_id=_random.token_hex(16),
+            required=", ".join(f'"{s}"' for s in REQUIRED_SECRETS),
+        )
+        configmod.write_atomic(path, text.encode("utf-8"))
+        result.created.append("wrangler.toml")
+        return configmod.load(path)
+
+    cfg = configmod.load(path)
+    added: list[str] = []
+
+    def extend(document: tomlkit.toml_document.TOMLDocument) -> None:
+        import tomlkit
+
+        for key, value in (("name", name), ("main", "src/index.ts"), ("compatibility_date", "2024-01-01")):
+            if key not in document:
+                document[key] = value
+                added.append(key)
+        if "observability" not in document:
+            document["observability"] = {"enabled": True}
+            added.append("[observability]")
+        if not cfg.d1_databases:
+            table = tomlkit.table()
+            for k, v in (
+                ("binding", D1_BINDING),
+                ("database_name", DATABASE_NAME),
+                ("database_id", str(uuid.uuid4())),
+                ("migrations_dir", "migrations"),
+            ):
+                table.add(k, v)
+            document.setdefault("d1_databases", tomlkit.aot()).append(table)
+            added.append(f"[[d1_databases]] {D1_BINDING}")
+        if not any(ns.binding == KV_BINDING for ns in cfg.kv_namespaces):
+            table = tomlkit.table()
+            table.add("binding", KV_BINDING)
+            table.add("id", _random.token_hex(16))
+            document.setdefault("kv_namespaces", tomlkit.aot()).append(table)
+            added.append(f"[[kv_namespaces]] {KV_BINDING}")
+        if "vars" not in document:
+            document["vars"] = {"ENVIRONMENT": "development"}
+            added.append("[vars]")
+        if "secrets" not in document:
+            secrets_table = tomlkit.table()
+            secrets_table.add("required", list(REQUIRED_SECRETS))
+            document["secrets"] = secrets_table
+            added.append("[secrets] required")
+
+    cfg = configmod.edit(path, extend)  # writes only if `extend` added something
+    if added:
+        result.created.append(f"wrangler.toml: {', '.join(added)}")
+    else:
+        result.kept.append("wrangler.toml")
+    return cfg
+
+
+def _copy_if_missing(source: Path, target: Path, result: InitResult) -> None:
+    label = str(target.relative_to(result.root))
+    if target.exists():
+        result.kept.append(label)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    configmod.write_atomic(target, source.read_bytes())
+    result.created.append(label)
+
+
+def _copy_migrations(cfg: Config, result: InitResult) -> None:
+    db = _database(cfg)
+    folder = cfg.root / db.migrations_dir
+    shipped = package_data("migrations")
+    if folder.is_dir() and any(folder.glob("*.sql")):
+        # An existing migrations folder is the project's own history: never add to it.
+        result.kept.append(f"{db.migrations_dir}/")
+        return
+    _copy_if_missing(shipped / INITIAL_MIGRATION, folder / INITIAL_MIGRATION, result)
+    _copy_if_missing(shipped / "down" / INITIAL_MIGRATION, folder / "down" / INITIAL_MIGRATION, result)
+
+
+def _gitignore(root: Path, result: InitResult) -> None:
+    from worktime_cli import safety
+
+    added = safety.ensure_gitignore(root)
+    if added:
+        result.created.append(f".gitignore: {', '.join(added)}")
+    else:
+        result.kept.append(".gitignore")
+
+
+def _database(cfg: Config) -> configmod.D1Binding:
+    for db in cfg.d1_databases:
+        if db.binding == D1_BINDING or db.database_name == DATABASE_NAME:
+            return db
+    return cfg.d1_databases[0]
+
+
+def _local_database(cfg: Config, persist_to: Path | None, result: InitResult) -> None:
+    from worktime_cli import d1, migrations
+
+    db = _database(cfg)
+    path = d1.database_path(cfg, db, persist_to)
+    if not path.exists():
+        d1.connect(path, create=True).close()
+        result.created.append(f"local D1 database {db.database_name}")
+    applied = migrations.apply(cfg, db, persist_to).applied
+    if applied:
+        result.created.append(f"migrations applied: {', '.join(applied)}")
+    else:
+        result.kept.append(f"local D1 database {db.database_name} (migrations up to date)")
+
+
+def _local_kv(cfg: Config, persist_to: Path | None, result: InitResult) -> None:
+    from worktime_cli import kv, state
+
+    ns = cfg.kv(binding=KV_BINDING) if any(n.binding == KV_BINDING for n in cfg.kv_namespaces) else None
+    if ns is None:
+        return
+    with kv.KVStore(state.root(cfg, persist_to), ns.local_id) as store:
+        if store.exists:
+            result.kept.append(f"local KV namespace {ns.binding}")
+        else:
+            store.create()
+            result.created.append(f"local KV namespace {ns.binding} ({ns.local_id})")
+
+
+def _secrets(cfg: Config, result: InitResult) -> None:
+    from worktime_cli import environment
+
+    env = environment.resolve(cfg)
+    result.missing_secrets = env.missing
+    if env.keyring_error:
+        result.warnings.append(f"keyring: {env.keyring_error}")
