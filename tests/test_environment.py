@@ -265,3 +265,12 @@ def test_keyring_free_resolution_does_not_import_keyring(project):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == "{'A': '1'} False\n"
+
+
+def test_a_var_typed_with_equals_never_echoes_its_value():
+    from worktime_cli.environment import parse_cli_vars
+
+    with pytest.raises(WorktimeError) as err:
+        parse_cli_vars(["JWT_SECRET=s3cr3t-value"])
+    assert err.value.message == "--var JWT_SECRET: expected KEY:VALUE"
+    assert "s3cr3t" not in str(err.value) + (err.value.hint or "")

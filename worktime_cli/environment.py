@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,9 +185,11 @@ def parse_cli_vars(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         key, sep, value = item.partition(":")
         if not sep or not key:
-            # Only the key part is shown: what follows a colon may be a secret.
+            # Only a name-like prefix is shown: the rest may be a secret typed as KEY=VALUE.
+            shown = re.match(r"[A-Za-z0-9_]*", key)
+            name = shown.group(0) if shown else ""
             raise WorktimeError(
-                f"--var {key}: expected KEY:VALUE" if key else "--var: expected KEY:VALUE",
+                f"--var {name}: expected KEY:VALUE" if name else "--var: expected KEY:VALUE",
                 hint="for example --var API_HOST:localhost",
             )
         result[key] = value

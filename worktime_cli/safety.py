@@ -25,7 +25,8 @@ from typing import Literal
 
 from worktime_cli.config import write_atomic
 
-Status = Literal["ok", "fail", "skip"]
+# "warn" is not produced here; doctor shares this type for its own checks.
+Status = Literal["ok", "warn", "fail", "skip"]
 GIT_TIMEOUT_SECONDS = 10
 
 

@@ -5,7 +5,7 @@ way to enumerate entries, so the set of names lives in one more entry of the sam
 (`worktime.index`, a JSON list of names; never values). The dot makes it impossible to
 collide with a secret, whose names match `^[A-Za-z_][A-Za-z0-9_]*$`.
 
-Every keyring call goes through `_call`, which runs it in a daemon thread and gives up after
+Every keyring call goes through `call_with_timeout`, which runs it in a daemon thread and gives up after
 `TIMEOUT_SECONDS`: a locked or hung Secret Service (or a D-Bus that never answers) must give
 a clear error, not a frozen terminal. A thread that never returns is abandoned; being a
 daemon it does not keep the process alive.
@@ -254,11 +254,11 @@ def _restore(service: str, name: str, old: str | None) -> None:
 
 
 def _get(service: str, name: str) -> str | None:
-    return _call(lambda kr: kr.get_password(service, name), f"read {name}")  # type: ignore[no-any-return]
+    return call_with_timeout(lambda kr: kr.get_password(service, name), f"read {name}")  # type: ignore[no-any-return]
 
 
 def _set(service: str, name: str, value: str) -> None:
-    _call(lambda kr: kr.set_password(service, name, value), f"store {name}", secret=value)
+    call_with_timeout(lambda kr: kr.set_password(service, name, value), f"store {name}", secret=value)
 
 
 def _delete(service: str, name: str) -> None:
@@ -266,7 +266,7 @@ def _delete(service: str, name: str) -> None:
 
     # Already gone is fine: the goal is reached.
     with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        _call(
+        call_with_timeout(
             lambda kr: kr.delete_password(service, name),
             f"delete {name}",
             passthrough=(keyring.errors.PasswordDeleteError,),
@@ -291,7 +291,7 @@ def _read_index(service: str) -> list[str]:
 
 def _write_index(service: str, names: list[str]) -> None:
     payload = json.dumps(sorted(set(names)))
-    _call(
+    call_with_timeout(
         lambda kr: kr.set_password(service, INDEX_USERNAME, payload),
         "update the list of secret names",
     )
@@ -304,7 +304,7 @@ def _quietly(action: Callable[[], object]) -> None:
         action()
 
 
-def _call(
+def call_with_timeout(
     operation: Callable[[Any], T],
     what: str,
     *,

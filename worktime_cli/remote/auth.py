@@ -56,7 +56,7 @@ def _keyring(operation: Callable[[Any], T], what: str, **options: Any) -> T:
     # The secrets module's helper: 5 s timeout, unusable-backend and locked-keyring errors.
     from worktime_cli import secrets
 
-    return secrets._call(operation, what, **options)
+    return secrets.call_with_timeout(operation, what, **options)
 
 
 def stored_token() -> str | None:
