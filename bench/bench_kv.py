@@ -1,6 +1,6 @@
 """KV: `kv bulk put` of 10,000 keys and `kv key get`, whole process, against wrangler 4.
 
-    python bench/run.py kv
+python bench/run.py kv
 """
 
 from __future__ import annotations
@@ -41,14 +41,25 @@ def run() -> list[Figure]:
             shutil.rmtree(folder / ".wrangler", ignore_errors=True)
 
         bulk = ["kv", "bulk", "put", "bulk.json", "--binding", "KV"]
-        ours = time_command([*WORKTIME, *bulk], cwd=ours_dir, repeat=3, setup=lambda: fresh(ours_dir))
+        ours = time_command(
+            [*WORKTIME, *bulk], cwd=ours_dir, repeat=3, setup=lambda: fresh(ours_dir)
+        )
         theirs = (
-            time_command([peer, *bulk, "--local"], cwd=theirs_dir, repeat=1, setup=lambda: fresh(theirs_dir))
+            time_command(
+                [peer, *bulk, "--local"], cwd=theirs_dir, repeat=1, setup=lambda: fresh(theirs_dir)
+            )
             if peer
             else None
         )
         figures.append(
-            Figure(f"kv bulk put {KEYS:,} keys", ours, theirs, "wrangler", goal=f"ours <= {BULK_GOAL} s", ok=ours <= BULK_GOAL)
+            Figure(
+                f"kv bulk put {KEYS:,} keys",
+                ours,
+                theirs,
+                "wrangler",
+                goal=f"ours <= {BULK_GOAL} s",
+                ok=ours <= BULK_GOAL,
+            )
         )
 
         # Both stores now hold the 10,000 keys; read one from the middle.
@@ -56,6 +67,13 @@ def run() -> list[Figure]:
         ours = time_command([*WORKTIME, *get], cwd=ours_dir, repeat=7)
         theirs = time_command([peer, *get, "--local"], cwd=theirs_dir, repeat=3) if peer else None
         figures.append(
-            Figure("kv key get (1 of 10,000)", ours, theirs, "wrangler", goal=f"ours <= {GET_GOAL} s", ok=ours <= GET_GOAL)
+            Figure(
+                "kv key get (1 of 10,000)",
+                ours,
+                theirs,
+                "wrangler",
+                goal=f"ours <= {GET_GOAL} s",
+                ok=ours <= GET_GOAL,
+            )
         )
     return figures

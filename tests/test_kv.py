@@ -32,7 +32,9 @@ def store(root: Path):
 
 def rows(s: KVStore) -> list[tuple[str, str, int | None, str | None]]:
     with sqlite3.connect(s.index_path) as conn:
-        return conn.execute("SELECT key, blob_id, expiration, metadata FROM _mf_entries ORDER BY key").fetchall()
+        return conn.execute(
+            "SELECT key, blob_id, expiration, metadata FROM _mf_entries ORDER BY key"
+        ).fetchall()
 
 
 def blob_names(s: KVStore) -> set[str]:
@@ -64,7 +66,11 @@ def test_schema_is_miniflares_byte_for_byte(store: KVStore) -> None:
             "CREATE TABLE _mf_entries (\n  key TEXT PRIMARY KEY,\n  blob_id TEXT NOT NULL,\n"
             "  expiration INTEGER,\n  metadata TEXT\n)",
         ),
-        ("index", "_mf_entries_expiration_idx", "CREATE INDEX _mf_entries_expiration_idx ON _mf_entries(expiration)"),
+        (
+            "index",
+            "_mf_entries_expiration_idx",
+            "CREATE INDEX _mf_entries_expiration_idx ON _mf_entries(expiration)",
+        ),
         ("index", "sqlite_autoindex__mf_entries_1", None),
     ]
     assert journal == "wal"
@@ -196,15 +202,19 @@ def metadata_of_size(size: int) -> dict[str, str]:
 
 def test_metadata_boundary(store: KVStore) -> None:
     store.put("k", b"v", metadata=metadata_of_size(1024))
-    with pytest.raises(LimitError, match=r"^metadata is 1025 bytes serialised; the limit is 1024 bytes$"):
+    with pytest.raises(
+        LimitError, match=r"^metadata is 1025 bytes serialised; the limit is 1024 bytes$"
+    ):
         store.put("k2", b"v", metadata=metadata_of_size(1025))
     with pytest.raises(LimitError, match="must be a JSON object"):
-        store.put("k3", b"v", metadata=[1, 2])  # type: ignore[arg-type]  # the CLI passes parsed JSON
+        store.put("k3", b"v", metadata=[1, 2])
 
 
 def test_value_size_boundary() -> None:
     kv.validate_item(PutItem("k", bytes(kv.MAX_VALUE_BYTES)), NOW)
-    with pytest.raises(LimitError, match=r"value is 26214401 bytes; the limit is 26214400 bytes \(25 MiB\)"):
+    with pytest.raises(
+        LimitError, match=r"value is 26214401 bytes; the limit is 26214400 bytes \(25 MiB\)"
+    ):
         kv.validate_item(PutItem("k", bytes(kv.MAX_VALUE_BYTES + 1)), NOW)
 
 
@@ -230,7 +240,9 @@ def test_an_expired_entry_vanishes_and_is_purged(store: KVStore) -> None:
     store.put("live", b"v")
     old_blob = rows(store)[1][1] if rows(store)[1][0] == "old" else rows(store)[0][1]
     with sqlite3.connect(store.index_path) as conn:
-        conn.execute("UPDATE _mf_entries SET expiration = ? WHERE key = 'old'", (int(NOW * 1000) - 1,))
+        conn.execute(
+            "UPDATE _mf_entries SET expiration = ? WHERE key = 'old'", (int(NOW * 1000) - 1,)
+        )
     assert [k.name for k in store.list().keys] == ["live"]
     assert store.get("old") is None
     assert [r[0] for r in rows(store)] == ["live"]  # purged when seen
@@ -268,13 +280,18 @@ def test_list_orders_by_key_and_filters_by_prefix(store: KVStore) -> None:
         {"name": "user:a"},
         {"name": "user:b", "metadata": {"n": 2}},
     ]
-    assert store.list(prefix="token").keys[0].to_json() == {"name": "token:z", "expiration": int(NOW) + 600}
+    assert store.list(prefix="token").keys[0].to_json() == {
+        "name": "token:z",
+        "expiration": int(NOW) + 600,
+    }
 
 
 def test_list_pagination_across_2500_keys(store: KVStore) -> None:
     names = [f"key-{i:05d}" for i in range(2500)]
     store.put_many(PutItem(n, n.encode()) for n in reversed(names))
-    assert [k.name for k in store.list().keys] == names  # no limit: every key (wrangler stops at 1000)
+    assert [
+        k.name for k in store.list().keys
+    ] == names  # no limit: every key (wrangler stops at 1000)
     seen: list[str] = []
     cursor = None
     sizes = []
@@ -357,7 +374,9 @@ def test_bulk_put_reports_every_bad_item_and_writes_nothing(project: Path, store
     lines = caught.value.message.splitlines()
     assert lines[0] == f"{path}: invalid item(s), nothing written:"
     assert [line.strip() for line in lines[1:]] == [
-        "the item at index 1 (key '" + "a" * 60 + "'): key is 513 bytes (UTF-8); the limit is 512 bytes",
+        "the item at index 1 (key '"
+        + "a" * 60
+        + "'): key is 513 bytes (UTF-8); the limit is 512 bytes",
         "the item at index 3 (key 't'): TTL of 59 seconds is below the minimum of 60 seconds",
         'the item at index 5 is ["not", "an", "object"]',
         "the item at index 6 (key 'm'): metadata is 1025 bytes serialised; the limit is 1024 bytes",
@@ -432,14 +451,19 @@ def test_a_store_can_be_shared_between_threads(root: Path) -> None:
         assert [k.name for k in s.list().keys] == ["warm"]
 
 
-def test_a_store_locked_by_another_process_is_a_clear_error(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_store_locked_by_another_process_is_a_clear_error(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(kv, "BUSY_TIMEOUT_SECONDS", 0.05)
     with KVStore(root, NS) as s:
         s.put("k", b"v")
         holder = sqlite3.connect(s.index_path, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
-            with KVStore(root, NS) as other, pytest.raises(WorktimeError, match="locked by another process"):
+            with (
+                KVStore(root, NS) as other,
+                pytest.raises(WorktimeError, match="locked by another process"),
+            ):
                 other.put("k", b"new")
             assert blob_names(s) == {r[1] for r in rows(s)}  # the refused value's file is gone
         finally:
@@ -459,7 +483,7 @@ def test_create_namespace_appends_to_wrangler_toml_keeping_comments(project: Pat
     assert text.startswith('# the backend\nname = "worktime-backend" # keep me\n')
     assert f'[[kv_namespaces]]\nbinding = "KV"\nid = "{ns.id}"\n' in text
     assert cfg.kv(binding="KV") == ns
-    with pytest.raises(ConfigError, match="binding 'KV' already exists in wrangler.toml"):
+    with pytest.raises(ConfigError, match=r"binding 'KV' already exists in wrangler\.toml"):
         kv.create_namespace(cfg, "KV")
     with pytest.raises(ConfigError, match="not a valid binding name"):
         kv.create_namespace(cfg, "1-bad")

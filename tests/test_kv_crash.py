@@ -46,7 +46,9 @@ def check_consistent(root: Path) -> tuple[int, int]:
             if entry.value == new_value(i):
                 fresh += 1
             else:
-                assert i < PREEXISTING and entry.value == old_value(i), f"{info.name} holds a torn value"
+                assert i < PREEXISTING and entry.value == old_value(i), (
+                    f"{info.name} holds a torn value"
+                )
                 old += 1
         assert len(page.keys) in (PREEXISTING, KEYS)
     return fresh, old
@@ -87,7 +89,9 @@ def test_sigkill_during_bulk_put_never_tears_the_store(project: Path) -> None:
             store.gc(grace_seconds=0)
         baseline = count_files(blobs)
         target = baseline + int(KEYS * fraction)
-        proc = subprocess.Popen(argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            argv, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + 300
         while proc.poll() is None and count_files(blobs) < target and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -110,5 +114,7 @@ def test_sigkill_during_bulk_put_never_tears_the_store(project: Path) -> None:
         assert count_files(blobs) == len(store.list().keys)
     assert subprocess.run(
         [sys.executable, "-m", "worktime_cli", "kv", "key", "get", "k00001", "--binding", "KV"],
-        cwd=project, capture_output=True, check=True,
+        cwd=project,
+        capture_output=True,
+        check=True,
     ).stdout in (old_value(1), new_value(1))

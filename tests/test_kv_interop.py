@@ -30,7 +30,11 @@ def bound(project: Path) -> Path:
 
 def run_wrangler(wrangler: str, project: Path, *args: str) -> bytes:
     out = subprocess.run(
-        [wrangler, *args], cwd=project, capture_output=True, timeout=120, check=False,
+        [wrangler, *args],
+        cwd=project,
+        capture_output=True,
+        timeout=120,
+        check=False,
         env={**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true"},
     )
     assert out.returncode == 0, out.stderr.decode(errors="replace")[-2000:]
@@ -43,8 +47,13 @@ def test_worktime_writes_wrangler_reads(wrangler: str, bound: Path) -> None:
     with KVStore(bound / ".wrangler" / "state", NS) as store:
         store.put("bin", value, expiration_ttl=3600, metadata={"user": 1, "tag": "é"})
         store.put("plain", b"hello")
-    assert run_wrangler(wrangler, bound, "kv", "key", "get", "bin", "--binding", "KV", "--local") == value
-    listed = json.loads(run_wrangler(wrangler, bound, "kv", "key", "list", "--binding", "KV", "--local"))
+    assert (
+        run_wrangler(wrangler, bound, "kv", "key", "get", "bin", "--binding", "KV", "--local")
+        == value
+    )
+    listed = json.loads(
+        run_wrangler(wrangler, bound, "kv", "key", "list", "--binding", "KV", "--local")
+    )
     assert listed[1] == {"name": "plain"}
     assert listed[0]["name"] == "bin"
     assert listed[0]["metadata"] == {"user": 1, "tag": "é"}
@@ -54,8 +63,21 @@ def test_worktime_writes_wrangler_reads(wrangler: str, bound: Path) -> None:
 def test_wrangler_writes_worktime_reads(wrangler: str, bound: Path, cli) -> None:
     (bound / "value.bin").write_bytes(b"\x00\xffwrangler\n")
     run_wrangler(
-        wrangler, bound, "kv", "key", "put", "w", "--path", "value.bin", "--binding", "KV", "--local",
-        "--ttl", "600", "--metadata", '{"from":"wrangler"}',
+        wrangler,
+        bound,
+        "kv",
+        "key",
+        "put",
+        "w",
+        "--path",
+        "value.bin",
+        "--binding",
+        "KV",
+        "--local",
+        "--ttl",
+        "600",
+        "--metadata",
+        '{"from":"wrangler"}',
     )
     entry = KVStore(bound / ".wrangler" / "state", NS).get("w")
     assert entry is not None
@@ -68,7 +90,9 @@ def test_wrangler_writes_worktime_reads(wrangler: str, bound: Path, cli) -> None
     assert [k.name for k in KVStore(bound / ".wrangler" / "state", NS).list().keys] == ["ours", "w"]
 
 
-def test_store_created_by_either_tool_has_the_same_schema(wrangler: str, bound: Path, tmp_path: Path) -> None:
+def test_store_created_by_either_tool_has_the_same_schema(
+    wrangler: str, bound: Path, tmp_path: Path
+) -> None:
     run_wrangler(wrangler, bound, "kv", "key", "put", "k", "v", "--binding", "KV", "--local")
     theirs = bound / ".wrangler" / "state"
     ours = tmp_path / "ours"
@@ -77,7 +101,11 @@ def test_store_created_by_either_tool_has_the_same_schema(wrangler: str, bound: 
 
     def schema(root: Path) -> list[tuple[str, str, str | None]]:
         with sqlite3.connect(KVStore(root, NS).index_path) as conn:
-            return conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
+            return conn.execute(
+                "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+            ).fetchall()
 
     assert schema(ours) == schema(theirs)
-    assert {p.name for p in (ours / "v3" / "kv").iterdir()} <= {p.name for p in (theirs / "v3" / "kv").iterdir()}
+    assert {p.name for p in (ours / "v3" / "kv").iterdir()} <= {
+        p.name for p in (theirs / "v3" / "kv").iterdir()
+    }

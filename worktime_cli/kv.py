@@ -216,7 +216,9 @@ def resolve_expiration(
         return now_s + expiration_ttl
     if expiration is not None:
         if isinstance(expiration, bool) or not isinstance(expiration, int):
-            raise LimitError(f"expiration {expiration!r} is not an integer (seconds since the epoch)")
+            raise LimitError(
+                f"expiration {expiration!r} is not an integer (seconds since the epoch)"
+            )
         if expiration < now_s + MIN_TTL_SECONDS:
             raise LimitError(
                 f"expiration {expiration} must be at least {MIN_TTL_SECONDS} seconds in the future "
@@ -443,7 +445,15 @@ class KVStore:
     ) -> None:
         """Write one value (validated against Cloudflare's limits first; nothing is written on error)."""
         self.put_many(
-            [PutItem(key, value, expiration_ttl=expiration_ttl, expiration=expiration, metadata=metadata)]
+            [
+                PutItem(
+                    key,
+                    value,
+                    expiration_ttl=expiration_ttl,
+                    expiration=expiration,
+                    metadata=metadata,
+                )
+            ]
         )
 
     def put_many(
@@ -476,7 +486,10 @@ class KVStore:
                     conn.executemany(
                         "INSERT OR REPLACE INTO _mf_entries (key, blob_id, expiration, metadata)"
                         " VALUES (?, ?, ?, ?)",
-                        ((r.key, b, r.expiration_ms, r.metadata) for r, b in zip(rows, written, strict=True)),
+                        (
+                            (r.key, b, r.expiration_ms, r.metadata)
+                            for r, b in zip(rows, written, strict=True)
+                        ),
                     )
                     conn.execute("COMMIT")
                 except BaseException:
@@ -570,7 +583,9 @@ class KVStore:
         self._unlink_blobs(orphans)
         return len(orphans)
 
-    def _write_blobs(self, rows: Sequence[_Row], progress: Callable[[int], None] | None) -> Sequence[str]:
+    def _write_blobs(
+        self, rows: Sequence[_Row], progress: Callable[[int], None] | None
+    ) -> Sequence[str]:
         self.blobs_dir.mkdir(parents=True, exist_ok=True)
         ids: list[str] = []
         dir_fd = os.open(self.blobs_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -611,7 +626,10 @@ class KVStore:
             chunk = keys[start : start + _SQL_CHUNK]
             marks = ",".join("?" * len(chunk))
             found.extend(
-                b for (b,) in conn.execute(f"SELECT blob_id FROM _mf_entries WHERE key IN ({marks})", chunk)
+                b
+                for (b,) in conn.execute(
+                    f"SELECT blob_id FROM _mf_entries WHERE key IN ({marks})", chunk
+                )
             )
         return found
 
@@ -625,9 +643,12 @@ class KVStore:
 
     def _purge_expired(self, conn: sqlite3.Connection, now_ms: int) -> None:
         # Look before taking the write lock: a list must not wait on a busy writer for nothing.
-        if conn.execute(
-            "SELECT 1 FROM _mf_entries WHERE expiration <= ? LIMIT 1", (now_ms,)
-        ).fetchone() is None:
+        if (
+            conn.execute(
+                "SELECT 1 FROM _mf_entries WHERE expiration <= ? LIMIT 1", (now_ms,)
+            ).fetchone()
+            is None
+        ):
             return
         try:
             gone = conn.execute(
@@ -721,7 +742,8 @@ def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
             unexpected = sorted(set(raw) - _BULK_PUT_KEYS)
             if unexpected and len(warnings) <= BULK_MAX_ERRORS:
                 warnings.append(
-                    "..." if len(warnings) == BULK_MAX_ERRORS
+                    "..."
+                    if len(warnings) == BULK_MAX_ERRORS
                     else f"the item at index {index} contains unexpected properties: {json.dumps(unexpected)}"
                 )
             try:
@@ -765,7 +787,7 @@ def parse_bulk_delete(path: Path) -> list[str]:
     content = _load_json_file(path)
     if not isinstance(content, list):
         raise WorktimeError(
-            f"{path}: expected a JSON array of key names or {{\"name\": key}} objects, "
+            f'{path}: expected a JSON array of key names or {{"name": key}} objects, '
             f"got {type(content).__name__}"
         )
     errors: list[str] = []

@@ -117,11 +117,16 @@ def test_namespace_delete_needs_confirmation(cli, bound: Path) -> None:
     cli("kv", "key", "put", "a", "1", "--binding", "KV")
     refused = cli("kv", "namespace", "delete", "--binding", "KV")
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("error: refusing to delete KV namespace KV without confirmation\n")
+    assert refused.stderr.startswith(
+        "error: refusing to delete KV namespace KV without confirmation\n"
+    )
     assert store(bound).exists
     done = cli("kv", "namespace", "delete", "--binding", "KV", "--yes")
     assert done.exit_code == 0, done.output
-    assert done.stderr == "✓ deleted KV namespace KV (its local data) and removed it from wrangler.toml\n"
+    assert (
+        done.stderr
+        == "✓ deleted KV namespace KV (its local data) and removed it from wrangler.toml\n"
+    )
     assert not store(bound).exists
     assert config.load().kv_namespaces == ()
 
@@ -185,7 +190,10 @@ def test_get_missing_key(cli, bound: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["k", "v", "--ttl", "59"], "error: TTL of 59 seconds is below the minimum of 60 seconds\n"),
+        (
+            ["k", "v", "--ttl", "59"],
+            "error: TTL of 59 seconds is below the minimum of 60 seconds\n",
+        ),
         (["a" * 513, "v"], "error: key is 513 bytes (UTF-8); the limit is 512 bytes\n"),
         ([".", "v"], "error: illegal key name '.': `.` and `..` are not allowed\n"),
         (["k", "v", "--metadata", "[1]"], "error: metadata must be a JSON object\n"),
@@ -195,7 +203,9 @@ def test_get_missing_key(cli, bound: Path) -> None:
         ),
     ],
 )
-def test_put_limits_are_one_line_errors_and_write_nothing(cli, bound: Path, args: list[str], message: str) -> None:
+def test_put_limits_are_one_line_errors_and_write_nothing(
+    cli, bound: Path, args: list[str], message: str
+) -> None:
     result = cli("kv", "key", "put", *args, "--binding", "KV")
     assert result.exit_code == 1
     assert result.stderr == message
@@ -204,7 +214,22 @@ def test_put_limits_are_one_line_errors_and_write_nothing(cli, bound: Path, args
 
 def test_put_with_ttl_shows_in_list_json(cli, bound: Path) -> None:
     before = int(time.time())
-    assert cli("kv", "key", "put", "t", "v", "--binding", "KV", "--ttl", "3600", "--metadata", '{"a":1}').exit_code == 0
+    assert (
+        cli(
+            "kv",
+            "key",
+            "put",
+            "t",
+            "v",
+            "--binding",
+            "KV",
+            "--ttl",
+            "3600",
+            "--metadata",
+            '{"a":1}',
+        ).exit_code
+        == 0
+    )
     assert cli("kv", "key", "put", "plain", "v", "--binding", "KV").exit_code == 0
     result = cli("kv", "key", "list", "--binding", "KV", "--json")
     assert result.exit_code == 0
@@ -217,7 +242,9 @@ def test_put_with_ttl_shows_in_list_json(cli, bound: Path) -> None:
 
 def test_key_list_pagination_across_2500_keys(cli, bound: Path) -> None:
     names = [f"key-{i:04d}" for i in range(2500)]
-    (bound / "bulk.json").write_text(json.dumps([{"key": n, "value": n} for n in names]), encoding="utf-8")
+    (bound / "bulk.json").write_text(
+        json.dumps([{"key": n, "value": n} for n in names]), encoding="utf-8"
+    )
     assert cli("kv", "bulk", "put", "bulk.json", "--binding", "KV").exit_code == 0
 
     everything = cli("kv", "key", "list", "--binding", "KV", "--json")
@@ -258,7 +285,12 @@ def test_key_delete(cli, bound: Path) -> None:
 
 def test_persist_to(cli, bound: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "state"
-    assert cli("kv", "key", "put", "k", "v", "--binding", "KV", "--persist-to", str(elsewhere)).exit_code == 0
+    assert (
+        cli(
+            "kv", "key", "put", "k", "v", "--binding", "KV", "--persist-to", str(elsewhere)
+        ).exit_code
+        == 0
+    )
     assert KVStore(elsewhere, NS).get("k") is not None
     assert not store(bound).exists
     assert cli("kv", "key", "get", "k", "--binding", "KV").exit_code == 1
@@ -288,7 +320,13 @@ def test_bulk_put_json_and_values(cli, bound: Path) -> None:
 
 def test_bulk_put_invalid_items_write_nothing(cli, bound: Path) -> None:
     (bound / "bulk.json").write_text(
-        json.dumps([{"key": "ok", "value": "1"}, {"key": "t", "value": "v", "expiration_ttl": 10}, {"value": "x"}]),
+        json.dumps(
+            [
+                {"key": "ok", "value": "1"},
+                {"key": "t", "value": "v", "expiration_ttl": 10},
+                {"value": "x"},
+            ]
+        ),
         encoding="utf-8",
     )
     result = cli("kv", "bulk", "put", "bulk.json", "--binding", "KV")
