@@ -306,6 +306,16 @@ class KVStore:
     def exists(self) -> bool:
         return self.index_path.is_file()
 
+    def create(self) -> None:
+        """Create the (empty) index and value folder now rather than on the first write.
+
+        `worktime init` uses this so a new project's namespace exists on disk, as wrangler
+        dev would leave it after its first request.
+        """
+        with self._lock:
+            self._connect(create=True)
+        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         """The connection, opened on first use; `None` when reading a store never written."""
         if self._conn is not None:

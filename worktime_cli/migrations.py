@@ -196,6 +196,17 @@ def _tracking_ddl(table: str) -> str:
     )
 
 
+# Public names for the remote engine, which must create byte-identical tables.
+def tracking_ddl(table: str) -> str:
+    """wrangler's `CREATE TABLE IF NOT EXISTS` for the migrations tracking table."""
+    return _tracking_ddl(table)
+
+
+def facts_ddl(table: str) -> str:
+    """The DDL of our bookkeeping table (no trailing semicolon)."""
+    return _facts_ddl(table)
+
+
 def facts_table(db: D1Binding) -> str:
     """Our table beside wrangler's: checksum, down SQL at apply time, duration."""
     return db.migrations_table + FACTS_SUFFIX

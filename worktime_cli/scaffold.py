@@ -226,13 +226,17 @@ def _local_database(cfg: Config, persist_to: Path | None, result: InitResult) ->
 
     db = _database(cfg)
     path = d1.database_path(cfg, db, persist_to)
+    existed = path.exists()
+    # apply() creates a missing file itself (and takes no snapshot of a database that
+    # did not exist); a project with no migrations still gets its empty file.
+    applied = migrations.apply(cfg, db, persist_to).applied
     if not path.exists():
         d1.connect(path, create=True).close()
+    if not existed:
         result.created.append(f"local D1 database {db.database_name}")
-    applied = migrations.apply(cfg, db, persist_to).applied
     if applied:
         result.created.append(f"migrations applied: {', '.join(applied)}")
-    else:
+    elif existed:
         result.kept.append(f"local D1 database {db.database_name} (migrations up to date)")
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -128,3 +132,50 @@ def running_server(
         stop.set()
         thread.join(timeout=5)
         assert not thread.is_alive(), "server thread did not stop"
+
+
+# --- the real CLI in a subprocess ---------------------------------------------------------
+
+NULL_KEYRING = "keyring.backends.null.Keyring"
+READY_OK = '{"status":"ok","checks":{"d1":"ok","kv":"ok","migrations":"ok"}}'
+
+
+@contextmanager
+def dev(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m worktime_cli dev ARGS` in `root`, terminated (and reaped) on exit."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worktime_cli", "dev", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A keyring that never answers, so no machine's real keyring leaks into the test.
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHON_KEYRING_BACKEND": NULL_KEYRING},
+    )
+    port = args[args.index("--port") + 1] if "--port" in args else "8787"
+    try:
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def wait_ready(proc: subprocess.Popen[str], url: str) -> None:
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"dev exited with {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
+        return httpx.get(url + "/health").status_code == 200
+
+    wait_until(up, timeout=20)
+
+
+def stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=5)  # "promptly": a hang fails here, not a timing check
+    return proc.returncode, out, err
+
+

@@ -106,7 +106,9 @@ class FakeCloudflare:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         self._thread.start()
         return self
 
@@ -119,9 +121,18 @@ class FakeCloudflare:
 
     # --- test helpers -----------------------------------------------------------------------
 
-    def fail(self, method: str, path_pattern: str, status: int, *, times: int = 1,
-             headers: dict[str, str] | None = None, body: bytes | None = None,
-             code: int = 10001, message: str = "fault injected") -> None:
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        code: int = 10001,
+        message: str = "fault injected",
+    ) -> None:
         """Answer the next `times` matching requests with `status` (JSON envelope by default)."""
         if body is None:
             body = json.dumps(_failure(code, message)).encode()
@@ -153,7 +164,11 @@ class FakeCloudflare:
 
     def handle(self, req: Recorded) -> tuple[int, dict[str, str], bytes]:
         for fault in self.faults:
-            if fault.times > 0 and fault.method == req.method and re.search(fault.path_pattern, req.path):
+            if (
+                fault.times > 0
+                and fault.method == req.method
+                and re.search(fault.path_pattern, req.path)
+            ):
                 fault.times -= 1
                 return fault.status, fault.headers, fault.body
         path = unquote(req.path.removeprefix("/client/v4"))
@@ -162,7 +177,9 @@ class FakeCloudflare:
         auth = req.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         if token is None:
-            return _json(400, _failure(9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers"))
+            return _json(
+                400, _failure(9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
+            )
         if token not in self.tokens:
             return _json(400, _failure(9109, "Invalid access token"))
         segments = [unquote(s) for s in req.path.removeprefix("/client/v4").split("/")[1:]]
@@ -190,16 +207,26 @@ class FakeCloudflare:
         per_page = int(req.query.get("per_page", [str(self.default_per_page)])[0])
         chunk = items[(page - 1) * per_page : page * per_page]
         total_pages = max(1, -(-len(items) // per_page))
-        info = {"page": page, "per_page": per_page, "count": len(chunk), "total_count": len(items),
-                "total_pages": total_pages}
-        return _json(200, {"success": True, "errors": [], "messages": [], "result": chunk, "result_info": info})
+        info = {
+            "page": page,
+            "per_page": per_page,
+            "count": len(chunk),
+            "total_count": len(items),
+            "total_pages": total_pages,
+        }
+        return _json(
+            200,
+            {"success": True, "errors": [], "messages": [], "result": chunk, "result_info": info},
+        )
 
     # --- D1 ---------------------------------------------------------------------------------
 
     def _d1(self, req: Recorded, rest: list[str]) -> tuple[int, dict[str, str], bytes]:
         if rest == ["database"] and req.method == "GET":
             name = req.query.get("name", [None])[0]
-            items = [_db_json(db) for db in self.databases.values() if name is None or name in db.name]
+            items = [
+                _db_json(db) for db in self.databases.values() if name is None or name in db.name
+            ]
             return self._paged(req, items)
         if rest == ["database"] and req.method == "POST":
             body = req.json()
@@ -216,7 +243,13 @@ class FakeCloudflare:
         db = found
         action = rest[2:]
         if action == [] and req.method == "GET":
-            return _ok({**_db_json(db), "num_tables": 0, "file_size": db.path.stat().st_size if db.path.exists() else 0})
+            return _ok(
+                {
+                    **_db_json(db),
+                    "num_tables": 0,
+                    "file_size": db.path.stat().st_size if db.path.exists() else 0,
+                }
+            )
         if action == [] and req.method == "DELETE":
             del self.databases[db.uuid]
             db.path.unlink(missing_ok=True)
@@ -242,9 +275,12 @@ class FakeCloudflare:
             raise _D1Error(7500, "No SQL statements detected.")
         for statement in statements:
             if re.match(r"\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT)\b", statement.sql, re.I):
-                raise _D1Error(7500, "To execute a transaction, please use the state.storage.transaction() "
-                                     "or state.storage.transactionSync() APIs instead of the SQL BEGIN "
-                                     "TRANSACTION or SAVEPOINT statements.: SQLITE_AUTH")
+                raise _D1Error(
+                    7500,
+                    "To execute a transaction, please use the state.storage.transaction() "
+                    "or state.storage.transactionSync() APIs instead of the SQL BEGIN "
+                    "TRANSACTION or SAVEPOINT statements.: SQLITE_AUTH",
+                )
         conn = sqlite3.connect(db.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
         out = []
@@ -255,19 +291,21 @@ class FakeCloudflare:
                 before = conn.total_changes
                 cursor = conn.execute(statement.sql, params or [])
                 rows = [dict(r) for r in cursor.fetchall()]
-                out.append({
-                    "results": rows,
-                    "success": True,
-                    "meta": {
-                        "changed_db": conn.total_changes > before,
-                        "changes": conn.total_changes - before,
-                        "duration": (time.perf_counter() - started) * 1000,
-                        "last_row_id": cursor.lastrowid or 0,
-                        "rows_read": len(rows),
-                        "rows_written": conn.total_changes - before,
-                        "size_after": 0,
-                    },
-                })
+                out.append(
+                    {
+                        "results": rows,
+                        "success": True,
+                        "meta": {
+                            "changed_db": conn.total_changes > before,
+                            "changes": conn.total_changes - before,
+                            "duration": (time.perf_counter() - started) * 1000,
+                            "last_row_id": cursor.lastrowid or 0,
+                            "rows_read": len(rows),
+                            "rows_written": conn.total_changes - before,
+                            "size_after": 0,
+                        },
+                    }
+                )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
@@ -284,27 +322,56 @@ class FakeCloudflare:
             if filename in self.uploads:
                 return _ok({"success": True, "filename": filename})
             base = self.url
-            return _ok({"success": True, "filename": filename, "upload_url": f"{base}/__upload/{filename}?X-Amz-Signature=abc"})
+            return _ok(
+                {
+                    "success": True,
+                    "filename": filename,
+                    "upload_url": f"{base}/__upload/{filename}?X-Amz-Signature=abc",
+                }
+            )
         if action == "ingest":
             data = self.uploads.get(body["filename"])
             if data is None or hashlib.md5(data).hexdigest() != body["etag"]:
-                return _ok({"success": False, "error": "File not found or etag mismatch", "status": "error"})
+                return _ok(
+                    {
+                        "success": False,
+                        "error": "File not found or etag mismatch",
+                        "status": "error",
+                    }
+                )
             bookmark = f"bm-{uuid.uuid4().hex[:8]}"
             try:
                 results = self._run_sql(db, data.decode("utf-8"), None)
                 outcome: dict[str, Any] = {
-                    "success": True, "type": "import", "status": "complete", "at_bookmark": bookmark,
+                    "success": True,
+                    "type": "import",
+                    "status": "complete",
+                    "at_bookmark": bookmark,
                     "messages": ["Imported"],
-                    "result": {"num_queries": len(results), "final_bookmark": bookmark + "-final",
-                               "meta": {"changes": sum(r["meta"]["changes"] for r in results)}},
+                    "result": {
+                        "num_queries": len(results),
+                        "final_bookmark": bookmark + "-final",
+                        "meta": {"changes": sum(r["meta"]["changes"] for r in results)},
+                    },
                 }
             except _D1Error as exc:
-                outcome = {"success": False, "type": "import", "status": "error", "at_bookmark": bookmark,
-                           "error": exc.message}
+                outcome = {
+                    "success": False,
+                    "type": "import",
+                    "status": "error",
+                    "at_bookmark": bookmark,
+                    "error": exc.message,
+                }
             self.imports[bookmark] = outcome
             # Answer "in progress" first, so the client has to poll.
-            return _ok({"success": True, "type": "import", "at_bookmark": bookmark,
-                        "messages": ["Uploaded, starting import"]})
+            return _ok(
+                {
+                    "success": True,
+                    "type": "import",
+                    "at_bookmark": bookmark,
+                    "messages": ["Uploaded, starting import"],
+                }
+            )
         if action == "poll":
             polled = self.imports.get(body.get("current_bookmark", ""))
             if polled is None:
@@ -322,12 +389,18 @@ class FakeCloudflare:
 
     def _kv(self, req: Recorded, rest: list[str]) -> tuple[int, dict[str, str], bytes]:
         if rest == [] and req.method == "GET":
-            items = [{"id": i, "title": n["title"], "supports_url_encoding": True} for i, n in self.namespaces.items()]
+            items = [
+                {"id": i, "title": n["title"], "supports_url_encoding": True}
+                for i, n in self.namespaces.items()
+            ]
             return self._paged(req, items)
         if rest == [] and req.method == "POST":
             title = req.json().get("title")
             if any(n["title"] == title for n in self.namespaces.values()):
-                return _json(400, _failure(10014, "a namespace with this account ID and title already exists"))
+                return _json(
+                    400,
+                    _failure(10014, "a namespace with this account ID and title already exists"),
+                )
             ns_id = self.add_namespace(title)
             return _ok({"id": ns_id, "title": title, "supports_url_encoding": True})
         ns = self.namespaces.get(rest[0])
@@ -368,8 +441,16 @@ class FakeCloudflare:
                 if entries[name].metadata is not None:
                     item["metadata"] = entries[name].metadata
                 result.append(item)
-            return _json(200, {"success": True, "errors": [], "messages": [], "result": result,
-                               "result_info": {"count": len(chunk), "cursor": cursor}})
+            return _json(
+                200,
+                {
+                    "success": True,
+                    "errors": [],
+                    "messages": [],
+                    "result": result,
+                    "result_info": {"count": len(chunk), "cursor": cursor},
+                },
+            )
         if action == ["bulk"] and req.method == "PUT":
             items = req.json()
             if len(items) > 10000:
@@ -377,7 +458,11 @@ class FakeCloudflare:
             for item in items:
                 import base64
 
-                value = base64.b64decode(item["value"]) if item.get("base64") else item["value"].encode()
+                value = (
+                    base64.b64decode(item["value"])
+                    if item.get("base64")
+                    else item["value"].encode()
+                )
                 entries[item["key"]] = KVEntry(value, item.get("expiration"), item.get("metadata"))
             return _ok({"successful_key_count": len(items), "unsuccessful_keys": []})
         if action == ["bulk", "delete"] and req.method == "POST":
@@ -387,7 +472,9 @@ class FakeCloudflare:
             return _ok({"successful_key_count": len(keys), "unsuccessful_keys": []})
         return _json(404, _failure(7003, "No route for the URI"))
 
-    def _kv_put(self, req: Recorded, entries: dict[str, KVEntry], key: str) -> tuple[int, dict[str, str], bytes]:
+    def _kv_put(
+        self, req: Recorded, entries: dict[str, KVEntry], key: str
+    ) -> tuple[int, dict[str, str], bytes]:
         expiration = req.query.get("expiration", [None])[0]
         ttl = req.query.get("expiration_ttl", [None])[0]
         when = int(expiration) if expiration else (int(time.time()) + int(ttl) if ttl else None)
@@ -434,7 +521,12 @@ def _db_json(db: Database) -> dict[str, Any]:
 
 
 def _failure(code: int, message: str) -> dict[str, Any]:
-    return {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+    return {
+        "success": False,
+        "errors": [{"code": code, "message": message}],
+        "messages": [],
+        "result": None,
+    }
 
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:

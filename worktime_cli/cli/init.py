@@ -80,7 +80,14 @@ def _closing_panel(result: InitResult) -> None:
     cd = Path.cwd().resolve() != result.root
     if cd:
         body.append(f"  cd {result.root}\n")
-    for name in result.missing_secrets:
-        body.append(f"  worktime secret put {name}\n")
+    if result.missing_secrets and result.warnings:
+        # No usable keyring: the local file is the way to give values.
+        body.append("  cp .dev.vars.example .dev.vars   # then edit the values\n")
+    else:
+        for name in result.missing_secrets:
+            body.append(f"  worktime secret put {name}\n")
     body.append("  worktime dev")
-    output.stderr().print(Panel(body, title=f"worktime project in {result.root}", expand=False))
+    # soft_wrap off: long lines wrap inside the panel instead of being cut at its border.
+    output.stderr().print(
+        Panel(body, title=f"worktime project in {result.root}", expand=False), soft_wrap=False
+    )

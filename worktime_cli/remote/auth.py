@@ -61,7 +61,8 @@ def _keyring(operation: Callable[[Any], T], what: str, **options: Any) -> T:
 
 def stored_token() -> str | None:
     token: str | None = _keyring(
-        lambda backend: backend.get_password(KEYRING_SERVICE, KEYRING_USERNAME), "read the API token"
+        lambda backend: backend.get_password(KEYRING_SERVICE, KEYRING_USERNAME),
+        "read the API token",
     )
     return token
 
@@ -94,7 +95,9 @@ def login(token: str, base_url: str | None = None) -> Identity:
     """Verify `token` and store it in the keyring; nothing is stored if it is not active."""
     token = token.strip()
     if not token:
-        raise RemoteError("no API token given", hint="paste a token from dash.cloudflare.com/profile/api-tokens")
+        raise RemoteError(
+            "no API token given", hint="paste a token from dash.cloudflare.com/profile/api-tokens"
+        )
     if any(ch.isspace() for ch in token):
         raise RemoteError("an API token has no spaces or line breaks", hint="paste only the token")
     with Client(token, base_url=base_url) as client:

@@ -165,8 +165,14 @@ class Client:
     ) -> Envelope:
         """One API call; the envelope's result, or a `RemoteError`."""
         response = self.send(
-            method, path, json=json, params=params, content=content, files=files,
-            headers=headers, idempotent=idempotent,
+            method,
+            path,
+            json=json,
+            params=params,
+            content=content,
+            files=files,
+            headers=headers,
+            idempotent=idempotent,
         )
         return self._envelope(response)
 
@@ -291,7 +297,8 @@ class Client:
                 code=code if isinstance(code, int) else None,
             )
         messages = tuple(
-            str(m.get("message")) if isinstance(m, dict) else str(m) for m in body.get("messages") or []
+            str(m.get("message")) if isinstance(m, dict) else str(m)
+            for m in body.get("messages") or []
         )
         info = body.get("result_info")
         return Envelope(
@@ -319,7 +326,9 @@ class Client:
         """Every item of a page-based list, following `page` until a short or last page."""
         page = 1
         while True:
-            envelope = self.call("GET", path, params={**(params or {}), "page": page, "per_page": per_page})
+            envelope = self.call(
+                "GET", path, params={**(params or {}), "page": page, "per_page": per_page}
+            )
             items = envelope.result or []
             if not isinstance(items, list):
                 raise RemoteError(f"unexpected list answer from {_show(path)}")

@@ -39,13 +39,14 @@ class RemoteDatabase:
         )
 
     def to_json(self) -> dict[str, Any]:
+        # The local commands' keys where the concept is the same (name, id, size).
         return {
-            "uuid": self.uuid,
-            "name": self.name,
+            "database_name": self.name,
+            "database_id": self.uuid,
             "created_at": self.created_at,
             "version": self.version,
             "num_tables": self.num_tables,
-            "file_size": self.file_size,
+            "size": self.file_size,
         }
 
 
@@ -59,8 +60,10 @@ class CreateResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            **self.database.to_json(),
             "binding": self.binding,
+            "database_name": self.database.name,
+            "database_id": self.database.uuid,
+            "created_at": self.database.created_at,
             "config": str(self.config_path),
             "local_moved_from": str(self.moved_from) if self.moved_from else None,
             "local_moved_to": str(self.moved_to) if self.moved_to else None,
@@ -88,19 +91,29 @@ class ImportResult:
     messages: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        # The local `execute --file --json` item's shape; D1's import reports no rows.
         return {
-            "num_queries": self.num_queries,
-            "final_bookmark": self.final_bookmark,
-            "meta": self.meta,
-            "uploaded": self.uploaded,
+            "results": [],
+            "success": True,
+            "meta": {
+                **self.meta,
+                "statements": self.num_queries,
+                "final_bookmark": self.final_bookmark,
+                "uploaded": self.uploaded,
+            },
         }
 
 
-def list_databases(client: Client, *, name: str | None = None, per_page: int = 100) -> list[RemoteDatabase]:
+def list_databases(
+    client: Client, *, name: str | None = None, per_page: int = 100
+) -> list[RemoteDatabase]:
     """Every database of the account (all pages)."""
     params = {"name": name} if name else None
     path = client.account_path("/d1/database")
-    return [RemoteDatabase.from_api(item) for item in client.paginate(path, params=params, per_page=per_page)]
+    return [
+        RemoteDatabase.from_api(item)
+        for item in client.paginate(path, params=params, per_page=per_page)
+    ]
 
 
 def get_database(client: Client, database_id: str) -> RemoteDatabase:
@@ -225,10 +238,15 @@ def query(
     body: dict[str, Any] = {"sql": sql}
     if params is not None:
         body["params"] = [_param(p) for p in params]
-    result = client.call("POST", client.account_path(f"/d1/database/{database_id}/query"), json=body).result
+    result = client.call(
+        "POST", client.account_path(f"/d1/database/{database_id}/query"), json=body
+    ).result
     return [
-        QueryResult(results=list(item.get("results") or []), meta=dict(item.get("meta") or {}),
-                    success=bool(item.get("success", True)))
+        QueryResult(
+            results=list(item.get("results") or []),
+            meta=dict(item.get("meta") or {}),
+            success=bool(item.get("success", True)),
+        )
         for item in result or []
     ]
 
@@ -289,9 +307,12 @@ def import_file(
         uploaded = True
     if not filename:
         raise RemoteError("Cloudflare's import init returned no filename")
-    answer = client.call(
-        "POST", import_path, json={"action": "ingest", "etag": etag, "filename": filename}
-    ).result or {}
+    answer = (
+        client.call(
+            "POST", import_path, json={"action": "ingest", "etag": etag, "filename": filename}
+        ).result
+        or {}
+    )
     messages: list[str] = []
     for _ in range(max_polls):
         for line in answer.get("messages") or []:
@@ -318,10 +339,18 @@ def import_file(
             raise RemoteError("Cloudflare's import returned no bookmark to poll")
         if _ > 0:
             client.sleep(poll_interval)
-        answer = client.call(
-            "POST", import_path, json={"action": "poll", "current_bookmark": bookmark}, idempotent=True
-        ).result or {}
-    raise RemoteError(f"{path.name}: the import did not finish in time", hint="check the database later")
+        answer = (
+            client.call(
+                "POST",
+                import_path,
+                json={"action": "poll", "current_bookmark": bookmark},
+                idempotent=True,
+            ).result
+            or {}
+        )
+    raise RemoteError(
+        f"{path.name}: the import did not finish in time", hint="check the database later"
+    )
 
 
 def _read_chunks(path: Path, on_progress: Callable[[int], None] | None) -> Iterator[bytes]:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from worktime_cli import config as configmod
 from worktime_cli.config import Config
 from worktime_cli.errors import LimitError, NotFoundError
 from worktime_cli.remote.client import Client, chunked
+
+if TYPE_CHECKING:
+    from worktime_cli.kv import PutItem
 
 BULK_CHUNK = 1000  # items per request: well under the API's 10,000 items / 100 MB
 BULK_MAX_BYTES = 100 * 1000 * 1000
@@ -33,7 +39,50 @@ class Key:
     metadata: Any = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "expiration": self.expiration, "metadata": self.metadata}
+        # The API's shape, as the local `kv key list --json`: absent fields are left out.
+        data: dict[str, Any] = {"name": self.name}
+        if self.expiration is not None:
+            data["expiration"] = self.expiration
+        if self.metadata is not None:
+            data["metadata"] = self.metadata
+        return data
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    """One page of keys (`--limit`): the same shape as the local store's page."""
+
+    keys: tuple[Key, ...]
+    cursor: str | None
+
+    @property
+    def list_complete(self) -> bool:
+        return self.cursor is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "keys": [k.to_json() for k in self.keys],
+            "list_complete": self.list_complete,
+            "cursor": self.cursor,
+        }
+
+
+@dataclass(frozen=True)
+class BoundNamespace:
+    """`kv namespace create --remote`: the namespace and how wrangler.toml now names it."""
+
+    namespace: Namespace
+    binding: str
+    config_path: Path
+    preview_id: str | None  # the old local id, kept so local data stays where it was
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "binding": self.binding,
+            "id": self.namespace.id,
+            "title": self.namespace.title,
+            "preview_id": self.preview_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,6 +95,23 @@ class BulkItem:
     expiration_ttl: int | None = None
     metadata: Any = None
     base64: bool = False
+
+    @classmethod
+    def from_put_item(cls, item: PutItem) -> BulkItem:
+        """A parsed local `bulk put` item; binary values travel as base64."""
+        try:
+            text, is_base64 = item.value.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(item.value).decode("ascii"), True
+        # The local item's `expiration_ttl` wins over `expiration`, as the API does.
+        return cls(
+            key=item.key,
+            value=text,
+            expiration=None if item.expiration_ttl is not None else item.expiration,
+            expiration_ttl=item.expiration_ttl,
+            metadata=item.metadata,
+            base64=is_base64,
+        )
 
     def to_api(self) -> dict[str, Any]:
         item: dict[str, Any] = {"key": self.key, "value": self.value}
@@ -90,10 +156,33 @@ def list_namespaces(client: Client, *, per_page: int = 100) -> list[Namespace]:
 
 
 def create_namespace(client: Client, title: str) -> Namespace:
-    result = client.call(
-        "POST", client.account_path("/storage/kv/namespaces"), json={"title": title}
-    ).result or {}
+    result = (
+        client.call(
+            "POST", client.account_path("/storage/kv/namespaces"), json={"title": title}
+        ).result
+        or {}
+    )
     return Namespace(id=str(result.get("id", "")), title=str(result.get("title", title)))
+
+
+def create_bound_namespace(client: Client, cfg: Config, binding: str) -> BoundNamespace:
+    """Create `<worker>-<binding>` on Cloudflare and record its id in wrangler.toml.
+
+    miniflare keeps local data under `preview_id ?? id`, so when the binding already has a
+    local id and no preview_id, that id moves to `preview_id`: local data is not orphaned.
+    """
+    namespace = create_namespace(client, namespace_title(cfg, binding))
+    existing = next((ns for ns in cfg.kv_namespaces if ns.binding == binding), None)
+    if existing is None:
+        new_cfg = configmod.append_table(
+            cfg.path, "kv_namespaces", {"binding": binding, "id": namespace.id}
+        )
+        return BoundNamespace(namespace, binding, new_cfg.path, None)
+    values = {"id": namespace.id}
+    if existing.preview_id is None and existing.id and existing.id != namespace.id:
+        values["preview_id"] = existing.id
+    new_cfg = configmod.update_table(cfg.path, "kv_namespaces", {"binding": binding}, values)
+    return BoundNamespace(namespace, binding, new_cfg.path, new_cfg.kv(binding=binding).preview_id)
 
 
 def delete_namespace(client: Client, namespace_id: str) -> None:
@@ -130,7 +219,10 @@ def put(
     params = {"expiration": expiration, "expiration_ttl": expiration_ttl}
     if metadata is None:
         client.call(
-            "PUT", path, params=params, content=value,
+            "PUT",
+            path,
+            params=params,
+            content=value,
             headers={"Content-Type": "application/octet-stream"},
         )
         return
@@ -146,7 +238,9 @@ def get(client: Client, namespace_id: str, key: str) -> bytes:
 
 
 def get_metadata(client: Client, namespace_id: str, key: str) -> Any:
-    return client.call("GET", _ns_path(client, namespace_id, f"/metadata/{key_segment(key)}")).result
+    return client.call(
+        "GET", _ns_path(client, namespace_id, f"/metadata/{key_segment(key)}")
+    ).result
 
 
 def delete(client: Client, namespace_id: str, key: str) -> None:
@@ -159,14 +253,43 @@ def iter_keys(
     """Every key (all cursor pages); `limit` is the page size the API uses (10–1000)."""
     path = _ns_path(client, namespace_id, "/keys")
     for item in client.cursor(path, params={"prefix": prefix or None, "limit": limit}):
-        yield Key(name=str(item.get("name", "")), expiration=item.get("expiration"), metadata=item.get("metadata"))
+        yield Key(
+            name=str(item.get("name", "")),
+            expiration=item.get("expiration"),
+            metadata=item.get("metadata"),
+        )
 
 
-def list_keys(client: Client, namespace_id: str, *, prefix: str | None = None, limit: int = 1000) -> list[Key]:
+def list_page(
+    client: Client,
+    namespace_id: str,
+    *,
+    prefix: str | None = None,
+    limit: int = 1000,
+    cursor: str | None = None,
+) -> KeyPage:
+    """One page of keys, for `--limit`/`--cursor`: a single call."""
+    envelope = client.call(
+        "GET",
+        _ns_path(client, namespace_id, "/keys"),
+        params={"prefix": prefix or None, "limit": limit, "cursor": cursor},
+    )
+    keys = tuple(
+        Key(name=str(i.get("name", "")), expiration=i.get("expiration"), metadata=i.get("metadata"))
+        for i in envelope.result or []
+    )
+    return KeyPage(keys, envelope.result_info.get("cursor") or None)
+
+
+def list_keys(
+    client: Client, namespace_id: str, *, prefix: str | None = None, limit: int = 1000
+) -> list[Key]:
     return list(iter_keys(client, namespace_id, prefix=prefix, limit=limit))
 
 
-def bulk_put(client: Client, namespace_id: str, items: Iterable[BulkItem], *, chunk: int = BULK_CHUNK) -> int:
+def bulk_put(
+    client: Client, namespace_id: str, items: Iterable[BulkItem], *, chunk: int = BULK_CHUNK
+) -> int:
     """Write items in chunks of `chunk`; returns how many were written."""
     path = _ns_path(client, namespace_id, "/bulk")
     written = 0
@@ -184,7 +307,9 @@ def bulk_put(client: Client, namespace_id: str, items: Iterable[BulkItem], *, ch
     return written
 
 
-def bulk_delete(client: Client, namespace_id: str, keys: Iterable[str], *, chunk: int = BULK_CHUNK) -> int:
+def bulk_delete(
+    client: Client, namespace_id: str, keys: Iterable[str], *, chunk: int = BULK_CHUNK
+) -> int:
     """Delete keys in chunks via `POST …/bulk/delete`; returns how many were sent."""
     path = _ns_path(client, namespace_id, "/bulk/delete")
     deleted = 0

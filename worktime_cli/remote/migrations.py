@@ -36,13 +36,26 @@ class MigrationState:
     status: str  # applied | pending | missing
     applied_at: str | None = None
     checksum_ok: bool | None = None  # None: unverified (applied by wrangler) or not applied
+    out_of_order: bool = False  # pending, but sorts before the newest applied migration
+    has_down: bool = False
+
+    @property
+    def state(self) -> str:
+        """The local engine's vocabulary: applied | pending | drifted | missing | unverified."""
+        if self.status == "applied" and self.checksum_ok is False:
+            return "drifted"
+        if self.status == "applied" and self.checksum_ok is None:
+            return "unverified"
+        return self.status
 
     def to_json(self) -> dict[str, Any]:
+        # The same keys as the local `migrations list --json`, so scripts read both alike.
         return {
             "name": self.name,
-            "status": self.status,
+            "status": self.state,
             "applied_at": self.applied_at,
-            "checksum_ok": self.checksum_ok,
+            "out_of_order": self.out_of_order,
+            "has_down": self.has_down,
         }
 
 
@@ -76,7 +89,12 @@ def load(migrations_dir: Path) -> list[Migration]:
         up = item.path.read_bytes()
         down = local.read_sql(item.down_path) if item.has_down else None
         migrations.append(
-            Migration(name=item.name, up_sql=local.read_sql(item.path), down_sql=down, checksum=local.checksum(up))
+            Migration(
+                name=item.name,
+                up_sql=local.read_sql(item.path),
+                down_sql=down,
+                checksum=local.checksum(up),
+            )
         )
     return migrations
 
@@ -86,11 +104,13 @@ def _ensure_tables(client: Client, database_id: str, table: str, bookkeeping: st
     # databases have identical bookkeeping whichever tool created it.
     from worktime_cli import migrations as local
 
-    sql = local._tracking_ddl(table) + "\n" + local._facts_ddl(bookkeeping) + ";"
+    sql = local.tracking_ddl(table) + "\n" + local.facts_ddl(bookkeeping) + ";"
     remote_d1.query(client, database_id, sql)
 
 
-def _applied_rows(client: Client, database_id: str, table: str, bookkeeping: str) -> list[dict[str, Any]]:
+def _applied_rows(
+    client: Client, database_id: str, table: str, bookkeeping: str
+) -> list[dict[str, Any]]:
     sql = (
         f"SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, b.down_sql AS down_sql "
         f"FROM {quote_identifier(table)} AS m LEFT JOIN {quote_identifier(bookkeeping)} AS b "
@@ -109,6 +129,8 @@ def status(
     bookkeeping: str = "d1_migrations_worktime",
 ) -> list[MigrationState]:
     """Applied, pending and missing migrations, in order (creates the tables, as wrangler)."""
+    from worktime_cli.migrations import sort_key
+
     _ensure_tables(client, database_id, table, bookkeeping)
     rows = _applied_rows(client, database_id, table, bookkeeping)
     by_name = {m.name: m for m in migrations}
@@ -118,17 +140,26 @@ def status(
         name = str(row.get("name"))
         seen.add(name)
         local = by_name.get(name)
+        has_down = bool(row.get("down_sql")) or (local is not None and local.down_sql is not None)
         if local is None:
-            states.append(MigrationState(name, "missing", row.get("applied_at")))
+            states.append(MigrationState(name, "missing", row.get("applied_at"), has_down=has_down))
             continue
         recorded = row.get("checksum")
+        checksum_ok = None if recorded is None else recorded == local.checksum
         states.append(
-            MigrationState(
-                name, "applied", row.get("applied_at"),
-                None if recorded is None else recorded == local.checksum,
-            )
+            MigrationState(name, "applied", row.get("applied_at"), checksum_ok, has_down=has_down)
         )
-    states.extend(MigrationState(m.name, "pending") for m in migrations if m.name not in seen)
+    newest = max((sort_key(name) for name in seen), default=None)
+    states.extend(
+        MigrationState(
+            m.name,
+            "pending",
+            out_of_order=newest is not None and sort_key(m.name) < newest,
+            has_down=m.down_sql is not None,
+        )
+        for m in migrations
+        if m.name not in seen
+    )
     return states
 
 
@@ -141,12 +172,14 @@ def apply(
     bookkeeping: str = "d1_migrations_worktime",
     to: str | None = None,
     allow_drift: bool = False,
+    allow_out_of_order: bool = False,
     on_applied: Callable[[Applied], None] | None = None,
 ) -> list[Applied]:
     """Apply pending migrations in order, one atomic `/query` call each.
 
     Stops before doing anything when an applied migration's file changed since it was
-    applied (as the local engine), unless `allow_drift`.
+    applied, unless `allow_drift`, or when a pending file sorts before an applied one
+    (usually a branch merge), unless `allow_out_of_order` — as the local engine.
     """
     states = status(client, database_id, migrations, table=table, bookkeeping=bookkeeping)
     drifted = [s.name for s in states if s.checksum_ok is False]
@@ -161,6 +194,12 @@ def apply(
             raise WorktimeError(f"no migration named {to!r}")
         # A `to` that is already applied means nothing is left to do.
         pending_names = pending_names[: pending_names.index(to) + 1] if to in pending_names else []
+    late = [s.name for s in states if s.out_of_order and s.name in pending_names]
+    if late and not allow_out_of_order:
+        raise WorktimeError(
+            f"pending migration(s) sort before the newest applied one: {', '.join(late)}",
+            hint="usually a branch merge; check they do not conflict, then pass --allow-out-of-order",
+        )
     by_name = {m.name: m for m in migrations}
     done: list[Applied] = []
     for name in pending_names:
@@ -186,19 +225,28 @@ def rollback(
     database_id: str,
     migrations: Sequence[Migration],
     *,
-    steps: int = 1,
+    steps: int | None = 1,
+    to: str | None = None,
     table: str = "d1_migrations",
     bookkeeping: str = "d1_migrations_worktime",
     on_rolled_back: Callable[[Applied], None] | None = None,
 ) -> list[Applied]:
-    """Roll back the newest `steps` migrations: down SQL + the DELETEs, one call each.
+    """Roll back the newest `steps` migrations (all when None), or every one applied after
+    `to`: down SQL + the DELETEs, one call each.
 
     Every down SQL is found before anything runs, so an irreversible migration stops the
     rollback before it changes anything.
     """
     _ensure_tables(client, database_id, table, bookkeeping)
     rows = _applied_rows(client, database_id, table, bookkeeping)
-    chosen = list(reversed(rows))[:steps]
+    newest_first = list(reversed(rows))
+    if to is not None:
+        names = [str(row.get("name")) for row in newest_first]
+        if to not in names:
+            raise WorktimeError(f"migration {to!r} is not applied to this database")
+        chosen = newest_first[: names.index(to)]
+    else:
+        chosen = newest_first if steps is None else newest_first[:steps]
     by_name = {m.name: m for m in migrations}
     plan: list[tuple[str, str]] = []
     for row in chosen:

@@ -66,7 +66,9 @@ def put(client: Client, script: str, name: str, value: str) -> RemoteSecret:
         result = client.call("PUT", _path(client, script), json=body).result or {}
     except RemoteError as exc:
         raise _worker_missing(script, exc) from None
-    return RemoteSecret(name=str(result.get("name", name)), type=str(result.get("type", "secret_text")))
+    return RemoteSecret(
+        name=str(result.get("name", name)), type=str(result.get("type", "secret_text"))
+    )
 
 
 def list_secrets(client: Client, script: str) -> list[RemoteSecret]:
@@ -84,7 +86,9 @@ def delete(client: Client, script: str, name: str) -> None:
         raise _worker_missing(script, exc) from None
 
 
-def put_many(client: Client, script: str, values: Mapping[str, str] | Iterable[tuple[str, str]]) -> PushResult:
+def put_many(
+    client: Client, script: str, values: Mapping[str, str] | Iterable[tuple[str, str]]
+) -> PushResult:
     """`secret bulk FILE --remote` and `secret push`: one PUT per secret, in order.
 
     Stops at the first failure; the names already uploaded are in the error's message.
