@@ -52,7 +52,9 @@ def run() -> list[Figure]:
         sql = root / "inserts.sql"
         write_inserts(sql)
         (root / "wrangler.toml").write_text('name = "bench"\n')
-        subprocess.run([*WORKTIME, "d1", "create", "bench-db"], cwd=root, check=True, capture_output=True)
+        subprocess.run(
+            [*WORKTIME, "d1", "create", "bench-db"], cwd=root, check=True, capture_output=True
+        )
         from worktime_cli import config, d1
 
         cfg = config.load(root / "wrangler.toml")

@@ -44,7 +44,9 @@ def _wrk() -> str | None:
     if path is None and shutil.which("apt-get") is not None:
         subprocess.run(
             ["apt-get", "install", "-y", "-qq", "wrk"],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         path = shutil.which("wrk")
     return path
@@ -75,7 +77,11 @@ def _wait_health(url: str, proc: subprocess.Popen[bytes], timeout: float) -> Non
 def _serving(argv: Sequence[str], cwd: Path, url: str, log: Path, timeout: float) -> Iterator[None]:
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(
-            list(argv), cwd=cwd, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+            list(argv),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=stderr,
+            stderr=stderr,
             start_new_session=True,  # its own group, so wrangler's workerd child stops with it
             env={**os.environ, "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"},
         )
@@ -95,7 +101,9 @@ def _measure(wrk: str, url: str, duration: str = DURATION) -> tuple[float, float
     """(requests/s, p99 latency in ms) from `wrk -t2 -c32 -d10s --latency`."""
     out = subprocess.run(
         [wrk, "-t2", "-c32", f"-d{duration}", "--latency", url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()  # type: ignore[union-attr]
@@ -117,7 +125,9 @@ def run() -> list[Figure]:
         (ours_dir / "wrangler.toml").write_text('name = "worktime-backend"\n', encoding="utf-8")
         port = _free_port()
         url = f"http://127.0.0.1:{port}/health"
-        with _serving([*WORKTIME, "dev", "--port", str(port)], ours_dir, url, root / "ours.log", 30):
+        with _serving(
+            [*WORKTIME, "dev", "--port", str(port)], ours_dir, url, root / "ours.log", 30
+        ):
             _measure(wrk, url, "2s")  # warm-up, as for the peer
             ours_rps, ours_p99 = _measure(wrk, url)
 
@@ -142,12 +152,21 @@ def run() -> list[Figure]:
     ratio = ours_rps / peer_rps if peer_rps else None
     return [
         Figure(
-            "dev /health req/s (wrk -t2 -c32)", ours_rps, peer_rps, "wrangler", unit="req/s",
-            goal="ratio >= 5", ok=None if ratio is None else ratio >= 5,
+            "dev /health req/s (wrk -t2 -c32)",
+            ours_rps,
+            peer_rps,
+            "wrangler",
+            unit="req/s",
+            goal="ratio >= 5",
+            ok=None if ratio is None else ratio >= 5,
         ),
         Figure(
-            "dev /health p99 latency", ours_p99, peer_p99, "wrangler", unit="ms",
-            goal="ours < 20 ms", ok=ours_p99 < 20,
+            "dev /health p99 latency",
+            ours_p99,
+            peer_p99,
+            "wrangler",
+            unit="ms",
+            goal="ours < 20 ms",
+            ok=ours_p99 < 20,
         ),
     ]
-

@@ -1,6 +1,6 @@
 """`worktime d1 migrations apply`, whole process: the seed vs wrangler, and 100/1,000/2,000 files.
 
-    python bench/run.py migrations
+python bench/run.py migrations
 """
 
 from __future__ import annotations
@@ -65,7 +65,14 @@ def run() -> list[Figure]:
                 env={"CI": "true"},
             )
         figures.append(
-            Figure("apply seed, new DB (whole process)", ours, peer, "wrangler", goal="ours <= 0.3 s", ok=ours <= 0.3)
+            Figure(
+                "apply seed, new DB (whole process)",
+                ours,
+                peer,
+                "wrangler",
+                goal="ours <= 0.3 s",
+                ok=ours <= 0.3,
+            )
         )
         times = {}
         for count in (100, 1000, 2000):

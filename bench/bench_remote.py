@@ -47,17 +47,28 @@ def run() -> list[Figure]:
             }
             figures = []
             pairs = [
-                ("d1 list --remote", [sys.executable, "-c", _OURS_LIST],
-                 [peer, "d1", "list", "--json"] if peer else None),
-                ("kv key put --remote", [sys.executable, "-c", _OURS_PUT, ns],
-                 [peer, "kv", "key", "put", "--remote", "--namespace-id", ns, "a/b", "hello"] if peer else None),
+                (
+                    "d1 list --remote",
+                    [sys.executable, "-c", _OURS_LIST],
+                    [peer, "d1", "list", "--json"] if peer else None,
+                ),
+                (
+                    "kv key put --remote",
+                    [sys.executable, "-c", _OURS_PUT, ns],
+                    [peer, "kv", "key", "put", "--remote", "--namespace-id", ns, "a/b", "hello"]
+                    if peer
+                    else None,
+                ),
             ]
             for name, ours_argv, peer_argv in pairs:
                 ours = time_command(ours_argv, cwd=root, env=env)
                 theirs = time_command(peer_argv, cwd=root, env=env, repeat=3) if peer_argv else None
                 figures.append(
                     Figure(
-                        name=name, ours=ours, peer=theirs, peer_name="wrangler",
+                        name=name,
+                        ours=ours,
+                        peer=theirs,
+                        peer_name="wrangler",
                         goal="ratio <= 0.5",
                         ok=None if theirs is None else ours / theirs <= 0.5,
                     )

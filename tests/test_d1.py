@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,13 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def db_path(tmp_path) -> Path:
+def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "state" / "db.sqlite"
     d1.connect(path, create=True).close()
     return path
 
 
-def snapshot(path: Path) -> tuple[list[tuple], list[tuple]]:
+def snapshot(path: Path) -> tuple[list[Any], list[Any]]:
     """Schema and every row, to compare a database before and after."""
     conn = sqlite3.connect(path)
     schema = conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY name").fetchall()
@@ -160,7 +161,7 @@ def test_file_runs_and_reports_totals(db_path, tmp_path):
         + "".join(f"INSERT INTO t VALUES ({i});\n" for i in range(2500))
         + "SELECT count(*) AS n FROM t;\nCOMMIT;\n"
     )
-    seen = []
+    seen: list[int] = []
     result = d1.execute_file(db_path, sql, seen.append)
     assert result.statements == 2502
     assert result.changes == 2500
@@ -182,7 +183,7 @@ def test_file_streams_in_chunks(db_path, tmp_path, monkeypatch):
 
 
 def test_statement_result_json_shape(db_path):
-    (create, insert, select) = d1.execute_command(
+    (_create, insert, select) = d1.execute_command(
         db_path, "CREATE TABLE t (a, b); INSERT INTO t VALUES (1, 'x'); SELECT a, b FROM t"
     )
     data = insert.to_json()

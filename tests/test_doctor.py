@@ -13,8 +13,13 @@ from pathlib import Path
 import pytest
 
 from worktime_cli import config, d1, doctor, kv, scaffold, state
+from worktime_cli.safety import Check
 
-SECRETS = {"JWT_SECRET": "jwt-s3cret-value", "GITHUB_CLIENT_ID": "gh-id-value", "GITHUB_CLIENT_SECRET": "gh-s3cret-value"}
+SECRETS = {
+    "JWT_SECRET": "jwt-s3cret-value",
+    "GITHUB_CLIENT_ID": "gh-id-value",
+    "GITHUB_CLIENT_SECRET": "gh-s3cret-value",
+}
 
 
 def free_port() -> int:
@@ -24,7 +29,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def healthy(tmp_path, monkeypatch) -> Path:
+def healthy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "app"
     scaffold.init(root)
     dev_vars = root / ".dev.vars"
@@ -34,7 +39,7 @@ def healthy(tmp_path, monkeypatch) -> Path:
     return root
 
 
-def run(root: Path, port: int | None = None) -> dict[str, doctor.Check]:
+def run(root: Path, port: int | None = None) -> dict[str, Check]:
     report = doctor.run(root / "wrangler.toml", port=port or free_port())
     return {c.name: c for c in report.checks}
 
@@ -51,7 +56,10 @@ def db_path(root: Path) -> Path:
 def test_healthy_project_passes(healthy):
     checks = run(healthy)
     assert [n for n, c in checks.items() if c.status not in ("ok", "skip")] == []
-    assert checks["secrets"].message == "JWT_SECRET (.dev.vars), GITHUB_CLIENT_ID (.dev.vars), GITHUB_CLIENT_SECRET (.dev.vars)"
+    assert (
+        checks["secrets"].message
+        == "JWT_SECRET (.dev.vars), GITHUB_CLIENT_ID (.dev.vars), GITHUB_CLIENT_SECRET (.dev.vars)"
+    )
     assert list(checks) == [
         "config",
         "d1 worktime-db: integrity",
@@ -144,7 +152,10 @@ def test_malformed_dev_vars(healthy):
 def test_missing_secret(healthy):
     (healthy / ".dev.vars").write_text("JWT_SECRET=x\n")
     check = run(healthy)["secrets"]
-    assert (check.status, check.message) == ("fail", "required but not set: GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET")
+    assert (check.status, check.message) == (
+        "fail",
+        "required but not set: GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET",
+    )
 
 
 def test_keyring_unusable_is_a_warning_when_dev_vars_supplies_everything(healthy, monkeypatch):
@@ -212,7 +223,10 @@ def test_port_answered_by_a_dev_server(healthy):
 
     with running_server(healthy) as server:
         check = run(healthy, port=server.port)["dev port"]
-    assert (check.status, check.message) == ("ok", f"a dev server on 127.0.0.1:{server.port} answers /health")
+    assert (check.status, check.message) == (
+        "ok",
+        f"a dev server on 127.0.0.1:{server.port} answers /health",
+    )
 
 
 def test_cli_json_shape_and_no_secret_values(healthy, cli):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def fill(path: Path) -> None:
     d1.execute_command(path, DATA)
 
 
-def contents(path: Path) -> tuple[list, dict]:
+def contents(path: Path) -> tuple[list[Any], dict[str, Any]]:
     conn = sqlite3.connect(path)
     schema = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"

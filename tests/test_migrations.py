@@ -32,15 +32,24 @@ ORDER_CASES = [
     # (files in the folder, expected apply order)
     (["0002_b.sql", "0001_a.sql"], ["0001_a.sql", "0002_b.sql"]),
     # numeric, not lexicographic: 10 after 9 even without zero padding
-    (["10_ten.sql", "9_nine.sql", "0011_eleven.sql"], ["9_nine.sql", "10_ten.sql", "0011_eleven.sql"]),
+    (
+        ["10_ten.sql", "9_nine.sql", "0011_eleven.sql"],
+        ["9_nine.sql", "10_ten.sql", "0011_eleven.sql"],
+    ),
     # numbered before unnumbered, unnumbered by name
     (["zeta.sql", "alpha.sql", "0001_x.sql"], ["0001_x.sql", "alpha.sql", "zeta.sql"]),
     # same number: by name
     (["0002_b.sql", "0002_a.sql", "2_c.sql"], ["0002_a.sql", "0002_b.sql", "2_c.sql"]),
     # the number is parseInt of the part before the first "_"
-    (["0003-dash.sql", "0002_x_y.sql", "12abc_z.sql"], ["0002_x_y.sql", "0003-dash.sql", "12abc_z.sql"]),
+    (
+        ["0003-dash.sql", "0002_x_y.sql", "12abc_z.sql"],
+        ["0002_x_y.sql", "0003-dash.sql", "12abc_z.sql"],
+    ),
     # only *.sql, no dotfiles
-    (["0001_a.sql", "0002_b.SQL", "notes.txt", ".0000_hidden.sql", "0003_c.sql.bak"], ["0001_a.sql"]),
+    (
+        ["0001_a.sql", "0002_b.SQL", "notes.txt", ".0000_hidden.sql", "0003_c.sql.bak"],
+        ["0001_a.sql"],
+    ),
 ]
 
 
@@ -130,7 +139,13 @@ def test_apply_seed_then_nothing_pending(proj: Project) -> None:
     assert result.snapshot is None  # there was no database to snapshot
     assert proj.applied() == ["0001_initial_schema.sql"]
     tables = {r[0] for r in proj.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "time_sessions", "daily_stats", "d1_migrations", "d1_migrations_worktime"} <= tables
+    assert {
+        "users",
+        "time_sessions",
+        "daily_stats",
+        "d1_migrations",
+        "d1_migrations_worktime",
+    } <= tables
     again = migrations.apply(proj.cfg, proj.db, None)
     assert again.migrations == ()
     assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == ["applied"]
@@ -212,7 +227,9 @@ def test_failing_migration_alone_is_byte_for_byte(proj: Project) -> None:
     proj.seed()
     migrations.apply(proj.cfg, proj.db, None)
     before = proj.dump()
-    proj.write("0002_bad.sql", "ALTER TABLE users ADD COLUMN notes TEXT;\nSELECT nope FROM users;\n")
+    proj.write(
+        "0002_bad.sql", "ALTER TABLE users ADD COLUMN notes TEXT;\nSELECT nope FROM users;\n"
+    )
     with pytest.raises(MigrationError, match=r"0002_bad.sql:2: no such column: nope"):
         migrations.apply(proj.cfg, proj.db, None)
     assert proj.dump() == before
@@ -248,7 +265,9 @@ def test_defer_foreign_keys_table_rebuild_works(proj: Project) -> None:
     )
     # Without deferral the DROP of a referenced parent fails (and leaves nothing behind) …
     proj.write("0002_rebuild_p.sql", rebuild)
-    with pytest.raises(MigrationError, match=r"0002_rebuild_p.sql:3: FOREIGN KEY constraint failed"):
+    with pytest.raises(
+        MigrationError, match=r"0002_rebuild_p.sql:3: FOREIGN KEY constraint failed"
+    ):
         migrations.apply(proj.cfg, proj.db, None)
     # … with PRAGMA defer_foreign_keys = ON it works, and the check at the end passes.
     proj.write("0002_rebuild_p.sql", "PRAGMA defer_foreign_keys = ON;\n" + rebuild)
@@ -259,7 +278,10 @@ def test_defer_foreign_keys_table_rebuild_works(proj: Project) -> None:
 
 def test_foreign_keys_off_warns(proj: Project) -> None:
     proj.seed()
-    path = proj.write("0002_off.sql", "-- rebuild\nPRAGMA foreign_keys = OFF;\nSELECT 1;\nPRAGMA foreign_keys=ON;\n")
+    path = proj.write(
+        "0002_off.sql",
+        "-- rebuild\nPRAGMA foreign_keys = OFF;\nSELECT 1;\nPRAGMA foreign_keys=ON;\n",
+    )
     result = migrations.apply(proj.cfg, proj.db, None)
     assert len(result.warnings) == 1
     assert result.warnings[0].startswith(f"{path}:2: PRAGMA foreign_keys = OFF has no effect here")
@@ -269,7 +291,9 @@ def test_foreign_keys_off_warns(proj: Project) -> None:
 def test_dry_run_changes_nothing(proj: Project) -> None:
     proj.seed()
     result = migrations.apply(proj.cfg, proj.db, None, dry_run=True)
-    assert [(m.name, m.sql) for m in result.migrations] == [("0001_initial_schema.sql", SEED.read_text())]
+    assert [(m.name, m.sql) for m in result.migrations] == [
+        ("0001_initial_schema.sql", SEED.read_text())
+    ]
     assert not proj.path.exists()
     migrations.apply(proj.cfg, proj.db, None)
     before = proj.dump()
@@ -283,11 +307,16 @@ def test_drift_stops_apply_unless_allowed(proj: Project) -> None:
     proj.write("0001_t1.sql", *table(1))
     migrations.apply(proj.cfg, proj.db, None)
     # Line endings and a BOM are not drift.
-    (proj.migrations / "0001_t1.sql").write_bytes(b"\xef\xbb\xbf" + table(1)[0].replace("\n", "\r\n").encode())
+    (proj.migrations / "0001_t1.sql").write_bytes(
+        b"\xef\xbb\xbf" + table(1)[0].replace("\n", "\r\n").encode()
+    )
     assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == ["applied"]
     proj.write("0001_t1.sql", table(1)[0] + "-- edited\n")
     proj.write("0002_t2.sql", *table(2))
-    assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == ["drifted", "pending"]
+    assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == [
+        "drifted",
+        "pending",
+    ]
     with pytest.raises(DriftError, match=r"0001_t1\.sql"):
         migrations.apply(proj.cfg, proj.db, None)
     assert proj.applied() == ["0001_t1.sql"]
@@ -304,9 +333,14 @@ def test_missing_file_and_rollback_from_captured_down_sql(proj: Project) -> None
     (proj.migrations / "0002_t2.sql").unlink()
     (proj.migrations / "down" / "0002_t2.sql").unlink()
     status = migrations.status(proj.cfg, proj.db, None)
-    assert [(m.name, m.state) for m in status.migrations] == [("0001_t1.sql", "applied"), ("0002_t2.sql", "missing")]
+    assert [(m.name, m.state) for m in status.migrations] == [
+        ("0001_t1.sql", "applied"),
+        ("0002_t2.sql", "missing"),
+    ]
     result = migrations.rollback(proj.cfg, proj.db, None)
-    assert [(m.name, m.status, m.source) for m in result.migrations] == [("0002_t2.sql", "rolled back", "captured")]
+    assert [(m.name, m.status, m.source) for m in result.migrations] == [
+        ("0002_t2.sql", "rolled back", "captured")
+    ]
     assert proj.query("SELECT name FROM sqlite_master WHERE name = 't2'") == []
 
 
@@ -319,7 +353,9 @@ def test_out_of_order_refused_unless_allowed(proj: Project) -> None:
     assert late.name == "0002_t2.sql"
     with pytest.raises(WorktimeError, match=r"sort before the newest applied one: 0002_t2\.sql"):
         migrations.apply(proj.cfg, proj.db, None)
-    assert migrations.apply(proj.cfg, proj.db, None, allow_out_of_order=True).applied == ["0002_t2.sql"]
+    assert migrations.apply(proj.cfg, proj.db, None, allow_out_of_order=True).applied == [
+        "0002_t2.sql"
+    ]
 
 
 def test_irreversible_refused_before_anything_changes(proj: Project) -> None:
@@ -329,7 +365,9 @@ def test_irreversible_refused_before_anything_changes(proj: Project) -> None:
     proj.write("0004_t4.sql", *table(4))
     migrations.apply(proj.cfg, proj.db, None)
     before = proj.dump()
-    with pytest.raises(WorktimeError, match=r"irreversible migration\(s\): 0003_t3.sql, 0002_t2.sql") as caught:
+    with pytest.raises(
+        WorktimeError, match=r"irreversible migration\(s\): 0003_t3.sql, 0002_t2.sql"
+    ) as caught:
         migrations.rollback(proj.cfg, proj.db, None, all=True)
     assert "nothing changed" in caught.value.message
     assert proj.dump() == before
@@ -344,7 +382,10 @@ def test_unverified_when_applied_by_another_tool(proj: Project) -> None:
     conn.execute("CREATE TABLE t1 (id INTEGER PRIMARY KEY, v TEXT)")
     conn.execute("INSERT INTO d1_migrations (name) VALUES ('0001_t1.sql')")
     conn.close()
-    assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == ["unverified", "pending"]
+    assert [m.state for m in migrations.status(proj.cfg, proj.db, None).migrations] == [
+        "unverified",
+        "pending",
+    ]
     assert migrations.apply(proj.cfg, proj.db, None).applied == ["0002_t2.sql"]
 
 
@@ -374,7 +415,9 @@ def test_custom_migrations_table(project: Path) -> None:
     migrations.apply(cfg, db, None)
     conn = d1.connect(d1.database_path(cfg, db, None))
     assert conn.execute('SELECT name FROM "my migrations"').fetchall() == [("0001_a.sql",)]
-    assert migrations.schema_of(conn, db.migrations_table) == [("table", "a", "a", "CREATE TABLE a (x)")]
+    assert migrations.schema_of(conn, db.migrations_table) == [
+        ("table", "a", "a", "CREATE TABLE a (x)")
+    ]
     conn.close()
 
 
@@ -445,7 +488,9 @@ def test_two_processes_apply_each_migration_once(proj: Project) -> None:
     assert sorted(done) == sorted(f"done {n}" for n in names)  # each applied by exactly one run
 
 
-def test_locked_error_when_another_writer_holds_the_lock(proj: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_locked_error_when_another_writer_holds_the_lock(
+    proj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     proj.write("0001_t1.sql", *table(1))
     d1.connect(proj.path, create=True).close()
     monkeypatch.setattr(d1, "BUSY_TIMEOUT_MS", 100)
@@ -469,7 +514,9 @@ def test_sigkill_mid_migration_is_all_or_nothing(proj: Project) -> None:
         "INSERT INTO big WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 3000000) "
         "SELECT i, hex(randomblob(32)) FROM c;\n",
     )
-    proc = subprocess.Popen([sys.executable, "-c", _APPLY_SCRIPT], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _APPLY_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith("start 0002_long.sql"):
@@ -484,7 +531,9 @@ def test_sigkill_mid_migration_is_all_or_nothing(proj: Project) -> None:
     try:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         applied = [r[0] for r in conn.execute("SELECT name FROM d1_migrations ORDER BY id")]
-        has_big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()[0]
+        has_big = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'big'").fetchone()[
+            0
+        ]
         if applied == ["0001_t1.sql", "0002_long.sql"]:
             assert conn.execute("SELECT count(*) FROM big").fetchone() == (3000000,)
         else:
@@ -552,7 +601,9 @@ class ApplyRollbackMachine(RuleBasedStateMachine):
             actual_schema = migrations.schema_of(conn)
         finally:
             conn.close()
-        expected = migrations.expected_schema(self.proj.cfg, self.proj.db, upto=self.files[self.applied - 1])
+        expected = migrations.expected_schema(
+            self.proj.cfg, self.proj.db, upto=self.files[self.applied - 1]
+        )
         assert actual_schema == expected
         assert self.proj.applied() == self.files[: self.applied]
 
@@ -561,4 +612,3 @@ ApplyRollbackMachine.TestCase.settings = settings(
     max_examples=15, stateful_step_count=8, deadline=None, suppress_health_check=list(HealthCheck)
 )
 TestApplyRollbackMachine = ApplyRollbackMachine.TestCase
-

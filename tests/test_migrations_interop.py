@@ -24,7 +24,13 @@ def proj(project: Path) -> Project:
 def run_wrangler(wrangler: str, root: Path, *args: str) -> str:
     env = {**os.environ, "CI": "true", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"}
     out = subprocess.run(
-        [wrangler, *args], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=False
+        [wrangler, *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     return out.stdout
@@ -52,7 +58,9 @@ def test_wrangler_applies_worktime_agrees_in_the_same_order(wrangler: str, proj:
     assert expected == ["0001_initial_schema.sql", "0002_two.sql", "9_nine.sql", "10_ten.sql"]
     assert proj.applied() == expected  # wrangler's application order (ORDER BY id)
     status = migrations.status(proj.cfg, proj.db, None)
-    assert [(m.name, m.state) for m in status.migrations] == [(name, "unverified") for name in expected]
+    assert [(m.name, m.state) for m in status.migrations] == [
+        (name, "unverified") for name in expected
+    ]
     # worktime builds on top, and can roll back what wrangler applied (down files exist).
     proj.write("0011_t11.sql", *table(11))
     assert migrations.apply(proj.cfg, proj.db, None).applied == ["0011_t11.sql"]

@@ -47,7 +47,9 @@ def test_429_is_retried_honouring_retry_after_even_for_post(fake: FakeCloudflare
     db = fake.add_database("worktime-db")
     fake.fail("POST", "/query$", 429, headers={"Retry-After": "3"}, code=971, message="Please wait")
     client, slept = make(fake)
-    client.call("POST", client.account_path(f"/d1/database/{db.uuid}/query"), json={"sql": "SELECT 1"})
+    client.call(
+        "POST", client.account_path(f"/d1/database/{db.uuid}/query"), json={"sql": "SELECT 1"}
+    )
     assert slept == [3.0]
     assert len(fake.calls("POST", "/query$")) == 2
 
@@ -78,7 +80,9 @@ def test_retries_give_up_after_max_retries(fake: FakeCloudflare) -> None:
 
 def test_html_challenge_gets_its_own_error(fake: FakeCloudflare) -> None:
     fake.fail(
-        "GET", "/user/tokens/verify", 403,
+        "GET",
+        "/user/tokens/verify",
+        403,
         headers={"Content-Type": "text/html; charset=UTF-8", "cf-mitigated": "challenge"},
         body=b"<!DOCTYPE html><title>Just a moment...</title>",
     )
@@ -93,7 +97,9 @@ def test_html_challenge_gets_its_own_error(fake: FakeCloudflare) -> None:
 def test_non_json_answer_is_a_clear_error(fake: FakeCloudflare) -> None:
     fake.fail("GET", "/user/tokens/verify", 200, headers={"Content-Type": "text/plain"}, body=b"hi")
     client, _ = make(fake)
-    with pytest.raises(RemoteError, match=r"^unexpected answer from Cloudflare: HTTP 200 \(text/plain\)$"):
+    with pytest.raises(
+        RemoteError, match=r"^unexpected answer from Cloudflare: HTTP 200 \(text/plain\)$"
+    ):
         client.call("GET", "/user/tokens/verify")
 
 
@@ -114,8 +120,12 @@ def test_cursor_pagination_stops_on_empty_cursor(fake: FakeCloudflare) -> None:
     for i in range(25):
         fake.namespaces[ns]["entries"][f"k{i:02d}"] = KVEntry(b"v")
     client, _ = make(fake)
-    names = [i["name"] for i in client.cursor(client.account_path(f"/storage/kv/namespaces/{ns}/keys"),
-                                              params={"limit": 10})]
+    names = [
+        i["name"]
+        for i in client.cursor(
+            client.account_path(f"/storage/kv/namespaces/{ns}/keys"), params={"limit": 10}
+        )
+    ]
     assert names == [f"k{i:02d}" for i in range(25)]
     assert [r.query.get("cursor") for r in fake.calls("GET", "/keys$")] == [None, ["10"], ["20"]]
 
@@ -150,7 +160,9 @@ def test_unreachable_server_error_has_no_token(monkeypatch: pytest.MonkeyPatch) 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = Client(TOKEN, base_url=f"http://127.0.0.1:{port}", max_retries=1, sleep=lambda _s: None)
+    client = Client(
+        TOKEN, base_url=f"http://127.0.0.1:{port}", max_retries=1, sleep=lambda _s: None
+    )
     with pytest.raises(RemoteError) as caught:
         client.call("GET", "/user/tokens/verify")
     assert caught.value.message.startswith("cannot reach 127.0.0.1: ConnectError")

@@ -59,9 +59,13 @@ def spec() -> dict[str, Any]:
 def _operation(spec: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]] | None:
     path = path.removeprefix("/client/v4")
     for template, operations in spec["paths"].items():
-        pattern = "^" + "/".join(
-            "[^/]+" if part.startswith("{") else re.escape(part) for part in template.split("/")
-        ) + "$"
+        pattern = (
+            "^"
+            + "/".join(
+                "[^/]+" if part.startswith("{") else re.escape(part) for part in template.split("/")
+            )
+            + "$"
+        )
         if re.match(pattern, path) and method.lower() in operations:
             return template, operations[method.lower()]
     return None
@@ -95,11 +99,18 @@ def _check(spec: dict[str, Any], record: Recorded) -> str | None:
     assert answer is not None, f"{what}: status {status} is not in the spec"
     content = answer.get("content", {})
     if record.response is not None and "application/json" in content:
-        _validate(spec, content["application/json"]["schema"], record.response, f"{what} response {status}")
+        _validate(
+            spec,
+            content["application/json"]["schema"],
+            record.response,
+            f"{what} response {status}",
+        )
     return what
 
 
-def test_traffic_matches_the_published_spec(fake: FakeCloudflare, spec, tmp_path: Path, project: Path) -> None:
+def test_traffic_matches_the_published_spec(
+    fake: FakeCloudflare, spec, tmp_path: Path, project: Path
+) -> None:
     verify(TOKEN, base_url=fake.url)
     with Client(TOKEN, base_url=fake.url, sleep=lambda _s: None) as client:
         assert client.account_id == ACCOUNT  # GET /accounts
@@ -139,13 +150,16 @@ def test_traffic_matches_the_published_spec(fake: FakeCloudflare, spec, tmp_path
 
     covered = {what for record in fake.requests if (what := _check(spec, record))}
     expected = {
-        "GET /user/tokens/verify", "GET /accounts",
-        "GET /accounts/{account_id}/d1/database", "POST /accounts/{account_id}/d1/database",
+        "GET /user/tokens/verify",
+        "GET /accounts",
+        "GET /accounts/{account_id}/d1/database",
+        "POST /accounts/{account_id}/d1/database",
         "GET /accounts/{account_id}/d1/database/{database_id}",
         "DELETE /accounts/{account_id}/d1/database/{database_id}",
         "POST /accounts/{account_id}/d1/database/{database_id}/query",
         "POST /accounts/{account_id}/d1/database/{database_id}/import",
-        "GET /accounts/{account_id}/storage/kv/namespaces", "POST /accounts/{account_id}/storage/kv/namespaces",
+        "GET /accounts/{account_id}/storage/kv/namespaces",
+        "POST /accounts/{account_id}/storage/kv/namespaces",
         "DELETE /accounts/{account_id}/storage/kv/namespaces/{namespace_id}",
         "PUT /accounts/{account_id}/storage/kv/namespaces/{namespace_id}/values/{key_name}",
         "GET /accounts/{account_id}/storage/kv/namespaces/{namespace_id}/values/{key_name}",
@@ -160,17 +174,36 @@ def test_traffic_matches_the_published_spec(fake: FakeCloudflare, spec, tmp_path
 
 def test_validator_catches_a_wrong_request(spec) -> None:
     """The checker itself can fail: a create without `name` is refused."""
-    record = Recorded("POST", f"/client/v4/accounts/{ACCOUNT}/d1/database", {},
-                      {"content-type": "application/json"}, b'{"title": "x"}', 200, None)
+    record = Recorded(
+        "POST",
+        f"/client/v4/accounts/{ACCOUNT}/d1/database",
+        {},
+        {"content-type": "application/json"},
+        b'{"title": "x"}',
+        200,
+        None,
+    )
     with pytest.raises(AssertionError, match="'name' is a required property"):
         _check(spec, record)
-    bad_location = Recorded("POST", f"/client/v4/accounts/{ACCOUNT}/d1/database", {},
-                            {"content-type": "application/json"},
-                            b'{"name": "x", "primary_location_hint": "mars"}', 200, None)
+    bad_location = Recorded(
+        "POST",
+        f"/client/v4/accounts/{ACCOUNT}/d1/database",
+        {},
+        {"content-type": "application/json"},
+        b'{"name": "x", "primary_location_hint": "mars"}',
+        200,
+        None,
+    )
     with pytest.raises(AssertionError, match="'mars' is not one of"):
         _check(spec, bad_location)
-    bad_answer = Recorded("POST", f"/client/v4/accounts/{ACCOUNT}/d1/database", {},
-                          {"content-type": "application/json"}, b'{"name": "x"}', 200,
-                          {"success": True, "errors": [], "messages": [], "result": {"uuid": 5}})
+    bad_answer = Recorded(
+        "POST",
+        f"/client/v4/accounts/{ACCOUNT}/d1/database",
+        {},
+        {"content-type": "application/json"},
+        b'{"name": "x"}',
+        200,
+        {"success": True, "errors": [], "messages": [], "result": {"uuid": 5}},
+    )
     with pytest.raises(AssertionError, match="5 is not of type 'string'"):
         _check(spec, bad_answer)

@@ -26,7 +26,10 @@ def client(fake: FakeCloudflare) -> Iterator[Client]:
 
 def test_create_appends_binding_when_not_configured(fake, client, project: Path) -> None:
     result = remote_d1.create_database(client, config.load(), "worktime-db", location="weur")
-    assert fake.calls("POST", "/d1/database$")[0].json() == {"name": "worktime-db", "primary_location_hint": "weur"}
+    assert fake.calls("POST", "/d1/database$")[0].json() == {
+        "name": "worktime-db",
+        "primary_location_hint": "weur",
+    }
     text = (project / "wrangler.toml").read_text()
     assert text == (
         'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "worktime-db"\n'
@@ -159,7 +162,9 @@ def _write_migrations(project: Path) -> Path:
     (folder / "down").mkdir(parents=True)
     (folder / "0001_users.sql").write_text("CREATE TABLE users(id INTEGER PRIMARY KEY);\n")
     (folder / "down" / "0001_users.sql").write_text("DROP TABLE users;\n")
-    (folder / "0002_notes.sql").write_text("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n")
+    (folder / "0002_notes.sql").write_text(
+        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n"
+    )
     (folder / "down" / "0002_notes.sql").write_text("DROP TABLE notes;\n")
     return folder
 
@@ -180,10 +185,15 @@ def test_migrations_apply_uses_wranglers_protocol(fake, client, project: Path) -
         "INSERT INTO \"d1_migrations\" (name) values ('0001_users.sql');\n"
     )
     assert not any("BEGIN" in s for s in sqls)
-    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations ORDER BY id") == [("0001_users.sql",), ("0002_notes.sql",)]
+    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations ORDER BY id") == [
+        ("0001_users.sql",),
+        ("0002_notes.sql",),
+    ]
     states = remote_migrations.status(client, db.uuid, migrations)
     assert [(s.name, s.status, s.checksum_ok) for s in states] == [
-        ("0001_users.sql", "applied", True), ("0002_notes.sql", "applied", True)]
+        ("0001_users.sql", "applied", True),
+        ("0002_notes.sql", "applied", True),
+    ]
 
 
 def test_migration_failure_leaves_no_trace(fake, client, project: Path) -> None:
@@ -219,7 +229,9 @@ def test_migrations_rollback_and_reapply(fake, client, project: Path) -> None:
     assert fake.sql(db.uuid, "SELECT count(*) FROM notes") == [(0,)]
 
 
-def test_rollback_refuses_irreversible_before_changing_anything(fake, client, project: Path) -> None:
+def test_rollback_refuses_irreversible_before_changing_anything(
+    fake, client, project: Path
+) -> None:
     db = fake.add_database("d")
     folder = project / "migrations"
     folder.mkdir()

@@ -26,7 +26,9 @@ def test_namespace_create_list_delete(fake, client) -> None:
     assert created.title == "worktime-backend-KV"
     assert fake.calls("POST", "/namespaces$")[0].json() == {"title": "worktime-backend-KV"}
     assert kv.list_namespaces(client) == [created]
-    with pytest.raises(RemoteError, match=r"^10014: a namespace with this account ID and title already exists$"):
+    with pytest.raises(
+        RemoteError, match=r"^10014: a namespace with this account ID and title already exists$"
+    ):
         kv.create_namespace(client, "worktime-backend-KV")
     kv.delete_namespace(client, created.id)
     assert kv.list_namespaces(client) == []
@@ -73,7 +75,9 @@ def test_bad_keys_refused_before_sending(fake, client) -> None:
 
 def test_list_keys_follows_the_cursor_with_prefix(fake, client) -> None:
     ns = fake.add_namespace("t")
-    kv.bulk_put(client, ns, [kv.BulkItem(f"a:{i:03d}", "v") for i in range(30)] + [kv.BulkItem("b", "v")])
+    kv.bulk_put(
+        client, ns, [kv.BulkItem(f"a:{i:03d}", "v") for i in range(30)] + [kv.BulkItem("b", "v")]
+    )
     keys = kv.list_keys(client, ns, prefix="a:", limit=10)
     assert [k.name for k in keys] == [f"a:{i:03d}" for i in range(30)]
     assert [r.query.get("cursor") for r in fake.calls("GET", "/keys$")] == [None, ["10"], ["20"]]
@@ -81,10 +85,16 @@ def test_list_keys_follows_the_cursor_with_prefix(fake, client) -> None:
 
 def test_bulk_put_and_delete_are_chunked_by_1000(fake, client) -> None:
     ns = fake.add_namespace("t")
-    items = [kv.BulkItem(f"k{i}", str(i), metadata={"i": i} if i == 0 else None) for i in range(2500)]
+    items = [
+        kv.BulkItem(f"k{i}", str(i), metadata={"i": i} if i == 0 else None) for i in range(2500)
+    ]
     assert kv.bulk_put(client, ns, items) == 2500
     assert [len(r.json()) for r in fake.calls("PUT", "/bulk$")] == [1000, 1000, 500]
-    assert fake.calls("PUT", "/bulk$")[0].json()[0] == {"key": "k0", "value": "0", "metadata": {"i": 0}}
+    assert fake.calls("PUT", "/bulk$")[0].json()[0] == {
+        "key": "k0",
+        "value": "0",
+        "metadata": {"i": 0},
+    }
     assert len(fake.namespaces[ns]["entries"]) == 2500
     assert kv.bulk_delete(client, ns, [f"k{i}" for i in range(1500)]) == 1500
     assert [len(r.json()) for r in fake.calls("POST", "/bulk/delete$")] == [1000, 500]
@@ -93,7 +103,9 @@ def test_bulk_put_and_delete_are_chunked_by_1000(fake, client) -> None:
 
 def test_resolve_namespace_by_binding_title_or_id(fake, client, project) -> None:
     ns = fake.add_namespace("worktime-backend-KV")
-    (project / "wrangler.toml").write_text(f'name = "w"\n[[kv_namespaces]]\nbinding = "KV"\nid = "{ns}"\n')
+    (project / "wrangler.toml").write_text(
+        f'name = "w"\n[[kv_namespaces]]\nbinding = "KV"\nid = "{ns}"\n'
+    )
     cfg = config.load()
     assert kv.resolve_namespace(client, cfg, "KV") == ns
     assert kv.resolve_namespace(client, None, "worktime-backend-KV") == ns

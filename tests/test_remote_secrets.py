@@ -29,7 +29,9 @@ def test_put_list_delete(fake, client) -> None:
     put = fake.calls("PUT", "/secrets$")[0]
     assert put.path == f"/client/v4/accounts/{ACCOUNT}/workers/scripts/worktime-backend/secrets"
     assert put.json() == {"name": "JWT_SECRET", "text": VALUE, "type": "secret_text"}
-    assert secrets.list_secrets(client, script) == [secrets.RemoteSecret("JWT_SECRET", "secret_text")]
+    assert secrets.list_secrets(client, script) == [
+        secrets.RemoteSecret("JWT_SECRET", "secret_text")
+    ]
     secrets.delete(client, script, "JWT_SECRET")
     assert fake.scripts["worktime-backend"] == {}
 
@@ -37,7 +39,10 @@ def test_put_list_delete(fake, client) -> None:
 def test_missing_worker_says_deploy_first(fake, client) -> None:
     with pytest.raises(RemoteError) as caught:
         secrets.put(client, "worktime-backend", "JWT_SECRET", VALUE)
-    assert caught.value.message == "the Worker 'worktime-backend' does not exist on this account yet (10007)"
+    assert (
+        caught.value.message
+        == "the Worker 'worktime-backend' does not exist on this account yet (10007)"
+    )
     assert caught.value.hint == "deploy the Worker first (`wrangler deploy`), then set its secrets"
     assert VALUE not in caught.value.message + (caught.value.hint or "")
 
@@ -55,8 +60,12 @@ def test_put_many_names_what_was_uploaded_before_a_failure(fake, client) -> None
 
     def second_put_fails(req, rest):
         if req.method == "PUT" and len(fake.calls("PUT", "/secrets$")) == 2:
-            return 400, {"Content-Type": "application/json"}, (
-                b'{"success":false,"errors":[{"code":10021,"message":"no"}],"messages":[],"result":null}'
+            return (
+                400,
+                {"Content-Type": "application/json"},
+                (
+                    b'{"success":false,"errors":[{"code":10021,"message":"no"}],"messages":[],"result":null}'
+                ),
             )
         return original(req, rest)
 

@@ -41,10 +41,14 @@ def test_init_creates_a_working_project(tmp_path):
     assert cfg.name == "worktime-backend"
     assert cfg.data["observability"] == {"enabled": True}
     assert cfg.data["vars"] == {"ENVIRONMENT": "development"}
-    assert cfg.data["secrets"] == {"required": ["JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"]}
+    assert cfg.data["secrets"] == {
+        "required": ["JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"]
+    }
     (db,) = cfg.d1_databases
     assert (db.binding, db.database_name, db.migrations_dir) == ("DB", "worktime-db", "migrations")
-    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", db.database_id or "")
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", db.database_id or ""
+    )
     (ns,) = cfg.kv_namespaces
     assert ns.binding == "KV" and re.fullmatch(r"[0-9a-f]{32}", ns.id or "")
     assert "# KV: GitHub tokens" in (root / "wrangler.toml").read_text()
@@ -52,7 +56,9 @@ def test_init_creates_a_working_project(tmp_path):
     conn = sqlite3.connect(d1.database_path(cfg, db, None))
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"users", "time_sessions", "daily_stats", "d1_migrations"} <= tables
-    assert conn.execute("SELECT name FROM d1_migrations").fetchall() == [("0001_initial_schema.sql",)]
+    assert conn.execute("SELECT name FROM d1_migrations").fetchall() == [
+        ("0001_initial_schema.sql",)
+    ]
     assert kv.KVStore(state.root(cfg), ns.local_id).exists
 
     assert result.missing_secrets == ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
@@ -124,6 +130,7 @@ def test_init_on_a_file_is_an_error(tmp_path):
 
 
 def test_package_data_is_the_repos_single_copy():
-    assert scaffold.package_data("migrations").joinpath("0001_initial_schema.sql").read_bytes() == (
-        REPO / "migrations/0001_initial_schema.sql"
-    ).read_bytes()
+    assert (
+        scaffold.package_data("migrations").joinpath("0001_initial_schema.sql").read_bytes()
+        == (REPO / "migrations/0001_initial_schema.sql").read_bytes()
+    )

@@ -129,7 +129,9 @@ def test_projects_do_not_share_secrets(cfg, project: Path):
 
 def test_damaged_index_is_a_clear_error(cfg, memory_keyring):
     memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)] = "not json"
-    with pytest.raises(SecretStoreError, match=r"list of secret names in the keyring .* is damaged"):
+    with pytest.raises(
+        SecretStoreError, match=r"list of secret names in the keyring .* is damaged"
+    ):
         secrets.names(cfg)
 
 

@@ -53,7 +53,9 @@ def test_unknown_path_and_wrong_method_answer_json(healthy):
 def test_ready_ok_then_503_when_a_migration_is_pending(healthy):
     with running_server(healthy) as srv:
         ok = httpx.get(srv.url + "/health/ready")
-        (healthy / "migrations" / "0002_add_tags.sql").write_text("CREATE TABLE tags (id INTEGER);\n")
+        (healthy / "migrations" / "0002_add_tags.sql").write_text(
+            "CREATE TABLE tags (id INTEGER);\n"
+        )
         pending = httpx.get(srv.url + "/health/ready")
     assert (ok.status_code, ok.text) == (200, READY_OK)
     assert ok.headers["content-type"] == "application/json"
@@ -124,7 +126,9 @@ def test_cors_preflight_allows_every_origin_by_default(healthy):
 
 def test_cors_origins_allow_list(healthy):
     extension = "chrome-extension://abcdefghijklmnop"
-    with running_server(healthy, cli_vars={"CORS_ORIGINS": f"{extension}, https://b.example"}) as srv:
+    with running_server(
+        healthy, cli_vars={"CORS_ORIGINS": f"{extension}, https://b.example"}
+    ) as srv:
         allowed = httpx.options(srv.url + "/health", headers={"Origin": extension})
         refused = httpx.options(srv.url + "/health", headers={"Origin": "https://evil.example"})
         get_allowed = httpx.get(srv.url + "/health", headers={"Origin": "https://b.example"})
@@ -183,8 +187,12 @@ def test_reload_swaps_bindings_when_dev_vars_change(healthy):
         before = httpx.get(srv.url + "/health", headers={"Origin": "https://x.example"})
         (healthy / ".dev.vars").write_text("CORS_ORIGINS=https://only.example\n")
         wait_until(
-            lambda: "access-control-allow-origin"
-            not in httpx.get(srv.url + "/health", headers={"Origin": "https://x.example"}).headers
+            lambda: (
+                "access-control-allow-origin"
+                not in httpx.get(
+                    srv.url + "/health", headers={"Origin": "https://x.example"}
+                ).headers
+            )
         )
     assert before.headers["access-control-allow-origin"] == "*"
     assert ("info", ".dev.vars changed: bindings reloaded") in srv.events

@@ -89,7 +89,7 @@ def _malformed_payloads() -> list[tuple[bytes, bool]]:
     partial = [
         b"GET /health HTTP/1.1\r\nHost: x\r\n",
         b"GET /hea",
-        b"POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":",
+        b'POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"a":',
     ]
     payloads: list[tuple[bytes, bool]] = []
     payloads += [(bad_lines[i % len(bad_lines)], False) for i in range(70)]
@@ -141,6 +141,10 @@ def test_ten_thousand_requests_and_malformed_ones_never_5xx(project, tmp_path):
     assert ready.status_code == 200
     text = log.read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in text
-    statuses = [line.rsplit(" (", 1)[0].split(" ")[2] for line in text.splitlines() if line.startswith("GET /")]
+    statuses = [
+        line.rsplit(" (", 1)[0].split(" ")[2]
+        for line in text.splitlines()
+        if line.startswith("GET /")
+    ]
     assert statuses.count("200") >= REQUESTS
     assert not [s for s in statuses if s.startswith("5")]

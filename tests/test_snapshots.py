@@ -41,7 +41,10 @@ def test_snapshot_includes_uncheckpointed_wal(proj: Project) -> None:
     assert snap.name.endswith("-apply.sqlite") and snap.operation == "apply"
     assert not snap.path.with_name(snap.name + "-wal").exists()  # one self-contained file
     conn = sqlite3.connect(snap.path)
-    assert conn.execute("SELECT v FROM t ORDER BY rowid").fetchall() == [("one",), ("only in the wal",)]
+    assert conn.execute("SELECT v FROM t ORDER BY rowid").fetchall() == [
+        ("one",),
+        ("only in the wal",),
+    ]
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     conn.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from worktime_cli import config as configmod
 from worktime_cli import state
@@ -58,7 +58,7 @@ class _Guard:
     This runs once per action of every statement, so the common case returns early.
     """
 
-    _REFUSED = {
+    _REFUSED: ClassVar[dict[int, str]] = {
         sqlite3.SQLITE_TRANSACTION: "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT "
         "statements; each command or file already runs in one transaction",
         sqlite3.SQLITE_SAVEPOINT: "D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT "

@@ -148,16 +148,27 @@ def _schema(label: str, cfg: Config, db: D1Binding, conn: sqlite3.Connection, st
     applied = [m.name for m in status.migrations if m.state in ("applied", "unverified", "drifted")]
     if not applied:
         return Check(f"{label}: schema", "skip", "no migrations applied yet")
-    expected = {(row[0], row[1]): row for row in migrations.expected_schema(cfg, db, upto=applied[-1])}
+    expected = {
+        (row[0], row[1]): row for row in migrations.expected_schema(cfg, db, upto=applied[-1])
+    }
     actual = {(row[0], row[1]): row for row in migrations.schema_of(conn, db.migrations_table)}
     extra = sorted(f"{t} {n}" for (t, n) in actual.keys() - expected.keys())
     absent = sorted(f"{t} {n}" for (t, n) in expected.keys() - actual.keys())
-    changed = sorted(f"{t} {n}" for key in expected.keys() & actual.keys() if expected[key] != actual[key] for (t, n) in [key])
+    changed = sorted(
+        f"{t} {n}"
+        for key in expected.keys() & actual.keys()
+        if expected[key] != actual[key]
+        for (t, n) in [key]
+    )
     if not (extra or absent or changed):
         return Check(f"{label}: schema", "ok", f"matches the migrations ({len(expected)} objects)")
     parts = [
         f"{what}: {', '.join(items)}"
-        for what, items in (("not from migrations", extra), ("missing", absent), ("changed", changed))
+        for what, items in (
+            ("not from migrations", extra),
+            ("missing", absent),
+            ("changed", changed),
+        )
         if items
     ]
     return Check(
@@ -256,7 +267,9 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
     if env.keyring_error is None:
         yield Check("keyring", "ok", "OS keyring usable")
     elif not env.missing:
-        yield Check("keyring", "warn", env.keyring_error, "fine while .dev.vars supplies every secret")
+        yield Check(
+            "keyring", "warn", env.keyring_error, "fine while .dev.vars supplies every secret"
+        )
     else:
         yield Check(
             "keyring",

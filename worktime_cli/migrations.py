@@ -47,7 +47,9 @@ ROLLED_BACK = "rolled back"
 class MigrationError(SQLError):
     """A migration (or its rollback) failed; `result` says what was done before it."""
 
-    def __init__(self, message: str, hint: str | None, result: ApplyResult | RollbackResult) -> None:
+    def __init__(
+        self, message: str, hint: str | None, result: ApplyResult | RollbackResult
+    ) -> None:
         super().__init__(message, hint)
         self.result = result
 
@@ -150,7 +152,9 @@ def create(cfg: Config, db: D1Binding, message: str) -> tuple[Path, Path]:
     spaces become `_`; the up file starts `-- Migration number: NNNN \\t <ISO date>`.
     """
     if not message.strip():
-        raise WorktimeError("the migration message is empty", hint='describe the change, e.g. "add notes"')
+        raise WorktimeError(
+            "the migration message is empty", hint='describe the change, e.g. "add notes"'
+        )
     if "/" in message or "\\" in message:
         raise WorktimeError(
             f"the migration message {message!r} contains a path separator",
@@ -167,7 +171,9 @@ def create(cfg: Config, db: D1Binding, message: str) -> tuple[Path, Path]:
         raise WorktimeError(f"{up} already exists")
     down.parent.mkdir(parents=True, exist_ok=True)
     moment = datetime.now(UTC)
-    now = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"  # JS toISOString
+    now = (
+        moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )  # JS toISOString
     up.write_text(f"-- Migration number: {number} \t {now}\n", encoding="utf-8")
     down.write_text(
         f"-- Rollback of {name}: undo what the up file does, in reverse order.\n"
@@ -353,12 +359,16 @@ def _merge(files: Sequence[MigrationFile], applied: Sequence[AppliedRow]) -> lis
         else:
             state = APPLIED
         states.append(
-            MigrationState(file.name, state, file, row.applied_at, False, file.has_down or bool(row.down_sql))
+            MigrationState(
+                file.name, state, file, row.applied_at, False, file.has_down or bool(row.down_sql)
+            )
         )
     known = {f.name for f in files}
     for row in applied:
         if row.name not in known:
-            states.append(MigrationState(row.name, MISSING, None, row.applied_at, False, bool(row.down_sql)))
+            states.append(
+                MigrationState(row.name, MISSING, None, row.applied_at, False, bool(row.down_sql))
+            )
     states.sort(key=lambda s: sort_key(s.name))
     return states
 
@@ -423,7 +433,9 @@ def _strip_leading_comments(sql: str) -> str:
 def _load(file: MigrationFile) -> PlannedMigration:
     sql = read_sql(file.path)
     statements = tuple(split(sql))
-    return PlannedMigration(file, sql, statements, tuple(_statement_warnings(file.path, statements)))
+    return PlannedMigration(
+        file, sql, statements, tuple(_statement_warnings(file.path, statements))
+    )
 
 
 def _resolve(name: str, names: Iterable[str]) -> str | None:
@@ -591,12 +603,17 @@ def apply(
         return ApplyResult(
             db.database_name,
             dry_run,
-            tuple(Outcome(m.file.name, PENDING, sql=m.sql if dry_run else None) for m in the_plan.migrations),
+            tuple(
+                Outcome(m.file.name, PENDING, sql=m.sql if dry_run else None)
+                for m in the_plan.migrations
+            ),
             tuple(warnings),
             duration_ms=(time.perf_counter() - started) * 1000,
         )
     snapshot = snapshots.take(cfg, db, persist_to, "apply")
-    outcomes: dict[str, Outcome] = {m.file.name: Outcome(m.file.name, PENDING) for m in the_plan.migrations}
+    outcomes: dict[str, Outcome] = {
+        m.file.name: Outcome(m.file.name, PENDING) for m in the_plan.migrations
+    }
     total = len(the_plan.migrations)
     conn = d1.connect(the_plan.status.path, create=True)
 
@@ -635,7 +652,9 @@ def apply(
                         conn.run(statement, str(m.file.path), collect=False)
                     _foreign_key_check(conn, str(m.file.path))
                     duration = (time.perf_counter() - began) * 1000
-                    conn.execute(f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (name,))
+                    conn.execute(
+                        f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (name,)
+                    )
                     conn.execute(
                         f"INSERT OR REPLACE INTO {facts} (name, checksum, down_sql, duration_ms) "
                         "VALUES (?, ?, ?, ?) /* worktime */",
@@ -695,7 +714,9 @@ def mark_applied(cfg: Config, db: D1Binding, persist_to: Path | None, name: str)
         with conn.transaction():
             _ensure_tables(conn, db)
             tracking = d1.quote_identifier(db.migrations_table)
-            if conn.execute(f"SELECT 1 FROM {tracking} WHERE name = ? /* worktime */", (target,)).fetchone():
+            if conn.execute(
+                f"SELECT 1 FROM {tracking} WHERE name = ? /* worktime */", (target,)
+            ).fetchone():
                 raise WorktimeError(f"migration {target} is already applied to {db.database_name}")
             conn.execute(f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (target,))
             conn.execute(
@@ -814,7 +835,10 @@ def rollback(
         return RollbackResult(
             db.database_name,
             dry_run,
-            tuple(Outcome(d.name, APPLIED, sql=d.sql if dry_run else None, source=d.source) for d in downs),
+            tuple(
+                Outcome(d.name, APPLIED, sql=d.sql if dry_run else None, source=d.source)
+                for d in downs
+            ),
             duration_ms=(time.perf_counter() - started) * 1000,
         )
     warnings = [w for d in downs for w in _statement_warnings(Path(d.label), d.statements)]
@@ -850,9 +874,13 @@ def rollback(
                     for statement in down.statements:
                         conn.run(statement, down.label, collect=False)
                     _foreign_key_check(conn, down.label)
-                    conn.execute(f"DELETE FROM {tracking} WHERE name = ? /* worktime */", (down.name,))
+                    conn.execute(
+                        f"DELETE FROM {tracking} WHERE name = ? /* worktime */", (down.name,)
+                    )
                     if _table_exists(conn, facts_table(db)):
-                        conn.execute(f"DELETE FROM {facts} WHERE name = ? /* worktime */", (down.name,))
+                        conn.execute(
+                            f"DELETE FROM {facts} WHERE name = ? /* worktime */", (down.name,)
+                        )
             except WorktimeError as exc:
                 outcomes[down.name] = Outcome(
                     down.name, FAILED, (time.perf_counter() - began) * 1000, source=down.source

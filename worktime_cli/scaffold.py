@@ -96,7 +96,9 @@ def package_data(name: str) -> Path:
     source = Path(__file__).resolve().parent.parent / _SOURCE_NAMES.get(name, name)
     if source.exists():
         return source
-    raise WorktimeError(f"worktime's own {name} is missing from this installation", hint="reinstall worktime")
+    raise WorktimeError(
+        f"worktime's own {name} is missing from this installation", hint="reinstall worktime"
+    )
 
 
 _SOURCE_NAMES = {"dev.vars.example": ".dev.vars.example"}
@@ -141,7 +143,11 @@ def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
     def extend(document: tomlkit.toml_document.TOMLDocument) -> None:
         import tomlkit
 
-        for key, value in (("name", name), ("main", "src/index.ts"), ("compatibility_date", "2024-01-01")):
+        for key, value in (
+            ("name", name),
+            ("main", "src/index.ts"),
+            ("compatibility_date", "2024-01-01"),
+        ):
             if key not in document:
                 document[key] = value
                 added.append(key)
@@ -201,7 +207,9 @@ def _copy_migrations(cfg: Config, result: InitResult) -> None:
         result.kept.append(f"{db.migrations_dir}/")
         return
     _copy_if_missing(shipped / INITIAL_MIGRATION, folder / INITIAL_MIGRATION, result)
-    _copy_if_missing(shipped / "down" / INITIAL_MIGRATION, folder / "down" / INITIAL_MIGRATION, result)
+    _copy_if_missing(
+        shipped / "down" / INITIAL_MIGRATION, folder / "down" / INITIAL_MIGRATION, result
+    )
 
 
 def _gitignore(root: Path, result: InitResult) -> None:
@@ -243,7 +251,11 @@ def _local_database(cfg: Config, persist_to: Path | None, result: InitResult) ->
 def _local_kv(cfg: Config, persist_to: Path | None, result: InitResult) -> None:
     from worktime_cli import kv, state
 
-    ns = cfg.kv(binding=KV_BINDING) if any(n.binding == KV_BINDING for n in cfg.kv_namespaces) else None
+    ns = (
+        cfg.kv(binding=KV_BINDING)
+        if any(n.binding == KV_BINDING for n in cfg.kv_namespaces)
+        else None
+    )
     if ns is None:
         return
     with kv.KVStore(state.root(cfg, persist_to), ns.local_id) as store:

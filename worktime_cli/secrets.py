@@ -258,7 +258,9 @@ def _get(service: str, name: str) -> str | None:
 
 
 def _set(service: str, name: str, value: str) -> None:
-    call_with_timeout(lambda kr: kr.set_password(service, name, value), f"store {name}", secret=value)
+    call_with_timeout(
+        lambda kr: kr.set_password(service, name, value), f"store {name}", secret=value
+    )
 
 
 def _delete(service: str, name: str) -> None:

@@ -111,7 +111,9 @@ def build_bindings(
     """Resolve the environment and wire the local D1 databases and KV namespaces."""
     root = state.root(cfg, persist_to)
     resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
-    factories = {db.binding: _connection_factory(state.d1_path(root, db.local_id)) for db in cfg.d1_databases}
+    factories = {
+        db.binding: _connection_factory(state.d1_path(root, db.local_id)) for db in cfg.d1_databases
+    }
     stores = {ns.binding: kv.KVStore(root, ns.local_id) for ns in cfg.kv_namespaces}
 
     def ready() -> Readiness:
@@ -194,7 +196,11 @@ def _migrations_problem(cfg: Config, db: D1Binding, persist_to: Path | None) -> 
     parts = []
     # "unverified" (applied by wrangler, no checksum recorded) is not a failure: the team
     # may mix both tools on one checkout.
-    for label, found in (("pending", status.pending), ("drifted", status.drifted), ("missing", status.missing)):
+    for label, found in (
+        ("pending", status.pending),
+        ("drifted", status.drifted),
+        ("missing", status.missing),
+    ):
         if found:
             parts.append(f"{label}: {', '.join(m.name for m in found)}")
     if not parts:
@@ -209,13 +215,16 @@ def startup_warnings(bindings: Bindings) -> list[str]:
     env = bindings.env
     if env.missing:
         warnings.append(
-            "required secrets resolve from nowhere: " + ", ".join(env.missing)
+            "required secrets resolve from nowhere: "
+            + ", ".join(env.missing)
             + " (set them with `worktime secret put NAME` or in .dev.vars)"
         )
     if env.missing and env.keyring_error:
         # Only worth saying when something is missing: with .dev.vars supplying every
         # secret, an unusable keyring changes nothing.
-        warnings.append(f"secrets stored with `worktime secret put` are unavailable: {env.keyring_error}")
+        warnings.append(
+            f"secrets stored with `worktime secret put` are unavailable: {env.keyring_error}"
+        )
     ready = bindings.ready()
     if ready.checks["migrations"] != "ok":
         warnings.append(
@@ -336,7 +345,9 @@ class _Edge:
         if scope["method"] == "OPTIONS":
             # Hono answers every OPTIONS as a preflight, before routing.
             headers = list(cors)
-            if allow_list is None or (origin is not None and origin.decode("latin-1") in allow_list):
+            if allow_list is None or (
+                origin is not None and origin.decode("latin-1") in allow_list
+            ):
                 headers.append((b"access-control-allow-methods", CORS_METHODS.encode()))
                 requested = _header(scope, b"access-control-request-headers")
                 if requested:
@@ -371,7 +382,10 @@ class _Edge:
         log(f"{scope['method']} {path} {status} {phrase} ({elapsed}ms)")
 
 
-_HEALTH_HEADERS = ((b"content-type", b"application/json"), (b"content-length", str(len(HEALTH_BODY)).encode()))
+_HEALTH_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(HEALTH_BODY)).encode()),
+)
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -536,7 +550,9 @@ def _available(module: str, fallback: str) -> str:
     return module if importlib.util.find_spec(module) is not None else fallback
 
 
-def _watch(app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Event, event: EventLog) -> None:
+def _watch(
+    app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Event, event: EventLog
+) -> None:
     """Rebuild the bindings whenever a watched file changes, until `stop` is set."""
     import watchfiles
 
@@ -547,7 +563,9 @@ def _watch(app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Even
         for changes in watchfiles.watch(
             *targets, stop_event=stop, recursive=False, debounce=200, raise_interrupt=False
         ):
-            changed = sorted({Path(path).name for _kind, path in changes if _relevant(path, wanted)})
+            changed = sorted(
+                {Path(path).name for _kind, path in changes if _relevant(path, wanted)}
+            )
             if not changed:
                 continue
             what = ", ".join(changed)

@@ -22,7 +22,7 @@ def test_create_adds_the_entry_and_the_file(cli, project):
     assert result.exit_code == 0
     assert result.stdout == ""
     db = config.load().d1("worktime-db")
-    path = state.d1_path(project / ".wrangler" / "state", db.database_id)
+    path = state.d1_path(project / ".wrangler" / "state", db.local_id)
     assert result.stderr == (
         f"✓ created worktime-db (binding DB, id {db.database_id})\nlocal file: {path}\n"
     )
@@ -38,7 +38,7 @@ def test_create_twice_is_an_error(cli, db):
 def test_list_json_shape(cli, db, project):
     result = cli("d1", "list", "--json")
     assert result.exit_code == 0
-    path = state.d1_path(project / ".wrangler" / "state", db.database_id)
+    path = state.d1_path(project / ".wrangler" / "state", db.local_id)
     assert json.loads(result.stdout) == [
         {
             "binding": "DB",
@@ -128,7 +128,7 @@ def test_execute_file_json_summary(cli, db, project):
 
 
 def test_database_file_is_refused(cli, db, project):
-    path = state.d1_path(project / ".wrangler" / "state", db.database_id)
+    path = state.d1_path(project / ".wrangler" / "state", db.local_id)
     result = cli("d1", "execute", "DB", "--file", str(path))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {path} is a database file, not SQL\nhint: ")
@@ -160,7 +160,7 @@ def test_config_and_persist_to_options(cli, project, tmp_path):
     )
     assert result.exit_code == 0, result.output
     db = config.load(other / "custom.toml").d1("a")
-    assert state.d1_path(state_dir, db.database_id).is_file()
+    assert state.d1_path(state_dir, db.local_id).is_file()
     assert not (other / ".wrangler").exists()
 
 
@@ -183,7 +183,7 @@ def test_export_then_reimport(cli, db, project):
 
 
 def test_delete_refuses_without_yes_when_not_interactive(cli, db, project):
-    path = state.d1_path(project / ".wrangler" / "state", db.database_id)
+    path = state.d1_path(project / ".wrangler" / "state", db.local_id)
     result = cli("d1", "delete", "DB")
     assert result.exit_code == 1
     assert result.stderr == (

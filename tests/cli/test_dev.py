@@ -8,7 +8,16 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.dev import NULL_KEYRING, READY_OK, dev, free_port, make_project, stop, wait_ready, wait_until
+from tests.support.dev import (
+    NULL_KEYRING,
+    READY_OK,
+    dev,
+    free_port,
+    make_project,
+    stop,
+    wait_ready,
+    wait_until,
+)
 
 
 def test_dev_serves_health_and_ready_then_stops_on_sigterm(project):
@@ -169,7 +178,10 @@ def _listening_addresses(port: int) -> list[str]:
 def test_dev_warns_when_listening_on_every_interface(project):
     port = free_port()
     everywhere = "0.0.0.0"  # noqa: S104  # the point of this test; stopped right after
-    with dev(project, "--port", str(port), "--ip", everywhere, "--log-level", "warn") as (proc, url):
+    with dev(project, "--port", str(port), "--ip", everywhere, "--log-level", "warn") as (
+        proc,
+        url,
+    ):
         wait_ready(proc, url)
         code, _out, err = stop(proc)
     assert code == 0

@@ -32,7 +32,9 @@ def test_non_empty_folder_needs_yes_when_not_interactive(cli, tmp_path):
     (target / "notes.txt").write_text("mine")
     refused = cli("init", str(target))
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("error: refusing to initialise a project in the non-empty folder")
+    assert refused.stderr.startswith(
+        "error: refusing to initialise a project in the non-empty folder"
+    )
     assert not (target / "wrangler.toml").exists()
     accepted = cli("init", str(target), "--yes")
     assert accepted.exit_code == 0, accepted.output

@@ -27,7 +27,10 @@ def test_login_from_stdin_verifies_and_stores(no_env_token, cli, memory_keyring)
         f"account: Worktime Team ({ACCOUNT})\n"
     )
     assert memory_keyring.store[STORED] == TOKEN
-    assert no_env_token.calls("GET", "/user/tokens/verify")[0].headers["authorization"] == f"Bearer {TOKEN}"
+    assert (
+        no_env_token.calls("GET", "/user/tokens/verify")[0].headers["authorization"]
+        == f"Bearer {TOKEN}"
+    )
     assert TOKEN not in result.output
 
 
@@ -109,8 +112,13 @@ def test_logout_removes_the_token(no_env_token, cli, memory_keyring) -> None:
 
 
 def test_waf_challenge_through_the_cli(fake, cli) -> None:
-    fake.fail("GET", "/user/tokens/verify", 403,
-              headers={"Content-Type": "text/html", "cf-mitigated": "challenge"}, body=b"<html></html>")
+    fake.fail(
+        "GET",
+        "/user/tokens/verify",
+        403,
+        headers={"Content-Type": "text/html", "cf-mitigated": "challenge"},
+        body=b"<html></html>",
+    )
     result = cli("whoami")
     assert result.exit_code == 1
     assert result.stderr.startswith(

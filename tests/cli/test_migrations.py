@@ -92,11 +92,22 @@ def test_apply_output_and_json(cli, proj: Project) -> None:
         "━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━\n"
         " 0001_initial_schema.sql │ applied \n"
     )
-    assert re.fullmatch(r"✓ applied 1 migration\(s\) to worktime-db in \d+\.\d\d s\n", result.stderr)
+    assert re.fullmatch(
+        r"✓ applied 1 migration\(s\) to worktime-db in \d+\.\d\d s\n", result.stderr
+    )
     proj.write("0002_t2.sql", *table(2))
     result = cli("d1", "migrations", "apply", "worktime-db", "--json")
     data = json.loads(result.stdout)
-    assert sorted(data) == ["applied", "database", "dry_run", "duration_ms", "error", "migrations", "snapshot", "warnings"]
+    assert sorted(data) == [
+        "applied",
+        "database",
+        "dry_run",
+        "duration_ms",
+        "error",
+        "migrations",
+        "snapshot",
+        "warnings",
+    ]
     assert data["applied"] == 1 and data["dry_run"] is False and data["error"] is None
     assert [(m["name"], m["status"]) for m in data["migrations"]] == [("0002_t2.sql", "applied")]
     assert sorted(data["migrations"][0]) == ["duration_ms", "name", "status"]
@@ -136,7 +147,9 @@ def test_apply_warns_about_foreign_keys_off(cli, proj: Project) -> None:
     path = proj.write("0002_off.sql", "PRAGMA foreign_keys = OFF;\n")
     result = cli("d1", "migrations", "apply", "worktime-db")
     assert result.exit_code == 0
-    assert f"warning: {path}:1: PRAGMA foreign_keys = OFF has no effect here" in " ".join(result.stderr.split())
+    assert f"warning: {path}:1: PRAGMA foreign_keys = OFF has no effect here" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_drift_is_refused_with_hint(cli, proj: Project) -> None:
@@ -163,11 +176,22 @@ def test_rollback_needs_yes_when_not_interactive(cli, proj: Project) -> None:
     assert proj.applied() == ["0001_initial_schema.sql"]
     dry = cli("d1", "migrations", "rollback", "worktime-db", "--dry-run")
     assert dry.exit_code == 0
-    assert dry.stdout.startswith("-- rollback of 0001_initial_schema.sql (down SQL from the down file)\n")
+    assert dry.stdout.startswith(
+        "-- rollback of 0001_initial_schema.sql (down SQL from the down file)\n"
+    )
     result = cli("d1", "migrations", "rollback", "worktime-db", "--yes", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert sorted(data) == ["database", "dry_run", "duration_ms", "error", "migrations", "rolled_back", "snapshot", "warnings"]
+    assert sorted(data) == [
+        "database",
+        "dry_run",
+        "duration_ms",
+        "error",
+        "migrations",
+        "rolled_back",
+        "snapshot",
+        "warnings",
+    ]
     assert data["migrations"][0] == {
         "name": "0001_initial_schema.sql",
         "status": "rolled back",

@@ -150,7 +150,12 @@ def dev(root: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stderr=subprocess.PIPE,
         text=True,
         # A keyring that never answers, so no machine's real keyring leaks into the test.
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHON_KEYRING_BACKEND": NULL_KEYRING},
+        env={
+            **os.environ,
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+            "PYTHON_KEYRING_BACKEND": NULL_KEYRING,
+        },
     )
     port = args[args.index("--port") + 1] if "--port" in args else "8787"
     try:
@@ -177,5 +182,3 @@ def stop(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=5)  # "promptly": a hang fails here, not a timing check
     return proc.returncode, out, err
-
-

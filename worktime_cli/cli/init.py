@@ -23,7 +23,9 @@ def init(
         Path,
         typer.Argument(metavar="DIR", help="Project folder (created if missing).", file_okay=False),
     ] = Path("."),
-    name: Annotated[str, typer.Option(help="Worker name for a new wrangler.toml.")] = "worktime-backend",
+    name: Annotated[
+        str, typer.Option(help="Worker name for a new wrangler.toml.")
+    ] = "worktime-backend",
     yes: YesOption = False,
     persist_to: PersistOption = None,
     json: JsonOption = False,

@@ -22,7 +22,9 @@ def login(
     json: JsonOption = False,
     token_stdin: Annotated[
         bool,
-        typer.Option("--stdin", help="Read the token from stdin (the default when stdin is not a terminal)."),
+        typer.Option(
+            "--stdin", help="Read the token from stdin (the default when stdin is not a terminal)."
+        ),
     ] = False,
 ) -> None:
     """Store a Cloudflare API token in the OS keyring, after verifying it.
@@ -46,7 +48,9 @@ def login(
     if json:
         output.print_json(identity.to_json())
         return
-    output.success(f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring")
+    output.success(
+        f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring"
+    )
     for account in identity.accounts:
         output.info(f"account: {account.name} ({account.id})")
     if auth.token_from_environment():
@@ -66,7 +70,11 @@ def whoami(json: JsonOption = False) -> None:
     if json:
         output.print_json(identity.to_json())
         return
-    source = "CLOUDFLARE_API_TOKEN" if identity.source == "environment" else "the keyring (worktime login)"
+    source = (
+        "CLOUDFLARE_API_TOKEN"
+        if identity.source == "environment"
+        else "the keyring (worktime login)"
+    )
     output.print_table(
         ["property", "value"],
         [
