@@ -1,29 +1,56 @@
-"""Every command's help renders, and says how to use it."""
+"""Every command's help renders and says how to use it; the root listing stays truthful."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 import typer
 
-from worktime_cli.cli.app import app
+from worktime_cli.cli.app import COMMANDS, app
+
+ROOT = typer.main.get_command(app)
 
 
-def walk(command, path: tuple[str, ...] = ()):
+def walk(command: Any, path: tuple[str, ...] = ()) -> Any:
     yield path, command
-    if hasattr(command, "commands"):
-        for name, sub in command.commands.items():
-            yield from walk(sub, (*path, name))
+    if hasattr(command, "list_commands"):
+        ctx = typer.Context(command)
+        for name in command.list_commands(ctx):
+            yield from walk(command.get_command(ctx, name), (*path, name))
 
 
-COMMANDS = list(walk(typer.main.get_command(app)))
+ALL = list(walk(ROOT))
 
 
-@pytest.mark.parametrize(
-    ("path", "command"), COMMANDS, ids=[" ".join(p) or "root" for p, _ in COMMANDS]
-)
+@pytest.mark.parametrize(("path", "command"), ALL, ids=[" ".join(p) or "root" for p, _ in ALL])
 def test_help_renders(cli, path, command):
     result = cli(*path, "--help")
     assert result.exit_code == 0, result.output
     assert result.stdout.lstrip().startswith(f"Usage: worktime {' '.join(path)}".rstrip())
-    if not hasattr(command, "commands"):
+    if not hasattr(command, "list_commands"):
         assert "Example" in result.stdout, f"`worktime {' '.join(path)}` help has no example"
+
+
+def test_root_listing_matches_each_commands_own_help():
+    ctx = typer.Context(ROOT)
+    for name, (_, short) in COMMANDS.items():
+        command = ROOT.get_command(ctx, name)
+        own = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
+        assert own.rstrip(".") == short.rstrip("."), name
+
+
+def test_root_help_loads_no_command_module(cli):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from worktime_cli.cli.app import main\n"
+        "sys.argv = ['worktime', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('worktime_cli.cli.') and m not in"
+        " ('worktime_cli.cli.app',)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

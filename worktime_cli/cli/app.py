@@ -77,6 +77,21 @@ class Root(TyperGroup):
             sys.exit(code)
         return code
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = _load(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # The listing uses the one-line helps above instead of loading every module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
 
 def _is_usage_error(exc: Exception) -> bool:
     # Click's exceptions (bad option, missing argument…) carry their own message and exit
@@ -112,7 +127,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,  # locals in tracebacks can hold secrets
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 
@@ -139,15 +154,41 @@ def root(
     del version, debug
 
 
-def _register() -> None:
-    # Each module owns its commands; importing them costs only typer (core imports are lazy).
-    from worktime_cli.cli import d1, dev, doctor, init, kv, login, secret
+# Top-level commands: name -> (module under worktime_cli.cli, one-line help for `--help`).
+# Modules load only when their command runs, so `worktime --version`, `--help` and
+# `worktime d1 …` do not pay for building every other command. A test keeps the
+# one-line help here equal to each command's own.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create or complete a project: wrangler.toml, migrations, local D1 and KV."),
+    "d1": (
+        "d1",
+        "Manage D1 databases: the local SQLite files `wrangler dev` uses, or with --remote Cloudflare's.",
+    ),
+    "kv": ("kv", "Manage local KV namespaces and keys: the same store `wrangler dev` uses."),
+    "secret": (
+        "secret",
+        "Keep local secret values in the OS keyring (Keychain, Credential Locker, Secret Service).",
+    ),
+    "dev": ("dev", "Serve the local D1, KV and environment over HTTP until Ctrl+C."),
+    "doctor": ("doctor", "Check the project against the setup plan; exit 1 if a check fails."),
+    "login": ("login", "Store a Cloudflare API token in the OS keyring, after verifying it."),
+    "whoami": (
+        "login",
+        "Show which API token is in use, whether it is active, and its accounts (never the token).",
+    ),
+    "logout": ("login", "Remove the stored API token from the OS keyring."),
+}
 
-    for module in (init, d1, kv, secret, dev, doctor, login):
-        module.register(app)
 
+def _load(name: str) -> Any:
+    """The click command for a top-level name, built from its module's `register`."""
+    import importlib
 
-_register()
+    module = importlib.import_module(f"worktime_cli.cli.{COMMANDS[name][0]}")
+    holder = typer.Typer()
+    holder.callback()(lambda: None)  # a callback keeps get_command() a group
+    module.register(holder)
+    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""`worktime d1 …`: local D1 databases (SQLite files in wrangler's layout)."""
+"""`worktime d1 …`: local D1 databases (SQLite files in wrangler's layout), or with
+`--remote` the account's databases through Cloudflare's API."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, JsonOption, PersistOption, YesOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    JsonOption,
+    PersistOption,
+    RemoteOption,
+    YesOption,
+)
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config
 
 app = typer.Typer(
     name="d1",
-    help="Manage local D1 databases: the same SQLite files `wrangler dev` uses.",
+    help="Manage D1 databases: the local SQLite files `wrangler dev` uses, or with --remote Cloudflare's.",
     no_args_is_help=True,
 )
 
@@ -40,6 +47,13 @@ def load_config(path: Path | None) -> Config:
     return config.load(path)
 
 
+def refuse_with_remote(remote: bool, **options: object) -> None:
+    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
+    given = [name for name, value in options.items() if value not in (None, False)]
+    if remote and given:
+        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
+
+
 @app.command("create")
 def create(
     name: Annotated[
@@ -48,19 +62,52 @@ def create(
     binding: Annotated[
         str | None, typer.Option(help="Binding name (default: DB if free, else derived from NAME).")
     ] = None,
+    location: Annotated[
+        str | None,
+        typer.Option(
+            "--location",
+            help="With --remote: primary location hint (wnam, enam, weur, eeur, apac, oc).",
+            show_default=False,
+        ),
+    ] = None,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Create a local database and add it to wrangler.toml.
+    """Create a local database and add it to wrangler.toml (--remote: on Cloudflare).
+
+    With --remote the new database's uuid becomes database_id in wrangler.toml, and the
+    local file moves to the name derived from it, so local data follows the new id.
 
     Example:
 
         worktime d1 create worktime-db
+        worktime d1 create worktime-db --remote --location weur
     """
     from worktime_cli import d1
 
     cfg = load_config(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import d1 as remote_d1
+
+        with client.from_environment(cfg) as c:
+            created = remote_d1.create_database(
+                c, cfg, name, location=location, persist_to=persist_to, binding=binding
+            )
+        if json:
+            output.print_json(created.to_json())
+            return
+        output.success(
+            f"created {created.database.name} on Cloudflare "
+            f"(binding {created.binding}, uuid {created.database.uuid})"
+        )
+        if created.moved_from is not None:
+            output.info(f"moved local data {created.moved_from} -> {created.moved_to}")
+        return
+    if location is not None:
+        raise typer.BadParameter("--location needs --remote")
     _, db, path = d1.create(cfg, name, persist_to, binding)
     if json:
         output.print_json(
@@ -78,17 +125,40 @@ def create(
 
 @app.command("list")
 def list_(
-    config: ConfigOption = None, persist_to: PersistOption = None, json: JsonOption = False
+    remote: RemoteOption = False,
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
-    """List the databases configured in wrangler.toml and their local files.
+    """List the databases configured in wrangler.toml and their local files (--remote: the account's).
 
     Example:
 
         worktime d1 list --json
+        worktime d1 list --remote
     """
     from worktime_cli import d1
 
+    refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg = load_config(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import d1 as remote_d1
+
+        with client.from_environment(cfg) as c:
+            databases = remote_d1.list_databases(c)
+        if json:
+            output.print_json([db.to_json() for db in databases])
+        elif not databases:
+            output.info(
+                "no databases on this account; create one with `worktime d1 create NAME --remote`"
+            )
+        else:
+            output.print_table(
+                ["name", "uuid", "created_at"],
+                [[db.name, db.uuid, db.created_at] for db in databases],
+            )
+        return
     infos = [d1.describe(cfg, db, persist_to, tables=False) for db in cfg.d1_databases]
     if json:
         output.print_json([i.to_json() for i in infos])
@@ -113,19 +183,43 @@ def list_(
 @app.command("info")
 def info(
     database: DatabaseArg,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Show a database's local file, size, and tables with row counts.
+    """Show a database's local file, size, and tables with row counts (--remote: Cloudflare's view).
 
     Example:
 
         worktime d1 info worktime-db
+        worktime d1 info worktime-db --remote --json
     """
     from worktime_cli import d1
 
+    refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg = load_config(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import d1 as remote_d1
+
+        with client.from_environment(cfg) as c:
+            found = remote_d1.describe(c, cfg, database)
+        if json:
+            output.print_json(found.to_json())
+            return
+        output.print_table(
+            ["property", "value"],
+            [
+                ["name", found.name],
+                ["uuid", found.uuid],
+                ["created_at", found.created_at],
+                ["version", found.version],
+                ["tables", found.num_tables],
+                ["size", None if found.file_size is None else output.human_size(found.file_size)],
+            ],
+        )
+        return
     result = d1.describe(cfg, cfg.d1(database), persist_to, tables=True)
     if json:
         output.print_json(result.to_json())
@@ -156,25 +250,31 @@ def execute(
         Path | None, typer.Option("--file", help="SQL file to run, all or nothing.", dir_okay=False)
     ] = None,
     yes: YesOption = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Run SQL against a local database, with D1's rules and limits.
+    """Run SQL against a local database, with D1's rules and limits (--remote: on Cloudflare).
 
     Each --command or --file runs in one transaction: if a statement fails, nothing is kept.
+    With --remote, --file uses D1's import (upload, then ingest) and asks first (--yes skips).
 
     Example:
 
         worktime d1 execute worktime-db --command "SELECT name FROM sqlite_master WHERE type='table'"
         worktime d1 execute worktime-db --file dump.sql
+        worktime d1 execute worktime-db --remote --file dump.sql --yes
     """
     from worktime_cli import d1
 
-    del yes  # local execution is atomic; --yes matters for --remote
     if (command is None) == (file is None):
         raise typer.BadParameter("give exactly one of --command or --file")
+    refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg = load_config(config)
+    if remote:
+        _execute_remote(cfg, database, command, file, yes=yes, json=json)
+        return
     db = cfg.d1(database)
     path = d1.database_path(cfg, db, persist_to)
     if command is not None:
@@ -194,6 +294,38 @@ def execute(
         f"executed {result.statements} statement(s) from {file} "
         f"({result.changes} row(s) changed, {result.duration_ms / 1000:.2f} s)"
     )
+
+
+def _execute_remote(
+    cfg: Config, database: str, command: str | None, file: Path | None, *, yes: bool, json: bool
+) -> None:
+    from worktime_cli.errors import WorktimeError
+    from worktime_cli.remote import client
+    from worktime_cli.remote import d1 as remote_d1
+
+    if file is not None and not file.is_file():
+        raise WorktimeError(f"cannot read {file}: no such file")
+    with client.from_environment(cfg) as c:
+        db = remote_d1.resolve(c, cfg, database)
+        if command is not None:
+            results = remote_d1.query(c, db.uuid, command)
+            _show_results([r.to_json() for r in results], json)
+            return
+        assert file is not None
+        output.confirm(
+            f"This runs {file} on the remote database {db.name} ({db.uuid}); the database is "
+            "unavailable to other queries while it imports, which may take some time. Ok to proceed?",
+            yes=yes,
+            action=f"import {file} into the remote database {db.name}",
+        )
+        with output.progress_bytes(file.stat().st_size, f"uploading {file.name}") as advance:
+            imported = remote_d1.import_file(
+                c, db.uuid, file, on_progress=advance, on_message=output.info
+            )
+    if json or not output.is_terminal():
+        output.print_json([imported.to_json()])
+        return
+    output.success(f"executed {imported.num_queries} queries from {file} on {db.name}")
 
 
 def _show_results(results: list[dict[str, Any]], json: bool) -> None:
@@ -261,18 +393,40 @@ def export(
 def delete(
     database: DatabaseArg,
     yes: YesOption = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
 ) -> None:
     """Delete a local database's file and remove it from wrangler.toml.
 
+    With --remote, delete the database on Cloudflare instead, as `wrangler d1 delete`:
+    wrangler.toml and the local file are left as they are.
+
     Example:
 
         worktime d1 delete worktime-db --yes
+        worktime d1 delete worktime-db --remote
     """
     from worktime_cli import d1
 
+    refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg = load_config(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import d1 as remote_d1
+
+        # Confirm before any request: without a terminal and --yes, nothing is sent.
+        output.confirm(
+            f"Delete the remote database {database} on Cloudflare and all its data? "
+            "This cannot be undone.",
+            yes=yes,
+            action=f"delete the remote database {database}",
+        )
+        with client.from_environment(cfg) as c:
+            found = remote_d1.resolve(c, cfg, database)
+            remote_d1.delete_database(c, found.uuid)
+        output.success(f"deleted the remote database {found.name} ({found.uuid})")
+        return
     db = cfg.d1(database)
     output.confirm(
         f"Delete local database {db.database_name} and its data? This cannot be undone.",

@@ -23,8 +23,10 @@ def doctor(
     port: Annotated[int, typer.Option(help="Dev server port to check.")] = 8787,
     json: JsonOption = False,
 ) -> None:
-    """Check the project: config, D1 files and schema, migrations, foreign keys, KV, secrets,
-    git safety of .dev.vars, and the dev port. Exit 1 if any check fails.
+    """Check the project against the setup plan; exit 1 if a check fails.
+
+    Checks: config, D1 files and schema, migrations, foreign keys, KV, secrets (names and
+    sources only, never values), git safety of .dev.vars, and the dev port.
 
     Example:
 

@@ -30,8 +30,11 @@ def init(
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Create wrangler.toml, migrations, .dev.vars.example and .gitignore entries, then the local
-    D1 database (migrations applied) and KV namespace. Re-running fills in only what is missing.
+    """Create or complete a project: wrangler.toml, migrations, local D1 and KV.
+
+    Writes wrangler.toml, migrations/, .dev.vars.example and .gitignore entries, then creates
+    the local D1 database (migrations applied) and KV namespace. Re-running changes nothing
+    that exists and fills in only what is missing.
 
     Example:
 

@@ -1,4 +1,5 @@
-"""`worktime kv …`: local Workers KV, in the same files `wrangler dev` reads."""
+"""`worktime kv …`: local Workers KV, in the same files `wrangler dev` reads, or with
+`--remote` the account's namespaces through Cloudflare's API."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, JsonOption, PersistOption, YesOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    JsonOption,
+    PersistOption,
+    RemoteOption,
+    YesOption,
+)
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config, KVBinding
     from worktime_cli.kv import KVStore
+    from worktime_cli.remote.client import Client
+    from worktime_cli.remote.kv import KeyPage
 
 app = typer.Typer(
     name="kv",
@@ -71,6 +80,31 @@ def _namespace(
     return cfg.kv(binding=binding, namespace_id=namespace_id), cfg
 
 
+def _refuse_with_remote(remote: bool, **options: object) -> None:
+    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
+    given = [name for name, value in options.items() if value not in (None, False)]
+    if remote and given:
+        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
+
+
+def _remote_namespace(c: Client, cfg: Config, binding: str | None, namespace_id: str | None) -> str:
+    """The remote namespace id: --namespace-id as given, else the binding's id / title."""
+    from worktime_cli.remote import kv as remote_kv
+
+    if namespace_id is not None:
+        return namespace_id
+    assert binding is not None
+    return remote_kv.resolve_namespace(c, cfg, binding)
+
+
+def _load(binding: str | None, namespace_id: str | None, config: Path | None) -> Config:
+    from worktime_cli import config as config_module
+
+    if (binding is None) == (namespace_id is None):
+        raise typer.BadParameter("give exactly one of --binding or --namespace-id")
+    return config_module.load(config)
+
+
 def _store(
     binding: str | None, namespace_id: str | None, config: Path | None, persist_to: Path | None
 ) -> KVStore:
@@ -89,19 +123,40 @@ def namespace_create(
     binding: Annotated[
         str, typer.Argument(help="Binding name for the new namespace, e.g. KV.", show_default=False)
     ],
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create a namespace: a new 32-hex id, appended to wrangler.toml as [[kv_namespaces]].
 
+    With --remote, create `<worker name>-<BINDING>` on Cloudflare (wrangler's title) and
+    record its id; an existing local id is kept as preview_id so local data stays found.
+
     Example:
 
         worktime kv namespace create KV
+        worktime kv namespace create KV --remote
     """
     from worktime_cli import config as config_module
     from worktime_cli import kv
 
     cfg = config_module.load(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        with client.from_environment(cfg) as c:
+            bound = remote_kv.create_bound_namespace(c, cfg, binding)
+        if json:
+            output.print_json(bound.to_json())
+            return
+        output.success(
+            f"created KV namespace {bound.namespace.title} on Cloudflare (id {bound.namespace.id}); "
+            f"{bound.binding} in {cfg.path.name} now uses it"
+        )
+        if bound.preview_id is not None:
+            output.info(f"local data stays under preview_id {bound.preview_id}")
+        return
     _, ns = kv.create_namespace(cfg, binding)
     if json:
         output.print_json({"binding": ns.binding, "id": ns.id})
@@ -111,18 +166,36 @@ def namespace_create(
 
 @namespace_app.command("list")
 def namespace_list(
-    config: ConfigOption = None, persist_to: PersistOption = None, json: JsonOption = False
+    remote: RemoteOption = False,
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
-    """List the namespaces in wrangler.toml with their local key counts.
+    """List the namespaces in wrangler.toml with their local key counts (--remote: the account's).
 
     Example:
 
         worktime kv namespace list --json
+        worktime kv namespace list --remote
     """
     from worktime_cli import config as config_module
     from worktime_cli import kv, state
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg = config_module.load(config)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        with client.from_environment(cfg) as c:
+            found = remote_kv.list_namespaces(c)
+        if json:
+            output.print_json([ns.to_json() for ns in found])
+        elif not found:
+            output.info("no KV namespaces on this account")
+        else:
+            output.print_table(["title", "id"], [[ns.title, ns.id] for ns in found])
+        return
     infos = kv.describe_namespaces(cfg, state.root(cfg, persist_to))
     if json:
         output.print_json([i.to_json() for i in infos])
@@ -144,17 +217,40 @@ def namespace_delete(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     yes: YesOption = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
 ) -> None:
     """Delete a namespace's local data and remove it from wrangler.toml.
 
+    With --remote, delete the namespace and all its keys on Cloudflare instead;
+    wrangler.toml and local data are left as they are.
+
     Example:
 
         worktime kv namespace delete --binding KV --yes
+        worktime kv namespace delete --binding KV --remote
     """
     from worktime_cli import kv, state
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        label = binding or namespace_id
+        # Confirm before any request: without a terminal and --yes, nothing is sent.
+        output.confirm(
+            f"Delete the remote KV namespace {label} and every key in it? This cannot be undone.",
+            yes=yes,
+            action=f"delete the remote KV namespace {label}",
+        )
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            remote_kv.delete_namespace(c, ns_id)
+        output.success(f"deleted the remote KV namespace {label} ({ns_id})")
+        return
     ns, cfg = _namespace(binding, namespace_id, config)
     output.confirm(
         f"Delete the local data of KV namespace {ns.binding} ({ns.local_id})? This cannot be undone.",
@@ -231,10 +327,11 @@ def key_put(
             "--metadata", help="A JSON object of at most 1,024 bytes.", show_default=False
         ),
     ] = None,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
 ) -> None:
-    """Write a value to a key, with an optional expiry and metadata.
+    """Write a value to a key, with an optional expiry and metadata (--remote: on Cloudflare).
 
     VALUE `-` reads the value from stdin; to store a literal "-", pipe it in the same way
     (`printf - | worktime kv key put K - …`). --ttl wins over --expiration when both are given.
@@ -243,6 +340,7 @@ def key_put(
 
         worktime kv key put token:alice s3cret --binding KV --ttl 604800 --metadata '{"user": 1}'
         worktime kv key put logo --path logo.png --binding KV
+        worktime kv key put token:alice s3cret --binding KV --remote
     """
     import json as jsonlib
 
@@ -251,6 +349,7 @@ def key_put(
 
     if (value is None) == (path is None):
         raise typer.BadParameter("give exactly one of VALUE or --path")
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
     meta: Any = None
     if metadata is not None:
         try:
@@ -277,6 +376,27 @@ def key_put(
     else:
         assert value is not None
         data = value.encode("utf-8", "surrogateescape")
+    if remote:
+        if len(data) > MAX_VALUE_BYTES:  # the local store checks this itself
+            raise LimitError(f"value is over {MAX_VALUE_BYTES} bytes (25 MiB), the limit")
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            # --ttl wins over --expiration, as locally: send only one of them.
+            remote_kv.put(
+                c,
+                ns_id,
+                key,
+                data,
+                expiration=None if ttl is not None else expiration,
+                expiration_ttl=ttl,
+                metadata=meta,
+            )
+        output.success(f"wrote {output.human_size(len(data))} to {key!r} on Cloudflare")
+        return
     with _store(binding, namespace_id, config, persist_to) as store:
         store.put(key, data, expiration_ttl=ttl, expiration=expiration, metadata=meta)
     output.success(f"wrote {output.human_size(len(data))} to {key!r}")
@@ -299,6 +419,7 @@ def key_get(
     metadata: Annotated[
         bool, typer.Option("--metadata", help="Print the key's metadata JSON instead of its value.")
     ] = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
 ) -> None:
@@ -308,9 +429,24 @@ def key_get(
 
         worktime kv key get token:alice --binding KV --text
         worktime kv key get logo --binding KV > logo.png
+        worktime kv key get token:alice --binding KV --remote
     """
     from worktime_cli.errors import NotFoundError
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            if metadata:
+                output.print_json(remote_kv.get_metadata(c, ns_id, key))
+                return
+            value = remote_kv.get(c, ns_id, key)
+        _write_value(value, text)
+        return
     with _store(binding, namespace_id, config, persist_to) as store:
         entry = store.get(key)
     if entry is None:
@@ -318,11 +454,15 @@ def key_get(
     if metadata:
         output.print_json(entry.metadata)
         return
+    _write_value(entry.value, text)
+
+
+def _write_value(value: bytes, text: bool) -> None:
     if text:
-        output.print_value(entry.value.decode("utf-8", "replace"))
+        output.print_value(value.decode("utf-8", "replace"))
         return
     out = sys.stdout.buffer
-    out.write(entry.value)
+    out.write(value)
     out.flush()
 
 
@@ -344,6 +484,7 @@ def key_list(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page.")
     ] = None,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -357,9 +498,30 @@ def key_list(
 
         worktime kv key list --binding KV --prefix token:
         worktime kv key list --binding KV --limit 1000 --cursor "$CURSOR" --json
+        worktime kv key list --binding KV --remote --prefix token:
     """
-    with _store(binding, namespace_id, config, persist_to) as store:
-        page = store.list(prefix=prefix, limit=limit, cursor=cursor)
+    from worktime_cli.kv import Page
+
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    page: Page | KeyPage
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        if limit is not None and not 1 <= limit <= 1000:
+            raise typer.BadParameter("--limit must be between 1 and 1000")
+        cfg = _load(binding, namespace_id, config)
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            if limit is None and cursor is None:
+                page = remote_kv.KeyPage(tuple(remote_kv.list_keys(c, ns_id, prefix=prefix)), None)
+            else:
+                page = remote_kv.list_page(
+                    c, ns_id, prefix=prefix, limit=limit or 1000, cursor=cursor
+                )
+    else:
+        with _store(binding, namespace_id, config, persist_to) as store:
+            page = store.list(prefix=prefix, limit=limit, cursor=cursor)
     if json or not output.is_terminal():
         if limit is None:
             output.print_json([k.to_json() for k in page.keys])
@@ -396,6 +558,7 @@ def key_delete(
     key: KeyArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
 ) -> None:
@@ -404,7 +567,19 @@ def key_delete(
     Example:
 
         worktime kv key delete token:alice --binding KV
+        worktime kv key delete token:alice --binding KV --remote
     """
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        with client.from_environment(cfg) as c:
+            remote_kv.delete(c, _remote_namespace(c, cfg, binding, namespace_id), key)
+        # The API answers the same whether or not the key existed.
+        output.success(f"deleted {key!r} on Cloudflare")
+        return
     with _store(binding, namespace_id, config, persist_to) as store:
         existed = store.delete(key)
     if existed:
@@ -423,11 +598,12 @@ def bulk_put(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Write many keys from a JSON array, all or nothing.
+    """Write many keys from a JSON array, all or nothing (--remote: in API requests of 1,000).
 
     Each item: {"key", "value", "expiration"?, "expiration_ttl"?, "metadata"?, "base64"?}.
     Every item is checked first; if any is invalid, they are all reported and nothing is written.
@@ -435,9 +611,29 @@ def bulk_put(
     Example:
 
         worktime kv bulk put seed.json --binding KV
+        worktime kv bulk put seed.json --binding KV --remote
     """
     from worktime_cli import kv
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        parsed = kv.parse_bulk_put(file)
+        for warning in parsed.warnings:
+            output.warn(warning)
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            written = remote_kv.bulk_put(
+                c, ns_id, [remote_kv.BulkItem.from_put_item(i) for i in parsed.items]
+            )
+        if json:
+            output.print_json({"written": written})
+            return
+        output.success(f"wrote {written} key(s) from {file} on Cloudflare")
+        return
     store = _store(binding, namespace_id, config, persist_to)
     parsed = kv.parse_bulk_put(file)
     for warning in parsed.warnings:
@@ -456,6 +652,7 @@ def bulk_delete(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     yes: YesOption = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -465,9 +662,31 @@ def bulk_delete(
     Example:
 
         worktime kv bulk delete old-keys.json --binding KV --yes
+        worktime kv bulk delete old-keys.json --binding KV --remote --yes
     """
     from worktime_cli import kv
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import kv as remote_kv
+
+        cfg = _load(binding, namespace_id, config)
+        keys = kv.parse_bulk_delete(file)
+        output.confirm(
+            f"Delete {len(keys)} key(s) listed in {file} on Cloudflare?",
+            yes=yes,
+            action=f"delete {len(keys)} remote key(s)",
+        )
+        with client.from_environment(cfg) as c:
+            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
+            sent = remote_kv.bulk_delete(c, ns_id, keys)
+        if json:
+            # The API does not say which keys existed: every listed key is gone now.
+            output.print_json({"deleted": sent, "requested": len(keys)})
+            return
+        output.success(f"deleted {sent} key(s) listed in {file} on Cloudflare")
+        return
     store = _store(binding, namespace_id, config, persist_to)
     keys = kv.parse_bulk_delete(file)
     output.confirm(

@@ -5,16 +5,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, JsonOption, PersistOption, YesOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    JsonOption,
+    PersistOption,
+    RemoteOption,
+    YesOption,
+)
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config, D1Binding
     from worktime_cli.migrations import ApplyResult, MigrationEvent, RollbackResult
+    from worktime_cli.remote.migrations import Applied
 
 app = typer.Typer(
     name="migrations",
@@ -41,6 +48,19 @@ def _database(config: Path | None, database: str) -> tuple[Config, D1Binding]:
 
     cfg = configmod.load(config)
     return cfg, cfg.d1(database)
+
+
+def _refuse_with_remote(remote: bool, **options: object) -> None:
+    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
+    given = [name for name, value in options.items() if value not in (None, False)]
+    if remote and given:
+        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
+
+
+def _outcomes(done: list[Applied], status: str) -> tuple[Any, ...]:
+    from worktime_cli.migrations import Outcome
+
+    return tuple(Outcome(a.name, status, float(a.duration_ms)) for a in done)
 
 
 @app.command("create")
@@ -74,19 +94,70 @@ def create(
 @app.command("list")
 def list_(
     database: DatabaseArg,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
     """List migrations and whether each is applied, pending, drifted or missing (read-only).
 
+    With --remote, ask the database on Cloudflare; like wrangler, that creates the
+    tracking tables there if they do not exist yet.
+
     Example:
 
         worktime d1 migrations list worktime-db --json
+        worktime d1 migrations list worktime-db --remote
     """
     from worktime_cli import migrations
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to})
     cfg, db = _database(config, database)
+    if remote:
+        from worktime_cli.remote import client
+        from worktime_cli.remote import d1 as remote_d1
+        from worktime_cli.remote import migrations as remote_migrations
+
+        files = remote_migrations.load(migrations.migrations_dir(cfg, db))
+        with client.from_environment(cfg) as c:
+            found = remote_d1.resolve(c, cfg, database)
+            states = remote_migrations.status(c, found.uuid, files, **remote_migrations.tables(db))
+        names = (
+            migrations.APPLIED,
+            migrations.PENDING,
+            migrations.DRIFTED,
+            migrations.MISSING,
+            migrations.UNVERIFIED,
+        )
+        counts = {name: sum(1 for s in states if s.state == name) for name in names}
+        if json:
+            output.print_json(
+                {
+                    "database": db.database_name,
+                    "database_id": found.uuid,
+                    "remote": True,
+                    "migrations": [s.to_json() for s in states],
+                    "counts": counts,
+                }
+            )
+            return
+        if not states:
+            output.info(f"no migrations in {migrations.migrations_dir(cfg, db)}")
+            return
+        output.print_table(
+            ["name", "status", "applied at", "down"],
+            [
+                [
+                    s.name,
+                    s.state + (" (out of order)" if s.out_of_order else ""),
+                    s.applied_at or "",
+                    "yes" if s.has_down else "no",
+                ]
+                for s in states
+            ],
+        )
+        output.info(", ".join(f"{n} {state}" for state, n in counts.items() if n))
+        return
     result = migrations.status(cfg, db, persist_to)
     if json:
         output.print_json(result.to_json())
@@ -128,6 +199,7 @@ def apply(
             "--allow-out-of-order", help="Apply pending files that sort before applied ones."
         ),
     ] = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -136,15 +208,30 @@ def apply(
 
     Asks first on a terminal (as wrangler); without a terminal it proceeds.
     A failing migration leaves no trace; the ones before it stay applied.
+    With --remote, each migration runs on Cloudflare as one atomic batch, in wrangler's
+    protocol (same d1_migrations table); there is no snapshot and no --dry-run.
 
     Example:
 
         worktime d1 migrations apply worktime-db
         worktime d1 migrations apply worktime-db --to 0002_add_notes --dry-run
+        worktime d1 migrations apply worktime-db --remote
     """
     from worktime_cli import migrations
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to, "--dry-run": dry_run})
     cfg, db = _database(config, database)
+    if remote:
+        _apply_remote(
+            cfg,
+            db,
+            to=to,
+            yes=yes,
+            allow_drift=allow_drift,
+            allow_out_of_order=allow_out_of_order,
+            json=json,
+        )
+        return
     if not dry_run and not yes and output.is_terminal(sys.stdin):
         planned = migrations.plan(
             cfg,
@@ -177,6 +264,85 @@ def apply(
         _show_apply(exc.result, json)
         raise
     _show_apply(result, json)
+
+
+def _apply_remote(
+    cfg: Config,
+    db: D1Binding,
+    *,
+    to: str | None,
+    yes: bool,
+    allow_drift: bool,
+    allow_out_of_order: bool,
+    json: bool,
+) -> None:
+    import time
+
+    from worktime_cli import migrations
+    from worktime_cli.errors import WorktimeError
+    from worktime_cli.remote import client
+    from worktime_cli.remote import d1 as remote_d1
+    from worktime_cli.remote import migrations as remote_migrations
+
+    files = remote_migrations.load(migrations.migrations_dir(cfg, db))
+    done: list[Applied] = []
+    started = time.perf_counter()
+    with client.from_environment(cfg) as c:
+        found = remote_d1.resolve(c, cfg, db.database_name)
+        if not yes and output.is_terminal(sys.stdin):
+            states = remote_migrations.status(c, found.uuid, files, **remote_migrations.tables(db))
+            count = sum(1 for s in states if s.state == migrations.PENDING)
+            if count and not typer.confirm(
+                f"About to apply up to {count} migration(s) to the remote database "
+                f"{found.name}; continue?",
+                default=True,
+                err=True,
+            ):
+                raise typer.Exit(1)
+        try:
+            remote_migrations.apply(
+                c,
+                found.uuid,
+                files,
+                to=to,
+                allow_drift=allow_drift,
+                allow_out_of_order=allow_out_of_order,
+                on_applied=_collector(done, json, "applied"),
+                **remote_migrations.tables(db),
+            )
+        except WorktimeError as exc:
+            if done:  # the ones before the failure stay applied: show them, then the error
+                _show_apply(_apply_result(db, done, started, exc.message), json)
+            raise
+    _show_apply(_apply_result(db, done, started, None), json)
+
+
+def _collector(done: list[Applied], json: bool, verb: str) -> Callable[[Applied], None]:
+    """Collects each remote migration as it completes; on a terminal, says so at once."""
+    live = not json and output.is_terminal(sys.stderr)
+
+    def collect(item: Applied) -> None:
+        done.append(item)
+        if live:
+            output.info(f"{verb} {item.name}")
+
+    return collect
+
+
+def _apply_result(
+    db: D1Binding, done: list[Applied], started: float, error: str | None
+) -> ApplyResult:
+    import time
+
+    from worktime_cli import migrations
+
+    return migrations.ApplyResult(
+        database=db.database_name,
+        dry_run=False,
+        migrations=_outcomes(done, migrations.APPLIED),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        error=error,
+    )
 
 
 def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
@@ -235,6 +401,7 @@ def rollback(
     all_: Annotated[bool, typer.Option("--all", help="Roll back every applied migration.")] = False,
     dry_run: DryRunOption = False,
     yes: YesOption = False,
+    remote: RemoteOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -242,16 +409,24 @@ def rollback(
     """Roll back applied migrations, newest first, using their down SQL, after a snapshot.
 
     The down SQL comes from migrations/down/NAME, or, if that file is gone (another git
-    branch), from the copy captured when the migration was applied.
+    branch), from the copy captured when the migration was applied. With --remote, each
+    rollback runs on Cloudflare as one atomic batch (no snapshot, no --dry-run).
 
     Example:
 
         worktime d1 migrations rollback worktime-db --steps 2
         worktime d1 migrations rollback worktime-db --to 0001_initial_schema --dry-run
+        worktime d1 migrations rollback worktime-db --remote --yes
     """
     from worktime_cli import migrations
 
+    _refuse_with_remote(remote, **{"--persist-to": persist_to, "--dry-run": dry_run})
     cfg, db = _database(config, database)
+    if remote:
+        if sum(x is not None and x is not False for x in (steps, to, all_ or None)) > 1:
+            raise typer.BadParameter("give at most one of --steps, --to or --all")
+        _rollback_remote(cfg, db, steps=None if all_ else (steps or 1), to=to, yes=yes, json=json)
+        return
     if not dry_run:
         planned = migrations.rollback(
             cfg, db, persist_to, steps=steps, to=to, all=all_, dry_run=True
@@ -280,6 +455,65 @@ def rollback(
         _show_rollback(exc.result, json)
         raise
     _show_rollback(result, json)
+
+
+def _rollback_remote(
+    cfg: Config, db: D1Binding, *, steps: int | None, to: str | None, yes: bool, json: bool
+) -> None:
+    import time
+
+    from worktime_cli import migrations
+    from worktime_cli.errors import WorktimeError
+    from worktime_cli.remote import client
+    from worktime_cli.remote import d1 as remote_d1
+    from worktime_cli.remote import migrations as remote_migrations
+
+    files = remote_migrations.load(migrations.migrations_dir(cfg, db))
+    # Confirm before any request: without a terminal and --yes, nothing is sent.
+    what = (
+        "every migration"
+        if steps is None and to is None
+        else (
+            f"the migrations applied after {to}"
+            if to is not None
+            else f"the newest {steps} migration(s)"
+        )
+    )
+    output.confirm(
+        f"Roll back {what} of the remote database {db.database_name}? "
+        "Their data will be dropped (there is no snapshot on Cloudflare).",
+        yes=yes,
+        action=f"roll back migrations of the remote database {db.database_name}",
+    )
+    done: list[Applied] = []
+    started = time.perf_counter()
+
+    def result(error: str | None) -> RollbackResult:
+        return migrations.RollbackResult(
+            database=db.database_name,
+            dry_run=False,
+            migrations=_outcomes(done, migrations.ROLLED_BACK),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        )
+
+    with client.from_environment(cfg) as c:
+        found = remote_d1.resolve(c, cfg, db.database_name)
+        try:
+            remote_migrations.rollback(
+                c,
+                found.uuid,
+                files,
+                steps=steps,
+                to=to,
+                on_rolled_back=_collector(done, json, "rolled back"),
+                **remote_migrations.tables(db),
+            )
+        except WorktimeError as exc:
+            if done:
+                _show_rollback(result(exc.message), json)
+            raise
+    _show_rollback(result(None), json)
 
 
 def _show_rollback(result: RollbackResult, json: bool) -> None:

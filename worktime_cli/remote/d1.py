@@ -136,6 +136,12 @@ def resolve(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
     )
 
 
+def describe(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
+    """`d1 info --remote`: like `resolve`, but always with the details only GET by id has."""
+    found = resolve(client, cfg, name)
+    return found if found.num_tables is not None else get_database(client, found.uuid)
+
+
 def _binding(cfg: Config | None, name: str) -> D1Binding | None:
     if cfg is None:
         return None
