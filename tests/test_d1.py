@@ -163,8 +163,8 @@ def test_file_runs_and_reports_totals(db_path, tmp_path):
     )
     seen: list[int] = []
     result = d1.execute_file(db_path, sql, seen.append)
-    assert result.statements == 2502
     assert result.changes == 2500
+    assert result.last_row_id == 2500
     assert result.rows == [{"n": 2500}]
     assert sum(seen) == sql.stat().st_size
 
@@ -176,7 +176,7 @@ def test_file_streams_in_chunks(db_path, tmp_path, monkeypatch):
     monkeypatch.setattr(sqlscript, "CHUNK_SIZE", 7)
     sql = tmp_path / "x.sql"
     sql.write_text("CREATE TABLE t (a);\n" + "INSERT INTO t VALUES ('semi;colon');\n" * 50)
-    assert d1.execute_file(db_path, sql).statements == 51
+    assert d1.execute_file(db_path, sql).changes == 50
     assert d1.execute_command(db_path, "SELECT count(*) AS n FROM t WHERE a = 'semi;colon'")[
         0
     ].rows == [{"n": 50}]

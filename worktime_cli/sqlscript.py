@@ -49,7 +49,7 @@ def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
             search = semi + 1
             candidate = pending[start:search]
             if complete(candidate):
-                skipped = _leading_noise(candidate)
+                skipped = leading_noise(candidate)
                 body = candidate[skipped:]
                 first_line = line + candidate.count("\n", 0, skipped)
                 line = first_line + body.count("\n")
@@ -57,12 +57,12 @@ def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
                     yield Statement(body, first_line)
                 start = search
         pending = pending[start:]
-    skipped = _leading_noise(pending)
+    skipped = leading_noise(pending)
     if skipped < len(pending):
         yield Statement(pending[skipped:], line + pending.count("\n", 0, skipped))
 
 
-def _leading_noise(text: str) -> int:
+def leading_noise(text: str) -> int:
     """Length of the blanks and comments at the start of `text`."""
     i, n = 0, len(text)
     while True:

@@ -18,7 +18,9 @@ def _no_token(*results) -> None:
         assert TOKEN not in result.output
 
 
-def test_create_remote_records_uuid_and_prints_json(fake: FakeCloudflare, cli, project: Path) -> None:
+def test_create_remote_records_uuid_and_prints_json(
+    fake: FakeCloudflare, cli, project: Path
+) -> None:
     result = cli("d1", "create", "worktime-db", "--remote", "--location", "weur", "--json")
     assert result.exit_code == 0, result.output
     (db,) = fake.databases.values()
@@ -97,7 +99,9 @@ def test_list_remote_json_and_table(fake, cli) -> None:
 
 def test_list_remote_retries_a_429(fake, cli) -> None:
     fake.add_database("alpha")
-    fake.fail("GET", "/d1/database$", 429, headers={"Retry-After": "0"}, code=971, message="slow down")
+    fake.fail(
+        "GET", "/d1/database$", 429, headers={"Retry-After": "0"}, code=971, message="slow down"
+    )
     result = cli("d1", "list", "--remote", "--json")
     assert result.exit_code == 0, result.output
     assert [r.status for r in fake.calls("GET", "/d1/database$")] == [429, 200]
@@ -125,7 +129,9 @@ def test_delete_remote_asks_and_refuses_without_yes(fake, cli) -> None:
     db = fake.add_database("alpha")
     refused = cli("d1", "delete", "alpha", "--remote")
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("error: refusing to delete the remote database alpha without confirmation\n")
+    assert refused.stderr.startswith(
+        "error: refusing to delete the remote database alpha without confirmation\n"
+    )
     assert fake.requests == []
     done = cli("d1", "delete", "alpha", "--remote", "--yes")
     assert done.exit_code == 0, done.output
@@ -137,8 +143,13 @@ def test_delete_remote_asks_and_refuses_without_yes(fake, cli) -> None:
 def test_execute_remote_command_json(fake, cli) -> None:
     db = fake.add_database("alpha")
     result = cli(
-        "d1", "execute", "alpha", "--remote", "--json",
-        "--command", "CREATE TABLE t (a); INSERT INTO t VALUES (1); SELECT a FROM t",
+        "d1",
+        "execute",
+        "alpha",
+        "--remote",
+        "--json",
+        "--command",
+        "CREATE TABLE t (a); INSERT INTO t VALUES (1); SELECT a FROM t",
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -165,7 +176,11 @@ def test_execute_remote_file_imports_after_confirmation(fake, cli, project: Path
     (item,) = json.loads(result.stdout)
     assert item["results"] == [] and item["success"] is True
     assert item["meta"]["statements"] == 3 and item["meta"]["uploaded"] is True
-    assert [r.json()["action"] for r in fake.calls("POST", "/import$")] == ["init", "ingest", "poll"]
+    assert [r.json()["action"] for r in fake.calls("POST", "/import$")] == [
+        "init",
+        "ingest",
+        "poll",
+    ]
     upload = fake.calls("PUT", "/__upload/")[0]
     assert "authorization" not in upload.headers
     assert fake.sql(db.uuid, "SELECT a FROM t ORDER BY a") == [(1,), (2,)]

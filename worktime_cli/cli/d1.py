@@ -291,8 +291,7 @@ def execute(
     if result.rows:
         _show_results([result.to_json()], json=False)
     output.success(
-        f"executed {result.statements} statement(s) from {file} "
-        f"({result.changes} row(s) changed, {result.duration_ms / 1000:.2f} s)"
+        f"executed {file}: {result.changes} row(s) changed in {result.duration_ms / 1000:.2f} s"
     )
 
 

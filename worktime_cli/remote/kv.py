@@ -195,8 +195,10 @@ def resolve_namespace(client: Client, cfg: Config | None, binding_or_id: str) ->
         for ns in cfg.kv_namespaces:
             if ns.binding == binding_or_id and ns.id:
                 return ns.id
+    # wrangler titles a binding's namespace `<worker>-<BINDING>`: match that too.
+    titles = {binding_or_id} | ({namespace_title(cfg, binding_or_id)} if cfg is not None else set())
     for remote in list_namespaces(client):
-        if binding_or_id in (remote.id, remote.title):
+        if remote.id == binding_or_id or remote.title in titles:
             return remote.id
     raise NotFoundError(
         f"no remote KV namespace {binding_or_id!r}",

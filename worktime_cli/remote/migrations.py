@@ -190,7 +190,10 @@ def apply(
         )
     pending_names = [s.name for s in states if s.status == "pending"]
     if to is not None:
-        if to not in {m.name for m in migrations}:
+        names = {m.name for m in migrations}
+        if to not in names and to + ".sql" in names:
+            to += ".sql"  # the file name as typed without its extension, as the local engine
+        if to not in names:
             raise WorktimeError(f"no migration named {to!r}")
         # A `to` that is already applied means nothing is left to do.
         pending_names = pending_names[: pending_names.index(to) + 1] if to in pending_names else []
@@ -242,6 +245,8 @@ def rollback(
     newest_first = list(reversed(rows))
     if to is not None:
         names = [str(row.get("name")) for row in newest_first]
+        if to not in names and to + ".sql" in names:
+            to += ".sql"
         if to not in names:
             raise WorktimeError(f"migration {to!r} is not applied to this database")
         chosen = newest_first[: names.index(to)]

@@ -1,0 +1,132 @@
+"""`worktime d1 migrations … --remote` through the real CLI against the fake Cloudflare API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_cloudflare import TOKEN, FakeCloudflare, fake_fixture
+
+fake = pytest.fixture(name="fake")(fake_fixture)
+
+
+@pytest.fixture
+def remote_db(fake: FakeCloudflare, project: Path) -> str:
+    db = fake.add_database("worktime-db")
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\n'
+        f'database_name = "worktime-db"\ndatabase_id = "{db.uuid}"\nmigrations_dir = "migrations"\n'
+    )
+    folder = project / "migrations"
+    (folder / "down").mkdir(parents=True)
+    (folder / "0001_init.sql").write_text("CREATE TABLE a (x);\n")
+    (folder / "down" / "0001_init.sql").write_text("DROP TABLE a;\n")
+    (folder / "0002_more.sql").write_text("CREATE TABLE b (y);\n")
+    (folder / "down" / "0002_more.sql").write_text("DROP TABLE b;\n")
+    return db.uuid
+
+
+def test_list_apply_list_rollback(fake, cli, remote_db: str) -> None:
+    before = cli("d1", "migrations", "list", "DB", "--remote", "--json")
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.stdout) == {
+        "database": "worktime-db",
+        "database_id": remote_db,
+        "remote": True,
+        "migrations": [
+            {
+                "name": n,
+                "status": "pending",
+                "applied_at": None,
+                "out_of_order": False,
+                "has_down": True,
+            }
+            for n in ("0001_init.sql", "0002_more.sql")
+        ],
+        "counts": {"applied": 0, "pending": 2, "drifted": 0, "missing": 0, "unverified": 0},
+    }
+    applied = cli("d1", "migrations", "apply", "DB", "--remote", "--json")
+    assert applied.exit_code == 0, applied.output
+    out = json.loads(applied.stdout)
+    assert [(m["name"], m["status"]) for m in out["migrations"]] == [
+        ("0001_init.sql", "applied"),
+        ("0002_more.sql", "applied"),
+    ]
+    assert (out["applied"], out["snapshot"], out["error"]) == (2, None, None)
+    # wrangler's protocol: the file, a newline, then the INSERT, in one /query call
+    sent = [r.json()["sql"] for r in fake.calls("POST", "/query$")]
+    assert any(
+        s.startswith(
+            "CREATE TABLE a (x);\n\nINSERT INTO \"d1_migrations\" (name) values ('0001_init.sql');"
+        )
+        for s in sent
+    )
+    assert fake.sql(remote_db, "SELECT name FROM d1_migrations ORDER BY id") == [
+        ("0001_init.sql",),
+        ("0002_more.sql",),
+    ]
+    table = cli("d1", "migrations", "list", "DB", "--remote")
+    assert table.exit_code == 0
+    assert table.stderr == "2 applied\n"
+
+    refused = cli("d1", "migrations", "rollback", "DB", "--remote")
+    assert refused.exit_code == 1
+    assert "refusing to roll back migrations of the remote database worktime-db" in refused.stderr
+    rolled = cli("d1", "migrations", "rollback", "DB", "--remote", "--yes", "--json")
+    assert rolled.exit_code == 0, rolled.output
+    assert [(m["name"], m["status"]) for m in json.loads(rolled.stdout)["migrations"]] == [
+        ("0002_more.sql", "rolled back")
+    ]
+    assert fake.sql(remote_db, "SELECT name FROM d1_migrations") == [("0001_init.sql",)]
+    assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name = 'b'") == []
+    for result in (before, applied, table, refused, rolled):
+        assert TOKEN not in result.output
+
+
+def test_apply_remote_human_output(fake, cli, remote_db) -> None:
+    result = cli("d1", "migrations", "apply", "DB", "--remote", "--to", "0001_init")
+    assert result.exit_code == 0, result.output
+    assert "0001_init" in result.stdout and "0002_more" not in result.stdout
+    assert result.stderr.startswith("✓ applied 1 migration(s) to worktime-db in ")
+
+
+def test_apply_remote_refuses_out_of_order(fake, cli, remote_db, project: Path) -> None:
+    (project / "migrations" / "0002_more.sql").rename(project / "migrations" / "0003_more.sql")
+    assert cli("d1", "migrations", "apply", "DB", "--remote", "--to", "0003_more").exit_code == 0
+    (project / "migrations" / "0002_late.sql").write_text("CREATE TABLE c (z);\n")
+    result = cli("d1", "migrations", "apply", "DB", "--remote")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: pending migration(s) sort before the newest applied one: 0002_late.sql\n"
+    )
+    ok = cli("d1", "migrations", "apply", "DB", "--remote", "--allow-out-of-order", "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["applied"] == 1
+
+
+def test_apply_remote_failure_reports_what_went_through(
+    fake, cli, remote_db, project: Path
+) -> None:
+    (project / "migrations" / "0002_more.sql").write_text(
+        "CREATE TABLE b (y);\nINSERT INTO nope VALUES (1);\n"
+    )
+    result = cli("d1", "migrations", "apply", "DB", "--remote", "--json")
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert [m["name"] for m in out["migrations"]] == ["0001_init.sql"]
+    assert out["error"].startswith("0002_more.sql: 7500: no such table: nope")
+    assert "D1 ran this migration as one batch" in result.stderr
+    assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name = 'b'") == []
+
+
+def test_local_only_options_are_usage_errors(fake, cli, remote_db) -> None:
+    for args in (
+        ("apply", "DB", "--remote", "--dry-run"),
+        ("list", "DB", "--remote", "--persist-to", "x"),
+    ):
+        result = cli("d1", "migrations", *args)
+        assert result.exit_code == 2, args
+        assert "cannot be combined with --remote" in result.stderr
+    assert fake.requests == []
