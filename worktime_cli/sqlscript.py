@@ -124,17 +124,22 @@ def open_sql_file(path: Path) -> SQLFile:
 
 
 _BEGIN = re.compile(r"BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;", re.I)
+_PRAGMA = re.compile(r"PRAGMA\b", re.I)
 _COMMIT = re.compile(r"(COMMIT|END)(\s+TRANSACTION)?\s*;", re.I)
 
 
 def without_transaction_wrapper(statements: Iterable[Statement]) -> Iterator[Statement]:
     """Drop a leading `BEGIN TRANSACTION;` and its trailing `COMMIT;`, as wrangler does.
 
-    Dumps from `sqlite3 .dump` are wrapped this way; D1 refuses the wrapper itself, and we
-    run the whole file in one transaction anyway. Only the outermost pair is removed.
+    Dumps from `sqlite3 .dump` are wrapped this way (after a `PRAGMA foreign_keys=OFF;`,
+    which may come first); D1 refuses the wrapper itself, and we run the whole file in one
+    transaction anyway. Only the outermost pair is removed.
     """
     iterator = iter(statements)
     first = next(iterator, None)
+    while first is not None and _PRAGMA.match(first.sql):
+        yield first
+        first = next(iterator, None)
     if first is None:
         return
     if not _BEGIN.fullmatch(first.sql.strip()):

@@ -9,7 +9,7 @@ import typer
 
 from worktime_cli.cli.app import COMMANDS, app
 
-ROOT = typer.main.get_command(app)
+ROOT: Any = typer.main.get_command(app)  # our Root group (lazy get_command)
 
 
 def walk(command: Any, path: tuple[str, ...] = ()) -> Any:
