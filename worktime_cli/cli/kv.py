@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from worktime_cli.config import Config, KVBinding
     from worktime_cli.kv import KVStore
     from worktime_cli.remote.client import Client
-    from worktime_cli.remote.kv import KeyPage
 
 app = typer.Typer(
     name="kv",
@@ -503,7 +502,7 @@ def key_list(
     from worktime_cli.kv import Page
 
     _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    page: Page | KeyPage
+    page: Page
     if remote:
         from worktime_cli.remote import client
         from worktime_cli.remote import kv as remote_kv
@@ -514,7 +513,7 @@ def key_list(
         with client.from_environment(cfg) as c:
             ns_id = _remote_namespace(c, cfg, binding, namespace_id)
             if limit is None and cursor is None:
-                page = remote_kv.KeyPage(tuple(remote_kv.list_keys(c, ns_id, prefix=prefix)), None)
+                page = Page(tuple(remote_kv.list_keys(c, ns_id, prefix=prefix)), None)
             else:
                 page = remote_kv.list_page(
                     c, ns_id, prefix=prefix, limit=limit or 1000, cursor=cursor

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from worktime_cli import config as configmod
 from worktime_cli.config import Config
 from worktime_cli.errors import LimitError, NotFoundError
+from worktime_cli.kv import KeyInfo, Page  # the local store's shapes: one JSON for both
 from worktime_cli.remote.client import Client, chunked
 
 if TYPE_CHECKING:
@@ -30,41 +31,6 @@ class Namespace:
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title}
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str
-    expiration: int | None = None
-    metadata: Any = None
-
-    def to_json(self) -> dict[str, Any]:
-        # The API's shape, as the local `kv key list --json`: absent fields are left out.
-        data: dict[str, Any] = {"name": self.name}
-        if self.expiration is not None:
-            data["expiration"] = self.expiration
-        if self.metadata is not None:
-            data["metadata"] = self.metadata
-        return data
-
-
-@dataclass(frozen=True)
-class KeyPage:
-    """One page of keys (`--limit`): the same shape as the local store's page."""
-
-    keys: tuple[Key, ...]
-    cursor: str | None
-
-    @property
-    def list_complete(self) -> bool:
-        return self.cursor is None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "keys": [k.to_json() for k in self.keys],
-            "list_complete": self.list_complete,
-            "cursor": self.cursor,
-        }
 
 
 @dataclass(frozen=True)
@@ -251,11 +217,11 @@ def delete(client: Client, namespace_id: str, key: str) -> None:
 
 def iter_keys(
     client: Client, namespace_id: str, *, prefix: str | None = None, limit: int = 1000
-) -> Iterator[Key]:
+) -> Iterator[KeyInfo]:
     """Every key (all cursor pages); `limit` is the page size the API uses (10–1000)."""
     path = _ns_path(client, namespace_id, "/keys")
     for item in client.cursor(path, params={"prefix": prefix or None, "limit": limit}):
-        yield Key(
+        yield KeyInfo(
             name=str(item.get("name", "")),
             expiration=item.get("expiration"),
             metadata=item.get("metadata"),
@@ -269,7 +235,7 @@ def list_page(
     prefix: str | None = None,
     limit: int = 1000,
     cursor: str | None = None,
-) -> KeyPage:
+) -> Page:
     """One page of keys, for `--limit`/`--cursor`: a single call."""
     envelope = client.call(
         "GET",
@@ -277,15 +243,17 @@ def list_page(
         params={"prefix": prefix or None, "limit": limit, "cursor": cursor},
     )
     keys = tuple(
-        Key(name=str(i.get("name", "")), expiration=i.get("expiration"), metadata=i.get("metadata"))
+        KeyInfo(
+            name=str(i.get("name", "")), expiration=i.get("expiration"), metadata=i.get("metadata")
+        )
         for i in envelope.result or []
     )
-    return KeyPage(keys, envelope.result_info.get("cursor") or None)
+    return Page(keys, envelope.result_info.get("cursor") or None)
 
 
 def list_keys(
     client: Client, namespace_id: str, *, prefix: str | None = None, limit: int = 1000
-) -> list[Key]:
+) -> list[KeyInfo]:
     return list(iter_keys(client, namespace_id, prefix=prefix, limit=limit))
 
 
