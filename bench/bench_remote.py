@@ -2,27 +2,15 @@
 
 Both tools honour CLOUDFLARE_API_BASE_URL, so each pair does the same HTTP round trips
 against tests/support/fake_cloudflare.py on 127.0.0.1: this measures the tools' own cost
-(start-up, client, envelope handling), not Cloudflare. Until `--remote` is wired into the
-CLI modules, our side runs the core call each command will make in a fresh interpreter.
+(start-up, client, envelope handling), not Cloudflare. Both sides run their real CLI.
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import Figure, time_command, wrangler
-
-_OURS_LIST = (
-    "from worktime_cli.remote import client, d1\n"
-    "with client.from_environment() as c: print(len(d1.list_databases(c)))\n"
-)
-_OURS_PUT = (
-    "import sys\n"
-    "from worktime_cli.remote import client, kv\n"
-    "with client.from_environment() as c: kv.put(c, sys.argv[1], 'a/b', b'hello')\n"
-)
+from bench.common import WORKTIME, Figure, time_command, wrangler
 
 
 def run() -> list[Figure]:
@@ -49,12 +37,22 @@ def run() -> list[Figure]:
             pairs = [
                 (
                     "d1 list --remote",
-                    [sys.executable, "-c", _OURS_LIST],
+                    [*WORKTIME, "d1", "list", "--remote", "--json"],
                     [peer, "d1", "list", "--json"] if peer else None,
                 ),
                 (
                     "kv key put --remote",
-                    [sys.executable, "-c", _OURS_PUT, ns],
+                    [
+                        *WORKTIME,
+                        "kv",
+                        "key",
+                        "put",
+                        "--remote",
+                        "--namespace-id",
+                        ns,
+                        "a/b",
+                        "hello",
+                    ],
                     [peer, "kv", "key", "put", "--remote", "--namespace-id", ns, "a/b", "hello"]
                     if peer
                     else None,
