@@ -211,3 +211,15 @@ def test_create_and_delete_edit_wrangler_toml(project):
     d1.delete(cfg, db, None)
     assert not path.exists()
     assert [d.database_name for d in config.load().d1_databases] == ["analytics-db"]
+
+
+def test_user_sql_cannot_reuse_our_unguarded_control_statements(db_path):
+    """Our COMMIT's text, typed by a user, is still refused (no statement-cache bypass)."""
+    conn = d1.connect(db_path)
+    with conn.transaction():
+        conn.run(Statement("CREATE TABLE t (a)", 1), "x")
+    with pytest.raises(SQLError, match="D1 does not allow BEGIN, COMMIT"), conn.transaction():
+        conn.run(Statement("INSERT INTO t VALUES (1)", 1), "x")
+        conn.run(Statement("COMMIT /* worktime */", 2), "x")
+    assert not conn.in_transaction
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)

@@ -176,3 +176,30 @@ def test_native_connection_has_d1_limits_and_foreign_keys(tmp_path):
     with pytest.raises(SQLError) as err:
         d1.execute_file(db, long)
     assert err.value.hint == "D1 allows statements of at most 100,000 bytes"
+
+
+def test_a_wrapper_commit_must_be_its_own_statement(tmp_path):
+    """`DROP TABLE backEND;` at the end of a BEGIN-wrapped file is not a COMMIT (review #1)."""
+    db = new_db(tmp_path, "db")
+    d1.execute_command(
+        db, "CREATE TABLE back (a); INSERT INTO back VALUES (1); CREATE TABLE backend (a)"
+    )
+    sql = tmp_path / "x.sql"
+    sql.write_text("BEGIN TRANSACTION;\nINSERT INTO backend VALUES (2);\nDROP TABLE backEND;\n")
+    with pytest.raises(SQLError, match="does not end with COMMIT"):
+        d1.execute_file(db, sql)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT * FROM back").fetchall() == [(1,)]
+    assert conn.execute("SELECT * FROM backend").fetchall() == []
+
+
+def test_a_nul_byte_is_refused_not_truncated(tmp_path):
+    db = new_db(tmp_path, "db")
+    sql = tmp_path / "nul.sql"
+    sql.write_bytes(
+        b"CREATE TABLE n (a);\nINSERT INTO n VALUES (1);\x00INSERT INTO n VALUES (2);\n"
+    )
+    with pytest.raises(SQLError) as err:
+        d1.execute_file(db, sql)
+    assert err.value.message == f"{sql}: NUL byte near byte 45"
+    assert sqlite3.connect(db).execute("SELECT name FROM sqlite_master").fetchall() == []

@@ -119,3 +119,28 @@ def test_text_with_nul_reads_back():
     literal = dump.sql_literal("a\x00b")
     (got,) = conn.execute(f"SELECT {literal}").fetchone()
     assert got == "a\x00b"
+
+
+def test_export_is_one_consistent_snapshot(tmp_path, monkeypatch):
+    """Writes that land while the dump runs are not half in it (review #6)."""
+    source, out = tmp_path / "a.sqlite", tmp_path / "dump.sql"
+    d1.connect(source, create=True).close()
+    d1.execute_command(
+        source,
+        "CREATE TABLE a (x); CREATE TABLE b (x); INSERT INTO a VALUES (1); INSERT INTO b VALUES (1)",
+    )
+    original = dump._insert_lines
+    written: list[bool] = []
+
+    def insert_lines_then_write(conn, table):
+        yield from original(conn, table)
+        if table == "a" and not written:  # between the two tables, another writer commits
+            d1.execute_command(source, "INSERT INTO a VALUES (2); INSERT INTO b VALUES (2)")
+            written.append(True)
+
+    monkeypatch.setattr(dump, "_insert_lines", insert_lines_then_write)
+    dump.export(source, out)
+    text = out.read_text()
+    assert written
+    assert 'INSERT INTO "b" ("x") VALUES(2)' not in text
+    assert text.count("INSERT INTO") == 2

@@ -179,7 +179,7 @@ def test_bare_key_is_an_error(project):
     write(project, {".dev.vars": "A=1\nB\n"})
     with pytest.raises(ConfigError) as info:
         environment.resolve(config.load(), keyring=False)
-    assert info.value.message == f"{project / '.dev.vars'}:2: B has no value"
+    assert info.value.message == f"{project / '.dev.vars'}:2: a line without '='"
 
 
 def test_required_from_wrangler_toml(project, memory_keyring):

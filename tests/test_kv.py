@@ -509,3 +509,11 @@ def test_describe_namespaces_counts_live_keys(project: Path, root: Path) -> None
     infos = {i.binding: i for i in kv.describe_namespaces(cfg, root)}
     assert (infos["KV"].exists, infos["KV"].keys) == (True, 3)
     assert (infos["CACHE"].exists, infos["CACHE"].keys) == (False, 0)
+
+
+def test_value_files_are_private(store: KVStore) -> None:
+    """Values are GitHub tokens: only the owner may read their files."""
+    store.put("token:alice", b"gho_value")
+    store.put_many([PutItem(key=f"k{i}", value=b"v") for i in range(40)])  # the batched path
+    modes = {(store.blobs_dir / name).stat().st_mode & 0o777 for name in blob_names(store)}
+    assert modes == {0o600}

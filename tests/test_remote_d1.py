@@ -265,3 +265,20 @@ def test_apply_refuses_drift_unless_allowed(fake, client, project: Path) -> None
     assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(2,)]
     applied = remote_migrations.apply(client, db.uuid, migrations, allow_drift=True)
     assert [a.name for a in applied] == ["0003_more.sql"]
+
+
+def test_a_migration_without_its_final_semicolon_applies_remotely(
+    fake, client, project: Path
+) -> None:
+    """The file's text is glued to the bookkeeping INSERT; it must still parse (review #10)."""
+    folder = project / "migrations"
+    folder.mkdir(exist_ok=True)
+    (folder / "0001_x.sql").write_text("CREATE TABLE x (a INTEGER)")
+    (folder / "down").mkdir(exist_ok=True)
+    (folder / "down" / "0001_x.sql").write_text("DROP TABLE x")
+    db = fake.add_database("semi")
+    migrations = remote_migrations.load(folder)
+    remote_migrations.apply(client, db.uuid, migrations)
+    assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["applied"]
+    remote_migrations.rollback(client, db.uuid, migrations, steps=1)
+    assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["pending"]

@@ -134,3 +134,10 @@ def test_package_data_is_the_repos_single_copy():
         scaffold.package_data("migrations").joinpath("0001_initial_schema.sql").read_bytes()
         == (REPO / "migrations/0001_initial_schema.sql").read_bytes()
     )
+
+
+@pytest.mark.parametrize("name", ['my"app', "two\nlines", "UPPER", ""])
+def test_worker_names_that_would_break_wrangler_toml_are_refused(tmp_path, name):
+    with pytest.raises(WorktimeError, match="is not a valid Worker name"):
+        scaffold.init(tmp_path / "p", name=name)
+    assert not (tmp_path / "p").exists()

@@ -179,10 +179,10 @@ def test_parse_bulk_json_and_dotenv():
         ('{"A": 1}', "f: A must be a string, or null to delete it"),
         ('["A"]', "f: expected a JSON object of names to values"),
         ('{"A": "1",', "f:1:11: invalid JSON"),
-        ('{"bad-name": "x"}', "f: invalid secret name 'bad-name'"),
-        ("A=1\nbad-name=x\n", "f:2: invalid secret name 'bad-name'"),
+        ('{"bad-name": "x"}', "f: not a valid secret name"),
+        ("A=1\nbad-name=x\n", "f:2: not a valid secret name"),
         ("A=1\nnot a line\n", "f:2: cannot parse this line"),
-        ("A\n", "f:1: A has no value (expected A=value)"),
+        ("A\n", "f:1: a line without '='"),
     ],
 )
 def test_parse_bulk_errors(text, message):
@@ -259,3 +259,27 @@ def test_real_secret_service_round_trip(project: Path):
             for user in ("JWT_SECRET", "OTHER", "THIRD", secrets.INDEX_USERNAME):
                 if keyring.get_password(f"worktime:{name}", user) is not None:
                     keyring.delete_password(f"worktime:{name}", user)
+
+
+def test_ctrl_c_during_bulk_leaves_what_was_there(cfg):
+    """Interrupted half-way, bulk restores every value it touched (review #7)."""
+    from tests.support.keyring_backends import InterruptedKeyring
+
+    backend = InterruptedKeyring(interrupt_on=4)
+    keyring.set_keyring(backend)
+    secrets.put(cfg, "A", "old-a")  # writes 1 and 2 (value, index)
+    before = dict(backend.store)
+    with pytest.raises(KeyboardInterrupt):
+        secrets.bulk(cfg, {"A": "new-a", "B": "b", "C": "c"})  # write 4 (B) is interrupted
+    assert backend.store == before
+    assert secrets.names(cfg) == ("A",)
+
+
+def test_ctrl_c_during_put_leaves_no_invisible_value(cfg):
+    from tests.support.keyring_backends import InterruptedKeyring
+
+    backend = InterruptedKeyring(interrupt_on=1)
+    keyring.set_keyring(backend)
+    with pytest.raises(KeyboardInterrupt):
+        secrets.put(cfg, "NEW", "value")
+    assert backend.store == {}

@@ -82,3 +82,16 @@ database_name = "c"
 def test_persist_to_replaces_the_state_root(tmp_path):
     cfg = parse(tmp_path / "wrangler.toml", "")
     assert state.root(cfg, tmp_path / "elsewhere") == tmp_path / "elsewhere"
+
+
+def test_snapshot_folder_never_leaves_the_state_root(tmp_path):
+    """Database names come from wrangler.toml: a hostile one must not pick the folder."""
+    root = tmp_path / "state"
+    assert (
+        state.d1_snapshot_dir(root, "worktime-db")
+        == root / "v3" / "d1" / "snapshots" / "worktime-db"
+    )
+    for name in ("../../esc", "/abs/path", "..", "a/b", ""):
+        folder = state.d1_snapshot_dir(root, name)
+        assert folder.parent == root / "v3" / "d1" / "snapshots"
+        assert re.fullmatch(r"[0-9a-f]{64}", folder.name)

@@ -53,10 +53,11 @@ _RENAME_TO_RESERVED = re.compile(r"\bRENAME\s+TO\s+[\"`\[]?_cf_", re.I)
 class _Guard:
     """sqlite3 authorizer refusing what D1 refuses, armed only around user statements.
 
-    Our own bookkeeping (BEGIN IMMEDIATE, COMMIT) runs disarmed. The statement cache is
-    keyed by SQL text and skips the authorizer on reuse, so our own control statements
-    carry a marker comment that user SQL will not repeat by accident.
-    This runs once per action of every statement, so the common case returns early.
+    Our own bookkeeping (BEGIN IMMEDIATE, COMMIT) runs disarmed. SQLite consults the
+    authorizer only when it prepares a statement, so `connect` turns Python's statement
+    cache off: otherwise user SQL identical to one of our control statements would reuse
+    its prepared, unguarded copy. This runs once per action of every statement, so the
+    common case returns early.
     """
 
     _REFUSED: ClassVar[dict[int, str]] = {
@@ -216,13 +217,35 @@ def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
-def _locked_or(exc: sqlite3.OperationalError) -> WorktimeError:
+def _locked_or(exc: sqlite3.Error) -> WorktimeError:
     if "locked" in str(exc) or "busy" in str(exc):
         return LockedError(
             "database is locked by another process",
             hint="another worktime or wrangler command is writing; try again when it finishes",
         )
     return SQLError(str(exc))
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def set_wal_mode(conn: sqlite3.Connection) -> None:
+    """`PRAGMA journal_mode = WAL`, waiting out other writers.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+    once there instead of calling the busy handler (two `apply` runs on a fresh database
+    meet here), so the wait is ours: up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def connect(path: Path, *, create: bool = False) -> D1Connection:
@@ -240,6 +263,7 @@ def connect(path: Path, *, create: bool = False) -> D1Connection:
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
             timeout=BUSY_TIMEOUT_MS / 1000,
             check_same_thread=False,  # the dev server hands connections to worker threads
+            cached_statements=0,  # every statement passes the guard (see _Guard)
         )
     except sqlite3.Error as exc:
         raise SQLError(f"cannot open {path}: {exc}") from None
@@ -249,9 +273,11 @@ def connect(path: Path, *, create: bool = False) -> D1Connection:
         # inside a transaction, so it must be set here, before any BEGIN.
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        set_wal_mode(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if _is_busy(exc):
+            raise _locked_or(exc) from None
         raise SQLError(f"{path} is not a usable SQLite database: {exc}") from None
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
@@ -438,7 +464,7 @@ _LEADING_BEGIN = re.compile(
     r"(?:PRAGMA\b[^;]*;\s*)*(?P<begin>BEGIN(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?\s*;)",
     re.I,
 )
-_TRAILING_COMMIT = re.compile(r"(?:COMMIT|END)(?:\s+TRANSACTION)?\s*;\s*$", re.I)
+_TRAILING_COMMIT = re.compile(r"(?<![\w$])(?:COMMIT|END)(?:\s+TRANSACTION)?\s*;\s*$", re.I)
 
 
 def _native_bodies(chunks: Iterable[str]) -> Iterator[str]:
@@ -479,9 +505,12 @@ def _native_bodies(chunks: Iterable[str]) -> Iterator[str]:
             final = final[: begin.start("begin")] + final[begin.end() :]
     if wrapped:
         commit = _TRAILING_COMMIT.search(final)
-        if commit is None:
+        # The COMMIT must be a statement of its own: what comes before it must be complete
+        # SQL, or `DROP TABLE backEND;` would lose its last word.
+        before = final[: commit.start()] if commit is not None else ""
+        if commit is None or (before.strip() and not sqlite3.complete_statement(before)):
             raise NativeError("BEGIN without a final COMMIT")  # the portable path explains
-        final = final[: commit.start()]
+        final = before
     if final.strip():
         yield final
 
@@ -588,6 +617,7 @@ def create(
 ) -> tuple[Config, D1Binding, Path]:
     """Add a `[[d1_databases]]` entry for `name` and create its local file."""
     existing = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
+    validate_database_name(name)
     if any(db.database_name == name for db in cfg.d1_databases):
         raise WorktimeError(f"database {name!r} already exists in {cfg.path.name}")
     if binding is None:
@@ -608,6 +638,18 @@ def create(
     path = database_path(new_cfg, db, persist_to)
     connect(path, create=True).close()
     return new_cfg, db, path
+
+
+_DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def validate_database_name(name: str) -> None:
+    """Letters, digits, `-`, `_`, `.`; no path tricks (the name names folders of ours)."""
+    if not _DATABASE_NAME.fullmatch(name) or ".." in name:
+        raise WorktimeError(
+            f"{name!r} is not a valid database name",
+            hint="use letters, digits, '-', '_' and '.', starting with a letter or digit",
+        )
 
 
 def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> tuple[Path, bool]:

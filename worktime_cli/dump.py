@@ -38,6 +38,10 @@ def export(
     if not data and not schema:
         raise WorktimeError("--no-data and --no-schema together leave nothing to export")
     conn = connect(db_path)
+    # One read transaction for the whole dump: every SELECT then sees the same snapshot,
+    # even while `worktime dev` or `wrangler dev` writes (WAL lets them go on meanwhile).
+    conn.execute("BEGIN DEFERRED /* worktime */")
+    conn.execute("SELECT count(*) FROM sqlite_master /* worktime */").fetchone()
     output = output.resolve()
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     try:
@@ -73,6 +77,7 @@ def export(
         Path(tmp).unlink(missing_ok=True)
         raise
     finally:
+        conn.execute("ROLLBACK /* worktime */")
         conn.close()
     return ExportResult(path=output, tables=tuple(names), rows=rows, size=output.stat().st_size)
 

@@ -132,9 +132,10 @@ def read_dotenv(path: Path) -> dict[str, str]:
     result: dict[str, str] = {}
     for entry in parse_dotenv(_read(path), str(path)):
         if entry.value is None:
+            # Not even the "name": a bare line is as likely a pasted value as a name.
             raise ConfigError(
-                f"{path}:{entry.line}: {entry.key} has no value",
-                hint=f"write it as {entry.key}=value",
+                f"{path}:{entry.line}: a line without '='",
+                hint="lines look like NAME=value",
             )
         result[entry.key] = entry.value
     return result

@@ -280,6 +280,14 @@ class KVStore:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        folder = blob_dir_name(namespace_id)
+        # The value folder is `v3/kv/<id>`: an empty id would make it `v3/kv` itself, and
+        # miniflare's index folder is a sibling; neither may ever be a namespace's own.
+        if not folder or folder == state.KV_UNIQUE_KEY:
+            raise WorktimeError(
+                f"{namespace_id!r} cannot be a KV namespace id",
+                hint="use the namespace's binding or its 32-hex id from wrangler.toml",
+            )
         self.namespace_id = namespace_id
         self.index_path = state.kv_index_path(state_root, namespace_id)
         self.blobs_dir = state.kv_blobs_dir(state_root, blob_dir_name(namespace_id))
@@ -333,7 +341,9 @@ class KVStore:
                 check_same_thread=False,
             )
             # workerd keeps its durable-object databases in WAL mode; so do we.
-            conn.execute("PRAGMA journal_mode = WAL")
+            from worktime_cli.d1 import set_wal_mode
+
+            set_wal_mode(conn)
             conn.executescript(_SCHEMA)
         except sqlite3.OperationalError as exc:
             raise _sqlite_error(exc, self.index_path) from None
@@ -605,7 +615,8 @@ class KVStore:
         try:
             for n, row in enumerate(rows, 1):
                 blob_id = new_blob_id(self._clock())
-                fd = os.open(blob_id, flags, 0o644, dir_fd=dir_fd)
+                # 0600: values are GitHub tokens; wrangler dev runs as the same user anyway.
+                fd = os.open(blob_id, flags, 0o600, dir_fd=dir_fd)
                 ids.append(blob_id)
                 try:
                     view = memoryview(row.value)
@@ -885,7 +896,9 @@ def delete_namespace(cfg: Config, ns: KVBinding, state_root: Path) -> tuple[Conf
     existed = store.exists or store.blobs_dir.exists()
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(store.blobs_dir.parent, ignore_errors=True)
+    folder = store.blobs_dir.parent  # v3/kv/<id>: KVStore refuses ids that would be anything else
+    assert folder.parent == state_root / "v3" / "kv" and folder.name != state.KV_UNIQUE_KEY
+    shutil.rmtree(folder, ignore_errors=True)
     configured = any(n.binding == ns.binding for n in cfg.kv_namespaces)
     if configured:
         cfg = remove_table(cfg.path, "kv_namespaces", {"binding": ns.binding})

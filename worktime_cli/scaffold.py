@@ -7,6 +7,7 @@ is extended with tomlkit, never rewritten.
 
 from __future__ import annotations
 
+import re
 import secrets as _random
 import uuid
 from dataclasses import dataclass, field
@@ -27,11 +28,12 @@ D1_BINDING = "DB"
 KV_BINDING = "KV"
 REQUIRED_SECRETS = ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
 INITIAL_MIGRATION = "0001_initial_schema.sql"
+_WORKER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # Cloudflare's rule for script names
 
 WRANGLER_TOML = """\
 # wrangler.toml: read by both `wrangler` and `worktime`; edit it freely (comments survive
 # worktime's own edits).
-name = "{name}"
+name = {name}
 main = "src/index.ts"
 compatibility_date = "2024-01-01"
 
@@ -106,6 +108,11 @@ _SOURCE_NAMES = {"dev.vars.example": ".dev.vars.example"}
 
 def init(root: Path, *, name: str = DEFAULT_NAME, persist_to: Path | None = None) -> InitResult:
     """Create or complete the project in `root` (see the module docstring)."""
+    if not _WORKER_NAME.fullmatch(name):
+        raise WorktimeError(
+            f"{name!r} is not a valid Worker name",
+            hint="use lowercase letters, digits, '-' and '_' (at most 63), e.g. worktime-backend",
+        )
     root = root.resolve()
     if root.exists() and not root.is_dir():
         raise WorktimeError(f"{root} exists and is not a folder")
@@ -124,8 +131,10 @@ def init(root: Path, *, name: str = DEFAULT_NAME, persist_to: Path | None = None
 def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
     path = root / "wrangler.toml"
     if not path.exists():
+        import tomlkit
+
         text = WRANGLER_TOML.format(
-            name=name,
+            name=tomlkit.string(name).as_string(),
             database=DATABASE_NAME,
             d1_binding=D1_BINDING,
             database_id=uuid.uuid4(),

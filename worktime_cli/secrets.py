@@ -138,18 +138,20 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
     for entry in parse_dotenv(text, source):
         _validate_name_at(entry.key, f"{source}:{entry.line}")
         if entry.value is None:
+            # Not even the "name": a bare line is as likely a pasted value as a name.
             raise WorktimeError(
-                f"{source}:{entry.line}: {entry.key} has no value (expected {entry.key}=value)"
+                f"{source}:{entry.line}: a line without '='", hint="expected NAME=value"
             )
         changes[entry.key] = normalise_value(entry.key, entry.value)
     return changes
 
 
 def _validate_name_at(name: str, where: str) -> None:
+    # Names read from a file are not echoed when invalid: it may be a value in the wrong place.
     try:
         validate_name(name)
     except WorktimeError as exc:
-        raise WorktimeError(f"{where}: {exc.message}", exc.hint) from None
+        raise WorktimeError(f"{where}: not a valid secret name", exc.hint) from None
 
 
 # --- keyring operations ---------------------------------------------------------------------
@@ -162,14 +164,14 @@ def put(cfg: Config, name: str, value: str) -> PutResult:
     service = service_name(cfg)
     index = _read_index(service)
     existed = name in index or _get(service, name) is not None
-    _set(service, name, value)
-    if name not in index:
-        try:
+    try:
+        _set(service, name, value)
+        if name not in index:
             _write_index(service, [*index, name])
-        except WorktimeError:
-            if not existed:  # do not leave a value that `list` would never show
-                _quietly(lambda: _delete(service, name))
-            raise
+    except BaseException:  # Ctrl+C too: never leave a value that `list` would not show
+        if not existed and name not in index:
+            _quietly(lambda: _delete(service, name))
+        raise
     return PutResult(name=name, service=service, created=not existed)
 
 
@@ -227,6 +229,7 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
     done: list[str] = []
     try:
         for name, value in clean.items():
+            done.append(name)  # before the call: an interrupted write is restored too
             if value is None:
                 if previous[name] is not None:
                     _delete(service, name)
@@ -234,12 +237,11 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
             else:
                 _set(service, name, value)
                 stored.append(name)
-            done.append(name)
         new_index = [n for n in index if not (n in clean and clean[n] is None)]
         new_index += [n for n in stored if n not in new_index]
         if sorted(new_index) != sorted(index):
             _write_index(service, new_index)
-    except WorktimeError:
+    except BaseException:  # Ctrl+C too: all or nothing
         for name in reversed(done):
             _quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
         raise

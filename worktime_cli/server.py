@@ -375,9 +375,8 @@ class _Edge:
         if log is None:
             return
         elapsed = round((time.perf_counter() - started) * 1000)
+        # The path only, as wrangler logs it: query strings carry OAuth codes and tokens.
         path = scope["path"]
-        if scope.get("query_string"):
-            path += "?" + scope["query_string"].decode("latin-1")
         phrase = _PHRASES.get(status, "")
         log(f"{scope['method']} {path} {status} {phrase} ({elapsed}ms)")
 

@@ -97,6 +97,12 @@ class SQLFile:
                     raise SQLError(
                         f"{self.path}: not UTF-8 text near byte {self.consumed - len(raw) + exc.start}"
                     ) from None
+                if "\x00" in text:
+                    # SQLite reads SQL as C strings: everything after a NUL would vanish.
+                    raise SQLError(
+                        f"{self.path}: NUL byte near byte {self.consumed - len(raw) + raw.index(0)}",
+                        hint="this is not a SQL text file",
+                    )
                 if on_progress is not None:
                     on_progress(len(raw))
                 yield text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from pathlib import Path
 
 from worktime_cli.config import Config
@@ -45,9 +46,19 @@ def d1_path(state_root: Path, local_id: str) -> Path:
     )
 
 
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
 def d1_snapshot_dir(state_root: Path, database_name: str) -> Path:
-    """Where apply/rollback snapshots of one database are kept."""
-    return state_root / "v3" / "d1" / "snapshots" / database_name
+    """Where apply/rollback snapshots of one database are kept.
+
+    The name comes from wrangler.toml, so it is used as a folder name only when it is a
+    plain one; anything else (`../x`, `/abs`) gets its durable-object id instead, which
+    can never leave the state folder.
+    """
+    safe = _SAFE_SEGMENT.fullmatch(database_name) and ".." not in database_name
+    segment = database_name if safe else durable_object_id(D1_UNIQUE_KEY, database_name)
+    return state_root / "v3" / "d1" / "snapshots" / segment
 
 
 def kv_index_path(state_root: Path, namespace_id: str) -> Path:

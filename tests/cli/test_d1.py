@@ -219,3 +219,11 @@ def test_usage_errors_exit_2(cli):
     result = cli("d1", "nope")
     assert result.exit_code == 2
     assert "No such command 'nope'" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["../../../esc", "a/b", ".hidden", ""])
+def test_create_refuses_names_that_are_paths(cli, project, name):
+    result = cli("d1", "create", name)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {name!r} is not a valid database name\n")
+    assert "d1_databases" not in (project / "wrangler.toml").read_text()

@@ -362,3 +362,17 @@ def test_namespace_gc_json(cli, bound: Path) -> None:
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"removed": 1}
     assert len(list(store(bound).blobs_dir.iterdir())) == 1
+
+
+@pytest.mark.parametrize("bad_id", ["", "miniflare-KVNamespaceObject"])
+def test_namespace_ids_that_would_escape_their_folder_are_refused(cli, project, bad_id):
+    """Deleting `--namespace-id ""` must not wipe every namespace (review #4)."""
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[kv_namespaces]]\nbinding = "KV"\nid = "0f2ac74b498b48028cb68387c421e279"\n'
+    )
+    assert cli("kv", "key", "put", "k1", "v1", "--binding", "KV").exit_code == 0
+    result = cli("kv", "namespace", "delete", "--namespace-id", bad_id, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {bad_id!r} cannot be a KV namespace id\n")
+    got = cli("kv", "key", "get", "k1", "--binding", "KV")
+    assert (got.exit_code, got.stdout) == (0, "v1")

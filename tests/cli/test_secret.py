@@ -404,3 +404,17 @@ def test_list_without_a_project_name_still_lists_the_files(cli, project):
         "has no `name`, which names this project's secrets in the keyring"
     )
     assert [s["name"] for s in data["secrets"]] == ["A"]
+
+
+def test_a_pasted_value_on_a_line_of_its_own_is_never_echoed(cli, project):
+    """A bare line in .dev.vars or a bulk file is reported by position only (review #3)."""
+    token = "ghp_SuperSecretTokenValue123"
+    (project / ".dev.vars").write_text(f"JWT_SECRET=x\n{token}\n")
+    listed = cli("secret", "list")
+    assert listed.exit_code == 1
+    assert listed.stderr.startswith(f"error: {project / '.dev.vars'}:2: a line without '='\n")
+    (project / ".dev.vars").unlink()
+    bulk = cli("secret", "bulk", "-", input=f"sk-live-{token}\n")
+    assert bulk.exit_code == 1
+    for result in (listed, bulk):
+        assert token not in result.stdout + result.stderr

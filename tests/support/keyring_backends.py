@@ -105,3 +105,23 @@ def real_secret_service(in_ci: bool) -> Iterator[KeyringBackend]:
         yield backend
     finally:
         keyring.set_keyring(previous)
+
+
+class InterruptedKeyring(MemoryKeyring):
+    """Delivers SIGINT (Ctrl+C) to this process during the `interrupt_on`-th write."""
+
+    def __init__(self, interrupt_on: int) -> None:
+        super().__init__()
+        self.interrupt_on = interrupt_on
+        self.writes = 0
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        import os
+        import signal
+        import time
+
+        self.writes += 1
+        super().set_password(service, username, password)
+        if self.writes == self.interrupt_on:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the main thread takes the KeyboardInterrupt meanwhile

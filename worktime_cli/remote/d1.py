@@ -165,6 +165,9 @@ def create_database(
     The local file's name is derived from the database id, so changing database_id would
     orphan the local data: the file (and its -wal/-shm) moves to the new id's name.
     """
+    from worktime_cli.d1 import validate_database_name
+
+    validate_database_name(name)  # before anything exists on Cloudflare
     if location is not None and location not in LOCATIONS:
         raise RemoteError(
             f"unknown location {location!r}", hint=f"use one of: {', '.join(LOCATIONS)}"

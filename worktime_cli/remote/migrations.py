@@ -208,7 +208,7 @@ def apply(
     for name in pending_names:
         migration = by_name[name]
         sql = (
-            f"{migration.up_sql}\n"
+            f"{_terminated(migration.up_sql)}\n"
             f"INSERT INTO {quote_identifier(table)} (name) values ({literal(name)});\n"
             # duration_ms is 0: the batch is one call, so its own duration is not known inside it.
             f"INSERT OR REPLACE INTO {quote_identifier(bookkeeping)} (name, checksum, down_sql, duration_ms) "
@@ -267,7 +267,7 @@ def rollback(
     done: list[Applied] = []
     for name, down in plan:
         sql = (
-            f"{down}\n"
+            f"{_terminated(down)}\n"
             f"DELETE FROM {quote_identifier(table)} WHERE name = {literal(name)};\n"
             f"DELETE FROM {quote_identifier(bookkeeping)} WHERE name = {literal(name)};"
         )
@@ -297,3 +297,14 @@ def tables(db: D1Binding) -> dict[str, str]:
     from worktime_cli import migrations as local
 
     return {"table": db.migrations_table, "bookkeeping": local.facts_table(db)}
+
+
+def _terminated(sql: str) -> str:
+    """`sql` ending in a complete statement, so the bookkeeping that follows parses.
+
+    A migration file may leave off its final `;` (it applies fine on its own, and locally);
+    glued to the INSERT after it, it would be a syntax error (wrangler has this bug).
+    """
+    import sqlite3
+
+    return sql if not sql.strip() or sqlite3.complete_statement(sql) else sql + ";"
