@@ -96,12 +96,11 @@ def create(
             created = remote_d1.create_database(
                 c, cfg, name, location=location, persist_to=persist_to, binding=binding
             )
-        if json:
-            output.print_json(created.to_json())
-            return
-        output.success(
+        output.result(
+            created.to_json(),
             f"created {created.database.name} on Cloudflare "
-            f"(binding {created.binding}, uuid {created.database.uuid})"
+            f"(binding {created.binding}, uuid {created.database.uuid})",
+            json=json,
         )
         if created.moved_from is not None:
             output.info(f"moved local data {created.moved_from} -> {created.moved_to}")

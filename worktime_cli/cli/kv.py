@@ -146,21 +146,21 @@ def namespace_create(
 
         with client.from_environment(cfg) as c:
             bound = remote_kv.create_bound_namespace(c, cfg, binding)
-        if json:
-            output.print_json(bound.to_json())
-            return
-        output.success(
+        output.result(
+            bound.to_json(),
             f"created KV namespace {bound.namespace.title} on Cloudflare (id {bound.namespace.id}); "
-            f"{bound.binding} in {cfg.path.name} now uses it"
+            f"{bound.binding} in {cfg.path.name} now uses it",
+            json=json,
         )
         if bound.preview_id is not None:
             output.info(f"local data stays under preview_id {bound.preview_id}")
         return
     _, ns = kv.create_namespace(cfg, binding)
-    if json:
-        output.print_json({"binding": ns.binding, "id": ns.id})
-        return
-    output.success(f"created KV namespace {ns.binding} (id {ns.id}) in {cfg.path.name}")
+    output.result(
+        {"binding": ns.binding, "id": ns.id},
+        f"created KV namespace {ns.binding} (id {ns.id}) in {cfg.path.name}",
+        json=json,
+    )
 
 
 @namespace_app.command("list")
@@ -282,10 +282,7 @@ def namespace_gc(
     """
     with _store(binding, namespace_id, config, persist_to) as store:
         removed = store.gc(grace_seconds=0)
-    if json:
-        output.print_json({"removed": removed})
-        return
-    output.success(f"removed {removed} orphaned value file(s)")
+    output.result({"removed": removed}, f"removed {removed} orphaned value file(s)", json=json)
 
 
 # --- key -------------------------------------------------------------------------------------
@@ -628,10 +625,9 @@ def bulk_put(
             written = remote_kv.bulk_put(
                 c, ns_id, [remote_kv.BulkItem.from_put_item(i) for i in parsed.items]
             )
-        if json:
-            output.print_json({"written": written})
-            return
-        output.success(f"wrote {written} key(s) from {file} on Cloudflare")
+        output.result(
+            {"written": written}, f"wrote {written} key(s) from {file} on Cloudflare", json=json
+        )
         return
     store = _store(binding, namespace_id, config, persist_to)
     parsed = kv.parse_bulk_put(file)
@@ -639,10 +635,7 @@ def bulk_put(
         output.warn(warning)
     with store, output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
         written = store.put_many(parsed.items, progress=advance)
-    if json:
-        output.print_json({"written": written})
-        return
-    output.success(f"wrote {written} key(s) from {file}")
+    output.result({"written": written}, f"wrote {written} key(s) from {file}", json=json)
 
 
 @bulk_app.command("delete")

@@ -45,11 +45,10 @@ def login(
     else:
         token = typer.prompt("Cloudflare API token", hide_input=True, err=True)
     identity = auth.login(token)
-    if json:
-        output.print_json(identity.to_json())
-        return
-    output.success(
-        f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring"
+    output.result(
+        identity.to_json(),
+        f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring",
+        json=json,
     )
     for account in identity.accounts:
         output.info(f"account: {account.name} ({account.id})")

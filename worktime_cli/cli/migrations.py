@@ -83,10 +83,9 @@ def create(
 
     cfg, db = _database(config, database)
     up, down = migrations.create(cfg, db, message)
-    if json:
-        output.print_json({"name": up.name, "path": str(up), "down_path": str(down)})
-        return
-    output.success(f"created {up.name}")
+    output.result(
+        {"name": up.name, "path": str(up), "down_path": str(down)}, f"created {up.name}", json=json
+    )
     output.info(f"up:   {up}")
     output.info(f"down: {down}")
 
@@ -575,10 +574,11 @@ def mark_applied(
 
     cfg, db = _database(config, database)
     file = migrations.mark_applied(cfg, db, persist_to, name)
-    if json:
-        output.print_json({"database": db.database_name, "name": file.name, "status": "applied"})
-        return
-    output.success(f"marked {file.name} as applied to {db.database_name} (no SQL was run)")
+    output.result(
+        {"database": db.database_name, "name": file.name, "status": "applied"},
+        f"marked {file.name} as applied to {db.database_name} (no SQL was run)",
+        json=json,
+    )
 
 
 def restore(
@@ -634,9 +634,6 @@ def restore(
         action=f"restore {db.database_name}",
     )
     result = snapshots.restore(cfg, db, persist_to, chosen)
-    if json:
-        output.print_json(result.to_json())
-        return
-    output.success(f"restored {db.database_name} from {chosen.name}")
+    output.result(result.to_json(), f"restored {db.database_name} from {chosen.name}", json=json)
     if result.previous is not None:
         output.info(f"the content before the restore is in snapshot {result.previous.name}")

@@ -49,6 +49,14 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+def result(data: Any, message: str, *, json: bool) -> None:
+    """A command's outcome: `data` as JSON on stdout for scripts, else a success line on stderr."""
+    if json:
+        print_json(data)
+    else:
+        success(message)
+
+
 def print_value(text: str) -> None:
     sys.stdout.write(text + "\n")
 

@@ -398,10 +398,9 @@ def push(
     )
     with client.from_environment(cfg) as c:
         result = remote_secrets.put_many(c, script, values)
-    if json:
-        output.print_json({**result.to_json(), "skipped": skipped})
-        return
-    output.success(
+    output.result(
+        {**result.to_json(), "skipped": skipped},
         f"uploaded {len(result.uploaded)} secret(s) to the Worker {script}: "
-        + ", ".join(result.uploaded)
+        + ", ".join(result.uploaded),
+        json=json,
     )
