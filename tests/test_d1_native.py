@@ -203,3 +203,27 @@ def test_a_nul_byte_is_refused_not_truncated(tmp_path):
         d1.execute_file(db, sql)
     assert err.value.message == f"{sql}: NUL byte near byte 45"
     assert sqlite3.connect(db).execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "guarded"),
+    [
+        ("COMMIT;", True),
+        ("select 1; commit", True),
+        ("SELECT 1;/* c */ Commit;", True),
+        ("SELECT 1;\n-- c\n--d\n  rollback to x;", True),
+        ("  \n-- hi\nBEGIN TRANSACTION;", True),
+        ("SELECT 1;\tSAVEPOINT s", True),
+        ("SELECT 1;DETACH x", True),
+        ("attach database 'x' as y", True),
+        ("INSERT INTO t VALUES ('a; end');", True),  # a false alarm: only slower
+        ("INSERT INTO x_cf_y VALUES (1)", True),
+        ("INSERT INTO t (end_time) VALUES ('weekend')", False),
+        ("SELECT CASE WHEN 1 THEN 2 END;", False),
+        ("INSERT INTO t VALUES ('a;b end');", False),
+        ("select 1; endless", False),
+    ],
+)
+def test_which_chunks_run_guarded(sql, guarded):
+    """Every way to start a transaction statement is caught; plain data is not (speed)."""
+    assert d1._needs_guard(sql) is guarded

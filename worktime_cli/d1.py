@@ -386,28 +386,27 @@ def execute_file(
     return FileResult(changes, (time.perf_counter() - started) * 1000, last_row_id, rows)
 
 
-# What a chunk must contain to break one of D1's rules: a transaction-control keyword
-# (BEGIN, COMMIT/END, ROLLBACK, SAVEPOINT; RELEASE fails without a SAVEPOINT), ATTACH or
-# DETACH, or a reserved `_cf_` name (which also covers renames to one). A chunk with none
-# runs without the authorizer's per-action Python callback; a chunk with any, even inside
-# a string, runs guarded, which is only slower. Substring tests first (a regex alternation
-# over megabytes costs ~15x more); then word boundaries, so `end_time` is not `END`.
-_GUARD_WORDS = ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "ATTACH", "DETACH")
-_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
+# What a chunk must contain to break one of D1's rules: a statement that starts with a
+# transaction-control keyword (BEGIN, COMMIT/END, ROLLBACK, SAVEPOINT; RELEASE fails
+# without a SAVEPOINT) or ATTACH/DETACH, or a reserved `_cf_` name anywhere (which also
+# covers renames to one). A statement starts at the chunk's start (chunks are cut between
+# statements) or after a `;`, past blanks and comments. A chunk with none of these runs
+# without the authorizer's per-action Python callback; a chunk with any, even inside a
+# string, runs guarded, which is only slower. The pattern starts with a literal `;`, so
+# the regex engine jumps from one `;` to the next instead of trying every position.
+_STATEMENT_GAP = r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))\s*)*"
+_GUARDED_START = r"(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|ATTACH|DETACH)(?![\w$])"
+_GUARDED_AFTER_SEMICOLON = re.compile(rf";{_STATEMENT_GAP}{_GUARDED_START}", re.S)
+_GUARDED_AT_START = re.compile(rf"{_STATEMENT_GAP}{_GUARDED_START}", re.S)
 
 
 def _needs_guard(body: str) -> bool:
-    upper = body.upper()
-    if "_CF_" in upper:
-        return True
-    for word in _GUARD_WORDS:
-        if word not in upper:
-            continue
-        # A literal-first pattern lets the regex engine skip ahead to each occurrence.
-        for match in re.finditer(rf"{word}(?![A-Z0-9_$])", upper):
-            if match.start() == 0 or upper[match.start() - 1] not in _WORD_CHARS:
-                return True
-    return False
+    upper = body.upper()  # the patterns are case-sensitive: matching upper-case text is faster
+    return (
+        "_CF_" in upper
+        or _GUARDED_AT_START.match(upper) is not None
+        or _GUARDED_AFTER_SEMICOLON.search(upper) is not None
+    )
 
 
 _MAX_PENDING = 64 << 20  # no statement boundary in 64 MiB: leave it to the streaming splitter
