@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -140,45 +140,33 @@ def list_(
                 }
             )
             return
-        if not states:
-            output.info(f"no migrations in {migrations.migrations_dir(cfg, db)}")
-            return
-        output.print_table(
-            ["name", "status", "applied at", "down"],
-            [
-                [
-                    s.name,
-                    s.state + (" (out of order)" if s.out_of_order else ""),
-                    s.applied_at or "",
-                    "yes" if s.has_down else "no",
-                ]
-                for s in states
-            ],
-        )
-        output.info(", ".join(f"{n} {state}" for state, n in counts.items() if n))
+        _show_states(states, counts, migrations.migrations_dir(cfg, db))
         return
     result = migrations.status(cfg, db, persist_to)
     if json:
         output.print_json(result.to_json())
         return
-    if not result.migrations:
-        output.info(f"no migrations in {migrations.migrations_dir(cfg, db)}")
+    _show_states(result.migrations, result.to_json()["counts"], migrations.migrations_dir(cfg, db))
+
+
+def _show_states(states: Sequence[Any], counts: dict[str, int], folder: Path) -> None:
+    """The `list` table, for local and remote states alike (they share these fields)."""
+    if not states:
+        output.info(f"no migrations in {folder}")
         return
     output.print_table(
         ["name", "status", "applied at", "down"],
         [
             [
-                m.name,
-                m.state + (" (out of order)" if m.out_of_order else ""),
-                m.applied_at or "",
-                "yes" if m.has_down else "no",
+                s.name,
+                s.state + (" (out of order)" if s.out_of_order else ""),
+                s.applied_at or "",
+                "yes" if s.has_down else "no",
             ]
-            for m in result.migrations
+            for s in states
         ],
     )
-    counts = result.to_json()["counts"]
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-    output.info(summary)
+    output.info(", ".join(f"{n} {state}" for state, n in counts.items() if n))
 
 
 @app.command("apply")
