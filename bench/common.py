@@ -66,10 +66,10 @@ def time_command(
 
 
 def wrangler() -> str | None:
-    """The wrangler launcher from ../shared/peers/wrangler.sh, if it can be had."""
+    """The wrangler launcher from scripts/wrangler.sh, if it can be had."""
     if path := os.environ.get("WORKTIME_WRANGLER"):
         return path
-    script = REPO.parent / "shared" / "peers" / "wrangler.sh"
+    script = REPO / "scripts" / "wrangler.sh"
     if not script.exists() or shutil.which("npm") is None:
         return None
     out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)

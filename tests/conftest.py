@@ -76,17 +76,31 @@ class Result:
 
 
 class Runner:
-    """Runs the real CLI in-process through its error boundary (`Root.main`)."""
+    """Runs the real CLI in-process through its error boundary (`Root.main`).
+
+    The boundary turns any exception that is not a `WorktimeError` into "a bug in worktime"
+    and exit 1, so an `exit_code == 1` assertion would pass on a crash: the runner fails the
+    test instead, unless it says `expect_bug=True`.
+    """
 
     def __init__(self) -> None:
         self._runner = CliRunner()
 
-    def __call__(self, *args: str, input: str | bytes | None = None) -> Result:
+    def __call__(
+        self, *args: str, input: str | bytes | None = None, expect_bug: bool = False
+    ) -> Result:
         from worktime_cli.cli.app import app
 
         result = self._runner.invoke(app, list(args), input=input)
         exception = result.exception if not isinstance(result.exception, SystemExit) else None
-        return Result(result.exit_code, result.stdout, result.stderr, exception)
+        outcome = Result(result.exit_code, result.stdout, result.stderr, exception)
+        if not expect_bug and ("a bug in worktime" in outcome.stderr or exception is not None):
+            pytest.fail(
+                f"worktime {' '.join(args)!r} hit an unexpected exception:\n{outcome.stderr}"
+                f"{exception!r}",
+                pytrace=False,
+            )
+        return outcome
 
 
 @pytest.fixture
@@ -104,9 +118,12 @@ def require_tool(name: str, why: str) -> str:
     return path
 
 
+WRANGLER_SCRIPT = REPO / "scripts" / "wrangler.sh"
+
+
 @pytest.fixture(scope="session")
 def wrangler() -> str:
-    """The real wrangler 4 launcher (installed by ../shared/peers/wrangler.sh).
+    """The real wrangler 4 launcher (installed by scripts/wrangler.sh, or $WORKTIME_WRANGLER).
 
     Skipped locally when it cannot be had; under CI=true a missing wrangler fails the test.
     """
@@ -114,17 +131,19 @@ def wrangler() -> str:
 
     if path := os.environ.get("WORKTIME_WRANGLER"):
         return path
-    script = REPO.parent / "shared" / "peers" / "wrangler.sh"
+    how = (
+        "install Node.js and npm (Debian: apt-get install nodejs npm), then run scripts/wrangler.sh"
+    )
     problem = None
-    if not script.exists():
-        problem = f"{script} not found"
-    elif shutil.which("npm") is None:
+    if shutil.which("npm") is None:
         problem = "npm not installed"
     else:
-        out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["bash", str(WRANGLER_SCRIPT)], capture_output=True, text=True, check=False
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
-        problem = f"wrangler.sh failed: {out.stderr.strip()[-500:]}"
+        problem = f"scripts/wrangler.sh failed: {out.stderr.strip()[-500:]}"
     if IN_CI:
         pytest.fail(f"wrangler is required under CI=true: {problem}")
-    pytest.skip(f"wrangler unavailable: {problem}")
+    pytest.skip(f"wrangler unavailable: {problem}; to run these tests, {how}")

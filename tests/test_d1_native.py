@@ -99,12 +99,13 @@ def test_a_wrapped_dump_runs_natively(tmp_path):
 
 def test_a_real_sqlite3_dump_round_trips(tmp_path):
     """`sqlite3 DB .dump` output (PRAGMA, BEGIN TRANSACTION … COMMIT) loads as is."""
-    import shutil
     import subprocess
 
-    sqlite3_cli = shutil.which("sqlite3")
-    if sqlite3_cli is None:
-        pytest.skip("sqlite3 CLI not installed")
+    from tests.conftest import require_tool
+
+    sqlite3_cli = require_tool(
+        "sqlite3", "the peer whose .dump must load (apt-get install sqlite3)"
+    )
     source = tmp_path / "source.db"
     subprocess.run(
         [

@@ -1,6 +1,6 @@
 """Requests worktime sends, and answers the fake gives, validated against Cloudflare's OpenAPI.
 
-The spec is the published subset in ../shared/cloudflare (OpenAPI 3.0.3). Two adaptations,
+The spec is the published subset in tests/data/cloudflare (OpenAPI 3.0.3; origin in its README). Two adaptations,
 both for documented quirks of that spec rather than of our traffic:
 - OpenAPI 3.0's `nullable: true` becomes a JSON-schema `null` type;
 - `*_api-response-common` declares `result` as an object, while every list operation
@@ -27,7 +27,7 @@ from worktime_cli.remote import migrations as remote_migrations
 from worktime_cli.remote.auth import verify
 from worktime_cli.remote.client import Client
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "cloudflare" / "openapi-subset.json"
+SPEC_PATH = Path(__file__).resolve().parent / "data" / "cloudflare" / "openapi-subset.json"
 fake = pytest.fixture(name="fake")(fake_fixture)
 
 

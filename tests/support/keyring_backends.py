@@ -98,7 +98,10 @@ def real_secret_service(in_ci: bool) -> Iterator[KeyringBackend]:
                 message
                 + "; .ci/run must run the tests under dbus-run-session with gnome-keyring unlocked"
             )
-        pytest.skip(message)
+        pytest.skip(
+            message + "; to run these tests: apt-get install dbus gnome-keyring, then run pytest "
+            "inside dbus-run-session after `gnome-keyring-daemon --unlock` (see .ci/run)"
+        )
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
     try:
