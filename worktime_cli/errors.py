@@ -9,6 +9,8 @@ from __future__ import annotations
 class WorktimeError(Exception):
     """A user-facing failure: one line of message, optionally one line of hint."""
 
+    exit_code = 1
+
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -16,6 +18,12 @@ class WorktimeError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class UsageError(WorktimeError):
+    """The command line itself is wrong (conflicting or misplaced options): exit 2, as Click."""
+
+    exit_code = 2
 
 
 class ConfigError(WorktimeError):

@@ -36,7 +36,10 @@ class Root(TyperGroup):
         **extra: Any,
     ) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in argv or os.environ.get("WORKTIME_DEBUG") == "1"
+        # Options after `--` belong to a child command (`worktime run -- …`), not to us.
+        ours = argv[: argv.index("--")] if "--" in argv else argv
+        debug = "--debug" in ours or os.environ.get("WORKTIME_DEBUG") == "1"
+        as_json = "--json" in ours
         try:
             code = super().main(
                 argv, prog_name or "worktime", complete_var, standalone_mode=False, **extra
@@ -51,26 +54,29 @@ class Root(TyperGroup):
 
             if debug:
                 _print_traceback()
+            code = exc.exit_code
+            if as_json:
+                output.error_json(exc.message, exc.hint, code)
             output.error(exc.message, exc.hint)
-            code = EXIT_USER_ERROR
         except Exception as exc:
             from worktime_cli.cli import output
 
             if _is_usage_error(exc):
-                _show_usage_error(exc)
                 code = exc.exit_code  # type: ignore[attr-defined]
-            elif debug:
-                _print_traceback()
-                output.error(
-                    f"unexpected {type(exc).__name__} (a bug in worktime; traceback above)"
-                )
-                code = EXIT_USER_ERROR
+                if as_json:
+                    output.error_json(_usage_message(exc), None, code)
+                _show_usage_error(exc)
             else:
-                output.error(
-                    f"unexpected {type(exc).__name__} (a bug in worktime)",
-                    "re-run with --debug for the traceback",
-                )
+                if debug:
+                    _print_traceback()
+                message = f"unexpected {type(exc).__name__} (a bug in worktime)"
+                hint = "re-run with --debug for the traceback"
+                if debug:
+                    message, hint = message[:-1] + "; traceback above)", None
                 code = EXIT_USER_ERROR
+                if as_json:
+                    output.error_json(message, hint, code)
+                output.error(message, hint)
         if code is None:
             code = 0
         if standalone_mode:
@@ -98,6 +104,11 @@ def _is_usage_error(exc: Exception) -> bool:
     # code (2 for usage). Typer vendors its own copy of click, so match on the interface
     # rather than on a class that depends on which click is in use.
     return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
+def _usage_message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message() if callable(format_message) else exc)
 
 
 def _show_usage_error(exc: Exception) -> None:
@@ -172,7 +183,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Keep local secret values in the OS keyring (Keychain, Credential Locker, Secret Service).",
     ),
     "dev": ("dev", "Serve the local D1, KV and environment over HTTP until Ctrl+C."),
+    "run": (
+        "run",
+        "Run a command with the project's resolved environment (vars, keyring secrets, .dev.vars).",
+    ),
+    "types": (
+        "types",
+        "Write worker-configuration.d.ts: the Env interface and a row type per table.",
+    ),
     "doctor": ("doctor", "Check the project against the setup plan; exit 1 if a check fails."),
+    "stats": ("stats", "Rebuild and check daily_stats from time_sessions."),
+    "sessions": ("sessions", "List time-tracking sessions and close stale ones."),
+    "users": ("users", "List, show and forget the backend's users."),
+    "tokens": ("tokens", "List, audit and revoke the GitHub tokens stored in KV."),
+    "report": ("report", "Report tracked time by day, repo, PR or user (table, JSON, CSV, HTML)."),
+    "demo": ("demo", "Seed a local database with realistic demo data."),
     "login": ("login", "Store a Cloudflare API token in the OS keyring, after verifying it."),
     "whoami": (
         "login",

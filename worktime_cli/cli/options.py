@@ -40,3 +40,9 @@ EnvOption = Annotated[
         "--env", "-e", help="Environment name: reads .dev.vars.<env> instead of .dev.vars."
     ),
 ]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local", help="Act on the local state (the default; accepted as wrangler spells it)."
+    ),
+]

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from worktime_cli.errors import WorktimeError
 
@@ -49,6 +49,30 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
+class Renderable(Protocol):
+    """What core operations return: a frozen result that knows its JSON form."""
+
+    def to_json(self) -> Any: ...
+
+
+def render(result: Renderable, *, json: bool, human: Callable[[Any], None]) -> None:
+    """The one renderer: `result.to_json()` on stdout for scripts, else `human(result)`."""
+    if json:
+        print_json(result.to_json())
+    else:
+        human(result)
+
+
+def error_json(message: str, hint: str | None, code: int) -> None:
+    """A failure under `--json`: still JSON on stdout, so scripts never parse an empty string.
+
+    The shape follows `wrangler d1 execute --json` on failure (`{"error": {"text": …}}`, with
+    the hint as a note as wrangler's API errors carry them).
+    """
+    notes = [{"text": hint}] if hint else []
+    print_json({"error": {"text": message, "notes": notes, "kind": "error", "code": code}})
+
+
 def result(data: Any, message: str, *, json: bool) -> None:
     """A command's outcome: `data` as JSON on stdout for scripts, else a success line on stderr."""
     if json:
@@ -72,12 +96,33 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
+    # On a terminal, cells fold to the window; piped, nothing is cut or folded (a path or a
+    # key stays whole for grep and cut), whatever COLUMNS says.
+    terminal = is_terminal()
     table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for column in columns:
-        table.add_column(column, justify=(justify or {}).get(column, "left"), overflow="fold")  # type: ignore[arg-type]
+        table.add_column(
+            column,
+            justify=(justify or {}).get(column, "left"),  # type: ignore[arg-type]
+            overflow="fold" if terminal else "ignore",
+            no_wrap=not terminal,
+        )
     for row in rows:
         table.add_row(*(Text(_cell(value)) for value in row))
-    stdout().print(table)
+    console = stdout()
+    if not terminal:
+        console.width = max(console.width, _natural_width(columns, rows))
+    console.print(table)
+
+
+def _natural_width(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """The width a table needs with no cell cut: widest cell per column plus padding."""
+    widths = [len(c) for c in columns]
+    for row in rows:
+        for i, value in enumerate(row):
+            longest = max((len(line) for line in _cell(value).splitlines()), default=0)
+            widths[i] = max(widths[i], longest)
+    return sum(widths) + 3 * len(widths) + 2
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,157 @@
+"""What one invocation acts on, decided once: the config, and the local state or Cloudflare.
+
+Every command that reads the config or touches a resource opens one `Context`. It loads the
+config once, refuses option combinations that mean nothing (`--local --remote`, a local-only
+option with `--remote`) in one place, picks the local or remote implementation of each
+resource, and owns the one HTTP client, closed when the command ends. Command bodies never ask
+whether they are remote: they call the resource they are given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from worktime_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from worktime_cli.targets.d1 import D1Databases
+    from worktime_cli.targets.kv import KVNamespaces
+    from worktime_cli.targets.migrations import MigrationsTarget
+    from worktime_cli.targets.secrets import SecretStore
+
+    from worktime_cli.config import Config
+    from worktime_cli.remote.client import Client
+
+
+class Context:
+    """The config, the target (local or remote) and the HTTP client of one invocation."""
+
+    def __init__(
+        self,
+        *,
+        config_path: Path | None = None,
+        persist_to: Path | None = None,
+        remote: bool = False,
+        env: str | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.persist_to = persist_to
+        self.remote = remote
+        self.env = env
+        self._config: Config | None = None
+        self._client: Client | None = None
+
+    @property
+    def config(self) -> Config:
+        """wrangler's config, found and parsed on first use, then kept."""
+        if self._config is None:
+            from worktime_cli import config
+
+            self._config = (
+                config.load(self.config_path)
+                if self.env is None
+                else config.load(self.config_path, env=self.env)
+            )
+        return self._config
+
+    @property
+    def client(self) -> Client:
+        """The one HTTP client to Cloudflare's API (keep-alive across every request)."""
+        if not self.remote:
+            raise AssertionError("the HTTP client is only for --remote targets")
+        if self._client is None:
+            from worktime_cli.remote.client import from_environment
+
+            self._client = from_environment(self.config)
+        return self._client
+
+    def d1(self) -> D1Databases:
+        if self.remote:
+            from worktime_cli.remote.d1 import RemoteD1
+
+            return RemoteD1(self.client, self.config)
+        from worktime_cli.d1 import LocalD1
+
+        return LocalD1(self.config, self.persist_to)
+
+    def migrations(self, database: str) -> MigrationsTarget:
+        if self.remote:
+            from worktime_cli.remote.migrations import RemoteMigrations
+
+            return RemoteMigrations(self.client, self.config, database)
+        from worktime_cli.migrations import LocalMigrations
+
+        return LocalMigrations(self.config, self.persist_to, database)
+
+    def kv(self) -> KVNamespaces:
+        if self.remote:
+            from worktime_cli.remote.kv import RemoteKV
+
+            return RemoteKV(self.client, self.config)
+        from worktime_cli.kv import LocalKV
+
+        return LocalKV(self.config, self.persist_to)
+
+    def secrets(self) -> SecretStore:
+        if self.remote:
+            from worktime_cli.remote.secrets import RemoteSecrets
+
+            return RemoteSecrets(self.client, self.config)
+        from worktime_cli.secrets import KeyringSecrets
+
+        return KeyringSecrets(self.config, self.env)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def check_options(
+    *,
+    remote: bool,
+    local: bool = False,
+    local_only: Mapping[str, object] | None = None,
+    remote_only: Mapping[str, object] | None = None,
+) -> None:
+    """Refuse options that mean nothing together: the same usage error (exit 2) everywhere."""
+    if local and remote:
+        raise UsageError("--local and --remote cannot be combined", hint="give one of them")
+    given = _given(local_only) if remote else _given(remote_only)
+    if remote and given:
+        raise UsageError(f"{', '.join(given)} cannot be combined with --remote")
+    if not remote and given:
+        raise UsageError(f"{', '.join(given)} needs --remote")
+
+
+def _given(options: Mapping[str, object] | None) -> list[str]:
+    return [name for name, value in (options or {}).items() if value not in (None, False, (), [])]
+
+
+@contextmanager
+def open_context(
+    *,
+    config: Path | None = None,
+    persist_to: Path | None = None,
+    remote: bool = False,
+    local: bool = False,
+    env: str | None = None,
+    local_only: Mapping[str, object] | None = None,
+    remote_only: Mapping[str, object] | None = None,
+) -> Iterator[Context]:
+    """The context of one command; options checked first, the HTTP client closed at the end.
+
+    Example:
+
+        with open_context(config=config, remote=remote, local=local) as ctx:
+            result = ctx.kv().namespace(binding).get(key)
+    """
+    check_options(remote=remote, local=local, local_only=local_only, remote_only=remote_only)
+    ctx = Context(config_path=config, persist_to=persist_to, remote=remote, env=env)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
