@@ -54,3 +54,23 @@ def test_root_help_loads_no_command_module(cli):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+HEAVY = ("sqlite_utils", "tomlkit", "httpx", "keyring", "uvicorn", "starlette", "dotenv", "sqlite3")
+
+
+@pytest.mark.parametrize("path", [p for p, _ in ALL if p], ids=[" ".join(p) for p, _ in ALL if p])
+def test_every_commands_help_imports_nothing_heavy(path):
+    """`worktime … --help` loads typer, rich and our CLI modules only: help stays instant."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        f"sys.argv = ['worktime', *{list(path)!r}, '--help']\n"
+        "from worktime_cli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(set({HEAVY!r}) & {{m.split('.')[0] for m in sys.modules}}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", " ".join(path)
