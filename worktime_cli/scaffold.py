@@ -3,6 +3,12 @@
 Each step fills in only what is missing and records what it did, so a second run changes
 nothing (every existing file stays byte-identical) and says so. An existing wrangler.toml
 is extended with tomlkit, never rewritten.
+
+Besides the config, migrations and local state, init writes the seed's Worker (the Hono app
+in src/index.ts, package.json, tsconfig.json) and worker-configuration.d.ts from `typegen`, so
+`npm install && npx wrangler dev` serves /health and `npx tsc --noEmit` passes with no edit.
+init itself never runs npm unless asked (`install=True`): `worktime init && worktime dev`
+needs no Node.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from worktime_cli import config as configmod
 from worktime_cli.config import Config
@@ -28,6 +34,11 @@ D1_BINDING = "DB"
 KV_BINDING = "KV"
 REQUIRED_SECRETS = ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
 INITIAL_MIGRATION = "0001_initial_schema.sql"
+MAIN = "src/index.ts"
+# The Worker's own files, shipped in worktime_cli/scaffold_files/ (package data).
+WORKER_FILES = ("package.json", "tsconfig.json")
+NPM_INSTALL = ("install", "--no-audit", "--no-fund")
+_NODE_MODULES_LINES = {"node_modules", "node_modules/", "/node_modules", "/node_modules/"}
 _WORKER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # Cloudflare's rule for script names
 
 WRANGLER_TOML = """\
@@ -106,8 +117,30 @@ def package_data(name: str) -> Path:
 _SOURCE_NAMES = {"dev.vars.example": ".dev.vars.example"}
 
 
-def init(root: Path, *, name: str = DEFAULT_NAME, persist_to: Path | None = None) -> InitResult:
-    """Create or complete the project in `root` (see the module docstring)."""
+def scaffold_file(name: str) -> Path:
+    """A template of the Worker scaffold (`worktime_cli/scaffold_files/…`), inside the package."""
+    path = Path(str(resources.files("worktime_cli"))) / "scaffold_files" / name
+    if not path.is_file():
+        raise WorktimeError(
+            f"worktime's own scaffold file {name} is missing from this installation",
+            hint="reinstall worktime",
+        )
+    return path
+
+
+def init(
+    root: Path,
+    *,
+    name: str = DEFAULT_NAME,
+    persist_to: Path | None = None,
+    install: bool = False,
+    npm_output: IO[str] | None = None,
+) -> InitResult:
+    """Create or complete the project in `root` (see the module docstring).
+
+    `install` runs `npm install` in `root` at the end; npm's own output goes to `npm_output`
+    (the CLI passes stderr: stdout stays data), or is captured and shown only on failure.
+    """
     if not _WORKER_NAME.fullmatch(name):
         raise WorktimeError(
             f"{name!r} is not a valid Worker name",
@@ -121,11 +154,92 @@ def init(root: Path, *, name: str = DEFAULT_NAME, persist_to: Path | None = None
     cfg = _wrangler_toml(root, name, result)
     _copy_migrations(cfg, result)
     _copy_if_missing(package_data("dev.vars.example"), root / ".dev.vars.example", result)
+    _worker(cfg, name, result)
+    _types(cfg, result)
     _gitignore(root, result)
     _local_database(cfg, persist_to, result)
     _local_kv(cfg, persist_to, result)
     _secrets(cfg, result)
+    if install:
+        npm_install(root, output=npm_output)
+        result.created.append("node_modules/ (npm install)")
     return result
+
+
+def _worker(cfg: Config, name: str, result: InitResult) -> None:
+    """The seed's Hono app at `main`, package.json and tsconfig.json, each only if missing."""
+    main = cfg.data.get("main")
+    if not isinstance(main, str) or not main.endswith(".ts"):
+        # A JavaScript (or otherwise custom) Worker is the project's own; a TypeScript
+        # scaffold next to it would only confuse wrangler and tsc.
+        result.warnings.append(
+            f"main is {main!r} in {cfg.path.name}, not a .ts file: the TypeScript Worker "
+            "(src/index.ts, package.json, tsconfig.json) was not written"
+        )
+        return
+    entry = cfg.root / main
+    if entry.exists():
+        result.kept.append(main)
+    else:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        configmod.write_atomic(entry, scaffold_file(MAIN).read_bytes())
+        result.created.append(main)
+    package = cfg.root / "package.json"
+    if package.exists():
+        result.kept.append("package.json")
+    else:
+        import json
+
+        data = json.loads(scaffold_file("package.json").read_text(encoding="utf-8"))
+        data["name"] = cfg.name or name  # a Worker name is a valid npm package name
+        configmod.write_atomic(package, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        result.created.append("package.json")
+    _copy_if_missing(scaffold_file("tsconfig.json"), cfg.root / "tsconfig.json", result)
+
+
+def _types(cfg: Config, result: InitResult) -> None:
+    from worktime_cli import typegen
+
+    path = typegen.output_path(cfg, None)
+    label = path.name
+    if not path.exists():
+        typegen.write(cfg)
+        result.created.append(label)
+        return
+    result.kept.append(label)
+    if typegen.check(cfg).status != "current":
+        result.warnings.append(f"{label} is out of date: run `worktime types` to regenerate it")
+
+
+def npm_install(root: Path, *, output: IO[str] | None = None) -> None:
+    """`npm install` in `root`; a missing npm or a failed install is a WorktimeError."""
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    if npm is None:
+        raise WorktimeError(
+            "--install needs npm, which is not on PATH",
+            hint="install Node.js (it includes npm), or run `npm install` yourself later",
+        )
+    capture = output is None
+    try:
+        done = subprocess.run(
+            [npm, *NPM_INSTALL],
+            cwd=root,
+            stdout=subprocess.PIPE if capture else output,
+            stderr=subprocess.STDOUT if capture else output,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise WorktimeError(f"cannot run npm: {exc.strerror}") from None
+    tail = " ".join((done.stdout or "").strip().splitlines()[-3:]) if capture else ""
+    if done.returncode != 0:
+        raise WorktimeError(
+            f"npm install failed (exit {done.returncode}){': ' + tail if tail else ''}",
+            hint=f"the project files are in place; run `npm install` in {root} to retry",
+        )
 
 
 def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
@@ -224,7 +338,14 @@ def _copy_migrations(cfg: Config, result: InitResult) -> None:
 def _gitignore(root: Path, result: InitResult) -> None:
     from worktime_cli import safety
 
-    added = safety.ensure_gitignore(root)
+    added = list(safety.ensure_gitignore(root))
+    # node_modules/ is ours to add: init is what writes package.json.
+    path = root / ".gitignore"
+    text = path.read_text(encoding="utf-8")
+    if not any(line.strip() in _NODE_MODULES_LINES for line in text.splitlines()):
+        prefix = "" if not text or text.endswith("\n") else "\n"
+        configmod.write_atomic(path, (text + prefix + "node_modules/\n").encode("utf-8"))
+        added.append("node_modules/")
     if added:
         result.created.append(f".gitignore: {', '.join(added)}")
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,19 +26,29 @@ def init(
     name: Annotated[
         str, typer.Option(help="Worker name for a new wrangler.toml.")
     ] = "worktime-backend",
+    install: Annotated[
+        bool,
+        typer.Option(
+            "--install", help="Run `npm install` afterwards (needs Node.js; off by default)."
+        ),
+    ] = False,
     yes: YesOption = False,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create or complete a project: wrangler.toml, migrations, local D1 and KV.
 
-    Writes wrangler.toml, migrations/, .dev.vars.example and .gitignore entries, then creates
-    the local D1 database (migrations applied) and KV namespace. Re-running changes nothing
-    that exists and fills in only what is missing.
+    Writes wrangler.toml, migrations/, .dev.vars.example and .gitignore entries, and the
+    Worker itself: src/index.ts (a Hono app with GET /health), package.json (wrangler pinned),
+    tsconfig.json and worker-configuration.d.ts (`worktime types`). Then it creates the local
+    D1 database (migrations applied) and KV namespace. Re-running changes nothing that exists
+    and fills in only what is missing. It never runs npm unless you pass --install, so
+    `worktime dev` works without Node.js.
 
     Example:
 
         worktime init backend && cd backend && worktime dev
+        worktime init backend --install && cd backend && npx wrangler dev
     """
     from worktime_cli import scaffold
 
@@ -53,11 +63,27 @@ def init(
             yes=yes,
             action=f"initialise a project in the non-empty folder {target}",
         )
-    result = scaffold.init(target, name=name, persist_to=persist_to)
+    if install:
+        output.info("running npm install (its output follows on stderr)…")
+    # npm writes to our stderr: stdout stays data (the --json result).
+    result = scaffold.init(
+        target, name=name, persist_to=persist_to, install=install, npm_output=_stderr_file()
+    )
     if json:
         output.print_json(result.to_json())
         return
     _closing_panel(result)
+
+
+def _stderr_file() -> IO[str] | None:
+    """sys.stderr when it is a real file npm can write to; else None (npm's output captured)."""
+    import sys
+
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return sys.stderr
 
 
 def _closing_panel(result: InitResult) -> None:
@@ -91,6 +117,8 @@ def _closing_panel(result: InitResult) -> None:
     else:
         for name in result.missing_secrets:
             body.append(f"  worktime secret put {name}\n")
+    if not (result.root / "node_modules").is_dir() and (result.root / "package.json").exists():
+        body.append("  npm install                       # for the real Worker and tsc\n")
     body.append("  worktime dev")
     # soft_wrap off: long lines wrap inside the panel instead of being cut at its border.
     output.stderr().print(

@@ -1,0 +1,98 @@
+"""`worktime types`: worker-configuration.d.ts from the config and the migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from worktime_cli.cli import output
+from worktime_cli.cli.options import ConfigOption, JsonOption
+
+if TYPE_CHECKING:
+    from worktime_cli.typegen import TypesResult
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""
+    app.command("types")(types)
+
+
+def types(
+    output_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Where to write (default: worker-configuration.d.ts next to the config).",
+            show_default=False,
+            dir_okay=False,
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 when the file is missing or stale."),
+    ] = False,
+    config: ConfigOption = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Type that wrangler environment's bindings ([env.NAME])."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Write worker-configuration.d.ts: the Env interface and a row type per table.
+
+    `Env` has the members `wrangler types` would write (D1 and KV bindings, [vars] as literal
+    types, secret names from [secrets] required or .dev.vars.example as string, never their
+    values); the runtime types come from @cloudflare/workers-types. Each table the migrations
+    create gets a row type (users -> UsersRow), replayed into a scratch database, so no local
+    state is needed. Both are global: use them without an import. Run it again after changing
+    the config or adding a migration; `--check` tells CI when someone forgot.
+
+    Example:
+
+        worktime types
+        worktime types --check        # in CI: exit 1 when the file is out of date
+        c.env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<UsersRow>()
+    """
+    from worktime_cli import typegen
+    from worktime_cli.cli.context import open_context
+
+    # The context loads the whole document (no env=): wrangler's rule for secret names looks
+    # at every environment's `secrets`, and typegen picks the [env.NAME] section itself.
+    with open_context(config=config) as ctx:
+        if check:
+            result = typegen.check(ctx.config, output=output_file, env=env)
+        else:
+            result = typegen.write(ctx.config, output=output_file, env=env)
+    output.render(result, json=json, human=_human)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _human(result: TypesResult) -> None:
+    shown = _shown(result.path)
+    rows = ", ".join(r.name for r in result.rows) or "no tables"
+    summary = f"Env ({len(result.env)} members), {rows}"
+    if result.status == "written":
+        output.success(f"wrote {shown}: {summary}")
+    elif result.status == "unchanged":
+        output.info(f"{shown} is up to date: {summary}")
+    elif result.status == "current":
+        output.info(f"{shown} is current")
+    elif result.status == "missing":
+        output.error(f"{shown} does not exist", hint="run `worktime types` to write it")
+    else:
+        output.error(
+            f"{shown} is out of date with the config or the migrations",
+            hint="run `worktime types` and commit the result",
+        )
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
