@@ -1,0 +1,113 @@
+"""The two storage protocols the admin core needs, and their local implementations.
+
+The CLI context's D1 and KV targets provide the same methods, so the core never asks whether
+it runs locally or on Cloudflare. The local classes here wrap worktime's own D1 connection
+(foreign keys on, D1's limits) and `kv.KVStore`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from worktime_cli.errors import LockedError, SQLError
+from worktime_cli.kv import KVStore, Page
+
+Statement = tuple[str, Sequence[Any]]
+
+
+class Database(Protocol):
+    """A D1 database: single queries, and batches that are all-or-nothing."""
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]: ...
+
+
+class Namespace(Protocol):
+    """A KV namespace: the four operations tokens and users need."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, value: bytes, *, expiration_ttl: int | None = None) -> None: ...
+
+    def page(
+        self, *, prefix: str | None = None, cursor: str | None = None, limit: int = 1000
+    ) -> Page: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class SQLiteDatabase:
+    """A local D1 file through `d1.connect` (foreign keys, D1 pragmas and limits)."""
+
+    def __init__(self, path: Path) -> None:
+        from worktime_cli import d1
+
+        self.path = path
+        self.conn = d1.connect(path)
+
+    def __enter__(self) -> SQLiteDatabase:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return _rows(self.conn.execute(sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise _sql_error(exc) from None
+
+    def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
+        out: list[list[dict[str, Any]]] = []
+        try:
+            with self.conn.transaction():
+                for sql, params in statements:
+                    out.append(_rows(self.conn.execute(sql, tuple(params))))
+        except sqlite3.Error as exc:
+            raise _sql_error(exc) from None
+        return out
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    if cursor.description is None:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _sql_error(exc: sqlite3.Error) -> SQLError | LockedError:
+    if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return LockedError(
+            "database is locked by another process",
+            hint="another worktime or wrangler command is writing; try again when it finishes",
+        )
+    return SQLError(str(exc))
+
+
+class LocalNamespace:
+    """A local KV namespace (`kv.KVStore`), with the protocol's method names."""
+
+    def __init__(self, store: KVStore) -> None:
+        self.store = store
+
+    def get(self, key: str) -> bytes | None:
+        entry = self.store.get(key)
+        return None if entry is None else entry.value
+
+    def put(self, key: str, value: bytes, *, expiration_ttl: int | None = None) -> None:
+        self.store.put(key, value, expiration_ttl=expiration_ttl)
+
+    def page(
+        self, *, prefix: str | None = None, cursor: str | None = None, limit: int = 1000
+    ) -> Page:
+        return self.store.list(prefix=prefix, limit=limit, cursor=cursor)
+
+    def delete(self, key: str) -> None:
+        self.store.delete(key)
