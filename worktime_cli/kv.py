@@ -35,11 +35,17 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from worktime_cli import state
 from worktime_cli.config import Config, KVBinding, append_table, remove_table
-from worktime_cli.errors import ConfigError, LimitError, LockedError, WorktimeError
+from worktime_cli.errors import (
+    ConfigError,
+    LimitError,
+    LockedError,
+    NotFoundError,
+    WorktimeError,
+)
 
 # Cloudflare's documented limits (miniflare enforces the same numbers).
 MAX_KEY_BYTES = 512
@@ -81,6 +87,20 @@ class Entry:
     value: bytes
     expiration: int | None = None
     metadata: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The value as text when it is UTF-8, else base64 with `"base64": true` (bulk's format)."""
+        try:
+            text, is_base64 = self.value.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, is_base64 = base64.b64encode(self.value).decode("ascii"), True
+        return {
+            "key": self.key,
+            "value": text,
+            "base64": is_base64,
+            "expiration": self.expiration,
+            "metadata": self.metadata,
+        }
 
 
 @dataclass(frozen=True)
@@ -140,24 +160,157 @@ class BulkPut:
 
 @dataclass(frozen=True)
 class NamespaceInfo:
-    binding: str
+    """One namespace as `namespace list` shows it: from wrangler.toml locally, the account remotely.
+
+    The JSON has every key both ways (null where a side does not know it): locally there is
+    no title, remotely no local file or key count.
+    """
+
+    binding: str | None
     id: str | None
-    preview_id: str | None
-    local_id: str
-    path: Path
-    exists: bool
-    keys: int
+    preview_id: str | None = None
+    local_id: str | None = None
+    path: Path | None = None
+    exists: bool | None = None
+    keys: int | None = None
+    title: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "binding": self.binding,
             "id": self.id,
+            "title": self.title,
             "preview_id": self.preview_id,
             "local_id": self.local_id,
-            "path": str(self.path),
+            "path": None if self.path is None else str(self.path),
             "exists": self.exists,
             "keys": self.keys,
         }
+
+
+@dataclass(frozen=True)
+class NamespaceList:
+    """`kv namespace list`: the configured namespaces (local) or the account's (remote)."""
+
+    namespaces: tuple[NamespaceInfo, ...]
+    remote: bool = False
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [ns.to_json() for ns in self.namespaces]
+
+    def table(self) -> tuple[list[str], list[list[Any]]]:
+        """Columns and rows for people: what each side knows."""
+        if self.remote:
+            return ["title", "id", "binding"], [
+                [ns.title, ns.id, ns.binding] for ns in self.namespaces
+            ]
+        return ["binding", "id", "local keys"], [
+            [ns.binding, ns.local_id, ns.keys if ns.exists else "no local data"]
+            for ns in self.namespaces
+        ]
+
+
+@dataclass(frozen=True)
+class CreatedNamespace:
+    """`kv namespace create`: the binding and the id wrangler.toml now gives it.
+
+    Locally the id is new and random; remotely it is Cloudflare's, `title` is the namespace's
+    title there, and `preview_id` keeps the binding's old local id (so local data stays found).
+    """
+
+    binding: str
+    id: str
+    config_name: str
+    title: str | None = None
+    preview_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "binding": self.binding,
+            "id": self.id,
+            "title": self.title,
+            "preview_id": self.preview_id,
+        }
+
+    def summary(self) -> str:
+        if self.title is None:
+            return f"created KV namespace {self.binding} (id {self.id}) in {self.config_name}"
+        return (
+            f"created KV namespace {self.title} on Cloudflare (id {self.id}); "
+            f"{self.binding} in {self.config_name} now uses it"
+        )
+
+
+@dataclass(frozen=True)
+class DeletedNamespace:
+    """`kv namespace delete`: what went (local data and the config entry, or the remote namespace)."""
+
+    namespace: str
+    id: str
+    remote: bool = False
+    local_data: bool | None = None
+    removed_from: str | None = None  # the config file the entry was removed from
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "id": self.id,
+            "remote": self.remote,
+            "local_data": self.local_data,
+            "removed_from_config": self.removed_from is not None,
+        }
+
+    def summary(self) -> str:
+        if self.remote:
+            return f"deleted the remote KV namespace {self.namespace} ({self.id})"
+        note = "its local data" if self.local_data else "no local data"
+        where = f" and removed it from {self.removed_from}" if self.removed_from else ""
+        return f"deleted KV namespace {self.namespace} ({note}){where}"
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """One value written: its size and absolute expiration (seconds since the epoch)."""
+
+    key: str
+    size: int
+    expiration: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "expiration": self.expiration}
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """One key deleted; `existed` says whether a live value was there."""
+
+    key: str
+    existed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "deleted": self.existed}
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """`bulk put` (`written`) or `bulk delete` (`deleted`): how many, of how many requested."""
+
+    action: Literal["written", "deleted"]
+    count: int
+    requested: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.action: self.count, "requested": self.requested}
+
+
+@dataclass(frozen=True)
+class GCResult:
+    """`namespace gc`: how many orphaned value files were removed."""
+
+    removed: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"removed": self.removed}
 
 
 @dataclass(frozen=True)
@@ -226,6 +379,24 @@ def resolve_expiration(
             )
         return expiration
     return None
+
+
+def check_list_args(prefix: str | None, limit: int | None) -> None:
+    """The limits of one `list` call, the same locally and on Cloudflare."""
+    if limit is not None and not 1 <= limit <= MAX_LIST_LIMIT:
+        raise LimitError(f"list limit {limit} is outside 1–{MAX_LIST_LIMIT}")
+    if prefix and len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise LimitError(f"prefix is longer than the key limit of {MAX_KEY_BYTES} bytes")
+
+
+def latest_rows(items: Iterable[PutItem], now: float) -> list[_Row]:
+    """Every item validated; a later item with the same key wins, in the order of its write."""
+    latest: dict[str, _Row] = {}
+    for item in items:
+        row = validate_item(item, now)
+        latest.pop(row.key, None)  # keep the order of the last write
+        latest[row.key] = row
+    return list(latest.values())
 
 
 def validate_item(item: PutItem, now: float) -> _Row:
@@ -394,11 +565,8 @@ class KVStore:
         self, prefix: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> Page:
         """Live keys in key order. `limit=None` returns every match; otherwise 1–1000 and a cursor."""
-        if limit is not None and not 1 <= limit <= MAX_LIST_LIMIT:
-            raise LimitError(f"list limit {limit} is outside 1–{MAX_LIST_LIMIT}")
+        check_list_args(prefix, limit)
         prefix = prefix or ""
-        if len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            raise LimitError(f"prefix is longer than the key limit of {MAX_KEY_BYTES} bytes")
         start_after = _decode_cursor(cursor) if cursor else ""
         with self._lock:
             conn = self._connect(create=False)
@@ -462,19 +630,17 @@ class KVStore:
         expiration_ttl: int | None = None,
         expiration: int | None = None,
         metadata: Any = None,
-    ) -> None:
-        """Write one value (validated against Cloudflare's limits first; nothing is written on error)."""
-        self.put_many(
-            [
-                PutItem(
-                    key,
-                    value,
-                    expiration_ttl=expiration_ttl,
-                    expiration=expiration,
-                    metadata=metadata,
-                )
-            ]
+    ) -> int | None:
+        """Write one value (validated against Cloudflare's limits first; nothing is written on error).
+
+        Returns the absolute expiration written, in seconds since the epoch (None: never).
+        """
+        item = PutItem(
+            key, value, expiration_ttl=expiration_ttl, expiration=expiration, metadata=metadata
         )
+        row = validate_item(item, self._clock())
+        self._put_rows([row], None)
+        return None if row.expiration_ms is None else row.expiration_ms // 1000
 
     def put_many(
         self, items: Iterable[PutItem], progress: Callable[[int], None] | None = None
@@ -483,15 +649,13 @@ class KVStore:
 
         A later item with the same key as an earlier one wins, as if written in order.
         """
-        now = self._clock()
-        latest: dict[str, _Row] = {}
-        for item in items:
-            row = validate_item(item, now)
-            latest.pop(row.key, None)  # keep the order of the last write
-            latest[row.key] = row
-        if not latest:
+        rows = latest_rows(items, self._clock())
+        if not rows:
             return 0
-        rows = list(latest.values())
+        self._put_rows(rows, progress)
+        return len(rows)
+
+    def _put_rows(self, rows: Sequence[_Row], progress: Callable[[int], None] | None) -> None:
         with self._lock:
             conn = self._connect(create=True)
             assert conn is not None
@@ -522,7 +686,6 @@ class KVStore:
                 raise
         # Only after the commit is the old value unreachable, so only now may its file go.
         self._unlink_blobs(replaced)
-        return len(rows)
 
     def delete(self, key: str) -> bool:
         """Delete `key`; True if a live entry was there."""
@@ -695,7 +858,10 @@ def _decode_cursor(cursor: str) -> str:
 
 
 def _sqlite_error(exc: sqlite3.OperationalError, path: Path) -> WorktimeError:
-    if "locked" in str(exc) or "busy" in str(exc):
+    # By the primary result code, never by words in the message: a table or key named
+    # "unlocked_items" must not read as a lock (issue 10).
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return LockedError(
             f"the KV store {path.name} is locked by another process",
             hint="wait for the other write (wrangler dev or worktime) to finish, then retry",
@@ -844,22 +1010,70 @@ def parse_bulk_delete(path: Path) -> list[str]:
 _BINDING = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 
-def create_namespace(cfg: Config, binding: str) -> tuple[Config, KVBinding]:
-    """Add `[[kv_namespaces]] binding = … id = <new 32-hex id>` to wrangler.toml.
+def check_new_binding(cfg: Config, binding: str, *, kv_taken: bool) -> None:
+    """A binding name a new namespace may take; `kv_taken`: an existing KV binding counts too.
 
-    The local store itself is created by the first write (as miniflare does).
+    Remotely an existing KV binding is fine (its id is replaced by Cloudflare's), locally it
+    is not; a D1 binding of that name is refused on both sides.
     """
     if not _BINDING.fullmatch(binding):
         raise ConfigError(
             f"{binding!r} is not a valid binding name",
             hint="use letters, digits and underscores, not starting with a digit (e.g. KV)",
         )
-    taken = {ns.binding for ns in cfg.kv_namespaces} | {db.binding for db in cfg.d1_databases}
+    taken = {db.binding for db in cfg.d1_databases}
+    if kv_taken:
+        taken |= {ns.binding for ns in cfg.kv_namespaces}
     if binding in taken:
         raise ConfigError(
             f"binding {binding!r} already exists in {cfg.path.name}",
             hint="choose another binding name, or use the existing namespace",
         )
+
+
+def select_binding(cfg: Config, binding_or_id: str, *, by_id: bool = False) -> KVBinding:
+    """The namespace a command names, the same rule locally and remotely.
+
+    A configured binding, else a configured id or preview_id. With `by_id` (`--namespace-id`)
+    an unconfigured id is used as it is, as wrangler does; otherwise an unknown name is an
+    error that lists the configured bindings.
+    """
+    if by_id:
+        return cfg.kv(namespace_id=binding_or_id)
+    for ns in cfg.kv_namespaces:
+        if ns.binding == binding_or_id:
+            return ns
+    for ns in cfg.kv_namespaces:
+        if binding_or_id in (ns.id, ns.preview_id):
+            return ns
+    raise unknown_binding(cfg, binding_or_id)
+
+
+def unknown_binding(cfg: Config, name: str) -> NotFoundError:
+    """An unknown binding: "did you mean …?" with the configured names, never "create it"."""
+    import difflib
+
+    names = [ns.binding for ns in cfg.kv_namespaces]
+    configured = ", ".join(names) or "none"
+    message = f"KV binding {name!r} is not configured in {cfg.path.name} (configured: {configured})"
+    if not names:
+        return NotFoundError(
+            message,
+            hint=f"add one with `worktime kv namespace create {name}`, or pass --namespace-id",
+        )
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5) or [
+        n for n in names if n.lower() == name.lower()
+    ]
+    shown = " or ".join(repr(n) for n in (close or names))
+    return NotFoundError(message, hint=f"did you mean {shown}?")
+
+
+def create_namespace(cfg: Config, binding: str) -> tuple[Config, KVBinding]:
+    """Add `[[kv_namespaces]] binding = … id = <new 32-hex id>` to wrangler.toml.
+
+    The local store itself is created by the first write (as miniflare does).
+    """
+    check_new_binding(cfg, binding, kv_taken=True)
     namespace_id = uuid.uuid4().hex
     new_cfg = append_table(cfg.path, "kv_namespaces", {"binding": binding, "id": namespace_id})
     return new_cfg, new_cfg.kv(binding=binding)
@@ -903,3 +1117,104 @@ def delete_namespace(cfg: Config, ns: KVBinding, state_root: Path) -> tuple[Conf
     if configured:
         cfg = remove_table(cfg.path, "kv_namespaces", {"binding": ns.binding})
     return cfg, existed
+
+
+# --- the local target (the `KVNamespaces` / `KVNamespace` protocols of `targets.kv`) --------
+
+
+class LocalNamespace:
+    """One local namespace: a `KVStore` in the files `wrangler dev` reads."""
+
+    where = ""  # success lines name no place: local is the default
+
+    def __init__(self, store: KVStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> LocalNamespace:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def get(self, key: str) -> Entry | None:
+        return self.store.get(key)
+
+    def put(
+        self,
+        key: str,
+        value: bytes,
+        *,
+        expiration: int | None = None,
+        expiration_ttl: int | None = None,
+        metadata: Any = None,
+    ) -> PutResult:
+        written = self.store.put(
+            key, value, expiration=expiration, expiration_ttl=expiration_ttl, metadata=metadata
+        )
+        return PutResult(key=key, size=len(value), expiration=written)
+
+    def page(
+        self, *, prefix: str | None = None, cursor: str | None = None, limit: int = MAX_LIST_LIMIT
+    ) -> Page:
+        return self.store.list(prefix=prefix, limit=limit, cursor=cursor)
+
+    def delete(self, key: str) -> DeleteResult:
+        return DeleteResult(key=key, existed=self.store.delete(key))
+
+    def bulk_put(
+        self, items: Iterable[PutItem], *, progress: Callable[[int], None] | None = None
+    ) -> BulkResult:
+        items = list(items)
+        written = self.store.put_many(items, progress=progress)
+        return BulkResult("written", written, len(items))
+
+    def bulk_delete(
+        self, keys: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> BulkResult:
+        deleted = self.store.delete_many(keys, progress=progress)
+        return BulkResult("deleted", deleted, len(keys))
+
+
+class LocalKV:
+    """The project's namespaces as wrangler.toml declares them, stored under the local state."""
+
+    def __init__(self, config: Config, persist_to: Path | None = None) -> None:
+        self.config = config
+        self.state_root = state.root(config, persist_to)
+
+    def describe(self, name: str) -> str:
+        return f"KV namespace {name}"
+
+    def list(self) -> NamespaceList:
+        return NamespaceList(tuple(describe_namespaces(self.config, self.state_root)))
+
+    def create(self, binding: str) -> CreatedNamespace:
+        new_cfg, ns = create_namespace(self.config, binding)
+        self.config = new_cfg
+        assert ns.id is not None
+        return CreatedNamespace(binding=ns.binding, id=ns.id, config_name=new_cfg.path.name)
+
+    def delete(self, binding_or_id: str, *, by_id: bool = False) -> DeletedNamespace:
+        ns = select_binding(self.config, binding_or_id, by_id=by_id)
+        new_cfg, existed = delete_namespace(self.config, ns, self.state_root)
+        removed = len(new_cfg.kv_namespaces) < len(self.config.kv_namespaces)
+        name = self.config.path.name
+        self.config = new_cfg
+        return DeletedNamespace(
+            namespace=ns.binding,
+            id=ns.local_id,
+            local_data=existed,
+            removed_from=name if removed else None,
+        )
+
+    def namespace(self, binding_or_id: str, *, by_id: bool = False) -> LocalNamespace:
+        ns = select_binding(self.config, binding_or_id, by_id=by_id)
+        return LocalNamespace(KVStore(self.state_root, ns.local_id))
+
+    def gc(self, binding_or_id: str, *, by_id: bool = False) -> GCResult:
+        """Remove every orphaned value file now (no grace period): see `KVStore.gc`."""
+        with self.namespace(binding_or_id, by_id=by_id) as ns:
+            return GCResult(ns.store.gc(grace_seconds=0))
