@@ -13,12 +13,15 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worktime_cli import config as configmod
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import WorktimeError
 from worktime_cli.safety import Check
+
+if TYPE_CHECKING:
+    from worktime_cli.environment import Environment
 
 DEFAULT_PORT = 8787
 PROBE_KEY = "__worktime_doctor_probe__"
@@ -128,7 +131,12 @@ def _migration_state(label: str, db: D1Binding, status: Any) -> Check:
         ("missing", "restore the deleted migration files from git"),
     ):
         names = [m.name for m in getattr(status, kind)]
-        if names:
+        if names and kind == "drifted":
+            shown = ", ".join(names)
+            problems.append(
+                (f"drifted: {shown} (edited after it was applied: checksum differs)", hint)
+            )
+        elif names:
             problems.append((f"{kind}: {', '.join(names)}", hint))
     if problems:
         return Check(
@@ -145,7 +153,16 @@ def _schema(label: str, cfg: Config, db: D1Binding, conn: sqlite3.Connection, st
     """The live schema must be exactly what the applied migrations produce."""
     from worktime_cli import migrations
 
-    applied = [m.name for m in status.migrations if m.state in ("applied", "unverified", "drifted")]
+    drifted = [m.name for m in status.drifted]
+    if drifted:
+        # The expected schema is replayed from the files; an edited file no longer says what
+        # was applied, so a difference would blame the database for the file's edit.
+        return Check(
+            f"{label}: schema",
+            "skip",
+            f"not compared: {', '.join(drifted)} changed after it was applied",
+        )
+    applied = [m.name for m in status.migrations if m.state in ("applied", "unverified")]
     if not applied:
         return Check(f"{label}: schema", "skip", "no migrations applied yet")
     expected = {
@@ -243,7 +260,7 @@ def _kv_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
 
 
 def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
-    from worktime_cli import environment
+    from worktime_cli import environment, worker
 
     try:
         env = environment.resolve(cfg, env=env_name)
@@ -264,6 +281,14 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
         yield Check("secrets", "ok", shown)
     else:
         yield Check("secrets", "skip", "no required secrets declared")
+    yield _wrangler_dev_check(env)
+    if (dropped := worker.undeclared_warning(env)) is not None:
+        yield Check(
+            "undeclared secrets",
+            "warn",
+            dropped,
+            f"add them to [secrets] required in {cfg.path.name}, or remove them",
+        )
     if env.keyring_error is None:
         yield Check("keyring", "ok", "OS keyring usable")
     elif not env.missing:
@@ -277,6 +302,39 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
             env.keyring_error,
             "start/unlock a Secret Service, set PYTHON_KEYRING_BACKEND, or use .dev.vars",
         )
+
+
+def _wrangler_dev_check(env: Environment) -> Check:
+    """Whether a plain `wrangler dev` sees each required secret: it never reads the keyring."""
+    from worktime_cli import worker
+
+    if not env.required:
+        return Check("wrangler dev", "skip", "no required secrets declared")
+    sights = worker.wrangler_sight(env)
+    unseen = [s for s in sights if s.wrangler is None]
+
+    def where(sight: worker.SecretSight) -> str:
+        if sight.wrangler == sight.worktime:
+            return f"{sight.name} ({sight.wrangler})"
+        if sight.wrangler is None:
+            return f"{sight.name} (worktime: {sight.worktime or 'nowhere'})"
+        return f"{sight.name} ({sight.wrangler}; worktime: {sight.worktime or 'nowhere'})"
+
+    if not unseen:
+        return Check("wrangler dev", "ok", "sees " + ", ".join(where(s) for s in sights))
+    seen = [s for s in sights if s.wrangler is not None]
+    message = "does not see " + ", ".join(where(s) for s in unseen)
+    if seen:
+        message += "; sees " + ", ".join(where(s) for s in seen)
+    from_keyring = any(s.worktime == "keyring" for s in unseen)
+    hint = (
+        "wrangler reads .dev.vars, .env and the process environment, never the keyring: "
+        "run the Worker with `worktime dev --worker`"
+        if from_keyring
+        else "set them with `worktime secret put NAME` and run `worktime dev --worker`, "
+        "or put them in .dev.vars"
+    )
+    return Check("wrangler dev", "warn", message, hint)
 
 
 # --- dev server port -----------------------------------------------------------------------

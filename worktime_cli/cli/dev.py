@@ -1,10 +1,11 @@
-"""`worktime dev`: serve the local bindings over HTTP, as `wrangler dev` serves the Worker."""
+"""`worktime dev`: serve the local bindings over HTTP, or (`--worker`) run the real Worker."""
 
 from __future__ import annotations
 
 import sys
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -70,22 +71,43 @@ def dev(
             case_sensitive=False,
         ),
     ] = LogLevel.info,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker",
+            help="Run the project's Worker (`main`) with the real wrangler dev, handing it "
+            "the keyring secrets through its environment (never argv or a file).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local D1, KV and environment over HTTP until Ctrl+C.
 
     Answers /health and /health/ready, logs one line per request, and reloads the bindings
     when wrangler.toml, .dev.vars or the migrations change.
 
+    With --worker, runs the project's Worker (`main`) with the real `wrangler dev` instead
+    (node_modules/.bin/wrangler, else $WORKTIME_WRANGLER), handing it exactly the environment
+    worktime resolves ([vars] < keyring < .dev.vars < --var) through its process environment
+    only, never its command line or a file. Only the names the project declares reach the
+    Worker. --port, --ip, --env, --persist-to and --log-level are passed on; Ctrl+C stops
+    wrangler and workerd; the exit code is wrangler's.
+
     Example:
 
         worktime dev --port 8788 --var CORS_ORIGINS:chrome-extension://abcdef
+        worktime dev --worker --port 8787
     """
     from worktime_cli import config as configmod
     from worktime_cli import environment, server
+    from worktime_cli.cli.context import open_context
 
     cli_vars = environment.parse_cli_vars(var or [])
     rank = _RANK[log_level.value]
-    cfg = configmod.load(config)
+    with open_context(config=config, persist_to=persist_to, env=env) as ctx:
+        cfg = ctx.config
+    if worker:
+        _run_worker(cfg, port, ip, env, cli_vars, persist_to, log_level, rank)
+        return
     bindings = server.build_bindings(cfg, persist_to, env, cli_vars)
 
     def say(level: str, message: str) -> None:
@@ -98,6 +120,8 @@ def dev(
 
     for warning in server.startup_warnings(bindings):
         say("warn", warning)
+    if (dropped := _undeclared_warning(bindings.env)) is not None:
+        say("warn", dropped)
     listener = server.bind(ip, port)
     if listener.taken:
         busy = ", ".join(str(p) for p in listener.taken)
@@ -109,7 +133,7 @@ def dev(
         )
 
     def rebuild() -> server.Bindings:
-        return server.build_bindings(configmod.load(cfg.path), persist_to, env, cli_vars)
+        return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
 
     app = server.create_app(bindings, request_log=_write_stderr if rank <= 1 else None)
     host = f"[{ip}]" if ":" in ip else ip
@@ -117,6 +141,66 @@ def dev(
     say("info", "watching wrangler.toml, .dev.vars and the migrations for changes; Ctrl+C to stop")
     server.serve(app, listener, rebuild=rebuild, on_event=say, debug=rank == 0)
     say("info", "stopped")
+
+
+def _undeclared_warning(resolved: Any) -> str | None:
+    from worktime_cli import worker
+
+    return worker.undeclared_warning(resolved)
+
+
+def _run_worker(
+    cfg: Any,
+    port: int | None,
+    ip: str,
+    env: str | None,
+    cli_vars: dict[str, str],
+    persist_to: Path | None,
+    log_level: LogLevel,
+    rank: int,
+) -> None:
+    """`dev --worker`: the real wrangler dev with the resolved environment, until it exits."""
+    from worktime_cli import environment, worker
+
+    wrangler = worker.find_wrangler(cfg.root)
+    resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
+    child = worker.worker_environment(resolved)
+    worker.require_node(child.variables)
+    if rank <= 2:
+        for warning in resolved.warnings:
+            output.warn(warning)
+        if resolved.keyring_error is not None:
+            output.warn(f"keyring secrets are not handed to wrangler: {resolved.keyring_error}")
+        if resolved.missing:
+            output.warn(
+                "required secrets resolve from nowhere: "
+                + ", ".join(resolved.missing)
+                + " (set them with `worktime secret put NAME` or in .dev.vars)"
+            )
+        if (dropped := worker.undeclared_warning(resolved)) is not None:
+            output.warn(dropped)
+        if child.exposed:
+            output.warn(
+                "no [secrets] required in the config, so wrangler also hands the Worker "
+                + ", ".join(child.exposed)
+                + "; list the secret names under [secrets] required to keep env to yours"
+            )
+    if rank <= 1:
+        names = ", ".join(child.passed) or "none"
+        output.info(f"running {wrangler.path} dev; from worktime's environment: {names}")
+    argv = worker.wrangler_dev_argv(
+        wrangler,
+        cfg,
+        port=port,
+        ip=ip,
+        env=env,
+        persist_to=persist_to,
+        log_level=None if log_level is LogLevel.info else log_level.value,
+        cli_vars=cli_vars,
+    )
+    code = worker.run(argv, child.variables, cwd=cfg.root, own_group=True)
+    if code:
+        raise typer.Exit(code)
 
 
 def _write_stderr(line: str) -> None:

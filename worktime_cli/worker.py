@@ -1,0 +1,416 @@
+"""Hand the resolved environment to a child process: the real Worker, or any command.
+
+`worktime dev --worker` runs the project's own wrangler (`wrangler dev`) and `worktime run --
+CMD` runs anything else, both with the environment `environment.resolve` computes
+(`[vars]` < keyring < `.dev.vars` < `--var`). Values travel **only in the child's process
+environment**: never in argv (which every user of the machine can read with `ps`), never in a
+file on disk.
+
+How wrangler 4 picks up values (`getVarsForDev`, `src/dev/dev-vars.ts`, read in its bundled
+cli.js 4.86):
+
+- without `--env-file`, a `.dev.vars` (or `.dev.vars.<env>`) file wins and *nothing else* is
+  read, the process environment included; so worktime always passes `--env-file` naming an
+  empty file (`os.devnull`): wrangler then skips `.dev.vars` and the `.env` files (worktime has
+  already read them, in its own precedence) and reads the values from its process environment;
+- with `[secrets] required` in the config, wrangler always includes the process environment
+  and keeps only the required names: PATH and HOME never become Worker bindings;
+- without it, the process environment is read only when `CLOUDFLARE_INCLUDE_PROCESS_ENV=true`,
+  and then *every* variable becomes a binding; so the child environment holds only the
+  project's names plus the few that node needs (`RUNTIME_NAMES`), and `WorkerEnvironment.exposed`
+  lists the latter so `dev` can say so.
+
+`[vars]` values are left to wrangler, which reads them from the config itself (a JSON var keeps
+its type); only a name that the keyring, a dotenv file or `--var` set goes in the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from worktime_cli.errors import WorktimeError
+
+if TYPE_CHECKING:
+    from worktime_cli.config import Config
+    from worktime_cli.environment import Environment
+
+WRANGLER_VARIABLE = "WORKTIME_WRANGLER"
+INCLUDE_PROCESS_ENV = "CLOUDFLARE_INCLUDE_PROCESS_ENV"
+PROCESS_ENV = "process env"
+
+# What node, wrangler and workerd need to start, copied from our own environment. Nothing
+# else of the user's shell reaches wrangler: without `[secrets] required` every one of these
+# would become a binding of the Worker (see the module docstring), so the list stays short.
+# No CLOUDFLARE_* name: CLOUDFLARE_API_TOKEN is a credential and local dev does not need it.
+RUNTIME_NAMES = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TZ",
+    "CI",
+    "XDG_CONFIG_HOME",
+    "XDG_CACHE_HOME",
+    "XDG_DATA_HOME",
+    "XDG_RUNTIME_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    # Windows: node cannot start without these.
+    "SYSTEMROOT",
+    "SystemRoot",
+    "COMSPEC",
+    "PATHEXT",
+    "WINDIR",
+    "USERPROFILE",
+    "APPDATA",
+    "LOCALAPPDATA",
+)
+# wrangler's and miniflare's own switches (metrics, banner, log level, registry folder…).
+RUNTIME_PREFIXES = ("WRANGLER_", "MINIFLARE_")
+
+# After Ctrl+C, how long wrangler gets to stop its workerd children before SIGTERM, then SIGKILL.
+GRACE_SECONDS = 10.0
+KILL_SECONDS = 5.0
+
+
+# --- what reaches the Worker ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkerEnvironment:
+    """The child environment for `wrangler dev`. `variables` stays out of repr: it holds values."""
+
+    variables: dict[str, str] = field(repr=False)
+    passed: tuple[str, ...]  # the project's names placed in it, for the Worker
+    ignored: tuple[tuple[str, str], ...]  # (name, source) wrangler would drop: not required
+    exposed: tuple[str, ...]  # runtime names the Worker also sees (no `[secrets] required`)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passed": list(self.passed),
+            "ignored": [{"name": n, "source": s} for n, s in self.ignored],
+            "exposed": list(self.exposed),
+        }
+
+
+def declares_secrets(resolved: Environment) -> bool:
+    """Whether the config has `[secrets] required` (wrangler then keeps only those names)."""
+    from worktime_cli.environment import DEV_VARS_EXAMPLE
+
+    return resolved.required_from not in (None, DEV_VARS_EXAMPLE)
+
+
+def undeclared(resolved: Environment) -> tuple[tuple[str, str], ...]:
+    """Names set in a dotenv file or the keyring that `[secrets] required` does not list.
+
+    wrangler drops them: a plain `wrangler dev` never hands them to the Worker, and neither
+    does `dev --worker`. Empty when the config declares no secrets (wrangler then keeps all).
+    """
+    from worktime_cli.environment import SOURCE_CLI, SOURCE_VARS
+
+    if not declares_secrets(resolved):
+        return ()
+    required = set(resolved.required)
+    found = []
+    for name, layers in resolved.layers.items():
+        if name in required:
+            continue
+        sources = [s for s in layers if s not in (SOURCE_VARS, SOURCE_CLI)]
+        if sources:
+            found.append((name, sources[-1]))
+    return tuple(sorted(found))
+
+
+def runtime_environment(base: Mapping[str, str]) -> dict[str, str]:
+    """The variables of `base` that node and wrangler need to run (see `RUNTIME_NAMES`)."""
+    return {
+        name: value
+        for name, value in base.items()
+        if name in RUNTIME_NAMES or name.startswith(RUNTIME_PREFIXES)
+    }
+
+
+def worker_environment(
+    resolved: Environment, base: Mapping[str, str] | None = None
+) -> WorkerEnvironment:
+    """The environment for `wrangler dev`: runtime names from `base`, then the project's names."""
+    from worktime_cli.environment import SOURCE_VARS
+
+    base = os.environ if base is None else base
+    declared = declares_secrets(resolved)
+    required = set(resolved.required)
+    project = {
+        name: value
+        for name, value in resolved.values.items()
+        # [vars] come from the config, which wrangler reads itself.
+        if resolved.sources.get(name) != SOURCE_VARS and (not declared or name in required)
+    }
+    runtime = runtime_environment(base)
+    for name in project:
+        runtime.pop(name, None)
+    if not declared:
+        runtime[INCLUDE_PROCESS_ENV] = "true"
+    exposed = () if declared else tuple(sorted(runtime))
+    return WorkerEnvironment(
+        variables={**runtime, **project},
+        passed=tuple(sorted(project)),
+        ignored=undeclared(resolved),
+        exposed=exposed,
+    )
+
+
+def child_environment(
+    resolved: Environment, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """For `worktime run`: our own environment with every resolved name set over it."""
+    base = os.environ if base is None else base
+    return {**base, **resolved.values}
+
+
+# --- what a plain `wrangler dev` would see -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretSight:
+    """One required secret: where worktime resolves it, where a plain `wrangler dev` would."""
+
+    name: str
+    worktime: str | None  # "keyring", ".dev.vars", …; None: resolves from nowhere
+    wrangler: str | None  # ".dev.vars", ".env", "process env"; None: wrangler does not see it
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "worktime": self.worktime, "wrangler_dev": self.wrangler}
+
+
+def wrangler_sight(
+    resolved: Environment, process_env: Mapping[str, str] | None = None
+) -> tuple[SecretSight, ...]:
+    """For each required name, where worktime and a plain `wrangler dev` find it.
+
+    wrangler reads one `.dev.vars` file (and then nothing else), else the `.env` files and the
+    process environment (the latter always with `[secrets] required`, else only when
+    CLOUDFLARE_INCLUDE_PROCESS_ENV=true); never the keyring. `resolved.files` already is the
+    list of dotenv files wrangler reads.
+    """
+    from worktime_cli.environment import DEV_VARS
+
+    process_env = os.environ if process_env is None else process_env
+    files = [path.name for path in resolved.files]
+    dev_vars = len(files) == 1 and files[0].startswith(DEV_VARS)
+    include_process = not dev_vars and (
+        declares_secrets(resolved) or _truthy(process_env.get(INCLUDE_PROCESS_ENV))
+    )
+    sights = []
+    for name in resolved.required:
+        layers = resolved.layers.get(name, ())
+        in_files = [source for source in layers if source in files]
+        seen: str | None = in_files[-1] if in_files else None
+        # Process env beats the .env files in wrangler (dotenv-expand keeps what is set).
+        if include_process and name in process_env:
+            seen = PROCESS_ENV
+        sights.append(SecretSight(name, resolved.sources.get(name), seen))
+    return tuple(sights)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("true", "1", "yes")
+
+
+def undeclared_warning(resolved: Environment) -> str | None:
+    """The one line `dev` and `doctor` say about names wrangler drops, or None."""
+    names = undeclared(resolved)
+    if not names:
+        return None
+    shown = ", ".join(f"{name} ({source})" for name, source in names)
+    return f"not in [secrets] required, so wrangler does not hand them to the Worker: {shown}"
+
+
+# --- finding and running wrangler ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wrangler:
+    path: Path
+    origin: str  # "node_modules" or WORKTIME_WRANGLER
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "origin": self.origin}
+
+
+def find_wrangler(root: Path, environ: Mapping[str, str] | None = None) -> Wrangler:
+    """The project's `node_modules/.bin/wrangler`, else `$WORKTIME_WRANGLER`."""
+    environ = os.environ if environ is None else environ
+    local = root / "node_modules" / ".bin" / "wrangler"
+    if local.is_file() and os.access(local, os.X_OK):
+        return Wrangler(local, "node_modules")
+    if configured := environ.get(WRANGLER_VARIABLE):
+        path = Path(configured).expanduser()
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise WorktimeError(
+                f"{WRANGLER_VARIABLE} is {configured}, which is not an executable file",
+                hint="point it at a wrangler launcher, or unset it and run `npm install`",
+            )
+        return Wrangler(path, WRANGLER_VARIABLE)
+    raise WorktimeError(
+        f"wrangler is not installed in this project (no {local})",
+        hint="run `npm install --save-dev wrangler@4` in the project folder "
+        f"(needs Node.js 20+), or set {WRANGLER_VARIABLE} to a wrangler launcher",
+    )
+
+
+def require_node(env: Mapping[str, str]) -> None:
+    """wrangler's launchers start with `#!/usr/bin/env node`: say so before `env` fails."""
+    if shutil.which("node", path=env.get("PATH")) is None:
+        raise WorktimeError(
+            "node is not on PATH, and wrangler runs on Node.js",
+            hint="install Node.js 20 or newer (https://nodejs.org), then retry",
+        )
+
+
+def wrangler_dev_argv(
+    wrangler: Wrangler,
+    cfg: Config,
+    *,
+    port: int | None = None,
+    ip: str | None = None,
+    env: str | None = None,
+    persist_to: Path | None = None,
+    log_level: str | None = None,
+    cli_vars: Mapping[str, str] | None = None,
+) -> list[str]:
+    """`wrangler dev …` for the project. Holds names and paths, never a keyring or file value.
+
+    `cli_vars` are the `--var` items the user typed on worktime's own command line (already
+    visible in `ps` there); they go on as wrangler's `--var`, so they override `[vars]` as they
+    do in wrangler, even for names `[secrets] required` does not list.
+    """
+    argv = [str(wrangler.path), "dev", "--config", str(cfg.path), "--env-file", os.devnull]
+    if port is not None:
+        argv += ["--port", str(port)]
+    if ip is not None:
+        argv += ["--ip", ip]
+    if env is not None:
+        argv += ["--env", env]
+    if persist_to is not None:
+        argv += ["--persist-to", str(persist_to.resolve())]
+    if log_level is not None:
+        argv += ["--log-level", log_level]
+    for name, value in (cli_vars or {}).items():
+        argv += ["--var", f"{name}:{value}"]
+    return argv
+
+
+def run(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    cwd: Path | None = None,
+    own_group: bool = False,
+) -> int:
+    """Run `argv` to completion with exactly `env`; return its exit code (128+N for signal N).
+
+    `own_group` (wrangler): the child leads its own process group, so one signal reaches
+    wrangler and the workerd processes it starts; Ctrl+C here is passed to that group, and a
+    group that has not stopped after `GRACE_SECONDS` gets SIGTERM, then SIGKILL. The child's
+    stdin is /dev/null: a background group that reads the terminal would be stopped (SIGTTIN).
+
+    Otherwise (`worktime run`) the child shares our terminal and process group, so Ctrl+C
+    reaches it directly; we ignore SIGINT while it runs and pass on SIGTERM and SIGHUP.
+    """
+    program = argv[0]
+    if shutil.which(program, path=env.get("PATH")) is None:
+        raise WorktimeError(
+            f"cannot run {Path(program).name}: not found or not executable",
+            hint="check the command name and PATH",
+        )
+    try:
+        proc = subprocess.Popen(  # argv from the user or find_wrangler, no shell
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL if own_group else None,
+            process_group=0 if own_group else None,
+        )
+    except OSError as exc:
+        raise WorktimeError(f"cannot run {Path(program).name}: {exc.strerror}") from None
+    with _forwarding(proc, own_group):
+        code = _wait(proc, own_group)
+    return code if code >= 0 else 128 - code
+
+
+def _wait(proc: subprocess.Popen[bytes], own_group: bool) -> int:
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        if not own_group:  # unreachable: SIGINT is ignored while a shared-group child runs
+            raise
+        _signal_group(proc, signal.SIGINT)
+        return _stop(proc)
+    finally:
+        if own_group:
+            # wrangler has exited; a workerd it left behind must not keep the port.
+            _signal_group(proc, signal.SIGTERM)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    for sig, seconds in ((signal.SIGTERM, GRACE_SECONDS), (signal.SIGKILL, KILL_SECONDS)):
+        try:
+            return proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, sig)
+        except KeyboardInterrupt:  # a second Ctrl+C: stop now
+            _signal_group(proc, signal.SIGKILL)
+    return proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+@contextlib.contextmanager
+def _forwarding(proc: subprocess.Popen[bytes], own_group: bool) -> Iterator[None]:
+    """SIGTERM/SIGHUP to us go on to the child (its group); SIGINT as described in `run`."""
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if own_group:
+            _signal_group(proc, signum)
+        elif proc.poll() is None:
+            proc.send_signal(signum)
+
+    wanted: dict[int, Any] = {signal.SIGTERM: forward, signal.SIGHUP: forward}
+    if not own_group:
+        wanted[signal.SIGINT] = signal.SIG_IGN
+    previous: dict[int, Any] = {}
+    try:
+        for signum, handler in wanted.items():
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
