@@ -60,7 +60,7 @@ def test_missing_config_says_what_to_do(tmp_path):
     empty.mkdir()
     with pytest.raises(ConfigError) as err:
         config.find(start=empty)
-    assert "no wrangler.toml" in err.value.message
+    assert "no wrangler.json, wrangler.jsonc or wrangler.toml in" in err.value.message
     assert err.value.hint == "run `worktime init` or pass --config"
 
 

@@ -1,29 +1,54 @@
-"""Find, read and edit wrangler.toml.
+"""Find, read and edit wrangler's config: wrangler.json, wrangler.jsonc or wrangler.toml.
 
-Reading uses tomllib (fast, stdlib). Editing uses tomlkit so the user's comments, key order
-and layout survive: wrangler never writes this file, so we are the only tool that must be
-careful with it. Writes go through a temp file + rename so a crash never leaves half a file.
+Discovery, formats and environments follow wrangler 4 (`findWranglerConfig`,
+`normalizeAndValidateConfig`), so worktime always reads the file and the section wrangler
+would. Reading TOML uses tomllib (fast, stdlib); editing it uses tomlkit so comments, key
+order and layout survive. JSON/JSONC is read and edited by `config_jsonc` (text splices at
+parsed offsets, as wrangler's own jsonc-parser `modify` edits). Every edit is re-validated
+and written through a temp file + rename, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from worktime_cli.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
+    import tomlkit.container
     import tomlkit.toml_document
 
-CONFIG_NAMES = ("wrangler.toml",)
+# wrangler looks for each name in every folder up to the root before trying the next name
+# (`file("wrangler.json") ?? file("wrangler.jsonc") ?? file("wrangler.toml")`, each a
+# find-up), so a wrangler.json in a parent folder wins over a wrangler.toml here. Same here.
+CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
 DEFAULT_MIGRATIONS_DIR = "migrations"
 DEFAULT_MIGRATIONS_TABLE = "d1_migrations"
+
+Format = Literal["toml", "json", "jsonc"]
+
+# Keys an `[env.NAME]` section does not inherit from the top level (wrangler's
+# `notInheritable` fields of wrangler 4.86): bindings, vars, secrets, define. Every other key
+# is inherited (`inheritable`), `name` with `-<env>` appended.
+NON_INHERITABLE = frozenset(
+    {
+        "ai", "ai_search", "ai_search_namespaces", "analytics_engine_datasets", "artifacts",
+        "browser", "cloudchamber", "containers", "d1_databases", "define", "dispatch_namespaces",
+        "durable_objects", "flagship", "hyperdrive", "images", "kv_namespaces", "media",
+        "mtls_certificates", "pipelines", "queues", "r2_buckets", "ratelimits", "secrets",
+        "secrets_store_secrets", "send_email", "services", "stream", "streaming_tail_consumers",
+        "tail_consumers", "unsafe", "unsafe_hello_world", "vars", "vectorize", "version_metadata",
+        "vpc_networks", "vpc_services", "worker_loaders", "workflows",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,37 +84,84 @@ class KVBinding:
 
 @dataclass(frozen=True)
 class Config:
-    """A parsed wrangler.toml. `data` is the raw document for keys we do not model."""
+    """A parsed wrangler config, with one environment selected (or the top level).
+
+    `data` is the whole raw document; `section` is what wrangler uses for the selected
+    environment: the env's own keys, inheritable top-level keys, never the top level's
+    bindings/vars/secrets (wrangler does not inherit those).
+    """
 
     path: Path
     data: dict[str, Any] = field(repr=False)
     d1_databases: tuple[D1Binding, ...] = ()
     kv_namespaces: tuple[KVBinding, ...] = ()
+    env: str | None = None
+    section: dict[str, Any] = field(default_factory=dict, repr=False)
+    defined_envs: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def root(self) -> Path:
-        """The project folder: where wrangler.toml lives."""
+        """The project folder: where the config file lives."""
         return self.path.parent
 
     @property
+    def format(self) -> Format:
+        """`toml`, `json` or `jsonc`, from the file name as wrangler decides it."""
+        return format_of(self.path)
+
+    @property
     def name(self) -> str | None:
+        """The Worker's name for the selected env (`<name>-<env>` unless the env sets one)."""
+        value = self.section.get("name")
+        return value if isinstance(value, str) else None
+
+    @property
+    def top_level_name(self) -> str | None:
         value = self.data.get("name")
         return value if isinstance(value, str) else None
 
     @property
     def account_id(self) -> str | None:
-        value = self.data.get("account_id")
+        value = self.section.get("account_id")
         return value if isinstance(value, str) else None
+
+    @property
+    def main(self) -> str | None:
+        value = self.section.get("main")
+        return value if isinstance(value, str) else None
+
+    @property
+    def compatibility_date(self) -> str | None:
+        value = self.section.get("compatibility_date")
+        return value if isinstance(value, str) else None
+
+    @property
+    def section_path(self) -> tuple[str, ...]:
+        """Where the selected section's keys live in the file: `("env", NAME)` or `()`.
+
+        An env with no section of its own reads the top level (as wrangler), so edits made
+        under it go there too: what was read is what gets edited.
+        """
+        if self.env is not None and self.env in self.defined_envs:
+            return ("env", self.env)
+        return ()
 
     def d1(self, name: str) -> D1Binding:
         """The database whose `database_name` or `binding` is `name` (wrangler accepts both)."""
         for db in self.d1_databases:
             if name in (db.database_name, db.binding):
                 return db
-        configured = ", ".join(db.database_name for db in self.d1_databases) or "none"
+        names = [db.database_name for db in self.d1_databases]
         raise NotFoundError(
-            f"database {name!r} is not configured in {self.path.name} (configured: {configured})",
-            hint=f"create it with `worktime d1 create {name}`",
+            f"database {name!r} is not configured in {self._where()} "
+            f"(configured: {', '.join(names) or 'none'})",
+            hint=_did_you_mean(
+                name,
+                names + [db.binding for db in self.d1_databases],
+                shown=names,
+                create=f"create it with `worktime d1 create {name}`",
+            ),
         )
 
     def kv(self, binding: str | None = None, namespace_id: str | None = None) -> KVBinding:
@@ -101,15 +173,54 @@ class Config:
                 return ns
         if namespace_id is not None:
             return KVBinding(binding=namespace_id, id=namespace_id)
-        configured = ", ".join(ns.binding for ns in self.kv_namespaces) or "none"
+        names = [ns.binding for ns in self.kv_namespaces]
         raise NotFoundError(
-            f"KV binding {binding!r} is not configured in {self.path.name} (configured: {configured})",
-            hint=f"create it with `worktime kv namespace create {binding}`",
+            f"KV binding {binding!r} is not configured in {self._where()} "
+            f"(configured: {', '.join(names) or 'none'})",
+            hint=_did_you_mean(
+                binding or "",
+                names,
+                shown=names,
+                create=f"create it with `worktime kv namespace create {binding}`",
+            ),
         )
+
+    def _where(self) -> str:
+        if self.section_path:
+            return f"{self.path.name} [env.{self.env}]"
+        return self.path.name
+
+
+def _did_you_mean(name: str, candidates: list[str], *, shown: list[str], create: str) -> str:
+    """A typo gets the close names; a name far from all of them gets the list to pick from.
+
+    Only a project with nothing configured is told to create one: a hint to create
+    `worktime_db` next to a configured `worktime-db` would make a second, empty database.
+    """
+    if not candidates:
+        return create
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if not close:
+        # Case is the usual slip with bindings (`db` for `DB`); difflib scores it low.
+        close = [c for c in candidates if c.lower() == name.lower()]
+    if close:
+        unique = list(dict.fromkeys(close))
+        return "did you mean " + " or ".join(repr(c) for c in unique) + "?"
+    return "use one of: " + ", ".join(shown)
+
+
+def format_of(path: Path) -> Format:
+    """wrangler's `configFormat`: by extension; anything else is read as TOML (as v1 did)."""
+    name = path.name.lower()
+    if name.endswith(".jsonc"):
+        return "jsonc"
+    if name.endswith(".json"):
+        return "json"
+    return "toml"
 
 
 def find(explicit: Path | None = None, start: Path | None = None) -> Path:
-    """The wrangler.toml to use: `explicit`, else the nearest one from `start` upwards."""
+    """The config file to use: `explicit`, else the one wrangler would find from `start`."""
     if explicit is not None:
         if not explicit.is_file():
             raise ConfigError(
@@ -118,33 +229,36 @@ def find(explicit: Path | None = None, start: Path | None = None) -> Path:
             )
         return explicit.resolve()
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        for name in CONFIG_NAMES:
+    for name in CONFIG_NAMES:
+        for folder in (here, *here.parents):
             candidate = folder / name
             if candidate.is_file():
                 return candidate
     raise ConfigError(
-        f"no wrangler.toml in {here} or any parent folder",
+        f"no wrangler.json, wrangler.jsonc or wrangler.toml in {here} or any parent folder",
         hint="run `worktime init` or pass --config",
     )
 
 
-def load(explicit: Path | None = None, start: Path | None = None) -> Config:
-    """Find and parse wrangler.toml into a `Config`, validating what we model."""
+def load(
+    explicit: Path | None = None, start: Path | None = None, *, env: str | None = None
+) -> Config:
+    """Find and parse the config into a `Config` for `env` (None: the top level)."""
     path = find(explicit, start)
-    return parse(path, _read_text(path))
+    return parse(path, _read_text(path), env=env)
 
 
-def parse(path: Path, text: str) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_syntax_message(path, exc), hint="fix the TOML syntax there") from None
+def parse(path: Path, text: str, *, env: str | None = None) -> Config:
+    """Parse `text` (the content of `path`, whose name says the format) for `env`."""
+    data = _parse_data(path, text)
+    defined, section, warnings = _select(path, data, env)
     d1 = tuple(
-        _d1_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "d1_databases"))
+        _d1_binding(path, i, entry)
+        for i, entry in enumerate(_tables(path, section, "d1_databases"))
     )
     kv = tuple(
-        _kv_binding(path, i, entry) for i, entry in enumerate(_tables(path, data, "kv_namespaces"))
+        _kv_binding(path, i, entry)
+        for i, entry in enumerate(_tables(path, section, "kv_namespaces"))
     )
     seen: dict[str, str] = {}
     for kind, binding in [("d1_databases", b.binding) for b in d1] + [
@@ -152,8 +266,8 @@ def parse(path: Path, text: str) -> Config:
     ]:
         if binding in seen:
             raise ConfigError(
-                f"{path}: binding {binding!r} is used twice ([[{seen[binding]}]] and [[{kind}]])",
-                hint="every binding name must be unique in wrangler.toml",
+                f"{path}: binding {binding!r} is used twice ({seen[binding]} and {kind})",
+                hint=f"every binding name must be unique in {path.name}",
             )
         seen[binding] = kind
     names = [db.database_name for db in d1]
@@ -161,9 +275,77 @@ def parse(path: Path, text: str) -> Config:
         if names.count(name) > 1:
             raise ConfigError(
                 f"{path}: database_name {name!r} is configured twice",
-                hint="give each [[d1_databases]] entry its own database_name",
+                hint="give each d1_databases entry its own database_name",
             )
-    return Config(path=path, data=data, d1_databases=d1, kv_namespaces=kv)
+    return Config(
+        path=path,
+        data=data,
+        d1_databases=d1,
+        kv_namespaces=kv,
+        env=env,
+        section=section,
+        defined_envs=defined,
+        warnings=warnings,
+    )
+
+
+def _parse_data(path: Path, text: str) -> dict[str, Any]:
+    if format_of(path) != "toml":
+        from worktime_cli import config_jsonc
+
+        data = config_jsonc.loads(path, text)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the config must be a JSON object ({{ ... }})")
+        return data
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_syntax_message(path, exc), hint="fix the TOML syntax there") from None
+    except RecursionError:
+        # tomllib recurses per nested array/inline table: 3,000 `[` exhaust the stack.
+        raise ConfigError(
+            f"{path}: nesting is too deep",
+            hint="a wrangler config is never nested that deep; check the file",
+        ) from None
+
+
+def _select(
+    path: Path, data: dict[str, Any], env: str | None
+) -> tuple[tuple[str, ...], dict[str, Any], tuple[str, ...]]:
+    """(defined env names, the selected section, warnings), as wrangler resolves `--env`."""
+    envs = data.get("env", {})
+    if not isinstance(envs, dict) or not all(isinstance(v, dict) for v in envs.values()):
+        raise ConfigError(f"{path}: `env` must map environment names to tables")
+    defined = tuple(envs)
+    top = {k: v for k, v in data.items() if k != "env"}
+    if env is None:
+        return defined, top, ()
+    if env not in envs:
+        if defined:
+            raise ConfigError(
+                f"{path}: no environment {env!r} (defined: {', '.join(defined)})",
+                hint=f"pick one of those, or add an `env.{env}` section to {path.name}",
+            )
+        # wrangler only warns here and keeps the top level, bindings included.
+        section = dict(top)
+        if isinstance(top.get("name"), str):
+            section["name"] = f"{top['name']}-{env}"
+        warning = (
+            f"no environment {env!r} in {path.name}: using the top level "
+            f"(add an `env.{env}` section to give it its own bindings)"
+        )
+        return defined, section, (warning,)
+    raw: dict[str, Any] = envs[env]
+    section = {k: v for k, v in top.items() if k not in NON_INHERITABLE}
+    if isinstance(top.get("name"), str):
+        section["name"] = f"{top['name']}-{env}"
+    section.update(raw)
+    warnings = tuple(
+        f'"{key}" exists at the top level, but not on "env.{env}": '
+        f"it is not inherited by environments"
+        for key in sorted(NON_INHERITABLE & top.keys() - raw.keys())
+    )
+    return defined, section, warnings
 
 
 def _read_text(path: Path) -> str:
@@ -191,7 +373,8 @@ def _syntax_message(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-        raise ConfigError(f"{path}: `{key}` must be an array of tables ([[{key}]])")
+        shape = f"[[{key}]]" if format_of(path) == "toml" else f'"{key}": [{{ ... }}]'
+        raise ConfigError(f"{path}: `{key}` must be an array of tables ({shape})")
     return value
 
 
@@ -235,76 +418,286 @@ def _kv_binding(path: Path, index: int, entry: dict[str, Any]) -> KVBinding:
 
 # --- editing -------------------------------------------------------------------------------
 
+Key = str | int
 
-def edit(path: Path, change: Callable[[tomlkit.toml_document.TOMLDocument], None]) -> Config:
-    """Apply `change` to the tomlkit document of `path` and write it back atomically.
 
-    The result is re-validated before it is written, so an edit can never leave a
-    wrangler.toml that we (or wrangler) would then refuse to read.
+class Document:
+    """A config file being edited, the same API for TOML and JSON/JSONC.
+
+    Paths are relative to the selected section (`[env.NAME]` when the config being edited
+    has one selected), so callers never branch on the format or the environment. `top()`
+    gives the same document rooted at the top level. The mapping methods (`in`, `[]`,
+    `setdefault`) act on the section's own keys, for callbacks written against a dict.
     """
+
+    def __init__(self, prefix: tuple[str, ...] = ()) -> None:
+        self.prefix = prefix
+
+    # The backends implement these five on full paths from the top of the file.
+    def _get(self, keys: Sequence[Key]) -> Any:
+        raise NotImplementedError
+
+    def _set(self, keys: Sequence[Key], value: Any) -> None:
+        raise NotImplementedError
+
+    def _append(self, keys: Sequence[Key], value: Any) -> None:
+        raise NotImplementedError
+
+    def _remove(self, keys: Sequence[Key]) -> None:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def _rooted(self, prefix: tuple[str, ...]) -> Document:
+        raise NotImplementedError
+
+    def top(self) -> Document:
+        """This document with paths from the top of the file (for `name`, `main`, …)."""
+        return self._rooted(())
+
+    def get(self, keys: Key | Sequence[Key], default: Any = None) -> Any:
+        """The plain value (dict/list/str/…) at `keys`, or `default` when it is missing."""
+        value = self._get(self._full(keys))
+        return default if value is None else value
+
+    def set(self, keys: Key | Sequence[Key], value: Any) -> None:
+        """Set `keys` to `value`, creating missing tables on the way."""
+        self._set(self._full(keys), value)
+
+    def append(self, keys: Key | Sequence[Key], value: Any) -> None:
+        """Append `value` to the array (of tables) at `keys`, creating it when missing."""
+        self._append(self._full(keys), value)
+
+    def remove(self, keys: Key | Sequence[Key]) -> None:
+        """Remove the key or array element at `keys` (KeyError when it is missing)."""
+        self._remove(self._full(keys))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._get(self._full(key)) is not None
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._get(self._full(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._set(self._full(key), value)
+
+    def __delitem__(self, key: str) -> None:
+        self._remove(self._full(key))
+
+    def setdefault(self, key: str, default: Any) -> _Appender:
+        """`doc.setdefault("d1_databases", []).append(entry)`, as on a dict: the array is
+        created only when something is appended, and appends reach the file."""
+        return _Appender(self, key)
+
+    def _full(self, keys: Key | Sequence[Key]) -> tuple[Key, ...]:
+        if isinstance(keys, str | int):
+            keys = (keys,)
+        return (*self.prefix, *keys)
+
+
+@dataclass
+class _Appender:
+    document: Document
+    key: str
+
+    def append(self, value: Any) -> None:
+        self.document.append(self.key, value)
+
+
+class _TomlDocument(Document):
+    def __init__(
+        self, document: tomlkit.toml_document.TOMLDocument, prefix: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(prefix)
+        self.document = document
+
+    def _rooted(self, prefix: tuple[str, ...]) -> Document:
+        return _TomlDocument(self.document, prefix)
+
+    def text(self) -> str:
+        import tomlkit
+
+        return tomlkit.dumps(self.document)
+
+    def _walk(self, keys: Sequence[Key], *, create: bool = False) -> Any:
+        import tomlkit
+
+        node: Any = self.document
+        for key in keys:
+            if isinstance(key, int) or key in node:
+                node = node[key]
+            elif create:
+                # `[env.production]` that is not there yet: a real table of its own.
+                node[key] = tomlkit.table(is_super_table=False)
+                node = node[key]
+            else:
+                raise KeyError(key)
+        return node
+
+    def _get(self, keys: Sequence[Key]) -> Any:
+        try:
+            node = self._walk(keys)
+        except (KeyError, IndexError, TypeError):
+            return None
+        unwrap = getattr(node, "unwrap", None)
+        return unwrap() if callable(unwrap) else node
+
+    def _set(self, keys: Sequence[Key], value: Any) -> None:
+        parent = self._walk(keys[:-1], create=True)
+        parent[keys[-1]] = value
+
+    def _append(self, keys: Sequence[Key], value: Any) -> None:
+        import tomlkit
+
+        parent = self._walk(keys[:-1], create=True)
+        key = keys[-1]
+        if isinstance(value, dict):
+            table = _toml_table(value)
+            if key in parent:
+                # The new entry goes right after its siblings; the blank line keeps the
+                # file's rhythm (tomlkit would otherwise glue the next table onto it).
+                table.add(tomlkit.nl())
+                parent[key].append(table)
+            else:
+                if parent is not self.document:
+                    table.add(tomlkit.nl())  # a nested [[env.x.key]] may have tables after it
+                aot = tomlkit.aot()
+                aot.append(table)
+                parent.append(key, aot)
+        elif key in parent:
+            parent[key].append(value)
+        else:
+            parent[key] = [value]
+
+    def _remove(self, keys: Sequence[Key]) -> None:
+        parent = self._walk(keys[:-1])
+        try:
+            del parent[keys[-1]]
+        except (IndexError, tomllib.TOMLDecodeError):
+            raise KeyError(keys[-1]) from None
+
+
+def _toml_table(value: dict[str, Any]) -> Any:
     import tomlkit
 
+    unwrap = getattr(value, "unwrap", None)
+    if callable(unwrap) and hasattr(value, "add"):
+        return value  # already a tomlkit table: keep its formatting
+    table = tomlkit.table()
+    for k, v in value.items():
+        table.add(k, v)
+    return table
+
+
+class _JsoncDocument(Document):
+    def __init__(self, source: Any, prefix: tuple[str, ...] = ()) -> None:
+        super().__init__(prefix)
+        self.source = source  # a config_jsonc.JsoncText, shared by every rooting
+
+    def _rooted(self, prefix: tuple[str, ...]) -> Document:
+        return _JsoncDocument(self.source, prefix)
+
+    def text(self) -> str:
+        return str(self.source.text)
+
+    def _get(self, keys: Sequence[Key]) -> Any:
+        return self.source.get(keys)
+
+    def _set(self, keys: Sequence[Key], value: Any) -> None:
+        self.source.set(keys, value)
+
+    def _append(self, keys: Sequence[Key], value: Any) -> None:
+        self.source.append(keys, value)
+
+    def _remove(self, keys: Sequence[Key]) -> None:
+        self.source.remove(keys)
+
+
+EditTarget = Config | Path
+
+
+def _target(target: EditTarget) -> tuple[Path, str | None, tuple[str, ...]]:
+    if isinstance(target, Config):
+        return target.path, target.env, target.section_path
+    return target, None, ()
+
+
+def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
+    """Apply `change` to the document of `target` and write it back atomically.
+
+    `target` is a `Config` (its selected env's section is edited) or a path (the top
+    level). The result is re-validated before it is written, so an edit can never leave a
+    config that we (or wrangler) would then refuse to read. Returns the new `Config`, with
+    the same env selected.
+    """
+    path, env, prefix = _target(target)
     original = _read_text(path)
-    document = tomlkit.parse(original)
+    parse(path, original, env=env)  # refuse to edit what we cannot read (deep nesting too)
+    document: Document
+    if format_of(path) == "toml":
+        import tomlkit
+
+        document = _TomlDocument(tomlkit.parse(original), prefix)
+    else:
+        from worktime_cli import config_jsonc
+
+        document = _JsoncDocument(config_jsonc.JsoncText(path, original), prefix)
     change(document)
-    text = tomlkit.dumps(document)
-    config = parse(path, text)
+    text = document.text()
+    config = parse(path, text, env=env)
     if text != original:  # an edit that changes nothing leaves the file (and mtime) alone
         write_atomic(path, text.encode("utf-8"))
     return config
 
 
-def append_table(path: Path, key: str, entry: dict[str, Any]) -> Config:
-    """Append `entry` as a new `[[key]]` table, keeping everything else as it was."""
-    import tomlkit
-
-    def change(document: tomlkit.toml_document.TOMLDocument) -> None:
-        table = tomlkit.table()
-        for k, v in entry.items():
-            table.add(k, v)
-        if key in document:
-            # The new entry goes right after its siblings; the blank line keeps the
-            # file's rhythm (tomlkit would otherwise glue the next table onto it).
-            table.add(tomlkit.nl())
-            document[key].append(table)
-        else:
-            aot = tomlkit.aot()
-            aot.append(table)
-            document.append(key, aot)
-
-    return edit(path, change)
+def append_table(target: EditTarget, key: str, entry: dict[str, Any]) -> Config:
+    """Append `entry` as a new `[[key]]` table / `"key": [..., entry]` element."""
+    return edit(target, lambda document: document.append(key, dict(entry)))
 
 
-def update_table(path: Path, key: str, match: dict[str, str], values: dict[str, Any]) -> Config:
+def _matching(document: Document, key: str, match: dict[str, str], path: Path) -> Iterator[int]:
+    tables = document.get(key)
+    if not isinstance(tables, list):
+        raise NotFoundError(f"no {key} entries in {path}")
+    for index, table in enumerate(tables):
+        if isinstance(table, dict) and all(table.get(k) == v for k, v in match.items()):
+            yield index
+
+
+def update_table(
+    target: EditTarget, key: str, match: dict[str, str], values: dict[str, Any]
+) -> Config:
     """Set `values` on the `[[key]]` table whose items equal `match`."""
+    path, _, _ = _target(target)
 
-    def change(document: tomlkit.toml_document.TOMLDocument) -> None:
-        for table in document.get(key, []):
-            if all(table.get(k) == v for k, v in match.items()):
-                for k, v in values.items():
-                    table[k] = v
-                return
-        raise NotFoundError(f"no [[{key}]] entry with {match} in {path}")
+    def change(document: Document) -> None:
+        for index in _matching(document, key, match, path):
+            for k, v in values.items():
+                document.set((key, index, k), v)
+            return
+        raise NotFoundError(f"no {key} entry with {match} in {path}")
 
-    return edit(path, change)
+    return edit(target, change)
 
 
-def remove_table(path: Path, key: str, match: dict[str, str]) -> Config:
+def remove_table(target: EditTarget, key: str, match: dict[str, str]) -> Config:
     """Remove the `[[key]]` table whose items equal `match`; drop the key if it empties."""
+    path, _, _ = _target(target)
 
-    def change(document: tomlkit.toml_document.TOMLDocument) -> None:
-        tables = document.get(key)
-        if tables is None:
-            raise NotFoundError(f"no [[{key}]] entries in {path}")
-        for index, table in enumerate(tables):
-            if all(table.get(k) == v for k, v in match.items()):
-                del tables[index]
-                if len(tables) == 0:
-                    del document[key]
-                return
-        raise NotFoundError(f"no [[{key}]] entry with {match} in {path}")
+    def change(document: Document) -> None:
+        for index in _matching(document, key, match, path):
+            if len(document.get(key)) == 1:
+                document.remove(key)
+            else:
+                document.remove((key, index))
+            return
+        raise NotFoundError(f"no {key} entry with {match} in {path}")
 
-    return edit(path, change)
+    return edit(target, change)
 
 
 def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:

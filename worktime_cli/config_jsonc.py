@@ -1,0 +1,384 @@
+"""Read and edit wrangler.json / wrangler.jsonc without losing the user's comments or layout.
+
+wrangler reads both files with Microsoft's jsonc-parser (comments and trailing commas
+allowed) and edits them with its `modify`: an edit is a text splice at the offsets of the
+parsed tree, so everything outside the edited region stays byte for byte. We do the same.
+
+The library is json-five (`json5` on import, PyPI `json-five`): a maintained, typed, pure
+Python JSON5 parser whose round-trip model keeps every token's offset. JSONC is a subset of
+JSON5, so it reads every file wrangler reads. We chose it over the alternatives because
+`jsonc-edit` drives a Node daemon (worktime must run without Node), `json5` (dpranke) keeps
+no positions, and json5kit/jsonc-parser ports are unmaintained. json-five's model dumper
+would re-emit the file, but inserting a node there means hand-placing whitespace on
+neighbouring nodes (a comment after a comma belongs to the *next* key), so we use the model
+only for offsets and splice the text as jsonc-parser's `modify` + `applyEdits` do.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from worktime_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from json5.model import Node
+
+Key = str | int
+KeyPath = Sequence[Key]
+
+# The parsed values are plain dicts/lists; anything deeper than this is not a wrangler
+# config, and Python's own recursion (in the parser or in code walking the result) would
+# end in RecursionError long before a user could read why.
+MAX_DEPTH = 256
+
+
+def loads(path: Path, text: str) -> Any:
+    """The plain value of a JSON/JSONC document, or a one-line ConfigError naming `path`."""
+    import json5
+
+    check_depth(path, text)
+    try:
+        return json5.loads(text)
+    except json5.JSON5DecodeError as exc:
+        raise ConfigError(_syntax_message(path, text, exc), hint="fix the JSON there") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nesting is too deep", hint="flatten the file") from None
+
+
+def check_depth(path: Path, text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before a recursive parser sees it.
+
+    A bracket count that skips strings and comments: cheap, and exact for valid input
+    (for invalid input the parser reports the real syntax error afterwards).
+    """
+    depth = 0
+    for match in _DEPTH_TOKENS.finditer(text):
+        char = match.group(0)
+        if char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                raise ConfigError(
+                    f"{path}:{line}: nesting is deeper than {MAX_DEPTH} levels",
+                    hint="a wrangler config is never nested that deep; check the file",
+                )
+        elif char in "]}":
+            depth -= 1
+
+
+# Strings and comments are matched (and ignored) so brackets inside them do not count.
+_DEPTH_TOKENS = re.compile(
+    r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|/\*.*?\*/|[\[\]{}]', re.S
+)
+
+
+def _syntax_message(path: Path, text: str, exc: Exception) -> str:
+    """`file:line:column: invalid JSON: what`, like the TOML messages (clickable)."""
+    message = str(getattr(exc, "msg", exc))
+    primary = re.search(r"The primary error was:\s*\n\s*(.+)", message)
+    if primary:
+        message = primary.group(1)
+    message = re.sub(r"\s+(?:in or near token \w+ )?at:? .*$", "", message.splitlines()[0]).strip()
+    token = getattr(exc, "token", None)
+    if token is None:
+        return f"{path}: invalid JSON: {message}"
+    index = int(token.index)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{path}:{line}:{column}: invalid JSON: {message}"
+
+
+# --- editing ------------------------------------------------------------------------------
+
+
+class JsoncText:
+    """A JSON/JSONC document edited in place: every change is one splice of the text."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.text = text
+        self._value: Any = loads(path, text)  # a file we cannot read is never edited
+
+    def get(self, keys: KeyPath) -> Any:
+        """The plain value at `keys`, or None when the path does not exist."""
+        value: Any = self._value
+        for key in keys:
+            if isinstance(value, dict) and isinstance(key, str):
+                value = value.get(key)
+            elif isinstance(value, list) and isinstance(key, int):
+                value = value[key] if -len(value) <= key < len(value) else None
+            else:
+                return None
+        return copy.deepcopy(value)
+
+    def set(self, keys: KeyPath, value: Any) -> None:
+        """Set `keys` to `value`, creating missing objects on the way (as `modify`)."""
+        if not keys:
+            raise ValueError("cannot replace the whole document")
+        node, depth = self._deepest(keys[:-1])
+        remaining = list(keys[depth:])
+        if depth < len(keys) - 1 or not _has(node, keys[-1]):
+            # Build the missing part as one value and insert it where the path stops.
+            nested: Any = value
+            for key in reversed(remaining[1:]):
+                nested = {str(key): nested}
+            self._insert(node, remaining[0], nested)
+            return
+        child = _child(node, keys[-1])
+        start, end = _span(child)
+        indent = self._line_indent(self._entry_start(node, keys[-1]))
+        self._splice([(start, end, self._render(value, indent))])
+
+    def append(self, keys: KeyPath, value: Any) -> None:
+        """Append `value` to the array at `keys`, creating the array if it is missing."""
+        node, depth = self._deepest(keys)
+        if depth < len(keys):
+            self.set(keys, [value])
+            return
+        from json5.model import JSONArray
+
+        if not isinstance(node, JSONArray):
+            raise ConfigError(f"{self.path}: `{_dotted(keys)}` is not an array")
+        self._insert(node, None, value)
+
+    def remove(self, keys: KeyPath) -> None:
+        """Remove the member or element at `keys`, with its comma and its line."""
+        if not keys:
+            raise ValueError("cannot remove the whole document")
+        node, depth = self._deepest(keys[:-1])
+        if depth < len(keys) - 1 or not _has(node, keys[-1]):
+            raise KeyError(_dotted(keys))
+        self._remove(node, keys[-1])
+
+    # --- the splices ------------------------------------------------------------------
+
+    def _model(self) -> Node:
+        import json5
+        from json5.loader import ModelLoader
+
+        check_depth(self.path, self.text)
+        model: Node = json5.loads(self.text, loader=ModelLoader()).value
+        return model
+
+    def _deepest(self, keys: KeyPath) -> tuple[Node, int]:
+        """The node at the longest existing prefix of `keys`, and that prefix's length."""
+        node = self._model()
+        for depth, key in enumerate(keys):
+            if not _has(node, key):
+                return node, depth
+            node = _child(node, key)
+        return node, len(keys)
+
+    def _insert(self, container: Node, key: Key | None, value: Any) -> None:
+        """Add a member (`key` set, objects) or an element (`key` None, arrays) at the end."""
+        from json5.model import JSONObject
+
+        if isinstance(container, JSONObject):
+            if not isinstance(key, str):
+                raise ConfigError(f"{self.path}: expected a key for an object member")
+        elif key is not None:
+            raise ConfigError(f"{self.path}: cannot set {key!r} on a value that is no object")
+        entries = _entries(container)
+        open_at, close_at = _span(container)
+        if entries:
+            first_start = entries[0][0]
+            child_indent = self._own_line_indent(first_start)
+        else:
+            child_indent = self._line_indent(open_at) + self._unit()
+        if child_indent is None:  # `{ "binding": "DB" }`: keep it on one line
+            rendered = _member(key, json.dumps(_plain(value), ensure_ascii=False))
+            last_end = entries[-1][1]
+            self._splice([(last_end, last_end, ", " + rendered)])
+            return
+        rendered = _member(key, self._render(value, child_indent))
+        if not entries:
+            inner = self.text[open_at + 1 : close_at - 1]
+            if inner.strip():  # only comments inside: keep them after the new member
+                self._splice([(open_at + 1, open_at + 1, "\n" + child_indent + rendered)])
+            else:
+                closing = "\n" + self._line_indent(open_at)
+                self._splice(
+                    [(open_at + 1, close_at - 1, "\n" + child_indent + rendered + closing)]
+                )
+            return
+        last_end = entries[-1][1]
+        after = _skip_space(self.text, last_end)
+        if after < len(self.text) and self.text[after] == ",":
+            # A trailing comma: the file's style, so the new last member gets one too.
+            at = self._end_of_line(after + 1)
+            self._splice([(at, at, "\n" + child_indent + rendered + ",")])
+        else:
+            at = self._end_of_line(last_end)
+            self._splice([(at, at, "\n" + child_indent + rendered), (last_end, last_end, ",")])
+
+    def _remove(self, container: Node, key: Key) -> None:
+        entries = _entries(container)
+        index = _index(container, key)
+        start, end = entries[index]
+        cuts: list[tuple[int, int, str]] = []
+        after = _skip_space(self.text, end)
+        if after < len(self.text) and self.text[after] == ",":
+            end = after + 1
+        elif index > 0:  # the last one without a trailing comma: drop the comma before it
+            comma = _skip_space(self.text, entries[index - 1][1])
+            if self.text[comma] == ",":
+                cuts.append((comma, comma + 1, ""))
+        line_start = self.text.rfind("\n", 0, start) + 1
+        line_end = self._end_of_line(end)
+        if not self.text[line_start:start].strip() and line_end > end:
+            # The entry had its own line(s): take them whole, with a comment that ended them.
+            start, end = line_start, min(line_end + 1, len(self.text))
+        elif not self.text[line_start:start].strip() and line_end == end:
+            start, end = line_start, min(end + 1, len(self.text))
+        cuts.append((start, end, ""))
+        self._splice(cuts)
+
+    def _splice(self, edits: list[tuple[int, int, str]]) -> None:
+        text = self.text
+        for start, end, content in sorted(edits, key=lambda e: e[0], reverse=True):
+            text = text[:start] + content + text[end:]
+        self._value = loads(self.path, text)  # an edit never leaves a file wrangler could not read
+        self.text = text
+
+    # --- layout -----------------------------------------------------------------------
+
+    def _entry_start(self, container: Node, key: Key) -> int:
+        return _entries(container)[_index(container, key)][0]
+
+    def _line_indent(self, offset: int) -> str:
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        match = re.match(r"[ \t]*", self.text[line_start:offset])
+        return match.group(0) if match else ""
+
+    def _own_line_indent(self, offset: int) -> str | None:
+        """The indent of `offset`'s line if it starts that line, else None (inline layout)."""
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        before = self.text[line_start:offset]
+        return before if not before.strip() else None
+
+    def _end_of_line(self, offset: int) -> int:
+        """Where to insert after `offset`: the end of its line when only whitespace or a
+        comment follows there (the comment stays with its entry), else `offset` itself."""
+        newline = self.text.find("\n", offset)
+        line_end = len(self.text) if newline < 0 else newline
+        rest = self.text[offset:line_end].strip()
+        if not rest or rest.startswith("//"):
+            return line_end
+        if rest.startswith("/*") and rest.endswith("*/") and rest.find("*/") == len(rest) - 2:
+            return line_end
+        return offset
+
+    def _unit(self) -> str:
+        """One level of indentation as the file uses it (a tab, as create-cloudflare writes,
+        when the file shows none)."""
+        match = re.search(r"^([ \t]+)\S", self.text, re.M)
+        return match.group(1) if match else "\t"
+
+    def _render(self, value: Any, indent: str) -> str:
+        plain = _plain(value)
+        if not isinstance(plain, dict | list) or not plain:
+            return json.dumps(plain, ensure_ascii=False)
+        unit = self._unit()
+        text = json.dumps(plain, ensure_ascii=False, indent=unit)
+        return text.replace("\n", "\n" + indent)
+
+
+def _member(key: Key | None, rendered: str) -> str:
+    return rendered if key is None else f"{json.dumps(key, ensure_ascii=False)}: {rendered}"
+
+
+def _plain(value: Any) -> Any:
+    """Plain JSON values from whatever a caller built (tomlkit items unwrap themselves)."""
+    unwrap = getattr(value, "unwrap", None)
+    if callable(unwrap):
+        value = unwrap()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _span(node: Node) -> tuple[int, int]:
+    # json-five keeps the first and last token of every node (private names, stable in 1.x,
+    # which pyproject pins); their offsets index the str we parsed.
+    first = node._tok
+    last = node._end_tok or first
+    assert first is not None and last is not None
+    return int(first.index), int(last.end)
+
+
+def _entries(container: Node) -> list[tuple[int, int]]:
+    """(start, end) of each member (key to value) or element, in order."""
+    from json5.model import JSONArray, JSONObject
+
+    if isinstance(container, JSONObject):
+        return [
+            (_span(k)[0], _span(v)[1])
+            for k, v in zip(container.keys, container.values, strict=True)
+        ]
+    if isinstance(container, JSONArray):
+        return [_span(v) for v in container.values]
+    return []
+
+
+def _key_name(node: Node) -> str:
+    name = getattr(node, "characters", None)
+    if name is None:
+        name = getattr(node, "name", "")
+    return str(name)
+
+
+def _index(container: Node, key: Key) -> int:
+    from json5.model import JSONArray, JSONObject
+
+    if isinstance(container, JSONObject) and isinstance(key, str):
+        names = [_key_name(k) for k in container.keys]
+        # Duplicate keys: the last one wins when parsed, so it is the one edited.
+        return len(names) - 1 - names[::-1].index(key)
+    if isinstance(container, JSONArray) and isinstance(key, int):
+        return key % len(container.values)
+    raise KeyError(key)
+
+
+def _has(container: Node, key: Key) -> bool:
+    from json5.model import JSONArray, JSONObject
+
+    if isinstance(container, JSONObject):
+        return isinstance(key, str) and key in {_key_name(k) for k in container.keys}
+    if isinstance(container, JSONArray):
+        return isinstance(key, int) and -len(container.values) <= key < len(container.values)
+    return False
+
+
+def _child(container: Node, key: Key) -> Node:
+    from json5.model import JSONArray, JSONObject
+
+    assert isinstance(container, JSONObject | JSONArray)  # _has checked the kind
+    value: Node = container.values[_index(container, key)]
+    return value
+
+
+def _skip_space(text: str, offset: int) -> int:
+    """The offset of the next character that is neither whitespace nor in a comment."""
+    while offset < len(text):
+        if text[offset].isspace():
+            offset += 1
+        elif text.startswith("//", offset):
+            newline = text.find("\n", offset)
+            offset = len(text) if newline < 0 else newline
+        elif text.startswith("/*", offset):
+            close = text.find("*/", offset + 2)
+            offset = len(text) if close < 0 else close + 2
+        else:
+            break
+    return offset
+
+
+def _dotted(keys: KeyPath) -> str:
+    return ".".join(str(k) for k in keys)
