@@ -19,14 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from worktime_cli import config as configmod
 from worktime_cli.config import Config
 from worktime_cli.errors import WorktimeError
-
-if TYPE_CHECKING:
-    import tomlkit.toml_document
 
 DEFAULT_NAME = "worktime-backend"
 DATABASE_NAME = "worktime-db"
@@ -242,11 +239,20 @@ def npm_install(root: Path, *, output: IO[str] | None = None) -> None:
         )
 
 
+def _existing_config(root: Path) -> Path | None:
+    """The config already in `root`, in wrangler's order (json, jsonc, toml), if any."""
+    for candidate in configmod.CONFIG_NAMES:
+        if (root / candidate).is_file():
+            return root / candidate
+    return None
+
+
 def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
-    path = root / "wrangler.toml"
-    if not path.exists():
+    path = _existing_config(root)
+    if path is None:
         import tomlkit
 
+        path = root / "wrangler.toml"
         text = WRANGLER_TOML.format(
             name=tomlkit.string(name).as_string(),
             database=DATABASE_NAME,
@@ -260,15 +266,15 @@ def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
         result.created.append("wrangler.toml")
         return configmod.load(path)
 
+    # An existing wrangler.json/jsonc/toml is extended in place (comments and layout kept by
+    # config.edit); writing a second config next to it would be ignored by wrangler.
     cfg = configmod.load(path)
     added: list[str] = []
 
-    def extend(document: tomlkit.toml_document.TOMLDocument) -> None:
-        import tomlkit
-
+    def extend(document: configmod.Document) -> None:
         for key, value in (
             ("name", name),
-            ("main", "src/index.ts"),
+            ("main", MAIN),
             ("compatibility_date", "2024-01-01"),
         ):
             if key not in document:
@@ -278,36 +284,31 @@ def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
             document["observability"] = {"enabled": True}
             added.append("[observability]")
         if not cfg.d1_databases:
-            table = tomlkit.table()
-            for k, v in (
-                ("binding", D1_BINDING),
-                ("database_name", DATABASE_NAME),
-                ("database_id", str(uuid.uuid4())),
-                ("migrations_dir", "migrations"),
-            ):
-                table.add(k, v)
-            document.setdefault("d1_databases", tomlkit.aot()).append(table)
+            document.append(
+                "d1_databases",
+                {
+                    "binding": D1_BINDING,
+                    "database_name": DATABASE_NAME,
+                    "database_id": str(uuid.uuid4()),
+                    "migrations_dir": "migrations",
+                },
+            )
             added.append(f"[[d1_databases]] {D1_BINDING}")
         if not any(ns.binding == KV_BINDING for ns in cfg.kv_namespaces):
-            table = tomlkit.table()
-            table.add("binding", KV_BINDING)
-            table.add("id", _random.token_hex(16))
-            document.setdefault("kv_namespaces", tomlkit.aot()).append(table)
+            document.append("kv_namespaces", {"binding": KV_BINDING, "id": _random.token_hex(16)})
             added.append(f"[[kv_namespaces]] {KV_BINDING}")
         if "vars" not in document:
             document["vars"] = {"ENVIRONMENT": "development"}
             added.append("[vars]")
         if "secrets" not in document:
-            secrets_table = tomlkit.table()
-            secrets_table.add("required", list(REQUIRED_SECRETS))
-            document["secrets"] = secrets_table
+            document["secrets"] = {"required": list(REQUIRED_SECRETS)}
             added.append("[secrets] required")
 
     cfg = configmod.edit(path, extend)  # writes only if `extend` added something
     if added:
-        result.created.append(f"wrangler.toml: {', '.join(added)}")
+        result.created.append(f"{path.name}: {', '.join(added)}")
     else:
-        result.kept.append("wrangler.toml")
+        result.kept.append(path.name)
     return cfg
 
 

@@ -386,7 +386,7 @@ def _column_type(column: Any, literals: str | None) -> str:
     base = literals or _affinity_type(column.type or "")
     # A primary key is non-null for us: INTEGER PRIMARY KEY is the rowid, and D1 rows with a
     # NULL key in another PRIMARY KEY column are a legacy SQLite quirk nobody relies on.
-    if column.notnull or column.is_pk:
+    if column.notnull or column.is_pk or base == "unknown":
         return base
     return f"{base} | null"
 

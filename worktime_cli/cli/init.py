@@ -51,15 +51,16 @@ def init(
         worktime init backend --install && cd backend && npx wrangler dev
     """
     from worktime_cli import scaffold
+    from worktime_cli.config import CONFIG_NAMES
 
     target = directory.resolve()
     if (
         target.is_dir()
-        and not (target / "wrangler.toml").exists()
+        and not any((target / n).is_file() for n in CONFIG_NAMES)
         and any(p.name != ".git" for p in target.iterdir())
     ):
         output.confirm(
-            f"{target} is not empty and has no wrangler.toml. Add a worktime project there?",
+            f"{target} is not empty and has no wrangler config. Add a worktime project there?",
             yes=yes,
             action=f"initialise a project in the non-empty folder {target}",
         )
