@@ -324,7 +324,12 @@ def _select(
         if defined:
             raise ConfigError(
                 f"{path}: no environment {env!r} (defined: {', '.join(defined)})",
-                hint=f"pick one of those, or add an `env.{env}` section to {path.name}",
+                hint=_did_you_mean(
+                    env,
+                    list(defined),
+                    shown=list(defined),
+                    create=f"add an `env.{env}` section to {path.name}",
+                ),
             )
         # wrangler only warns here and keeps the top level, bindings included.
         section = dict(top)

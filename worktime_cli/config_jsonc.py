@@ -274,10 +274,17 @@ class JsoncText:
         return offset
 
     def _unit(self) -> str:
-        """One level of indentation as the file uses it (a tab, as create-cloudflare writes,
-        when the file shows none)."""
-        match = re.search(r"^([ \t]+)\S", self.text, re.M)
-        return match.group(1) if match else "\t"
+        """One level of indentation as the file uses it: the root's first member's indent
+        (comment lines such as ` * docs` say nothing); a tab, as create-cloudflare writes,
+        when the file shows none."""
+        root = self._model()
+        entries = _entries(root)
+        if entries:
+            child = self._own_line_indent(entries[0][0])
+            outer = self._line_indent(_span(root)[0])
+            if child and child.startswith(outer) and len(child) > len(outer):
+                return child[len(outer) :]
+        return "\t"
 
     def _render(self, value: Any, indent: str) -> str:
         plain = _plain(value)
