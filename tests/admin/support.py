@@ -64,3 +64,35 @@ def stats_rows(db: SQLiteDatabase) -> dict[tuple[int, str, str, str], tuple[int,
         )
         for r in db.query("SELECT * FROM daily_stats")
     }
+
+
+WRANGLER_TOML = """\
+name = "worktime-backend"
+
+[[d1_databases]]
+binding = "DB"
+database_name = "worktime-db"
+database_id = "6f1c0e0e-1111-4222-8333-444455556666"
+migrations_dir = "migrations"
+
+[[kv_namespaces]]
+binding = "KV"
+id = "0f2b6a3c4d5e6f708192a3b4c5d6e7f8"
+"""
+
+
+def admin_project(root: Path) -> SQLiteDatabase:
+    """wrangler.toml with DB and KV in `root`, and the local D1 file with the seed schema."""
+    from worktime_cli import config, d1
+
+    (root / "wrangler.toml").write_text(WRANGLER_TOML, encoding="utf-8")
+    cfg = config.load(root / "wrangler.toml")
+    return schema_db(d1.database_path(cfg, cfg.d1("DB"), None))
+
+
+def local_kv(root: Path) -> Any:
+    from worktime_cli import config
+    from worktime_cli.kv import LocalKV
+
+    cfg = config.load(root / "wrangler.toml")
+    return LocalKV(cfg).namespace("KV")

@@ -1,8 +1,7 @@
 """The two storage protocols the admin core needs, and their local implementations.
 
-The CLI context's D1 and KV targets provide the same methods, so the core never asks whether
-it runs locally or on Cloudflare. The local classes here wrap worktime's own D1 connection
-(foreign keys on, D1's limits) and `kv.KVStore`.
+The CLI context's D1 and KV targets (`targets.d1.D1Database`, `targets.kv.KVNamespace`)
+provide these methods, so the core never asks whether it runs locally or on Cloudflare.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from worktime_cli.errors import LockedError, SQLError
-from worktime_cli.kv import KVStore, Page
+from worktime_cli.kv import Entry, KeyInfo, Page
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -27,21 +26,37 @@ class Database(Protocol):
 
 
 class Namespace(Protocol):
-    """A KV namespace: the four operations tokens and users need."""
+    """A KV namespace: the operations tokens and users need (`targets.kv.KVNamespace` has them)."""
 
-    def get(self, key: str) -> bytes | None: ...
+    def get(self, key: str) -> Entry | None: ...
 
-    def put(self, key: str, value: bytes, *, expiration_ttl: int | None = None) -> None: ...
+    def put(self, key: str, value: bytes, *, expiration_ttl: int | None = None) -> object: ...
 
     def page(
         self, *, prefix: str | None = None, cursor: str | None = None, limit: int = 1000
     ) -> Page: ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> object: ...
+
+
+def all_keys(namespace: Namespace, prefix: str) -> list[KeyInfo]:
+    """Every key under `prefix`, following the cursor."""
+    keys: list[KeyInfo] = []
+    cursor: str | None = None
+    while True:
+        page = namespace.page(prefix=prefix, cursor=cursor, limit=1000)
+        keys.extend(page.keys)
+        if page.cursor is None:
+            return keys
+        cursor = page.cursor
 
 
 class SQLiteDatabase:
-    """A local D1 file through `d1.connect` (foreign keys, D1 pragmas and limits)."""
+    """A local D1 file on one connection kept open (`d1.connect`: foreign keys, D1's limits).
+
+    Commands use the CLI context's database; this is for callers that run many batches on one
+    file (demo data, tests, the bench) without reopening it each time.
+    """
 
     def __init__(self, path: Path) -> None:
         from worktime_cli import d1
@@ -89,25 +104,3 @@ def _sql_error(exc: sqlite3.Error) -> SQLError | LockedError:
             hint="another worktime or wrangler command is writing; try again when it finishes",
         )
     return SQLError(str(exc))
-
-
-class LocalNamespace:
-    """A local KV namespace (`kv.KVStore`), with the protocol's method names."""
-
-    def __init__(self, store: KVStore) -> None:
-        self.store = store
-
-    def get(self, key: str) -> bytes | None:
-        entry = self.store.get(key)
-        return None if entry is None else entry.value
-
-    def put(self, key: str, value: bytes, *, expiration_ttl: int | None = None) -> None:
-        self.store.put(key, value, expiration_ttl=expiration_ttl)
-
-    def page(
-        self, *, prefix: str | None = None, cursor: str | None = None, limit: int = 1000
-    ) -> Page:
-        return self.store.list(prefix=prefix, limit=limit, cursor=cursor)
-
-    def delete(self, key: str) -> None:
-        self.store.delete(key)

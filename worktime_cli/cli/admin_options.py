@@ -1,0 +1,117 @@
+"""Options and the opening step shared by the admin commands (stats, sessions, users, tokens,
+report, demo): which database, which dates, which user, and the target from the CLI context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from worktime_cli.admin.targets import Database, Namespace
+    from worktime_cli.admin.tokens import Layout
+    from worktime_cli.cli.context import Context
+
+DatabaseArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="Database name or binding (default: the DB binding, or the only database).",
+        show_default=False,
+    ),
+]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="First day, YYYY-MM-DD (inclusive).", show_default=False),
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).", show_default=False)
+]
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", help="Only this user (GitHub login).", show_default=False),
+]
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Compute days in this IANA zone instead of UTC (e.g. Europe/Paris).",
+        show_default=False,
+    ),
+]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+]
+
+
+@dataclass
+class Admin:
+    """The context of one admin command, with its database and (on demand) the token namespace."""
+
+    ctx: Context
+    db: Database
+    database: str
+
+    def tokens(self) -> tuple[Layout, Namespace]:
+        from worktime_cli.admin.tokens import layout
+
+        where = layout(self.ctx.config)
+        namespace: Namespace = self.ctx.kv().namespace(where.binding)
+        return where, namespace
+
+    def pending_path(self) -> Path:
+        from worktime_cli import state
+
+        return state.root(self.ctx.config, self.ctx.persist_to) / "worktime" / "forget-pending.json"
+
+
+def default_database(ctx: Context, name: str | None) -> str:
+    if name is not None:
+        return name
+    databases = ctx.config.d1_databases
+    for db in databases:
+        if db.binding == "DB":
+            return db.binding
+    if len(databases) == 1:
+        return databases[0].binding
+    from worktime_cli.errors import ConfigError
+
+    raise ConfigError(
+        f"{ctx.config.path.name} has {len(databases)} D1 databases; name one",
+        hint="pass the database name or binding as the first argument",
+    )
+
+
+@contextmanager
+def open_admin(
+    database: str | None,
+    *,
+    config: Path | None,
+    persist_to: Path | None,
+    remote: bool,
+    local: bool,
+    env: str | None = None,
+) -> Iterator[Admin]:
+    from worktime_cli.cli.context import open_context
+
+    with open_context(
+        config=config,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        env=env,
+        local_only={"--persist-to": persist_to},
+    ) as ctx:
+        name = default_database(ctx, database)
+        db: Database = ctx.d1().database(name)
+        yield Admin(ctx=ctx, db=db, database=name)
+
+
+def user_id_of(admin: Admin, login: str | None) -> int | None:
+    from worktime_cli.admin import users
+
+    return None if login is None else users.resolve(admin.db, login).id
