@@ -200,16 +200,23 @@ def test_missing_database_file(tmp_path):
 
 
 def test_create_and_delete_edit_wrangler_toml(project):
-    cfg = config.load()
-    cfg, db, path = d1.create(cfg, "worktime-db", None)
+    created = d1.LocalD1(config.load()).create("worktime-db")
+    db = config.load().d1("worktime-db")
     assert (db.binding, db.database_name, db.migrations_dir) == ("DB", "worktime-db", "migrations")
-    assert path.is_file()
-    cfg, other, _ = d1.create(cfg, "analytics-db", None)
+    assert (created.binding, created.database_id) == ("DB", db.database_id)
+    assert created.path is not None and created.path.is_file()
+    assert created.to_json()["path"] == str(created.path)
+    other = d1.LocalD1(config.load()).create("analytics-db")
     assert other.binding == "ANALYTICS_DB"
     with pytest.raises(Exception, match="already exists"):
-        d1.create(cfg, "worktime-db", None)
-    d1.delete(cfg, db, None)
-    assert not path.exists()
+        d1.LocalD1(config.load()).create("worktime-db")
+    deleted = d1.LocalD1(config.load()).delete("DB")
+    assert (deleted.database_name, deleted.had_file, deleted.path) == (
+        "worktime-db",
+        True,
+        created.path,
+    )
+    assert not created.path.exists()
     assert [d.database_name for d in config.load().d1_databases] == ["analytics-db"]
 
 

@@ -10,25 +10,50 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from worktime_cli import config as configmod
 from worktime_cli import state
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import LockedError, NotFoundError, SQLError, WorktimeError
+from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
+from worktime_cli.sqlite_errors import is_busy, locked_error
 from worktime_cli.sqlscript import (
     SQLFile,
     Statement,
+    count_statements,
     iter_statements,
     open_sql_file,
     shorten,
     split,
     without_transaction_wrapper,
 )
+from worktime_cli.targets.d1 import (
+    BoundStatement,
+    CreatedDatabase,
+    DatabaseInfo,
+    DatabaseList,
+    DeletedDatabase,
+    ExportResult,
+    FileResult,
+    StatementResult,
+    TableInfo,
+)
+
+__all__ = [
+    "D1Connection",
+    "DatabaseInfo",
+    "FileResult",
+    "LocalD1",
+    "LocalDatabase",
+    "StatementResult",
+    "TableInfo",
+    "connect",
+    "execute_command",
+    "execute_file",
+]
 
 BUSY_TIMEOUT_MS = 5_000
 
@@ -116,6 +141,27 @@ class _Guard:
         return sqlite3.SQLITE_DENY
 
 
+_TRANSACTION_RULE = _Guard._REFUSED[sqlite3.SQLITE_TRANSACTION]
+_ATTACH_RULE = _Guard._REFUSED[sqlite3.SQLITE_ATTACH]
+_REFUSED_START = re.compile(
+    r"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))\s*)*"
+    r"(?P<word>BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|ATTACH|DETACH)(?![\w$])",
+    re.S | re.I,
+)
+
+
+def refused_by_d1(sql: str) -> str | None:
+    """Why D1 refuses this one statement (transaction control, ATTACH), or None.
+
+    For targets without our authorizer (remote D1): the same words the guard uses, checked
+    before anything is sent, so both targets refuse the same statement the same way.
+    """
+    match = _REFUSED_START.match(sql)
+    if match is None:
+        return None
+    return _ATTACH_RULE if match["word"].upper() in ("ATTACH", "DETACH") else _TRANSACTION_RULE
+
+
 class D1Connection(sqlite3.Connection):
     """A connection with D1's pragmas, limits and statement rules (see `connect`)."""
 
@@ -130,7 +176,7 @@ class D1Connection(sqlite3.Connection):
         """
         try:
             self.execute("BEGIN IMMEDIATE /* worktime */")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:
             raise _locked_or(exc) from None
         try:
             yield
@@ -161,11 +207,30 @@ class D1Connection(sqlite3.Connection):
         finally:
             self.guard.armed = False
         return StatementResult(
-            rows=rows,
-            duration_ms=(time.perf_counter() - started) * 1000,
-            changes=max(cursor.rowcount, 0),
-            last_row_id=cursor.lastrowid or 0,
+            results=rows,
+            meta={
+                "duration": round((time.perf_counter() - started) * 1000, 3),
+                "changes": max(cursor.rowcount, 0),
+                "last_row_id": cursor.lastrowid or 0,
+            },
         )
+
+    def run_bound(self, sql: str, params: Sequence[Any], source: str) -> list[dict[str, Any]]:
+        """Rows of ONE user statement with bound values, under D1's rules."""
+        statements = split(sql)
+        if len(statements) != 1:
+            raise SQLError(
+                f"{source}: expected one SQL statement, got {len(statements)}",
+                hint="send one statement per call when binding parameters",
+            )
+        (statement,) = statements
+        self.guard.arm(statement.sql)
+        try:
+            return _rows(self.execute(statement.sql, tuple(params)))
+        except sqlite3.Error as exc:
+            raise self._located(exc, statement, source) from None
+        finally:
+            self.guard.armed = False
 
     def run_stream(self, statements: Iterable[Statement], source: str) -> list[dict[str, Any]]:
         """Execute many user statements with little per-statement work; return their rows.
@@ -195,10 +260,11 @@ class D1Connection(sqlite3.Connection):
         return int(self.execute("SELECT last_insert_rowid() /* worktime */").fetchone()[0])
 
     def _located(self, exc: sqlite3.Error, statement: Statement, source: str) -> WorktimeError:
+        if self.guard.reason is None and is_busy(exc):
+            # By code: a table called `unlocked_items` is not a lock (and the place stays).
+            return locked_error(f"{source}:{statement.line}: ")
         message = self.guard.reason or str(exc)
         hint = next((h for key, h in _LIMIT_HINTS.items() if key in message), None)
-        if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
-            return LockedError(f"{source}: database is locked by another process", hint=hint)
         return SQLError(
             f"{source}:{statement.line}: {message} (in: {shorten(statement.sql)})", hint=hint
         )
@@ -218,16 +284,7 @@ def _rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
 
 
 def _locked_or(exc: sqlite3.Error) -> WorktimeError:
-    if "locked" in str(exc) or "busy" in str(exc):
-        return LockedError(
-            "database is locked by another process",
-            hint="another worktime or wrangler command is writing; try again when it finishes",
-        )
-    return SQLError(str(exc))
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
+    return locked_error() if is_busy(exc) else SQLError(str(exc))
 
 
 def set_wal_mode(conn: sqlite3.Connection) -> None:
@@ -243,7 +300,7 @@ def set_wal_mode(conn: sqlite3.Connection) -> None:
             conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() > deadline:
+            if not is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 
@@ -276,62 +333,14 @@ def connect(path: Path, *, create: bool = False) -> D1Connection:
         set_wal_mode(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
-        if _is_busy(exc):
-            raise _locked_or(exc) from None
+        if is_busy(exc):
+            raise locked_error() from None
         raise SQLError(f"{path} is not a usable SQLite database: {exc}") from None
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
     conn.guard = _Guard()
     conn.set_authorizer(conn.guard)
     return conn
-
-
-@dataclass(frozen=True)
-class StatementResult:
-    """One statement's outcome, in the parts wrangler's JSON reports."""
-
-    rows: list[dict[str, Any]]
-    duration_ms: float
-    changes: int
-    last_row_id: int
-
-    def to_json(self) -> dict[str, Any]:
-        """wrangler's shape: `{"results", "success", "meta": {duration, changes, last_row_id}}`."""
-        return {
-            "results": self.rows,
-            "success": True,
-            "meta": {
-                "duration": round(self.duration_ms, 3),
-                "changes": self.changes,
-                "last_row_id": self.last_row_id,
-            },
-        }
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """The outcome of `execute --file`: totals, plus rows of statements that returned any.
-
-    `changes` counts every row changed (SQLite's total_changes, so trigger and cascade
-    changes too). The number of statements is not counted: on the fast path SQLite runs
-    whole chunks in C and never hands single statements back.
-    """
-
-    changes: int
-    duration_ms: float
-    last_row_id: int
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "results": self.rows,
-            "success": True,
-            "meta": {
-                "duration": round(self.duration_ms, 3),
-                "changes": self.changes,
-                "last_row_id": self.last_row_id,
-            },
-        }
 
 
 def run_statements(
@@ -342,12 +351,15 @@ def run_statements(
         yield conn.run(statement, source)
 
 
-def execute_command(db_path: Path, sql: str) -> list[StatementResult]:
-    """Run `--command` SQL: every statement in one transaction, one result per statement."""
+def execute_command(db_path: Path, sql: str, *, create: bool = False) -> list[StatementResult]:
+    """Run `--command` SQL: every statement in one transaction, one result per statement.
+
+    With `create`, a missing database file is created first, as `wrangler d1 execute` does.
+    """
     statements = split(sql)
     if not statements:
         raise SQLError("no SQL statement to run")
-    conn = connect(db_path)
+    conn = connect(db_path, create=create)
     try:
         with conn.transaction():
             return list(run_statements(conn, statements, "command"))
@@ -356,7 +368,11 @@ def execute_command(db_path: Path, sql: str) -> list[StatementResult]:
 
 
 def execute_file(
-    db_path: Path, sql_path: Path, on_progress: Callable[[int], None] | None = None
+    db_path: Path,
+    sql_path: Path,
+    on_progress: Callable[[int], None] | None = None,
+    *,
+    create: bool = False,
 ) -> FileResult:
     """Run a SQL file all-or-nothing, streaming it in flat memory.
 
@@ -367,23 +383,54 @@ def execute_file(
     """
     started = time.perf_counter()
     sql_file = open_sql_file(sql_path)
+    if create and not db_path.is_file():
+        connect(db_path, create=True).close()
     native = _execute_natively(db_path, sql_file, on_progress)
     if native is not None:
-        changes, last_row_id = native
-        return FileResult(changes, (time.perf_counter() - started) * 1000, last_row_id)
+        changes, last_row_id, statements = native
+        return _file_result(started, changes, last_row_id, statements)
     if sql_file.consumed:
         sql_file = open_sql_file(sql_path)  # a second pass: the progress bar is already full
         on_progress = None
     conn = connect(db_path)
+    counted = _Counted(without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress))))
     try:
         before = conn.total_changes
         with conn.transaction():
-            statements = without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress)))
-            rows = conn.run_stream(statements, str(sql_path))
+            rows = conn.run_stream(counted, str(sql_path))
         changes, last_row_id = conn.total_changes - before, conn.last_row_id
     finally:
         conn.close()
-    return FileResult(changes, (time.perf_counter() - started) * 1000, last_row_id, rows)
+    return _file_result(started, changes, last_row_id, counted.count, rows)
+
+
+def _file_result(
+    started: float,
+    changes: int,
+    last_row_id: int,
+    statements: int,
+    rows: list[dict[str, Any]] | None = None,
+) -> FileResult:
+    meta = {
+        "duration": round((time.perf_counter() - started) * 1000, 3),
+        "changes": changes,
+        "last_row_id": last_row_id,
+        "statements": statements,
+    }
+    return FileResult(meta=meta, rows=rows or [])
+
+
+class _Counted:
+    """Statements passed through, counted (the README promises `meta.statements`)."""
+
+    def __init__(self, statements: Iterable[Statement]) -> None:
+        self._statements = statements
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Statement]:
+        for statement in self._statements:
+            self.count += 1
+            yield statement
 
 
 # What a chunk must contain to break one of D1's rules: a statement that starts with a
@@ -414,8 +461,11 @@ _MAX_PENDING = 64 << 20  # no statement boundary in 64 MiB: leave it to the stre
 
 def _execute_natively(
     db_path: Path, sql_file: SQLFile, on_progress: Callable[[int], None] | None
-) -> tuple[int, int] | None:
-    """(changes, last_row_id) if the whole file ran on the fast path, else None (rolled back)."""
+) -> tuple[int, int, int] | None:
+    """(changes, last_row_id, statements) if the whole file ran on the fast path, else None.
+
+    None means nothing was kept (rolled back): the portable path runs the file instead.
+    """
     from worktime_cli import sqlite_native
 
     if not db_path.is_file():
@@ -436,8 +486,10 @@ def _execute_natively(
         except sqlite_native.NativeError:
             return None  # locked or busy: the portable path reports it properly
         before = native.total_changes
+        statements = 0
         try:
             for body in _native_bodies(sql_file.chunks(on_progress)):
+                statements += count_statements(body)
                 guarded = _needs_guard(body)
                 if guarded:
                     guard.arm()
@@ -455,7 +507,7 @@ def _execute_natively(
         changes, last_row_id = native.total_changes - before, native.last_row_id
         with suppress(sqlite_native.NativeError):  # busy readers: they checkpoint later
             native.execute_script("PRAGMA wal_checkpoint(PASSIVE)", rows_allowed=True)
-        return changes, last_row_id
+        return changes, last_row_id, statements
 
 
 # A wrapper's BEGIN may follow PRAGMAs (`sqlite3 .dump` starts with foreign_keys=OFF).
@@ -532,38 +584,6 @@ def _last_complete_line(text: str) -> int:
 INTERNAL_TABLE_PREFIXES = ("sqlite_", RESERVED_PREFIX)
 
 
-@dataclass(frozen=True)
-class TableInfo:
-    name: str
-    rows: int
-
-
-@dataclass(frozen=True)
-class DatabaseInfo:
-    """What `d1 list` and `d1 info` report about one configured database."""
-
-    binding: str
-    database_name: str
-    database_id: str | None
-    path: Path
-    exists: bool
-    size: int
-    tables: tuple[TableInfo, ...] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "binding": self.binding,
-            "database_name": self.database_name,
-            "database_id": self.database_id,
-            "path": str(self.path),
-            "exists": self.exists,
-            "size": self.size,
-        }
-        if self.tables is not None:
-            data["tables"] = [{"name": t.name, "rows": t.rows} for t in self.tables]
-        return data
-
-
 def database_path(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
     return state.d1_path(state.root(cfg, persist_to), db.local_id)
 
@@ -588,6 +608,7 @@ def describe(cfg: Config, db: D1Binding, persist_to: Path | None, *, tables: boo
         path=path,
         exists=exists,
         size=size,
+        num_tables=None if table_info is None else len(table_info),
         tables=table_info,
     )
 
@@ -613,7 +634,7 @@ def list_tables(path: Path) -> Iterator[TableInfo]:
 
 def create(
     cfg: Config, name: str, persist_to: Path | None, binding: str | None = None
-) -> tuple[Config, D1Binding, Path]:
+) -> CreatedDatabase:
     """Add a `[[d1_databases]]` entry for `name` and create its local file."""
     existing = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
     validate_database_name(name)
@@ -636,7 +657,13 @@ def create(
     db = new_cfg.d1(name)
     path = database_path(new_cfg, db, persist_to)
     connect(path, create=True).close()
-    return new_cfg, db, path
+    return CreatedDatabase(
+        binding=db.binding,
+        database_name=db.database_name,
+        database_id=entry["database_id"],
+        config=new_cfg.path,
+        path=path,
+    )
 
 
 _DATABASE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -651,14 +678,20 @@ def validate_database_name(name: str) -> None:
         )
 
 
-def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> tuple[Path, bool]:
+def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDatabase:
     """Remove the local file (and its WAL/SHM) and the wrangler.toml entry."""
     path = database_path(cfg, db, persist_to)
     existed = path.exists()
     for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
         candidate.unlink(missing_ok=True)
     configmod.remove_table(cfg.path, "d1_databases", {"binding": db.binding})
-    return path, existed
+    return DeletedDatabase(
+        database_name=db.database_name,
+        database_id=db.database_id,
+        path=path,
+        had_file=existed,
+        config=cfg.path,
+    )
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -667,3 +700,112 @@ def _sibling(path: Path, suffix: str) -> Path:
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def query(
+    db_path: Path, sql: str, params: Sequence[Any] = (), *, create: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of one statement with bound values, in its own transaction."""
+    return batch(db_path, [(sql, params)], create=create)[0]
+
+
+def batch(
+    db_path: Path, statements: Sequence[BoundStatement], *, create: bool = False
+) -> list[list[dict[str, Any]]]:
+    """Rows of each `(sql, params)`: all in one transaction, all or nothing, D1's rules on."""
+    conn = connect(db_path, create=create)
+    try:
+        with conn.transaction():
+            return [
+                conn.run_bound(sql, params, f"batch statement {i}")
+                for i, (sql, params) in enumerate(statements, 1)
+            ]
+    finally:
+        conn.close()
+
+
+# --- the local target of the seam (see worktime_cli.targets.d1) ------------------------------
+
+
+class LocalDatabase:
+    """One configured database's local file, as `wrangler dev` uses it."""
+
+    def __init__(self, binding: D1Binding, path: Path) -> None:
+        self.binding = binding
+        self.path = path
+
+    @property
+    def name(self) -> str:
+        return self.binding.database_name
+
+    @property
+    def database_id(self) -> str | None:
+        return self.binding.database_id
+
+    def execute(self, sql: str) -> list[StatementResult]:
+        # A configured database without a file yet is created, as `wrangler d1 execute` does.
+        return execute_command(self.path, sql, create=True)
+
+    def execute_file(
+        self,
+        path: Path,
+        on_progress: Callable[[int], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> FileResult:
+        return execute_file(self.path, path, on_progress, create=True)
+
+    def import_warning(self, path: Path) -> str | None:
+        return None  # a local file stays usable: nothing to confirm
+
+    def export(
+        self,
+        output: Path,
+        *,
+        data: bool = True,
+        schema: bool = True,
+        tables: Sequence[str] = (),
+    ) -> ExportResult:
+        from worktime_cli import dump
+
+        return dump.export(self.path, output, data=data, schema=schema, tables=tables)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return query(self.path, sql, params, create=True)
+
+    def batch(self, statements: Sequence[BoundStatement]) -> list[list[dict[str, Any]]]:
+        return batch(self.path, statements, create=True)
+
+
+class LocalD1:
+    """The databases configured in wrangler.toml, backed by local SQLite files."""
+
+    place = "local"
+
+    def __init__(self, config: Config, persist_to: Path | None = None) -> None:
+        self.config = config
+        self.persist_to = persist_to
+
+    def list(self) -> DatabaseList:
+        return DatabaseList(
+            tuple(
+                describe(self.config, db, self.persist_to, tables=False)
+                for db in self.config.d1_databases
+            )
+        )
+
+    def create(
+        self, name: str, *, binding: str | None = None, location: str | None = None
+    ) -> CreatedDatabase:
+        if location is not None:
+            raise UsageError("--location needs --remote")
+        return create(self.config, name, self.persist_to, binding)
+
+    def delete(self, name: str) -> DeletedDatabase:
+        return delete(self.config, self.config.d1(name), self.persist_to)
+
+    def info(self, name: str) -> DatabaseInfo:
+        return describe(self.config, self.config.d1(name), self.persist_to, tables=True)
+
+    def database(self, name_or_binding: str) -> LocalDatabase:
+        db = self.config.d1(name_or_binding)
+        return LocalDatabase(db, database_path(self.config, db, self.persist_to))

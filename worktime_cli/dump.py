@@ -11,19 +11,13 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from worktime_cli.d1 import INTERNAL_TABLE_PREFIXES, D1Connection, connect, quote_identifier
 from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.targets.d1 import ExportResult
 
-
-@dataclass(frozen=True)
-class ExportResult:
-    path: Path
-    tables: tuple[str, ...]
-    rows: int
-    size: int
+__all__ = ["ExportResult", "export", "sql_literal"]
 
 
 def export(

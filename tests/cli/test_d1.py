@@ -47,6 +47,10 @@ def test_list_json_shape(cli, db, project):
             "path": str(path),
             "exists": True,
             "size": path.stat().st_size,
+            "created_at": None,
+            "version": None,
+            "num_tables": None,
+            "tables": None,
         }
     ]
 
@@ -70,8 +74,12 @@ def test_info_by_binding_hides_internal_tables(cli, db):
         "path",
         "exists",
         "size",
+        "created_at",
+        "version",
+        "num_tables",
         "tables",
     ]
+    assert data["num_tables"] == 3
     assert data["tables"] == [
         {"name": "daily_stats", "rows": 0},
         {"name": "time_sessions", "rows": 0},
@@ -123,8 +131,9 @@ def test_execute_file_json_summary(cli, db, project):
     assert result.exit_code == 0
     (data,) = json.loads(result.stdout)
     assert data["results"] == []
-    assert set(data["meta"]) == {"duration", "changes", "last_row_id"}
+    assert set(data["meta"]) == {"duration", "changes", "last_row_id", "statements"}
     assert data["meta"]["changes"] == 2
+    assert data["meta"]["statements"] == 2  # the README promises it
 
 
 def test_database_file_is_refused(cli, db, project):
@@ -139,7 +148,7 @@ def test_unknown_database_lists_configured(cli, db):
     assert result.exit_code == 1
     assert result.stderr == (
         "error: database 'nope' is not configured in wrangler.toml (configured: worktime-db)\n"
-        "hint: create it with `worktime d1 create nope`\n"
+        "hint: use one of: worktime-db\n"
     )
 
 
@@ -187,7 +196,7 @@ def test_delete_refuses_without_yes_when_not_interactive(cli, db, project):
     result = cli("d1", "delete", "DB")
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: refusing to delete database worktime-db without confirmation\n"
+        "error: refusing to delete the local database DB without confirmation\n"
         "hint: pass --yes to confirm non-interactively\n"
     )
     assert path.exists()
@@ -204,12 +213,12 @@ def test_unexpected_errors_are_one_line_unless_debug(cli, db, monkeypatch):
         raise RuntimeError("internal detail")
 
     monkeypatch.setattr(d1, "describe", boom)
-    result = cli("d1", "list")
+    result = cli("d1", "list", expect_bug=True)
     assert result.exit_code == 1
     assert result.stderr == (
         "error: unexpected RuntimeError (a bug in worktime)\nhint: re-run with --debug for the traceback\n"
     )
-    result = cli("--debug", "d1", "list")
+    result = cli("--debug", "d1", "list", expect_bug=True)
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.stderr
     assert "RuntimeError: internal detail" in result.stderr

@@ -30,6 +30,7 @@ def test_create_remote_records_uuid_and_prints_json(
         "database_id": db.uuid,
         "created_at": "2024-08-01T00:00:00.000Z",
         "config": str(project / "wrangler.toml"),
+        "path": None,
         "local_moved_from": None,
         "local_moved_to": None,
     }
@@ -83,12 +84,16 @@ def test_list_remote_json_and_table(fake, cli) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [
         {
+            "binding": None,
             "database_name": "alpha",
             "database_id": a.uuid,
+            "path": None,
+            "exists": None,
+            "size": None,
             "created_at": "2024-08-01T00:00:00.000Z",
             "version": "production",
             "num_tables": None,
-            "size": None,
+            "tables": None,
         }
     ]
     table = cli("d1", "list", "--remote")
@@ -113,12 +118,16 @@ def test_info_remote_by_name(fake, cli) -> None:
     result = cli("d1", "info", "alpha", "--remote", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
+        "binding": None,
         "database_name": "alpha",
         "database_id": db.uuid,
+        "path": None,
+        "exists": None,
+        "size": 0,
         "created_at": "2024-08-01T00:00:00.000Z",
         "version": "production",
         "num_tables": 0,
-        "size": 0,
+        "tables": None,
     }
     missing = cli("d1", "info", "nope", "--remote")
     assert missing.exit_code == 1
@@ -160,7 +169,8 @@ def test_execute_remote_command_json(fake, cli) -> None:
     }
     bad = cli("d1", "execute", "alpha", "--remote", "--command", "SELECT * FROM nope")
     assert bad.exit_code == 1
-    assert bad.stderr == "error: 7500: no such table: nope: SQLITE_ERROR\n"
+    # D1's 7500 worded as the local target words it (see tests/parity/test_d1.py).
+    assert bad.stderr == "error: command:1: no such table: nope (in: SELECT * FROM nope)\n"
 
 
 def test_execute_remote_file_imports_after_confirmation(fake, cli, project: Path) -> None:

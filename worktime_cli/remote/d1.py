@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,18 @@ from typing import Any
 from worktime_cli import config as configmod
 from worktime_cli import state
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import NotFoundError, RemoteError, SQLError
+from worktime_cli.errors import NotFoundError, RemoteError, SQLError, WorktimeError
 from worktime_cli.remote.client import Client
+from worktime_cli.targets.d1 import (
+    BoundStatement,
+    CreatedDatabase,
+    DatabaseInfo,
+    DatabaseList,
+    DeletedDatabase,
+    ExportResult,
+    FileResult,
+    StatementResult,
+)
 
 LOCATIONS = ("wnam", "enam", "weur", "eeur", "apac", "oc")
 UPLOAD_CHUNK = 1 << 20
@@ -70,16 +81,8 @@ class CreateResult:
         }
 
 
-@dataclass(frozen=True)
-class QueryResult:
-    """One statement's answer: rows and D1's meta (changes, rows_read, duration …)."""
-
-    results: list[dict[str, Any]]
-    meta: dict[str, Any]
-    success: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        return {"results": self.results, "success": self.success, "meta": self.meta}
+# One statement's answer from D1: the same type the local target returns.
+QueryResult = StatementResult
 
 
 @dataclass(frozen=True)
@@ -368,3 +371,232 @@ def _read_chunks(path: Path, on_progress: Callable[[int], None] | None) -> Itera
             if on_progress is not None:
                 on_progress(len(chunk))
             yield chunk
+
+
+# --- the remote target of the seam (see worktime_cli.targets.d1) -----------------------------
+
+D1_QUERY_ERROR = 7500  # D1's code for a statement SQLite refused; the message ends `: SQLITE_…`
+_SQLITE_SUFFIX = re.compile(r"^(?P<text>.*?)(?:: (?P<name>SQLITE_[A-Z_]+))?$", re.S)
+
+
+def _sql_error(exc: RemoteError, statements: Sequence[Any], source: str) -> WorktimeError:
+    """D1's 7500 as the local target words it: `source:line: message (in: statement)`.
+
+    Classified by Cloudflare's code, not by words. D1 does not say which statement of a
+    batch failed, so only a single statement gets its line and text.
+    """
+    from worktime_cli.sqlscript import shorten
+
+    if exc.code != D1_QUERY_ERROR:
+        return exc
+    raw = exc.message.removeprefix(f"{D1_QUERY_ERROR}: ")
+    match = _SQLITE_SUFFIX.match(raw)
+    text = match.group("text") if match else raw
+    if len(statements) == 1:
+        (statement,) = statements
+        return SQLError(f"{source}:{statement.line}: {text} (in: {shorten(statement.sql)})")
+    return SQLError(f"{source}: {text}")
+
+
+def _check_rules(statements: Sequence[Any], source: str) -> None:
+    """D1's statement rules, checked before sending: the local target's words and place."""
+    from worktime_cli.d1 import refused_by_d1
+    from worktime_cli.sqlscript import shorten
+
+    for statement in statements:
+        reason = refused_by_d1(statement.sql)
+        if reason is not None:
+            raise SQLError(f"{source}:{statement.line}: {reason} (in: {shorten(statement.sql)})")
+
+
+class RemoteD1Database:
+    """One database on Cloudflare, resolved to its uuid."""
+
+    def __init__(self, client: Client, database: RemoteDatabase) -> None:
+        self.client = client
+        self.remote = database
+
+    @property
+    def name(self) -> str:
+        return self.remote.name
+
+    @property
+    def database_id(self) -> str:
+        return self.remote.uuid
+
+    def execute(self, sql: str) -> list[StatementResult]:
+        from worktime_cli import sqlscript
+
+        statements = sqlscript.split(sql)
+        if not statements:
+            raise SQLError("no SQL statement to run")
+        _check_rules(statements, "command")
+        try:
+            # wrangler sends `--command` as it was typed: D1 runs it as one batch.
+            return query(self.client, self.remote.uuid, sql)
+        except RemoteError as exc:
+            raise _sql_error(exc, statements, "command") from None
+
+    def execute_file(
+        self,
+        path: Path,
+        on_progress: Callable[[int], None] | None = None,
+        on_message: Callable[[str], None] | None = None,
+    ) -> FileResult:
+        from worktime_cli.sqlscript import open_sql_file
+
+        open_sql_file(path)  # the local target's checks: exists, is text, is not a database
+        imported = import_file(
+            self.client, self.remote.uuid, path, on_progress=on_progress, on_message=on_message
+        )
+        meta = imported.to_json()["meta"]
+        return FileResult(meta=meta, messages=imported.messages)
+
+    def import_warning(self, path: Path) -> str | None:
+        return (
+            f"This runs {path} on the remote database {self.remote.name} ({self.remote.uuid}); "
+            "the database is unavailable to other queries while it imports, which may take "
+            "some time. Ok to proceed?"
+        )
+
+    def export(
+        self,
+        output: Path,
+        *,
+        data: bool = True,
+        schema: bool = True,
+        tables: Sequence[str] = (),
+    ) -> ExportResult:
+        raise WorktimeError(
+            "d1 export is not supported with --remote yet",
+            hint="run `wrangler d1 export DATABASE --remote --output FILE`",
+        )
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self.batch([(sql, params)])[0]
+
+    def batch(self, statements: Sequence[BoundStatement]) -> list[list[dict[str, Any]]]:
+        """All statements in ONE `/query` request, so D1 runs them as one atomic batch.
+
+        The published API this project validates against (2024) takes one `sql` and its
+        `params`; D1 refuses params with several statements (7400). So: one statement goes
+        as `{sql, params}`; several without values are joined into one `sql`, as wrangler
+        sends `--command`; several with values use D1's newer `{"batch": [{sql, params}]}`
+        body (api-schemas' `d1_batch-query`). Values are always bound, never interpolated.
+        """
+        from worktime_cli import sqlscript
+
+        parsed = []
+        for i, (sql, _params) in enumerate(statements, 1):
+            found = sqlscript.split(sql)
+            if len(found) != 1:
+                raise SQLError(
+                    f"batch statement {i}: expected one SQL statement, got {len(found)}",
+                    hint="send one statement per call when binding parameters",
+                )
+            parsed.append(found[0])
+        if not parsed:
+            return []
+        for i, statement in enumerate(parsed, 1):
+            _check_rules([statement], f"batch statement {i}")
+        if len(statements) == 1:
+            ((sql, params),) = statements
+            body: dict[str, Any] = {"sql": sql}
+            if params:
+                body["params"] = [_param(p) for p in params]
+        elif not any(params for _sql, params in statements):
+            body = {"sql": "\n".join(_terminated(s.sql) for s in parsed)}
+        else:
+            body = {
+                "batch": [
+                    {"sql": sql, "params": [_param(p) for p in params]}
+                    for sql, params in statements
+                ]
+            }
+        path = self.client.account_path(f"/d1/database/{self.remote.uuid}/query")
+        try:
+            result = self.client.call("POST", path, json=body).result
+        except RemoteError as exc:
+            source = "batch statement 1" if len(parsed) == 1 else "batch"
+            raise _sql_error(exc, parsed, source) from None
+        answers = list(result or [])
+        if len(answers) != len(parsed):
+            raise RemoteError(
+                f"D1 answered {len(answers)} result(s) for {len(parsed)} statement(s)"
+            )
+        return [list(item.get("results") or []) for item in answers]
+
+
+def _terminated(sql: str) -> str:
+    import sqlite3
+
+    # A trailing `-- comment` would swallow the `;` on its line: end it on a new line.
+    return sql if sqlite3.complete_statement(sql) else sql + "\n;"
+
+
+class RemoteD1:
+    """The account's D1 databases, through Cloudflare's API."""
+
+    place = "remote"
+
+    def __init__(self, client: Client, config: Config, persist_to: Path | None = None) -> None:
+        self.client = client
+        self.config = config
+        self.persist_to = persist_to  # where the local file lives, moved by `create`
+
+    def _info(self, database: RemoteDatabase) -> DatabaseInfo:
+        binding = next(
+            (
+                b
+                for b in self.config.d1_databases
+                if b.database_id == database.uuid or b.database_name == database.name
+            ),
+            None,
+        )
+        return DatabaseInfo(
+            binding=None if binding is None else binding.binding,
+            database_name=database.name,
+            database_id=database.uuid,
+            size=database.file_size,
+            created_at=database.created_at,
+            version=database.version,
+            num_tables=database.num_tables,
+        )
+
+    def list(self) -> DatabaseList:
+        return DatabaseList(
+            tuple(self._info(db) for db in list_databases(self.client)), on_cloudflare=True
+        )
+
+    def create(
+        self, name: str, *, binding: str | None = None, location: str | None = None
+    ) -> CreatedDatabase:
+        created = create_database(
+            self.client,
+            self.config,
+            name,
+            location=location,
+            persist_to=self.persist_to,
+            binding=binding,
+        )
+        return CreatedDatabase(
+            binding=created.binding,
+            database_name=created.database.name,
+            database_id=created.database.uuid,
+            config=created.config_path,
+            created_at=created.database.created_at,
+            local_moved_from=created.moved_from,
+            local_moved_to=created.moved_to,
+            on_cloudflare=True,
+        )
+
+    def delete(self, name: str) -> DeletedDatabase:
+        found = resolve(self.client, self.config, name)
+        delete_database(self.client, found.uuid)
+        return DeletedDatabase(database_name=found.name, database_id=found.uuid, on_cloudflare=True)
+
+    def info(self, name: str) -> DatabaseInfo:
+        return self._info(describe(self.client, self.config, name))
+
+    def database(self, name_or_binding: str) -> RemoteD1Database:
+        return RemoteD1Database(self.client, resolve(self.client, self.config, name_or_binding))
