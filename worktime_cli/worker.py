@@ -31,6 +31,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,6 +346,9 @@ def run(
             f"cannot run {Path(program).name}: not found or not executable",
             hint="check the command name and PATH",
         )
+    # What we said so far must come out before the child's own output, not after it exits.
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
     try:
         proc = subprocess.Popen(  # argv from the user or find_wrangler, no shell
             list(argv),

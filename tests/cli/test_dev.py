@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -18,6 +24,7 @@ from tests.support.dev import (
     wait_ready,
     wait_until,
 )
+from worktime_cli import worker
 
 
 def test_dev_serves_health_and_ready_then_stops_on_sigterm(project):
@@ -145,8 +152,9 @@ def test_dev_reloads_bindings_without_restart(project):
 
 def test_dev_rejects_a_var_without_colon(cli):
     result = cli("dev", "--var", "NOCOLON")
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: --var NOCOLON: expected KEY:VALUE\n")
+    assert result.exit_code == 2  # a usage error; the item is not echoed (it may be a value)
+    assert result.stderr.startswith("error: --var: expected KEY:VALUE\n")
+    assert "NOCOLON" not in result.stderr
 
 
 def test_dev_help_has_an_example(cli):
@@ -189,3 +197,245 @@ def test_dev_warns_when_listening_on_every_interface(project):
         "warning: listening on every network interface: anyone on your network can reach "
         "this server\n"
     )
+
+
+# --- dev --worker ---------------------------------------------------------------------------
+
+WORKER_TOML = """\
+name = "worktime-backend"
+main = "src/index.ts"
+compatibility_date = "2025-01-01"
+
+[vars]
+ENVIRONMENT = "development"
+
+[secrets]
+required = ["JWT_SECRET"]
+"""
+
+# A stand-in for wrangler: records its argv, the names (never the values) in its environment
+# and a hash of JWT_SECRET, starts a grandchild that ignores SIGINT (as a stuck workerd
+# might), then waits for SIGINT and exits 7.
+FAKE_WRANGLER = """\
+#!{python}
+import hashlib, json, os, signal, subprocess, sys, time
+child = subprocess.Popen(
+    [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(60)"]
+)
+record = {{
+    "argv": sys.argv[1:],
+    "names": sorted(n for n in os.environ if n != "LC_CTYPE"),
+    "jwt": hashlib.sha256(os.environ.get("JWT_SECRET", "").encode()).hexdigest(),
+    "grandchild": child.pid,
+    "pgid_is_own": os.getpgid(0) == os.getpid(),
+}}
+with open("fake-wrangler.tmp", "w") as f:
+    json.dump(record, f)
+os.replace("fake-wrangler.tmp", "fake-wrangler.json")
+signal.signal(signal.SIGINT, lambda *_: sys.exit(7))
+time.sleep(60)
+sys.exit(1)
+"""
+
+WORKER_SECRET = "w0rker-Zq9-${HOME}-value"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes (its parent just has not reaped it yet).
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _kill_session(sid: int) -> None:
+    """Every process in session `sid` (the test's worktime and all it started)."""
+    for line in subprocess.run(
+        ["ps", "-eo", "pid=,sid="], capture_output=True, text=True, check=False
+    ).stdout.splitlines():
+        pid, session = (int(x) for x in line.split())
+        if session == sid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _session_pids(sid: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,sid=,stat="], capture_output=True, text=True).stdout
+    return [
+        int(pid)
+        for pid, session, stat in (line.split() for line in out.splitlines())
+        if int(session) == sid and not stat.startswith("Z")
+    ]
+
+
+@contextlib.contextmanager
+def worker_dev(root: Path, env: dict[str, str], *args: str):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worktime_cli", "dev", "--worker", *args],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so the test can find and clean up everything it started
+    )
+    try:
+        yield proc
+    finally:
+        _kill_session(proc.pid)
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, tmp_path):
+    from tests.cli.test_run import shared_keyring_env, worktime
+
+    (project / "wrangler.toml").write_text(WORKER_TOML)
+    (project / ".dev.vars").write_text("UNLISTED=x\n")
+    fake = tmp_path / "bin" / "wrangler"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_WRANGLER.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = shared_keyring_env(tmp_path / "home")
+    env.update(
+        WORKTIME_WRANGLER=str(fake),
+        CLOUDFLARE_API_TOKEN="must-not-travel",
+        SHELL_ONLY="must-not-travel",
+        WRANGLER_SEND_METRICS="false",
+    )
+    put = worktime(project, env, "secret", "put", "JWT_SECRET", input=WORKER_SECRET)
+    assert put.returncode == 0, put.stderr
+    port = free_port()
+    with worker_dev(project, env, "--port", str(port), "--var", "ENVIRONMENT:ci") as proc:
+        record_file = project / "fake-wrangler.json"
+        wait_until(lambda: record_file.exists() or proc.poll() is not None, timeout=30)
+        record = json.loads(record_file.read_text())
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        out, err = proc.communicate(timeout=30)
+        wait_until(lambda: not _alive(record["grandchild"]), timeout=10)
+    assert proc.returncode == 7  # wrangler's own exit code
+    assert record["argv"] == [
+        "dev",
+        "--config",
+        str(project / "wrangler.toml"),
+        "--env-file",
+        os.devnull,
+        "--port",
+        str(port),
+        "--ip",
+        "localhost",
+        "--var",
+        "ENVIRONMENT:ci",
+    ]
+    assert record["jwt"] == hashlib.sha256(WORKER_SECRET.encode()).hexdigest()
+    assert "JWT_SECRET" in record["names"]
+    assert not {"CLOUDFLARE_API_TOKEN", "SHELL_ONLY", "UNLISTED", "PYTHONPATH"} & set(
+        record["names"]
+    )
+    assert set(record["names"]) <= {"JWT_SECRET", *worker.RUNTIME_NAMES} | {
+        n for n in record["names"] if n.startswith(worker.RUNTIME_PREFIXES)
+    }
+    assert record["pgid_is_own"] is True
+    assert out == ""
+    assert err.splitlines() == [
+        "warning: not in [secrets] required, so wrangler does not hand them to the Worker: "
+        "UNLISTED (.dev.vars)",
+        f"running {fake} dev with worktime's values for: JWT_SECRET "
+        f"(wrangler itself reads no dotenv file: --env-file {os.devnull})",
+    ]
+    assert WORKER_SECRET not in out + err
+
+
+def test_dev_worker_without_wrangler_says_how_to_install(cli, project, monkeypatch):
+    monkeypatch.delenv("WORKTIME_WRANGLER", raising=False)
+    result = cli("dev", "--worker")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"error: wrangler is not installed in this project (no {project}/node_modules/.bin/wrangler)\n"
+        "hint: run `npm install --save-dev wrangler@4` in the project folder (needs Node.js "
+        "20+), or set WORKTIME_WRANGLER to a wrangler launcher\n"
+    )
+
+
+def test_dev_server_warns_about_undeclared_dev_vars(project):
+    make_project(project, required=("JWT_SECRET",))
+    (project / ".dev.vars").write_text("JWT_SECRET=a\nLEFT_OUT=b\n")
+    port = free_port()
+    with dev(project, "--port", str(port), "--log-level", "warn") as (proc, url):
+        wait_ready(proc, url)
+        code, _out, err = stop(proc)
+    assert code == 0
+    assert err == (
+        "warning: not in [secrets] required, so wrangler does not hand them to the Worker: "
+        "LEFT_OUT (.dev.vars)\n"
+    )
+
+
+WORKER_TS = """\
+interface Env {
+  JWT_SECRET?: string;
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const expected = new URL(request.url).searchParams.get("sha256");
+    const data = new TextEncoder().encode(env.JWT_SECRET ?? "");
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    return Response.json({
+      present: env.JWT_SECRET !== undefined,
+      matches: hex === expected,
+      names: Object.keys(env).sort(),
+    });
+  },
+};
+"""
+
+
+def test_real_wrangler_sees_the_keyring_secret_and_nothing_leaks(project, tmp_path, wrangler):
+    """The issue's check: `secret put` then `dev --worker`; the Worker has the value, ps does not."""
+    from tests.cli.test_run import shared_keyring_env, worktime
+
+    (project / "wrangler.toml").write_text(WORKER_TOML)
+    (project / "src").mkdir()
+    (project / "src" / "index.ts").write_text(WORKER_TS)
+    env = shared_keyring_env(tmp_path / "home")
+    env["WORKTIME_WRANGLER"] = wrangler
+    env["SHELL_ONLY"] = "must-not-travel"
+    put = worktime(project, env, "secret", "put", "JWT_SECRET", input=WORKER_SECRET + "\n")
+    assert put.returncode == 0, put.stderr
+    port = free_port()
+    expected = hashlib.sha256(WORKER_SECRET.encode()).hexdigest()
+    with worker_dev(project, env, "--port", str(port), "--ip", "127.0.0.1") as proc:
+        url = f"http://127.0.0.1:{port}/?sha256={expected}"
+
+        def answered() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"dev --worker exited with {proc.returncode}")
+            return httpx.get(url, timeout=5).status_code == 200
+
+        wait_until(answered, timeout=90, interval=0.5)
+        answer = httpx.get(url, timeout=5).json()
+        processes = subprocess.run(
+            ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True
+        ).stdout
+        proc.send_signal(signal.SIGINT)  # Ctrl+C
+        out, err = proc.communicate(timeout=30)
+        wait_until(lambda: _session_pids(proc.pid) == [], timeout=15)
+    assert answer == {"present": True, "matches": True, "names": ["ENVIRONMENT", "JWT_SECRET"]}
+    assert "wrangler" in processes and "--env-file" in processes  # we did look at the right list
+    assert WORKER_SECRET not in processes
+    assert "a bug in worktime" not in err
+    assert WORKER_SECRET not in out + err
+    leaks = [
+        path
+        for path in tmp_path.rglob("*")
+        if path.is_file() and WORKER_SECRET.encode() in path.read_bytes()
+    ]
+    assert leaks == []

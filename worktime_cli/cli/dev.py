@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -169,7 +170,8 @@ def _run_worker(
     if rank <= 2:
         for warning in resolved.warnings:
             output.warn(warning)
-        if resolved.keyring_error is not None:
+        if resolved.keyring_error is not None and resolved.missing:
+            # As the dev server: with .dev.vars supplying every secret, it changes nothing.
             output.warn(f"keyring secrets are not handed to wrangler: {resolved.keyring_error}")
         if resolved.missing:
             output.warn(
@@ -187,7 +189,10 @@ def _run_worker(
             )
     if rank <= 1:
         names = ", ".join(child.passed) or "none"
-        output.info(f"running {wrangler.path} dev; from worktime's environment: {names}")
+        output.info(
+            f"running {wrangler.path} dev with worktime's values for: {names} "
+            f"(wrangler itself reads no dotenv file: --env-file {os.devnull})"
+        )
     argv = worker.wrangler_dev_argv(
         wrangler,
         cfg,
