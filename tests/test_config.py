@@ -175,3 +175,69 @@ def test_edit_that_would_break_the_file_writes_nothing(project):
 )
 def test_binding_from_name(name, binding):
     assert config.binding_from_name(name) == binding
+
+
+# --- unknown names: "did you mean", never "create it" next to a configured name (issue 10) ---
+
+
+def test_unknown_database_typo_gets_did_you_mean(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(NotFoundError) as err:
+        config.load().d1("worktime_db")
+    assert err.value.hint == "did you mean 'worktime-db'?"
+
+
+def test_unknown_database_far_from_all_lists_them(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(NotFoundError) as err:
+        config.load().d1("nope")
+    assert err.value.hint == "use one of: worktime-db"
+
+
+def test_unknown_database_with_none_configured_says_create(project):
+    with pytest.raises(NotFoundError) as err:
+        config.load().d1("worktime-db")
+    assert err.value.hint == "create it with `worktime d1 create worktime-db`"
+
+
+def test_unknown_kv_binding_gets_did_you_mean(project):
+    write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(NotFoundError) as err:
+        config.load().kv(binding="kv")
+    assert err.value.message == (
+        "KV binding 'kv' is not configured in wrangler.toml (configured: KV)"
+    )
+    assert err.value.hint == "did you mean 'KV'?"
+
+
+def test_cli_typo_in_database_name_suggests_the_configured_one(project, cli):
+    """Regression: `d1 execute worktime_db` used to hint `d1 create worktime_db`."""
+    write(project / "wrangler.toml", SEED_TOML)
+    result = cli("d1", "execute", "worktime_db", "--command", "SELECT 1")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: database 'worktime_db' is not configured in wrangler.toml "
+        "(configured: worktime-db)\n"
+        "hint: did you mean 'worktime-db'?\n"
+    )
+    assert "d1 create" not in result.output
+
+
+# --- hostile input (issue 13) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * 3000 + "]" * 3000 + "\n",
+        "a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n",
+    ],
+)
+def test_deep_nesting_in_toml_is_one_clear_line(project, text):
+    write(project / "wrangler.toml", text)
+    with pytest.raises(ConfigError) as err:
+        config.load()
+    assert err.value.message == f"{project / 'wrangler.toml'}: nesting is too deep"
+    # Editing refuses the same file the same way (tomlkit would recurse too).
+    with pytest.raises(ConfigError, match="nesting is too deep"):
+        config.append_table(project / "wrangler.toml", "kv_namespaces", {"binding": "KV"})

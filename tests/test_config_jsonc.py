@@ -193,10 +193,10 @@ def test_messages_name_the_actual_file(jsonc: Path) -> None:
         "database 'worktime-db' is not configured in wrangler.jsonc (configured: none)"
     )
     jsonc.write_text('{\n\t"name": "x",\n\t"main": \n}\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError) as syntax:
         config.load()
-    assert err.value.message.startswith(f"{jsonc}:4:1: invalid JSON: ")
-    assert "\n" not in err.value.message
+    assert syntax.value.message.startswith(f"{jsonc}:4:1: invalid JSON: ")
+    assert "\n" not in syntax.value.message
 
 
 @pytest.mark.parametrize("name", ["wrangler.json", "wrangler.jsonc"])

@@ -200,9 +200,10 @@ def _did_you_mean(name: str, candidates: list[str], *, shown: list[str], create:
     if not candidates:
         return create
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
-    if not close:
-        # Case is the usual slip with bindings (`db` for `DB`); difflib scores it low.
-        close = [c for c in candidates if c.lower() == name.lower()]
+    if not close and name:
+        # Case (`db` for `DB`) and abbreviations (`prod` for `production`) are the usual
+        # slips that difflib scores low.
+        close = [c for c in candidates if c.lower().startswith(name.lower())]
     if close:
         unique = list(dict.fromkeys(close))
         return "did you mean " + " or ".join(repr(c) for c in unique) + "?"
