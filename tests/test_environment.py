@@ -11,7 +11,7 @@ from keyring.backends import fail
 
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli import config, environment
-from worktime_cli.errors import ConfigError, WorktimeError
+from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 SERVICE = "worktime:worktime-backend"
 TOML = 'name = "worktime-backend"\n'
@@ -249,10 +249,22 @@ def test_parse_cli_vars():
         "URL": "http://x:8787",
         "E": "",
     }
-    with pytest.raises(WorktimeError, match="--var A: expected KEY:VALUE"):
+    with pytest.raises(UsageError, match=r"^--var: expected KEY:VALUE$"):
         environment.parse_cli_vars(["A"])
-    with pytest.raises(WorktimeError, match=r"^--var: expected KEY:VALUE$"):
+    with pytest.raises(UsageError, match=r"^--var: expected KEY:VALUE$"):
         environment.parse_cli_vars([":secret"])
+    with pytest.raises(UsageError, match=r"^--var #2: expected KEY:VALUE$"):
+        environment.parse_cli_vars(["A:1", "oops"])
+
+
+def test_a_var_without_a_colon_never_echoes_the_value():
+    """`--var VALUE` (the name forgotten) is refused without repeating VALUE (issue 10)."""
+    for given in (["mysecretvalue"], ["A:1", "mysecretvalue"], ["bXlzZWNyZXR2YWx1ZQ=="]):
+        with pytest.raises(UsageError) as err:
+            environment.parse_cli_vars(given)
+        assert err.value.exit_code == 2
+        shown = str(err.value) + (err.value.hint or "")
+        assert "mysecretvalue" not in shown and "bXlzZWNyZXR2YWx1ZQ" not in shown
 
 
 def test_keyring_free_resolution_does_not_import_keyring(project):
@@ -272,5 +284,52 @@ def test_a_var_typed_with_equals_never_echoes_its_value():
 
     with pytest.raises(WorktimeError) as err:
         parse_cli_vars(["JWT_SECRET=s3cr3t-value"])
-    assert err.value.message == "--var JWT_SECRET: expected KEY:VALUE"
+    assert err.value.message == "--var: expected KEY:VALUE"
+    assert err.value.hint == (
+        "separate the name and value with ':', not '=': "
+        "for example --var API_HOST:localhost (the value given is not shown)"
+    )
     assert "s3cr3t" not in str(err.value) + (err.value.hint or "")
+
+
+def test_an_env_that_nothing_defines_warns(project):
+    resolved = environment.resolve(config.load(env="stagign"), env="stagign", keyring=False)
+    assert resolved.warnings == (
+        "no environment 'stagign': wrangler.toml has no [env.stagign] and there is no "
+        ".dev.vars.stagign or .env.stagign file; using the top-level settings",
+    )
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {".dev.vars.staging": "A=1\n"},
+        {".env.staging": "A=1\n"},
+        {"wrangler.toml": TOML + "[env.staging]\n"},
+    ],
+)
+def test_an_env_defined_anywhere_does_not_warn(project, files):
+    write(project, files)
+    cfg = config.load(env="staging")
+    assert environment.resolve(cfg, env="staging", keyring=False).warnings == ()
+    assert environment.resolve(cfg, keyring=False).warnings == ()
+
+
+def test_env_vars_come_from_the_selected_section(project):
+    write(
+        project,
+        {"wrangler.toml": TOML + '[vars]\nA = "top"\n[env.prod.vars]\nB = "prod"\n'},
+    )
+    assert environment.resolve(config.load(env="prod"), env="prod", keyring=False).values == {
+        "B": "prod"
+    }
+    # A config loaded for the top level still answers for an env asked for explicitly.
+    assert environment.resolve(config.load(), env="prod", keyring=False).values == {"B": "prod"}
+
+
+def test_dotenv_helpers_live_in_devvars_and_stay_importable_from_environment():
+    from worktime_cli import devvars
+
+    assert environment.parse_dotenv is devvars.parse_dotenv
+    assert environment.dotenv_files is devvars.dotenv_files
+    assert environment.DEV_VARS == devvars.DEV_VARS == ".dev.vars"

@@ -7,6 +7,7 @@ import pytest
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 from worktime_cli.errors import RemoteError
 from worktime_cli.remote import client as clientmod
+from worktime_cli.remote import credentials
 from worktime_cli.remote.client import Client
 
 fake = pytest.fixture(name="fake")(fake_fixture)
@@ -149,9 +150,9 @@ def test_account_resolution_order(project, monkeypatch: pytest.MonkeyPatch) -> N
     from worktime_cli import config
 
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "from-env")
-    assert clientmod.resolve_account_id(config.load()) == "from-env"
+    assert credentials.resolve_account_id(config.load()) == "from-env"
     (project / "wrangler.toml").write_text('name = "w"\naccount_id = "from-toml"\n')
-    assert clientmod.resolve_account_id(config.load()) == "from-toml"
+    assert credentials.resolve_account_id(config.load()) == "from-toml"
 
 
 def test_unreachable_server_error_has_no_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,8 +173,18 @@ def test_unreachable_server_error_has_no_token(monkeypatch: pytest.MonkeyPatch) 
 
 def test_token_comes_from_env_then_keyring(memory_keyring, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RemoteError, match="not logged in"):
-        clientmod.resolve_token()
+        credentials.resolve_token()
     memory_keyring.set_password("worktime:cloudflare", "api_token", "stored")
-    assert clientmod.resolve_token() == ("stored", "keyring")
+    assert credentials.resolve_token() == ("stored", "keyring")
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "env")
-    assert clientmod.resolve_token() == ("env", "environment")
+    assert credentials.resolve_token() == ("env", "environment")
+
+
+def test_from_environment_builds_the_client_from_the_credentials(fake, project) -> None:
+    from worktime_cli import config
+
+    (project / "wrangler.toml").write_text('name = "w"\naccount_id = "from-toml"\n')
+    with clientmod.from_environment(config.load()) as client:
+        assert client.account_id == "from-toml"
+        assert client.base_url == fake.url
+        assert TOKEN not in repr(client)

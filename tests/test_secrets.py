@@ -18,7 +18,7 @@ from tests.support.keyring_backends import (
     real_secret_service,
 )
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, secrets
+from worktime_cli import config, keyring_store, secrets
 from worktime_cli.errors import (
     ConfigError,
     LimitError,
@@ -40,7 +40,7 @@ def cfg() -> config.Config:
 def sleeping(monkeypatch: pytest.MonkeyPatch) -> Iterator[SleepingKeyring]:
     backend = SleepingKeyring()
     keyring.set_keyring(backend)
-    monkeypatch.setattr(secrets, "TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(keyring_store, "TIMEOUT_SECONDS", 0.2)
     yield backend
     backend.release()
 
@@ -71,7 +71,7 @@ def test_put_list_read_delete_round_trip(cfg, memory_keyring: MemoryKeyring):
     assert secrets.delete(cfg, "JWT_SECRET") == SERVICE
     assert secrets.names(cfg) == ("GITHUB_CLIENT_ID",)
     assert (SERVICE, "JWT_SECRET") not in memory_keyring.store
-    with pytest.raises(NotFoundError, match="no secret JWT_SECRET in the keyring"):
+    with pytest.raises(NotFoundError, match=r"no secret JWT_SECRET in the OS keyring \(worktime:"):
         secrets.delete(cfg, "JWT_SECRET")
 
 
@@ -283,3 +283,89 @@ def test_ctrl_c_during_put_leaves_no_invisible_value(cfg):
     with pytest.raises(KeyboardInterrupt):
         secrets.put(cfg, "NEW", "value")
     assert backend.store == {}
+
+
+# --- the local SecretStore -------------------------------------------------------------------
+
+
+def test_keyring_store_returns_the_shared_results(cfg, memory_keyring):
+    from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, SecretTarget
+
+    store = secrets.KeyringSecrets(cfg)
+    target = SecretTarget("keyring", SERVICE)
+    assert store.target == target
+    assert store.put("A", VALUE) == SecretPut(target, "A", created=True)
+    assert store.put("A", "rotated").created is False
+    assert store.exists("A") and not store.exists("B")
+    assert store.bulk({"B": "b", "A": None}) == SecretBulk(target, ("B",), ("A",))
+    assert store.delete("B") == SecretDeleted(target, "B")
+    with pytest.raises(NotFoundError) as info:
+        store.delete("B")
+    assert info.value.message == f"no secret B in the OS keyring ({SERVICE})"
+    assert info.value.hint == "see the names with `worktime secret list`"
+    assert VALUE not in repr(store)
+
+
+def test_keyring_store_lists_the_local_environment(cfg, project, memory_keyring):
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n[vars]\nHOST = "h"\n[secrets]\nrequired = ["A", "B"]\n'
+    )
+    (project / ".dev.vars").write_text("A=dev\n")
+    store = secrets.KeyringSecrets(config.load())
+    store.put("A", VALUE)
+    listing = store.names()
+    assert listing.to_json() == {
+        "store": "keyring",
+        "location": SERVICE,
+        "secrets": [
+            {
+                "name": "A",
+                "source": ".dev.vars",
+                "required": True,
+                "defined_in": ["keyring", ".dev.vars"],
+                "type": None,
+            },
+            {"name": "B", "source": None, "required": True, "defined_in": [], "type": None},
+            {
+                "name": "HOST",
+                "source": "vars",
+                "required": False,
+                "defined_in": ["vars"],
+                "type": None,
+            },
+        ],
+        "missing": ["B"],
+        "keyring_error": None,
+        "warnings": [],
+    }
+    assert listing.names == ("A", "HOST")
+    assert VALUE not in repr(listing) + str(listing.to_json())
+
+
+def test_put_warns_when_a_dotenv_file_wins(cfg, project, memory_keyring):
+    (project / ".dev.vars").write_text("A=local\n")
+    result = secrets.KeyringSecrets(cfg).put("A", VALUE)
+    assert result.warnings == ("A is also set in .dev.vars, which takes precedence locally",)
+
+
+def test_each_environment_has_its_own_keyring_service(project, memory_keyring):
+    (project / "wrangler.toml").write_text('name = "worktime-backend"\n[env.staging]\n')
+    staging = secrets.KeyringSecrets(config.load(env="staging"), "staging")
+    assert staging.put("A", VALUE).target.location == "worktime:worktime-backend-staging"
+    assert secrets.names(config.load()) == ()
+    assert memory_keyring.store[("worktime:worktime-backend-staging", "A")] == VALUE
+
+
+def test_plan_push_takes_keyring_and_dotenv_values_only(project, memory_keyring):
+    from worktime_cli import environment
+
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[vars]\nV = "var"\n[secrets]\nrequired = ["K", "D", "V", "C", "N"]\n'
+    )
+    (project / ".dev.vars").write_text("D=dev\n")
+    cfg = config.load()
+    secrets.put(cfg, "K", VALUE)
+    plan = secrets.plan_push(environment.resolve(cfg, cli_vars={"C": "cli"}))
+    assert plan.values == {"K": VALUE, "D": "dev"}
+    assert plan.skipped == ("V", "C", "N")
+    assert VALUE not in repr(plan)

@@ -1,4 +1,4 @@
-"""The local environment a Worker sees: one function, `resolve`, used by dev, doctor and secrets.
+"""The local environment a Worker sees: one function, `resolve`, used by dev, doctor, run and secrets.
 
 Precedence, lowest to highest, mirroring `wrangler dev`:
 
@@ -6,43 +6,61 @@ Precedence, lowest to highest, mirroring `wrangler dev`:
 2. secrets in the OS keyring (`worktime secret put`);
 3. `.dev.vars`, or `.dev.vars.<env>` with `--env` (one file, falling back to `.dev.vars`, never
    merged, as wrangler); if there is none, `.env`, `.env.local`, `.env.<env>`,
-   `.env.<env>.local` merged in that order;
+   `.env.<env>.local` merged in that order (discovery and parsing: `worktime_cli.devvars`);
 4. `--var KEY:VALUE` from the command line.
 
 Every name remembers which layer it came from, so `secret list` and `doctor` can say where a
 value comes from without showing it.
 
-Dotenv files are parsed with python-dotenv's own parser and no interpolation: a `${` inside a
-secret is part of the secret (python-dotenv issue #422). python-dotenv only logs a warning for
-a line it cannot parse and drops it; a dropped secret would surface much later as a confusing
-401, so here a malformed line is an error naming `file:line`.
-
-Nothing in this module imports keyring unless the keyring layer is asked for.
+Nothing in this module imports keyring unless the keyring layer is asked for. It reads the
+keyring through `keyring_store` (never through `secrets`, which builds on this module).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli.errors import ConfigError, WorktimeError
+from worktime_cli.devvars import (
+    DEV_VARS,
+    DEV_VARS_EXAMPLE,
+    LOAD_DOT_ENV_VARIABLE,
+    DotenvEntry,
+    dotenv_files,
+    env_files,
+    example_keys,
+    parse_dotenv,
+    read_dotenv,
+)
+from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config
 
-DEV_VARS = ".dev.vars"
-DEV_VARS_EXAMPLE = ".dev.vars.example"
+# Re-exported: dev, doctor, run and worker read these names from here.
+__all__ = [
+    "DEV_VARS",
+    "DEV_VARS_EXAMPLE",
+    "LOAD_DOT_ENV_VARIABLE",
+    "SOURCE_CLI",
+    "SOURCE_KEYRING",
+    "SOURCE_VARS",
+    "DotenvEntry",
+    "Environment",
+    "dotenv_files",
+    "parse_cli_vars",
+    "parse_dotenv",
+    "read_dotenv",
+    "required_names",
+    "resolve",
+]
+
 SOURCE_VARS = "vars"
 SOURCE_KEYRING = "keyring"
 SOURCE_CLI = "--var"
-# wrangler's switch for the `.env` fallback; "false" turns it off.
-LOAD_DOT_ENV_VARIABLE = "CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV"
 
 
 @dataclass(frozen=True)
@@ -61,13 +79,7 @@ class Environment:
     required_from: str | None = (
         None  # "wrangler.toml" or ".dev.vars.example" (None: nothing required)
     )
-
-
-@dataclass(frozen=True)
-class DotenvEntry:
-    key: str
-    value: str | None  # None for a bare `KEY` line
-    line: int
+    warnings: tuple[str, ...] = ()  # e.g. an --env that nothing defines
 
 
 def resolve(
@@ -77,14 +89,18 @@ def resolve(
     cli_vars: Mapping[str, str] | None = None,
     keyring: bool = True,
 ) -> Environment:
-    """Compute the local environment for `cfg` (see the module docstring for the layers)."""
+    """Compute the local environment for `cfg` (see the module docstring for the layers).
+
+    `env` selects `[env.<env>]` and the `.dev.vars.<env>` / `.env.<env>` files; the keyring
+    layer is `cfg`'s service, so load `cfg` with the same env to get that env's secrets.
+    """
     layers: list[tuple[str, Mapping[str, str]]] = [(SOURCE_VARS, _config_vars(cfg, env))]
     keyring_error = None
     if keyring:
-        from worktime_cli import secrets
+        from worktime_cli import keyring_store
 
         try:
-            layers.append((SOURCE_KEYRING, secrets.read_all(cfg)))
+            layers.append((SOURCE_KEYRING, keyring_store.read_all(cfg)))
         except WorktimeError as exc:
             keyring_error = exc.message
     files = dotenv_files(cfg.root, env)
@@ -110,57 +126,23 @@ def resolve(
         files=tuple(files),
         layers={name: tuple(found) for name, found in defined.items()},
         required_from=required_from,
+        warnings=env_warnings(cfg, env),
     )
 
 
-def dotenv_files(root: Path, env: str | None = None) -> list[Path]:
-    """The dotenv files wrangler would read for `env`, lowest precedence first."""
-    if env is not None and (root / f"{DEV_VARS}.{env}").is_file():
-        return [root / f"{DEV_VARS}.{env}"]
-    if (root / DEV_VARS).is_file():
-        return [root / DEV_VARS]
-    if os.environ.get(LOAD_DOT_ENV_VARIABLE, "").lower() == "false":
-        return []
-    names = [".env", ".env.local"]
-    if env is not None:
-        names += [f".env.{env}", f".env.{env}.local"]
-    return [root / name for name in names if (root / name).is_file()]
+def env_warnings(cfg: Config, env: str | None) -> tuple[str, ...]:
+    """A warning when `--env NAME` names an environment nothing defines (likely a typo).
 
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """A dotenv file's names and values; a malformed line or a bare `KEY` is an error."""
-    result: dict[str, str] = {}
-    for entry in parse_dotenv(_read(path), str(path)):
-        if entry.value is None:
-            # Not even the "name": a bare line is as likely a pasted value as a name.
-            raise ConfigError(
-                f"{path}:{entry.line}: a line without '='",
-                hint="lines look like NAME=value",
-            )
-        result[entry.key] = entry.value
-    return result
-
-
-def parse_dotenv(text: str, source: str) -> list[DotenvEntry]:
-    """Parse dotenv text exactly as `dotenv_values(interpolate=False)` would, but strictly.
-
-    The error names the line, never its content: the content is probably a secret.
+    wrangler itself only warns (and uses the top level) when the config defines no
+    environment at all; with neither `[env.NAME]` nor a `.dev.vars.NAME` / `.env.NAME` file,
+    every layer silently falls back to the defaults, which is worth saying.
     """
-    from dotenv.parser import parse_stream
-
-    entries: list[DotenvEntry] = []
-    for binding in parse_stream(io.StringIO(text)):
-        raw = binding.original.string
-        # parse_stream attaches blank lines to the binding that follows them.
-        line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
-        if binding.error:
-            raise ConfigError(
-                f"{source}:{line}: cannot parse this line",
-                hint="lines look like NAME=value; quote a value with spaces or # in it",
-            )
-        if binding.key is not None:
-            entries.append(DotenvEntry(binding.key, binding.value, line))
-    return entries
+    if env is None or _env_table(cfg, env) is not None or env_files(cfg.root, env):
+        return ()
+    return (
+        f"no environment {env!r}: {cfg.path.name} has no [env.{env}] and there is no "
+        f"{DEV_VARS}.{env} or .env.{env} file; using the top-level settings",
+    )
 
 
 def required_names(cfg: Config, env: str | None = None) -> tuple[tuple[str, ...], str | None]:
@@ -173,38 +155,51 @@ def required_names(cfg: Config, env: str | None = None) -> tuple[tuple[str, ...]
             if not isinstance(required, list) or not all(isinstance(n, str) for n in required):
                 raise ConfigError(f"{cfg.path}: secrets.required must be a list of names")
             return tuple(dict.fromkeys(required)), cfg.path.name
-    example = cfg.root / DEV_VARS_EXAMPLE
-    if example.is_file():
-        keys = [entry.key for entry in parse_dotenv(_read(example), str(example))]
-        return tuple(dict.fromkeys(keys)), DEV_VARS_EXAMPLE
+    keys = example_keys(cfg.root)
+    if keys is not None:
+        return keys, DEV_VARS_EXAMPLE
     return (), None
 
 
 def parse_cli_vars(items: Iterable[str]) -> dict[str, str]:
-    """`--var KEY:VALUE` items into a mapping (split at the first `:`, as wrangler)."""
+    """`--var KEY:VALUE` items into a mapping (split at the first `:`, as wrangler).
+
+    A malformed item is never echoed, not even a part of it: `--var s3cr3t` is a value typed
+    without its name, and what looks like `NAME=` may be a base64 value's padding. With
+    several `--var`s, the message says which one by position.
+    """
+    given = list(items)
     result: dict[str, str] = {}
-    for item in items:
+    for position, item in enumerate(given, start=1):
         key, sep, value = item.partition(":")
         if not sep or not key:
-            # Only a name-like prefix is shown: the rest may be a secret typed as KEY=VALUE.
-            shown = re.match(r"[A-Za-z0-9_]*", key)
-            name = shown.group(0) if shown else ""
-            raise WorktimeError(
-                f"--var {name}: expected KEY:VALUE" if name else "--var: expected KEY:VALUE",
-                hint="for example --var API_HOST:localhost",
-            )
+            which = f" #{position}" if len(given) > 1 else ""
+            hint = "for example --var API_HOST:localhost (the value given is not shown)"
+            if not sep and "=" in item:
+                hint = "separate the name and value with ':', not '=': " + hint
+            raise UsageError(f"--var{which}: expected KEY:VALUE", hint=hint)
         result[key] = value
     return result
+
+
+def _env_table(cfg: Config, env: str) -> dict[str, Any] | None:
+    envs = cfg.data.get("env")
+    if isinstance(envs, dict) and isinstance(envs.get(env), dict):
+        return envs[env]  # type: ignore[no-any-return]
+    return None
 
 
 def _section(cfg: Config, env: str | None) -> dict[str, Any]:
     # vars and secrets are not inherited by environments in wrangler: with `--env staging`
     # and an `[env.staging]` table, only that table counts. Without such a table we fall back
     # to the top level, because a local-only `.dev.vars.staging` needs no wrangler.toml entry.
+    # A config loaded for this env has already made that choice (`section`).
+    if env == cfg.env:
+        return cfg.section if env is not None else cfg.data
     if env is not None:
-        envs = cfg.data.get("env")
-        if isinstance(envs, dict) and isinstance(envs.get(env), dict):
-            return envs[env]  # type: ignore[no-any-return]
+        table = _env_table(cfg, env)
+        if table is not None:
+            return table
     return cfg.data
 
 
@@ -216,12 +211,3 @@ def _config_vars(cfg: Config, env: str | None) -> dict[str, str]:
         name: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
         for name, value in raw.items()
     }
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None

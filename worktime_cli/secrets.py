@@ -1,57 +1,70 @@
-"""Secret values in the operating system's keyring, plus an index of their names.
+"""Secret values in the operating system's keyring: the local `SecretStore`.
 
-Service `worktime:<name in wrangler.toml>`, username = the secret's name. keyring has no
-way to enumerate entries, so the set of names lives in one more entry of the same service
-(`worktime.index`, a JSON list of names; never values). The dot makes it impossible to
-collide with a secret, whose names match `^[A-Za-z_][A-Za-z0-9_]*$`.
+One keyring service per project and environment (`worktime:<Worker name>`), one entry per
+secret, and an index of the names (see `keyring_store`, which owns the layout and the one
+keyring call path with its timeout and error translation).
 
-Every keyring call goes through `call_with_timeout`, which runs it in a daemon thread and gives up after
-`TIMEOUT_SECONDS`: a locked or hung Secret Service (or a D-Bus that never answers) must give
-a clear error, not a frozen terminal. A thread that never returns is abandoned; being a
-daemon it does not keep the process alive.
+`put` and `bulk` are all-or-nothing, Ctrl+C included: a value is never left where `list`
+would not show it, and a failed bulk restores what was there. Values never reach a message:
+errors name the secret, not its value.
 
-Values never reach a message: errors name the secret, not its value, and a backend's own
-error text is scrubbed of the value before we repeat it.
-
-`keyring` is imported inside the functions that talk to it, so `worktime --help` and the
-keyring-free parts of the environment never load it.
+`KeyringSecrets(config, env)` is what `worktime secret …` gets from the CLI context; the
+module functions (`put`, `delete`, `names`, `read_all`, `bulk`) stay for callers that hold
+only a config.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from worktime_cli.errors import (
-    ConfigError,
-    LimitError,
-    NotFoundError,
-    SecretStoreError,
-    WorktimeError,
+from worktime_cli import keyring_store
+from worktime_cli.errors import WorktimeError
+from worktime_cli.keyring_store import INDEX_USERNAME, NO_BACKEND_HINT, service_name
+from worktime_cli.targets.secrets import (
+    MAX_VALUE_BYTES,
+    NAME_PATTERN,
+    SecretBulk,
+    SecretDeleted,
+    SecretEntry,
+    SecretList,
+    SecretPut,
+    SecretTarget,
+    clean_changes,
+    missing_secret,
+    normalise_value,
+    validate_name,
 )
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config
+    from worktime_cli.environment import Environment
 
-T = TypeVar("T")
-
-TIMEOUT_SECONDS = 5.0
-MAX_VALUE_BYTES = 5 * 1024  # a Worker secret's documented size limit
-INDEX_USERNAME = "worktime.index"
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-NO_BACKEND_HINT = (
-    "start and unlock a Secret Service (e.g. gnome-keyring), choose a keyring backend with "
-    "PYTHON_KEYRING_BACKEND, or put local values in .dev.vars"
-)
-# Backends that accept a value and then lose it (or refuse everything): storing a secret
-# there would look like success, so they count as "no usable backend".
-_UNUSABLE_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+# Kept importable from here: older callers and tests use these names.
+__all__ = [
+    "INDEX_USERNAME",
+    "MAX_VALUE_BYTES",
+    "NAME_PATTERN",
+    "NO_BACKEND_HINT",
+    "BulkResult",
+    "KeyringSecrets",
+    "PushPlan",
+    "PutResult",
+    "SecretPush",
+    "bulk",
+    "delete",
+    "exists",
+    "names",
+    "normalise_value",
+    "parse_bulk",
+    "plan_push",
+    "put",
+    "read_all",
+    "service_name",
+    "validate_name",
+]
 
 
 @dataclass(frozen=True)
@@ -68,49 +81,95 @@ class BulkResult:
     deleted: tuple[str, ...]
 
 
-def service_name(cfg: Config) -> str:
-    """The keyring service for a project: `worktime:<name>` (the Worker's name)."""
-    if not cfg.name:
-        raise ConfigError(
-            f"{cfg.path} has no `name`, which names this project's secrets in the keyring",
-            hint='add a line like `name = "worktime-backend"` at the top of wrangler.toml',
+class KeyringSecrets:
+    """The project's secrets in the OS keyring, for one environment (`SecretStore`).
+
+    `names()` lists the whole local environment a Worker would see (vars, keyring, dotenv
+    files) and where each name resolves from, which is what `secret list` shows locally.
+    """
+
+    def __init__(self, config: Config, env: str | None = None) -> None:
+        self.config = config
+        self.env = env
+
+    def __repr__(self) -> str:
+        return f"KeyringSecrets({self.config.path}, env={self.env!r})"
+
+    @property
+    def target(self) -> SecretTarget:
+        try:
+            service: str | None = service_name(self.config)
+        except WorktimeError:
+            service = None  # no `name` in the config: names() reports it as keyring_error
+        return SecretTarget("keyring", service)
+
+    def names(self) -> SecretList:
+        from worktime_cli import environment
+
+        resolved = environment.resolve(self.config, env=self.env)
+        return listing(resolved, self.target)
+
+    def exists(self, name: str) -> bool:
+        return exists(self.config, name)
+
+    def put(self, name: str, value: str) -> SecretPut:
+        result = put(self.config, name, value)
+        return SecretPut(
+            SecretTarget("keyring", result.service),
+            result.name,
+            created=result.created,
+            warnings=self._overridden(name),
         )
-    return f"worktime:{cfg.name}"
+
+    def delete(self, name: str) -> SecretDeleted:
+        return SecretDeleted(SecretTarget("keyring", delete(self.config, name)), name)
+
+    def bulk(self, changes: Mapping[str, str | None]) -> SecretBulk:
+        result = bulk(self.config, changes)
+        return SecretBulk(SecretTarget("keyring", result.service), result.stored, result.deleted)
+
+    def _overridden(self, name: str) -> tuple[str, ...]:
+        # A dotenv file outranks the keyring locally: a put that `dev` will not see is a trap.
+        from worktime_cli import devvars
+
+        try:
+            for path in reversed(devvars.dotenv_files(self.config.root, self.env)):
+                if name in devvars.read_dotenv(path):
+                    return (f"{name} is also set in {path.name}, which takes precedence locally",)
+        except WorktimeError:
+            pass  # a broken .dev.vars is reported by the commands that read it
+        return ()
 
 
-# --- validation (no keyring needed) -------------------------------------------------------
-
-
-def validate_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
-        raise WorktimeError(
-            f"invalid secret name {name!r}",
-            hint="names start with a letter or _ and contain only letters, digits and _",
+def listing(resolved: Environment, target: SecretTarget) -> SecretList:
+    """The resolved local environment as a `SecretList` (names and sources, never values)."""
+    required = set(resolved.required)
+    entries = tuple(
+        SecretEntry(
+            name=name,
+            source=resolved.sources.get(name),
+            required=name in required,
+            defined_in=resolved.layers.get(name, ()),
         )
-    return name
+        for name in sorted(set(resolved.sources) | set(resolved.missing))
+    )
+    return SecretList(
+        target=target,
+        secrets=entries,
+        missing=resolved.missing,
+        keyring_error=resolved.keyring_error,
+        warnings=resolved.warnings,
+    )
 
 
-def normalise_value(name: str, value: str) -> str:
-    """Trim trailing whitespace (as `wrangler secret put`), refuse empty or oversized values."""
-    value = value.rstrip()
-    if not value:
-        raise WorktimeError(
-            f"refusing to store an empty value for {name}",
-            hint="type the value at the prompt or pipe it on standard input",
-        )
-    size = len(value.encode("utf-8"))
-    if size > MAX_VALUE_BYTES:
-        raise LimitError(
-            f"the value for {name} is {size} bytes; a Worker secret is at most {MAX_VALUE_BYTES} bytes (5 KiB)",
-        )
-    return value
+# --- bulk files (no keyring needed) --------------------------------------------------------
 
 
 def parse_bulk(text: str, source: str) -> dict[str, str | None]:
     """A bulk file: a JSON object `{"NAME": "value" | null}` or a .env file; all validated.
 
     `null` means delete. Nothing is stored here: a bad entry anywhere fails the whole file
-    before the keyring is touched.
+    before any store is touched.
     """
     changes: dict[str, str | None] = {}
     if text.lstrip().startswith(("{", "[")):
@@ -133,7 +192,7 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
             else:
                 raise WorktimeError(f"{source}: {name} must be a string, or null to delete it")
         return changes
-    from worktime_cli.environment import parse_dotenv
+    from worktime_cli.devvars import parse_dotenv
 
     for entry in parse_dotenv(text, source):
         _validate_name_at(entry.key, f"{source}:{entry.line}")
@@ -154,6 +213,54 @@ def _validate_name_at(name: str, where: str) -> None:
         raise WorktimeError(f"{where}: not a valid secret name", exc.hint) from None
 
 
+# --- push: local values to the deployed Worker ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What `secret push` would upload: required names with a keyring or dotenv value."""
+
+    values: dict[str, str]
+    skipped: tuple[str, ...]  # required, but no local value (or only a wrangler.toml var)
+    required: tuple[str, ...]
+
+    def __repr__(self) -> str:  # the values stay out of any repr
+        return f"PushPlan(names={list(self.values)}, skipped={list(self.skipped)})"
+
+
+@dataclass(frozen=True)
+class SecretPush:
+    target: SecretTarget
+    uploaded: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.target.to_json(),
+            "uploaded": list(self.uploaded),
+            "skipped": list(self.skipped),
+        }
+
+
+def plan_push(resolved: Environment) -> PushPlan:
+    """Required names whose value comes from the keyring or a dotenv file.
+
+    wrangler.toml vars are deployed with the Worker already and `--var` is for one local run,
+    so neither counts as a secret's value.
+    """
+    from worktime_cli.environment import SOURCE_CLI, SOURCE_VARS
+
+    values: dict[str, str] = {}
+    skipped: list[str] = []
+    for name in resolved.required:
+        source = resolved.sources.get(name)
+        if source is None or source in (SOURCE_VARS, SOURCE_CLI):
+            skipped.append(name)
+        else:
+            values[name] = resolved.values[name]
+    return PushPlan(values=values, skipped=tuple(skipped), required=resolved.required)
+
+
 # --- keyring operations ---------------------------------------------------------------------
 
 
@@ -162,15 +269,15 @@ def put(cfg: Config, name: str, value: str) -> PutResult:
     validate_name(name)
     value = normalise_value(name, value)
     service = service_name(cfg)
-    index = _read_index(service)
+    index = keyring_store.read_index(service)
     existed = name in index or _get(service, name) is not None
     try:
         _set(service, name, value)
         if name not in index:
-            _write_index(service, [*index, name])
+            keyring_store.write_index(service, [*index, name])
     except BaseException:  # Ctrl+C too: never leave a value that `list` would not show
         if not existed and name not in index:
-            _quietly(lambda: _delete(service, name))
+            keyring_store.quietly(lambda: _delete(service, name))
         raise
     return PutResult(name=name, service=service, created=not existed)
 
@@ -179,50 +286,40 @@ def delete(cfg: Config, name: str) -> str:
     """Delete one secret from the keyring and the index; returns the service name."""
     validate_name(name)
     service = service_name(cfg)
-    index = _read_index(service)
+    index = keyring_store.read_index(service)
     present = _get(service, name) is not None
     if not present and name not in index:
-        raise NotFoundError(
-            f"no secret {name} in the keyring ({service})",
-            hint="see the names with `worktime secret list`",
-        )
+        raise missing_secret(name, SecretTarget("keyring", service))
     if present:
         _delete(service, name)
     if name in index:
-        _write_index(service, [n for n in index if n != name])
+        keyring_store.write_index(service, [n for n in index if n != name])
     return service
 
 
 def exists(cfg: Config, name: str) -> bool:
     """Whether `name` has a value or an index entry (either is enough for `delete`)."""
     service = service_name(cfg)
-    return validate_name(name) in _read_index(service) or _get(service, name) is not None
+    return (
+        validate_name(name) in keyring_store.read_index(service) or _get(service, name) is not None
+    )
 
 
 def names(cfg: Config) -> tuple[str, ...]:
     """The names in the index, sorted (values not read)."""
-    return tuple(sorted(_read_index(service_name(cfg))))
+    return tuple(sorted(keyring_store.read_index(service_name(cfg))))
 
 
 def read_all(cfg: Config) -> dict[str, str]:
     """Every indexed secret that still has a value (one deleted behind our back is skipped)."""
-    service = service_name(cfg)
-    values: dict[str, str] = {}
-    for name in sorted(_read_index(service)):
-        value = _get(service, name)
-        if value is not None:
-            values[name] = value
-    return values
+    return keyring_store.read_all(cfg)
 
 
 def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
     """Apply many puts (str) and deletes (None); on a failure, restore what was there before."""
-    clean: dict[str, str | None] = {
-        validate_name(name): None if value is None else normalise_value(name, value)
-        for name, value in changes.items()
-    }
+    clean = clean_changes(changes)
     service = service_name(cfg)
-    index = _read_index(service)
+    index = keyring_store.read_index(service)
     previous = {name: _get(service, name) for name in clean}
     stored: list[str] = []
     deleted: list[str] = []
@@ -240,10 +337,10 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
         new_index = [n for n in index if not (n in clean and clean[n] is None)]
         new_index += [n for n in stored if n not in new_index]
         if sorted(new_index) != sorted(index):
-            _write_index(service, new_index)
+            keyring_store.write_index(service, new_index)
     except BaseException:  # Ctrl+C too: all or nothing
         for name in reversed(done):
-            _quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
+            keyring_store.quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
         raise
     return BulkResult(service=service, stored=tuple(stored), deleted=tuple(deleted))
 
@@ -256,122 +353,12 @@ def _restore(service: str, name: str, old: str | None) -> None:
 
 
 def _get(service: str, name: str) -> str | None:
-    return call_with_timeout(lambda kr: kr.get_password(service, name), f"read {name}")  # type: ignore[no-any-return]
+    return keyring_store.get(service, name, f"read {name}")
 
 
 def _set(service: str, name: str, value: str) -> None:
-    call_with_timeout(
-        lambda kr: kr.set_password(service, name, value), f"store {name}", secret=value
-    )
+    keyring_store.set_value(service, name, value, f"store {name}")
 
 
 def _delete(service: str, name: str) -> None:
-    import keyring.errors
-
-    # Already gone is fine: the goal is reached.
-    with contextlib.suppress(keyring.errors.PasswordDeleteError):
-        call_with_timeout(
-            lambda kr: kr.delete_password(service, name),
-            f"delete {name}",
-            passthrough=(keyring.errors.PasswordDeleteError,),
-        )
-
-
-def _read_index(service: str) -> list[str]:
-    raw = _get(service, INDEX_USERNAME)
-    if raw is None:
-        return []
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        data = None
-    if not isinstance(data, list):
-        raise SecretStoreError(
-            f"the list of secret names in the keyring ({service}, {INDEX_USERNAME}) is damaged",
-            hint=f"delete the keyring entry {INDEX_USERNAME!r} of {service!r}, then `worktime secret put` each secret again",
-        )
-    return [name for name in data if isinstance(name, str) and NAME_PATTERN.match(name)]
-
-
-def _write_index(service: str, names: list[str]) -> None:
-    payload = json.dumps(sorted(set(names)))
-    call_with_timeout(
-        lambda kr: kr.set_password(service, INDEX_USERNAME, payload),
-        "update the list of secret names",
-    )
-
-
-def _quietly(action: Callable[[], object]) -> None:
-    # Best-effort clean-up after an error that is already being reported: a second error
-    # here would only hide the first.
-    with contextlib.suppress(WorktimeError):
-        action()
-
-
-def call_with_timeout(
-    operation: Callable[[Any], T],
-    what: str,
-    *,
-    secret: str | None = None,
-    passthrough: tuple[type[BaseException], ...] = (),
-) -> T:
-    """Run `operation(backend)` with a timeout, turning keyring failures into SecretStoreError."""
-    import keyring
-
-    outcome: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            # get_keyring() is inside the thread too: choosing a backend may probe D-Bus.
-            backend = keyring.get_keyring()
-            if _backend_path(backend) in _UNUSABLE_BACKENDS:
-                outcome["unusable"] = _backend_path(backend)
-                return
-            outcome["value"] = operation(backend)
-        except BaseException as exc:  # handed to the caller's thread below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=work, name="worktime-keyring", daemon=True)
-    thread.start()
-    thread.join(TIMEOUT_SECONDS)
-    if thread.is_alive():
-        raise SecretStoreError(
-            f"the OS keyring did not answer within {TIMEOUT_SECONDS:g} s (trying to {what})",
-            hint="unlock your keyring (it may be waiting for a password), or " + NO_BACKEND_HINT,
-        )
-    if "unusable" in outcome:
-        raise _no_backend(outcome["unusable"])
-    if "error" in outcome:
-        exc = outcome["error"]
-        if isinstance(exc, passthrough):
-            raise exc
-        raise _translate(exc, what, secret) from None
-    return outcome["value"]  # type: ignore[no-any-return]
-
-
-def _backend_path(backend: object) -> str:
-    cls = type(backend)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _no_backend(backend: str) -> SecretStoreError:
-    return SecretStoreError(f"no usable OS keyring (keyring chose {backend})", hint=NO_BACKEND_HINT)
-
-
-def _translate(exc: BaseException, what: str, secret: str | None) -> WorktimeError:
-    import keyring.errors
-
-    if isinstance(exc, WorktimeError):
-        return exc
-    if isinstance(exc, keyring.errors.NoKeyringError):
-        return _no_backend("none")
-    if isinstance(exc, keyring.errors.KeyringLocked):
-        return SecretStoreError(
-            f"the OS keyring is locked (trying to {what})",
-            hint="unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`) and retry",
-        )
-    detail = str(exc)
-    if secret:
-        detail = detail.replace(secret, "***")
-    detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    return SecretStoreError(f"the OS keyring failed to {what}: {detail}", hint=NO_BACKEND_HINT)
+    keyring_store.delete(service, name, f"delete {name}")

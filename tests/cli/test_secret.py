@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.keyring_backends import LeakyKeyring, SleepingKeyring, real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import secrets
+from worktime_cli import keyring_store, secrets
 from worktime_cli.cli import secret as secret_cli
 
 SERVICE = "worktime:worktime-backend"
@@ -36,7 +36,7 @@ def assert_secret_absent(value: str, *results) -> None:
 def sleeping(monkeypatch: pytest.MonkeyPatch) -> Iterator[SleepingKeyring]:
     backend = SleepingKeyring()
     keyring.set_keyring(backend)
-    monkeypatch.setattr(secrets, "TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(keyring_store, "TIMEOUT_SECONDS", 0.2)
     yield backend
     backend.release()
 
@@ -72,7 +72,13 @@ def test_put_from_hidden_prompt(cli, memory_keyring, monkeypatch):
 def test_put_json(cli):
     result = cli("secret", "put", "A", "--json", input="v")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"name": "A", "service": SERVICE, "created": True}
+    assert json.loads(result.stdout) == {
+        "name": "A",
+        "store": "keyring",
+        "location": SERVICE,
+        "created": True,
+        "warnings": [],
+    }
 
 
 def test_put_warns_when_a_dev_vars_file_overrides_the_keyring(cli, project):
@@ -117,10 +123,30 @@ def test_put_validation(cli, memory_keyring, name, value, stderr):
     assert_secret_absent(VALUE, plain, debug)
 
 
-def test_value_never_comes_from_argv(cli):
+def test_value_never_comes_from_argv(cli, memory_keyring):
     result = cli("secret", "put", "A", VALUE, input="v")
-    assert result.exit_code == 2
-    assert "Got unexpected extra argument" in result.stderr
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "error: got 1 unexpected extra argument(s) (not shown: they may hold a secret value)\n"
+        "hint: usage: worktime secret put NAME; a value is read from a hidden prompt or "
+        "standard input, never from the command line (clear it from your shell history)\n"
+    )
+    assert memory_keyring.store == {}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["mysecretvalue"], ["mysecretvalue", "--remote"], ["--value=mysecretvalue"], ["a", "b"]],
+)
+def test_extra_arguments_are_refused_without_echoing_them(cli, memory_keyring, extra):
+    """Click's own message was `Got unexpected extra argument(s) (mysecretvalue)` (issue 10)."""
+    for args in (["secret", "put", "A", *extra], ["secret", "put", "A", *extra, "--json"]):
+        result = cli(*args, input="v")
+        assert result.exit_code == 2
+        assert "mysecretvalue" not in result.stdout + result.stderr
+        assert f"got {len([e for e in extra if e != '--remote'])} unexpected" in result.stderr
+    assert json.loads(result.stdout)["error"]["code"] == 2
+    assert memory_keyring.store == {}
 
 
 def test_backend_error_never_shows_the_value_even_with_debug(cli):
@@ -204,41 +230,78 @@ def test_list_json_shape(cli, populated):
     result = cli("secret", "list", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
-        "service": SERVICE,
-        "keyring_error": None,
+        "store": "keyring",
+        "location": SERVICE,
         "secrets": [
-            {"name": "API_HOST", "source": "vars", "required": False, "defined_in": ["vars"]},
+            {
+                "name": "API_HOST",
+                "source": "vars",
+                "required": False,
+                "defined_in": ["vars"],
+                "type": None,
+            },
             {
                 "name": "GITHUB_CLIENT_ID",
                 "source": ".dev.vars",
                 "required": True,
                 "defined_in": ["keyring", ".dev.vars"],
+                "type": None,
             },
-            {"name": "GITHUB_CLIENT_SECRET", "source": None, "required": True, "defined_in": []},
+            {
+                "name": "GITHUB_CLIENT_SECRET",
+                "source": None,
+                "required": True,
+                "defined_in": [],
+                "type": None,
+            },
             {
                 "name": "JWT_SECRET",
                 "source": "keyring",
                 "required": True,
                 "defined_in": ["keyring"],
+                "type": None,
             },
         ],
         "missing": ["GITHUB_CLIENT_SECRET"],
+        "keyring_error": None,
+        "warnings": [],
     }
     assert_secret_absent(VALUE, result)
 
 
-def test_list_with_env(cli, populated):
+def test_list_with_env(cli, populated, memory_keyring):
     (populated / ".dev.vars.staging").write_text("JWT_SECRET=staging\n")
+    put = cli("secret", "put", "GITHUB_CLIENT_ID", "--env", "staging", input=VALUE)
+    assert put.stderr.startswith(
+        "✓ stored GITHUB_CLIENT_ID in the OS keyring (worktime:worktime-backend-staging)\n"
+    )
     result = cli("secret", "list", "--env", "staging", "--json")
-    sources = {s["name"]: s["source"] for s in json.loads(result.stdout)["secrets"]}
+    data = json.loads(result.stdout)
+    assert data["location"] == "worktime:worktime-backend-staging"  # the env's own secrets
+    sources = {s["name"]: s["source"] for s in data["secrets"]}
     assert sources["JWT_SECRET"] == ".dev.vars.staging"
     assert sources["GITHUB_CLIENT_ID"] == "keyring"  # .dev.vars is not merged in
+    assert (SERVICE, "GITHUB_CLIENT_ID") in memory_keyring.store  # the top level's, untouched
+
+
+def test_list_with_an_env_nothing_defines_warns(cli, populated):
+    """`--env stagign` with no [env.stagign] and no .dev.vars.stagign is probably a typo."""
+    result = cli("secret", "list", "--env", "stagign")
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: no environment 'stagign': wrangler.toml has no [env.stagign] and there is no "
+        ".dev.vars.stagign or .env.stagign file; using the top-level settings\n"
+    ) in result.stderr
+    (populated / ".dev.vars.stagign").write_text("A=1\n")
+    assert "no environment" not in cli("secret", "list", "--env", "stagign").stderr
 
 
 def test_list_empty(cli):
     result = cli("secret", "list")
     assert (result.exit_code, result.stdout) == (0, "")
-    assert result.stderr == "no secrets or vars yet; add one with `worktime secret put NAME`\n"
+    assert result.stderr == (
+        f"no secrets in the OS keyring ({SERVICE}) yet; add one with `worktime secret put NAME`\n"
+    )
 
 
 def test_list_without_a_keyring_still_shows_the_files(cli, project):
@@ -276,7 +339,7 @@ def test_delete_needs_confirmation_when_not_interactive(cli, memory_keyring):
     refused = cli("secret", "delete", "A")
     assert refused.exit_code == 1
     assert refused.stderr == (
-        "error: refusing to delete secret A without confirmation\n"
+        f"error: refusing to delete secret A from the OS keyring ({SERVICE}) without confirmation\n"
         "hint: pass --yes to confirm non-interactively\n"
     )
     assert (SERVICE, "A") in memory_keyring.store
@@ -289,14 +352,19 @@ def test_delete_needs_confirmation_when_not_interactive(cli, memory_keyring):
 def test_delete_json(cli):
     cli("secret", "put", "A", input=VALUE)
     result = cli("secret", "delete", "A", "--yes", "--json")
-    assert json.loads(result.stdout) == {"name": "A", "service": SERVICE, "deleted": True}
+    assert json.loads(result.stdout) == {
+        "name": "A",
+        "store": "keyring",
+        "location": SERVICE,
+        "deleted": True,
+    }
 
 
 def test_delete_missing(cli):
     result = cli("secret", "delete", "NOPE", "--yes")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"error: no secret NOPE in the keyring ({SERVICE})\nhint: see the names with `worktime secret list`\n"
+        f"error: no secret NOPE in the OS keyring ({SERVICE})\nhint: see the names with `worktime secret list`\n"
     )
 
 
@@ -307,7 +375,12 @@ def test_bulk_json_file(cli, project, memory_keyring):
     (project / "secrets.json").write_text(json.dumps({"A": VALUE, "B": "b\n"}))
     result = cli("secret", "bulk", "secrets.json", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"service": SERVICE, "stored": ["A", "B"], "deleted": []}
+    assert json.loads(result.stdout) == {
+        "store": "keyring",
+        "location": SERVICE,
+        "stored": ["A", "B"],
+        "deleted": [],
+    }
     assert memory_keyring.store[(SERVICE, "A")] == VALUE
     assert memory_keyring.store[(SERVICE, "B")] == "b"
     assert_secret_absent(VALUE, result)
@@ -316,7 +389,7 @@ def test_bulk_json_file(cli, project, memory_keyring):
 def test_bulk_dotenv_from_stdin(cli, memory_keyring):
     result = cli("secret", "bulk", "-", input=f"# seed\nJWT_SECRET='{VALUE}'\nOTHER=x\n")
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"✓ stored 2 and deleted 0 secret(s) in {SERVICE}\n"
+    assert result.stderr == f"✓ stored 2 and deleted 0 secret(s) in the OS keyring ({SERVICE})\n"
     assert memory_keyring.store[(SERVICE, "JWT_SECRET")] == VALUE  # ${ kept as written
     assert_secret_absent(VALUE, result)
 
@@ -329,7 +402,7 @@ def test_bulk_null_deletes_after_confirmation(cli, project, memory_keyring):
     assert refused.stderr.startswith("error: refusing to delete 1 secret(s) without confirmation\n")
     assert (SERVICE, "NEW") not in memory_keyring.store
     done = cli("secret", "bulk", "s.json", "--yes")
-    assert done.stderr == f"✓ stored 1 and deleted 1 secret(s) in {SERVICE}\n"
+    assert done.stderr == f"✓ stored 1 and deleted 1 secret(s) in the OS keyring ({SERVICE})\n"
     assert (SERVICE, "OLD") not in memory_keyring.store
 
 
@@ -399,7 +472,7 @@ def test_list_without_a_project_name_still_lists_the_files(cli, project):
     result = cli("secret", "list", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["service"] is None
+    assert data["location"] is None
     assert data["keyring_error"].endswith(
         "has no `name`, which names this project's secrets in the keyring"
     )

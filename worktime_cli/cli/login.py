@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import JsonOption
 
+if TYPE_CHECKING:
+    from worktime_cli.remote.auth import Identity, LogoutResult
+
+# Extra words are refused by `login` itself: Click's own error would quote them, and the
+# usual extra word is a pasted token.
+CATCH_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
-    app.command("login")(login)
+    app.command("login", context_settings=CATCH_EXTRA)(login)
     app.command("whoami")(whoami)
     app.command("logout")(logout)
 
 
 def login(
+    click_context: typer.Context,
     json: JsonOption = False,
     token_stdin: Annotated[
         bool,
@@ -38,22 +46,28 @@ def login(
         worktime login
         printf %s "$TOKEN" | worktime login
     """
+    from worktime_cli.cli.secret import refuse_extra_arguments
     from worktime_cli.remote import auth
 
+    refuse_extra_arguments(
+        click_context.args, "worktime login (the token on stdin or at the prompt)"
+    )
     if token_stdin or not output.is_terminal(sys.stdin):
         token = sys.stdin.read()
     else:
         token = typer.prompt("Cloudflare API token", hide_input=True, err=True)
     identity = auth.login(token)
-    output.result(
-        identity.to_json(),
-        f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring",
-        json=json,
+    output.render(identity, json=json, human=_logged_in)
+    if identity.overridden:
+        output.warn("CLOUDFLARE_API_TOKEN is set and is used instead of the stored token")
+
+
+def _logged_in(identity: Identity) -> None:
+    output.success(
+        f"logged in: token {identity.token.id} is {identity.token.status}; stored in the keyring"
     )
     for account in identity.accounts:
         output.info(f"account: {account.name} ({account.id})")
-    if auth.token_from_environment():
-        output.warn("CLOUDFLARE_API_TOKEN is set and is used instead of the stored token")
 
 
 def whoami(json: JsonOption = False) -> None:
@@ -65,10 +79,10 @@ def whoami(json: JsonOption = False) -> None:
     """
     from worktime_cli.remote import auth
 
-    identity = auth.whoami()
-    if json:
-        output.print_json(identity.to_json())
-        return
+    output.render(auth.whoami(), json=json, human=_identity_table)
+
+
+def _identity_table(identity: Identity) -> None:
     source = (
         "CLOUDFLARE_API_TOKEN"
         if identity.source == "environment"
@@ -95,13 +109,14 @@ def logout(json: JsonOption = False) -> None:
     """
     from worktime_cli.remote import auth
 
-    removed = auth.logout()
-    if json:
-        output.print_json({"removed": removed})
-        return
-    if removed:
+    result = auth.logout()
+    output.render(result, json=json, human=_logged_out)
+    if result.overridden:
+        output.warn("CLOUDFLARE_API_TOKEN is still set in this environment")
+
+
+def _logged_out(result: LogoutResult) -> None:
+    if result.removed:
         output.success("logged out: the API token was removed from the keyring")
     else:
         output.info("no API token was stored; nothing to do")
-    if auth.token_from_environment():
-        output.warn("CLOUDFLARE_API_TOKEN is still set in this environment")

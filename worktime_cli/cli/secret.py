@@ -2,7 +2,9 @@
 `--remote` (and `push`) the deployed Worker's secrets through Cloudflare's API.
 
 Values are read from a hidden prompt on a terminal, or from standard input when piped,
-never from argv: arguments are visible in `ps` and saved in shell history.
+never from argv: arguments are visible in `ps` and saved in shell history. The CLI context
+hands each command a secret store (the keyring, or the Worker with `--remote`); the command
+never asks which one it has.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption, RemoteOption, YesOption
-from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.cli.options import (
+    ConfigOption,
+    EnvOption,
+    JsonOption,
+    LocalOption,
+    RemoteOption,
+    YesOption,
+)
+from worktime_cli.errors import UsageError, WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.secrets import SecretPush
+    from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretList, SecretPut
 
 app = typer.Typer(
     name="secret",
@@ -29,6 +39,9 @@ app = typer.Typer(
 NameArg = Annotated[
     str, typer.Argument(help="The secret's name, e.g. JWT_SECRET.", show_default=False)
 ]
+# Extra words after NAME are caught by the command itself: Click's own error quotes them,
+# and the usual extra word is a pasted secret value.
+CATCH_EXTRA = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def register(root: typer.Typer) -> None:
@@ -36,17 +49,14 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app)
 
 
-def _refuse_with_remote(remote: bool, **options: object) -> None:
-    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
-    given = [name for name, value in options.items() if value not in (None, False)]
-    if remote and given:
-        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
-
-
-def _load(path: Path | None) -> Config:
-    from worktime_cli import config
-
-    return config.load(path)
+def refuse_extra_arguments(extra: list[str], usage: str) -> None:
+    """A usage error that says how many words were extra, never which: they may be a value."""
+    if extra:
+        raise UsageError(
+            f"got {len(extra)} unexpected extra argument(s) (not shown: they may hold a secret value)",
+            hint=f"usage: {usage}; a value is read from a hidden prompt or standard input, "
+            "never from the command line (clear it from your shell history)",
+        )
 
 
 def _stdin_is_terminal() -> bool:
@@ -61,17 +71,21 @@ def _read_value(name: str) -> str:
     return sys.stdin.read()
 
 
-@app.command("put")
+@app.command("put", context_settings=CATCH_EXTRA)
 def put(
+    click_context: typer.Context,
     name: NameArg,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Store a secret in the OS keyring: typed at a hidden prompt, or piped on stdin.
 
     Trailing whitespace is trimmed, as `wrangler secret put` does. With --remote, set it
-    on the deployed Worker named by `name` in wrangler.toml instead.
+    on the deployed Worker named by `name` in wrangler.toml instead. With --env, the
+    environment's own secrets (as wrangler's `<name>-<env>` Worker).
 
     Example:
 
@@ -79,42 +93,29 @@ def put(
         printf %s "$JWT_SECRET" | worktime secret put JWT_SECRET
         printf %s "$JWT_SECRET" | worktime secret put JWT_SECRET --remote
     """
-    from worktime_cli import environment, secrets
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.targets.secrets import validate_name
 
-    secrets.validate_name(name)  # before asking for a value that would then be refused
-    cfg = _load(config)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import secrets as remote_secrets
+    refuse_extra_arguments(click_context.args, "worktime secret put NAME")
+    validate_name(name)  # before asking for a value that would then be refused
+    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+        store = ctx.secrets()
+        _ = store.target  # a config without `name` fails here, before the value is asked for
+        result = store.put(name, _read_value(name))
+    output.render(result, json=json, human=_put_done)
+    for warning in result.warnings:
+        output.warn(warning)
 
-        script = remote_secrets.script_name(cfg)
-        value = secrets.normalise_value(name, _read_value(name))
-        with client.from_environment(cfg) as c:
-            stored = remote_secrets.put(c, script, name, value)
-        if json:
-            output.print_json({"name": stored.name, "script": script, "type": stored.type})
-        else:
-            output.success(f"set {name} on the Worker {script}")
-        return
-    result = secrets.put(cfg, name, _read_value(name))
-    if json:
-        output.print_json(
-            {"name": result.name, "service": result.service, "created": result.created}
-        )
-    else:
-        verb = "stored" if result.created else "replaced"
-        output.success(f"{verb} {name} in the OS keyring ({result.service})")
-    try:
-        source = environment.resolve(cfg, keyring=False).sources.get(name)
-    except WorktimeError:
-        source = None  # a broken .dev.vars is reported by the commands that read it
-    if source is not None and source != environment.SOURCE_VARS:
-        output.warn(f"{name} is also set in {source}, which takes precedence locally")
+
+def _put_done(result: SecretPut) -> None:
+    verb = "stored" if result.created else "replaced"
+    output.success(f"{verb} {result.name} {result.target.into}")
 
 
 @app.command("list")
 def list_(
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
@@ -122,7 +123,8 @@ def list_(
     """List the names in the local environment and where each resolves from; never values.
 
     Sources, lowest to highest: vars (wrangler.toml), keyring, .dev.vars (or .env files).
-    With --remote, list the secret names set on the deployed Worker.
+    With --remote, list the secret names set on the deployed Worker (and the required names
+    it lacks).
 
     Example:
 
@@ -130,69 +132,45 @@ def list_(
         worktime secret list --env staging --json
         worktime secret list --remote
     """
-    from worktime_cli import environment, secrets
+    from worktime_cli.cli.context import open_context
 
-    _refuse_with_remote(remote, **{"--env": env})
-    cfg = _load(config)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import secrets as remote_secrets
-
-        script = remote_secrets.script_name(cfg)
-        with client.from_environment(cfg) as c:
-            found = remote_secrets.list_secrets(c, script)
-        if json:
-            output.print_json({"script": script, "secrets": [x.to_json() for x in found]})
-        elif found:
-            output.print_table(["name", "type"], [[x.name, x.type] for x in found])
-        else:
-            output.info(f"the Worker {script} has no secrets")
-        return
-    resolved = environment.resolve(cfg, env=env)
-    names = sorted(set(resolved.sources) | set(resolved.missing))
-    required = set(resolved.required)
-    try:
-        service: str | None = secrets.service_name(cfg)
-    except WorktimeError:
-        service = None  # no `name` in wrangler.toml: already reported as keyring_error
-    if json:
-        output.print_json(
-            {
-                "service": service,
-                "keyring_error": resolved.keyring_error,
-                "secrets": [
-                    {
-                        "name": name,
-                        "source": resolved.sources.get(name),
-                        "required": name in required,
-                        "defined_in": list(resolved.layers.get(name, ())),
-                    }
-                    for name in names
-                ],
-                "missing": list(resolved.missing),
-            }
-        )
-    elif names:
-        output.print_table(
-            ["name", "source", "required", "overrides"],
-            [
-                [
-                    name,
-                    resolved.sources.get(name, "missing"),
-                    name in required,
-                    ", ".join(resolved.layers.get(name, ())[:-1]),
-                ]
-                for name in names
-            ],
-        )
-    else:
-        output.info("no secrets or vars yet; add one with `worktime secret put NAME`")
-    if resolved.keyring_error:
-        output.warn(f"could not read the OS keyring: {resolved.keyring_error}")
-    if resolved.missing:
+    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+        listing = ctx.secrets().names()
+    output.render(listing, json=json, human=_list_table)
+    for warning in listing.warnings:
+        output.warn(warning)
+    if listing.keyring_error:
+        output.warn(f"could not read the OS keyring: {listing.keyring_error}")
+    if listing.missing:
         output.warn(
-            "required but not set: " + ", ".join(resolved.missing) + " (`worktime secret put NAME`)"
+            "required but not set: "
+            + ", ".join(listing.missing)
+            + f" (`worktime secret put NAME{_flag(listing)}`)"
         )
+
+
+def _flag(listing: SecretList | SecretPut | SecretBulk | SecretDeleted) -> str:
+    return " --remote" if listing.target.store == "worker" else ""
+
+
+def _list_table(listing: SecretList) -> None:
+    if not listing.secrets:
+        output.info(
+            f"no secrets {listing.target.into} yet; add one with `worktime secret put NAME{_flag(listing)}`"
+        )
+        return
+    output.print_table(
+        ["name", "source", "required", "overrides"],
+        [
+            [
+                entry.name,
+                entry.source or "missing",
+                entry.required,
+                ", ".join(entry.defined_in[:-1]),
+            ]
+            for entry in listing.secrets
+        ],
+    )
 
 
 @app.command("delete")
@@ -200,7 +178,9 @@ def delete(
     name: NameArg,
     yes: YesOption = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Delete a secret from the OS keyring (asks first; --yes to skip); --remote: from the Worker.
@@ -210,40 +190,27 @@ def delete(
         worktime secret delete JWT_SECRET --yes
         worktime secret delete JWT_SECRET --remote
     """
-    from worktime_cli import secrets
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.targets.secrets import missing_secret, validate_name
 
-    cfg = _load(config)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import secrets as remote_secrets
-
-        secrets.validate_name(name)
-        script = remote_secrets.script_name(cfg)
-        # Confirm before any request: without a terminal and --yes, nothing is sent.
+    validate_name(name)
+    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+        store = ctx.secrets()
+        target = store.target
+        if not store.exists(name):
+            raise missing_secret(name, target)
+        # Asked before the delete is sent: without a terminal and --yes, nothing changes.
         output.confirm(
-            f"Delete secret {name} from the deployed Worker {script}?",
+            f"Delete secret {name} from {target.place}?",
             yes=yes,
-            action=f"delete secret {name} from the Worker {script}",
+            action=f"delete secret {name} from {target.place}",
         )
-        with client.from_environment(cfg) as c:
-            remote_secrets.delete(c, script, name)
-        if json:
-            output.print_json({"name": name, "script": script, "deleted": True})
-        else:
-            output.success(f"deleted {name} from the Worker {script}")
-        return
-    service = secrets.service_name(cfg)
-    if not secrets.exists(cfg, name):
-        raise NotFoundError(
-            f"no secret {name} in the keyring ({service})",
-            hint="see the names with `worktime secret list`",
-        )
-    output.confirm(f"Delete secret {name} from {service}?", yes=yes, action=f"delete secret {name}")
-    secrets.delete(cfg, name)
-    if json:
-        output.print_json({"name": name, "service": service, "deleted": True})
-    else:
-        output.success(f"deleted {name} from the OS keyring ({service})")
+        result = store.delete(name)
+    output.render(result, json=json, human=_deleted)
+
+
+def _deleted(result: SecretDeleted) -> None:
+    output.success(f"deleted {result.name} from {result.target.place}")
 
 
 @app.command("bulk")
@@ -258,13 +225,16 @@ def bulk(
     ],
     yes: YesOption = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Store (and delete) many secrets at once from a JSON or .env file; all or nothing.
+    """Store (and delete) many secrets at once from a JSON or .env file.
 
-    With --remote, upload them to the deployed Worker, one request each, in file order
-    (deletions, `null` values, are refused there: use `secret delete NAME --remote`).
+    Every entry is checked before anything is written. Locally it is all or nothing; with
+    --remote, one request per entry in file order (a failure says what was already sent).
+    Deleting (`null`) asks first (--yes to skip).
 
     Example:
 
@@ -273,63 +243,37 @@ def bulk(
         worktime secret bulk secrets.json --remote
     """
     from worktime_cli import secrets
+    from worktime_cli.cli.context import open_context
 
-    cfg = _load(config)
+    changes = secrets.parse_bulk(*_read_source(source))
+    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+        store = ctx.secrets()
+        doomed = [name for name, value in changes.items() if value is None and store.exists(name)]
+        if doomed:
+            output.confirm(
+                f"Delete {len(doomed)} secret(s) ({', '.join(doomed)}) from {store.target.place}?",
+                yes=yes,
+                action=f"delete {len(doomed)} secret(s)",
+            )
+        result = store.bulk(changes)
+    output.render(result, json=json, human=_bulk_done)
+
+
+def _read_source(source: str) -> tuple[str, str]:
     if source == "-":
-        text, label = sys.stdin.read(), "<stdin>"
-    else:
-        try:
-            text, label = Path(source).read_text(encoding="utf-8"), source
-        except OSError as exc:
-            raise WorktimeError(f"cannot read {source}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise WorktimeError(f"{source} is not UTF-8 text") from None
-    changes = secrets.parse_bulk(text, label)
-    if remote:
-        _bulk_remote(cfg, changes, label, json)
-        return
-    doomed = [
-        name for name, value in changes.items() if value is None and secrets.exists(cfg, name)
-    ]
-    if doomed:
-        output.confirm(
-            f"Delete {len(doomed)} secret(s) ({', '.join(doomed)})?",
-            yes=yes,
-            action=f"delete {len(doomed)} secret(s)",
-        )
-    result = secrets.bulk(cfg, changes)
-    if json:
-        output.print_json(
-            {
-                "service": result.service,
-                "stored": list(result.stored),
-                "deleted": list(result.deleted),
-            }
-        )
-    else:
-        output.success(
-            f"stored {len(result.stored)} and deleted {len(result.deleted)} secret(s) in {result.service}"
-        )
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(source).read_text(encoding="utf-8"), source
+    except OSError as exc:
+        raise WorktimeError(f"cannot read {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise WorktimeError(f"{source} is not UTF-8 text") from None
 
 
-def _bulk_remote(cfg: Config, changes: dict[str, str | None], label: str, json: bool) -> None:
-    from worktime_cli.remote import client
-    from worktime_cli.remote import secrets as remote_secrets
-
-    deletions = [name for name, value in changes.items() if value is None]
-    if deletions:
-        raise WorktimeError(
-            f"{label}: null (delete) entries are not supported with --remote: {', '.join(deletions)}",
-            hint="remove them from the file, and use `worktime secret delete NAME --remote`",
-        )
-    script = remote_secrets.script_name(cfg)
-    values = {name: value for name, value in changes.items() if value is not None}
-    with client.from_environment(cfg) as c:
-        result = remote_secrets.put_many(c, script, values)
-    if json:
-        output.print_json(result.to_json())
-    else:
-        output.success(f"uploaded {len(result.uploaded)} secret(s) to the Worker {script}")
+def _bulk_done(result: SecretBulk) -> None:
+    output.success(
+        f"stored {len(result.stored)} and deleted {len(result.deleted)} secret(s) {result.target.into}"
+    )
 
 
 @app.command("push")
@@ -357,50 +301,45 @@ def push(
         worktime secret push
         worktime secret push --env staging --yes
     """
-    from worktime_cli import environment
-    from worktime_cli.remote import client
-    from worktime_cli.remote import secrets as remote_secrets
+    from worktime_cli import environment, secrets
+    from worktime_cli.cli.context import open_context
 
-    cfg = _load(config)
-    script = remote_secrets.script_name(cfg)
-    resolved = environment.resolve(cfg, env=env)
-    if resolved.keyring_error:
-        output.warn(f"could not read the OS keyring: {resolved.keyring_error}")
-    local_only = (environment.SOURCE_VARS, environment.SOURCE_CLI)
-    values: dict[str, str] = {}
-    skipped: list[str] = []
-    for name in resolved.required:
-        source = resolved.sources.get(name)
-        if source is None or source in local_only:
-            skipped.append(name)
-        else:
-            values[name] = resolved.values[name]
-    if skipped and not allow_missing:
-        raise WorktimeError(
-            f"required secret(s) with no value in the keyring or .dev.vars: {', '.join(skipped)}",
-            hint="set them with `worktime secret put NAME`, or pass --allow-missing to skip them",
-        )
-    if skipped:
-        output.warn(f"no local value, skipped: {', '.join(skipped)}")
-    if not values:
-        if not resolved.required:
-            output.info(
-                "no required secrets: list them under [secrets] required in wrangler.toml "
-                "or in .dev.vars.example"
+    with open_context(config=config, remote=True, env=env) as ctx:
+        resolved = environment.resolve(ctx.config, env=env)
+        for warning in resolved.warnings:
+            output.warn(warning)
+        if resolved.keyring_error:
+            output.warn(f"could not read the OS keyring: {resolved.keyring_error}")
+        plan = secrets.plan_push(resolved)
+        if plan.skipped and not allow_missing:
+            raise WorktimeError(
+                f"required secret(s) with no value in the keyring or .dev.vars: {', '.join(plan.skipped)}",
+                hint="set them with `worktime secret put NAME`, or pass --allow-missing to skip them",
             )
-        if json:
-            output.print_json({"script": script, "uploaded": [], "skipped": skipped})
-        return
-    output.confirm(
-        f"Upload {len(values)} secret(s) to the deployed Worker {script}: {', '.join(values)}?",
-        yes=yes,
-        action=f"upload secrets to the Worker {script}",
-    )
-    with client.from_environment(cfg) as c:
-        result = remote_secrets.put_many(c, script, values)
-    output.result(
-        {**result.to_json(), "skipped": skipped},
-        f"uploaded {len(result.uploaded)} secret(s) to the Worker {script}: "
-        + ", ".join(result.uploaded),
-        json=json,
-    )
+        if plan.skipped:
+            output.warn(f"no local value, skipped: {', '.join(plan.skipped)}")
+        store = ctx.secrets()
+        if not plan.values:
+            if not plan.required:
+                output.info(
+                    "no required secrets: list them under [secrets] required in wrangler.toml "
+                    "or in .dev.vars.example"
+                )
+            result = secrets.SecretPush(store.target, (), plan.skipped)
+        else:
+            output.confirm(
+                f"Upload {len(plan.values)} secret(s) to {store.target.place}: {', '.join(plan.values)}?",
+                yes=yes,
+                action=f"upload secrets to {store.target.place}",
+            )
+            uploaded = store.bulk(plan.values)
+            result = secrets.SecretPush(uploaded.target, uploaded.stored, plan.skipped)
+    output.render(result, json=json, human=_pushed)
+
+
+def _pushed(result: SecretPush) -> None:
+    if result.uploaded:
+        output.success(
+            f"uploaded {len(result.uploaded)} secret(s) to {result.target.place}: "
+            + ", ".join(result.uploaded)
+        )

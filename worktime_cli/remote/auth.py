@@ -1,24 +1,34 @@
 """`worktime login/whoami/logout`: the API token, verified, kept in the OS keyring.
 
-One token per user (not per project), under the keyring service `worktime:cloudflare`.
-Every keyring call runs with a timeout: a locked or hung Secret Service must give an error,
-not a hang.
+One token per user (not per project), under the keyring service `worktime:cloudflare`
+(`keyring_store` holds the entry, with its timeout: a locked or hung Secret Service gives an
+error, not a hang). Which token is in use is `remote.credentials`' answer.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
+from worktime_cli import keyring_store
 from worktime_cli.errors import RemoteError
-from worktime_cli.remote.client import Client, resolve_token
+from worktime_cli.remote.client import Client
+from worktime_cli.remote.credentials import TokenSource, resolve_token, token_from_environment
 
-KEYRING_SERVICE = "worktime:cloudflare"
-KEYRING_USERNAME = "api_token"
+KEYRING_SERVICE = keyring_store.TOKEN_SERVICE
+KEYRING_USERNAME = keyring_store.TOKEN_USERNAME
 
-T = TypeVar("T")
+__all__ = [
+    "AccountInfo",
+    "Identity",
+    "LogoutResult",
+    "TokenStatus",
+    "login",
+    "logout",
+    "stored_token",
+    "token_from_environment",
+    "verify",
+    "whoami",
+]
 
 
 @dataclass(frozen=True)
@@ -38,9 +48,10 @@ class AccountInfo:
 class Identity:
     """What `whoami` shows: where the token comes from, its status, its accounts."""
 
-    source: str  # "environment" | "keyring"
+    source: TokenSource
     token: TokenStatus
     accounts: tuple[AccountInfo, ...]
+    overridden: bool = False  # CLOUDFLARE_API_TOKEN is set and wins over the stored token
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -52,19 +63,17 @@ class Identity:
         }
 
 
-def _keyring(operation: Callable[[Any], T], what: str, **options: Any) -> T:
-    # The secrets module's helper: 5 s timeout, unusable-backend and locked-keyring errors.
-    from worktime_cli import secrets
+@dataclass(frozen=True)
+class LogoutResult:
+    removed: bool  # False: no token was stored
+    overridden: bool = False  # CLOUDFLARE_API_TOKEN is still set
 
-    return secrets.call_with_timeout(operation, what, **options)
+    def to_json(self) -> dict[str, object]:
+        return {"removed": self.removed}
 
 
 def stored_token() -> str | None:
-    token: str | None = _keyring(
-        lambda backend: backend.get_password(KEYRING_SERVICE, KEYRING_USERNAME),
-        "read the API token",
-    )
-    return token
+    return keyring_store.stored_token()
 
 
 def verify(token: str, base_url: str | None = None) -> TokenStatus:
@@ -108,12 +117,10 @@ def login(token: str, base_url: str | None = None) -> Identity:
                 hint="create a new token at dash.cloudflare.com/profile/api-tokens",
             )
         accounts = _accounts(client)
-    _keyring(
-        lambda backend: backend.set_password(KEYRING_SERVICE, KEYRING_USERNAME, token),
-        "store the API token",
-        secret=token,
+    keyring_store.store_token(token)
+    return Identity(
+        source="keyring", token=status, accounts=accounts, overridden=token_from_environment()
     )
-    return Identity(source="keyring", token=status, accounts=accounts)
 
 
 def whoami(base_url: str | None = None) -> Identity:
@@ -125,20 +132,6 @@ def whoami(base_url: str | None = None) -> Identity:
     return Identity(source=source, token=status, accounts=accounts)
 
 
-def logout() -> bool:
-    """Forget the stored token; False when none was stored."""
-    import keyring.errors
-
-    def delete(backend: Any) -> bool:
-        try:
-            backend.delete_password(KEYRING_SERVICE, KEYRING_USERNAME)
-        except keyring.errors.PasswordDeleteError:
-            return False
-        return True
-
-    return _keyring(delete, "delete the API token")
-
-
-def token_from_environment() -> bool:
-    """Whether CLOUDFLARE_API_TOKEN overrides the stored token."""
-    return bool(os.environ.get("CLOUDFLARE_API_TOKEN", "").strip())
+def logout() -> LogoutResult:
+    """Forget the stored token (`removed` False when none was stored)."""
+    return LogoutResult(removed=keyring_store.forget_token(), overridden=token_from_environment())

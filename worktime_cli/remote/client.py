@@ -1,5 +1,7 @@
 """The HTTP client for Cloudflare's API: auth, the envelope, errors, retries, pagination.
 
+HTTP only: which token and account to use is `remote.credentials`' business.
+
 Every response is Cloudflare's envelope `{success, errors, messages, result, result_info}`.
 A failure becomes one `RemoteError` line, `code: message`. The API token is held only by
 `_BearerAuth` and never formatted into a message: transport errors are re-raised as our own
@@ -24,8 +26,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 BASE_URL_ENV = "CLOUDFLARE_API_BASE_URL"
-TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # noqa: S105  # a variable name, not a secret
-ACCOUNT_ENV = "CLOUDFLARE_ACCOUNT_ID"
 
 # Connect fast, but allow D1 queries/imports the time Cloudflare itself allows them.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -369,30 +369,10 @@ def _show(url: str) -> str:
 # --- building a client from the environment ---------------------------------------------------
 
 
-def resolve_token() -> tuple[str, str]:
-    """The token and where it came from: CLOUDFLARE_API_TOKEN, else `worktime login`'s entry."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if token:
-        return token, "environment"
-    from worktime_cli.remote import auth
-
-    stored = auth.stored_token()
-    if stored:
-        return stored, "keyring"
-    raise RemoteError(
-        "not logged in to Cloudflare",
-        hint=f"run `worktime login`, or set {TOKEN_ENV}",
-    )
-
-
-def resolve_account_id(cfg: Config | None) -> str | None:
-    if cfg is not None and cfg.account_id:
-        return cfg.account_id
-    return os.environ.get(ACCOUNT_ENV, "").strip() or None
-
-
 def from_environment(cfg: Config | None = None, **options: Any) -> Client:
-    """The client every `--remote` command uses."""
+    """The client every `--remote` command uses (credentials as `remote.credentials` finds them)."""
+    from worktime_cli.remote.credentials import resolve_account_id, resolve_token
+
     token, _source = resolve_token()
     return Client(token, account_id=resolve_account_id(cfg), **options)
 

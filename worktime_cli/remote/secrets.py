@@ -1,21 +1,41 @@
 """Remote Worker secrets: `/accounts/{id}/workers/scripts/{script}/secrets`.
 
-The script is the Worker named by `name` in wrangler.toml. Cloudflare answers 10007 when
-that Worker was never deployed; secrets cannot exist without it, so say exactly that.
+The script is the Worker named by `name` in wrangler.toml (`<name>-<env>` under `--env`, as
+wrangler). Cloudflare answers 10007 when that Worker was never deployed; secrets cannot exist
+without it, so say exactly that.
+
+`RemoteSecrets(client, config)` is the remote `SecretStore`: the same checks (from
+`targets.secrets`) run before any request, and it returns the same results as the keyring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from worktime_cli.config import Config
 from worktime_cli.errors import ConfigError, RemoteError
 from worktime_cli.remote.client import Client
+from worktime_cli.targets.secrets import (
+    SecretBulk,
+    SecretDeleted,
+    SecretEntry,
+    SecretList,
+    SecretPut,
+    SecretTarget,
+    clean_changes,
+    missing_secret,
+    normalise_value,
+    validate_name,
+)
+
+if TYPE_CHECKING:
+    from worktime_cli.config import Config
 
 NO_SUCH_WORKER = 10007
+NO_SUCH_SECRET = 10056
+SOURCE_WORKER = "worker"
 
 
 @dataclass(frozen=True)
@@ -105,3 +125,103 @@ def put_many(
             raise
         done.append(name)
     return PushResult(script=script, uploaded=tuple(done))
+
+
+class RemoteSecrets:
+    """The deployed Worker's secrets (`SecretStore`), through one API client."""
+
+    def __init__(self, client: Client, config: Config) -> None:
+        self.client = client
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"RemoteSecrets({self.config.path})"
+
+    @property
+    def script(self) -> str:
+        return script_name(self.config)
+
+    @property
+    def target(self) -> SecretTarget:
+        return SecretTarget("worker", self.script)
+
+    def names(self) -> SecretList:
+        """The Worker's secrets; the config's required names it lacks are `missing`."""
+        from worktime_cli.environment import required_names
+
+        found = list_secrets(self.client, self.script)
+        required, _source = required_names(self.config)
+        present = {secret.name for secret in found}
+        entries = [
+            SecretEntry(
+                name=secret.name,
+                source=SOURCE_WORKER,
+                required=secret.name in required,
+                defined_in=(SOURCE_WORKER,),
+                type=secret.type,
+            )
+            for secret in found
+        ]
+        missing = tuple(name for name in required if name not in present)
+        entries += [SecretEntry(name=name, source=None, required=True) for name in missing]
+        return SecretList(
+            target=self.target,
+            secrets=tuple(sorted(entries, key=lambda entry: entry.name)),
+            missing=missing,
+        )
+
+    def exists(self, name: str) -> bool:
+        validate_name(name)
+        return any(secret.name == name for secret in list_secrets(self.client, self.script))
+
+    def put(self, name: str, value: str) -> SecretPut:
+        validate_name(name)
+        value = normalise_value(name, value)
+        script = self.script
+        # One GET first, to say "stored" or "replaced" as the keyring does (and to learn that
+        # the Worker is missing before the value is sent anywhere).
+        existed = any(secret.name == name for secret in list_secrets(self.client, script))
+        stored = put(self.client, script, name, value)
+        return SecretPut(self.target, stored.name, created=not existed)
+
+    def delete(self, name: str) -> SecretDeleted:
+        validate_name(name)
+        try:
+            delete(self.client, self.script, name)
+        except RemoteError as exc:
+            if exc.code == NO_SUCH_SECRET:
+                raise missing_secret(name, self.target) from None
+            raise
+        return SecretDeleted(self.target, name)
+
+    def bulk(self, changes: Mapping[str, str | None]) -> SecretBulk:
+        """Puts and deletes in file order, one request each; deleting an absent name is a no-op.
+
+        Cloudflare cannot read a value back, so a failure half-way cannot be undone: the
+        error says what was already changed.
+        """
+        clean = clean_changes(changes)
+        script = self.script
+        present = (
+            {secret.name for secret in list_secrets(self.client, script)}
+            if any(value is None for value in clean.values())
+            else set()
+        )
+        stored: list[str] = []
+        deleted: list[str] = []
+        for name, value in clean.items():
+            try:
+                if value is not None:
+                    put(self.client, script, name, value)
+                    stored.append(name)
+                elif name in present:
+                    delete(self.client, script, name)
+                    deleted.append(name)
+            except RemoteError as exc:
+                done = [f"uploaded: {', '.join(stored)}"] if stored else []
+                done += [f"deleted: {', '.join(deleted)}"] if deleted else []
+                if done:
+                    exc.message = f"{exc.message} (already {'; '.join(done)})"
+                    exc.args = (exc.message,)
+                raise
+        return SecretBulk(self.target, tuple(stored), tuple(deleted))

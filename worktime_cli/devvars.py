@@ -1,0 +1,107 @@
+"""Dotenv files: which ones wrangler reads (`.dev.vars`, or the `.env` family), and a strict parser.
+
+Discovery mirrors `wrangler dev`: `.dev.vars.<env>` with `--env` (one file, falling back to
+`.dev.vars`, never merged); if there is none, `.env`, `.env.local`, `.env.<env>`,
+`.env.<env>.local` merged in that order, unless CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=false.
+
+Parsing uses python-dotenv's own parser with no interpolation: a `${` inside a secret is part
+of the secret (python-dotenv issue #422). python-dotenv only logs a warning for a line it
+cannot parse and drops it; a dropped secret would surface much later as a confusing 401, so
+here a malformed line is an error naming `file:line` — never its content, which is probably a
+secret.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from worktime_cli.errors import ConfigError
+
+DEV_VARS = ".dev.vars"
+DEV_VARS_EXAMPLE = ".dev.vars.example"
+# wrangler's switch for the `.env` fallback; "false" turns it off.
+LOAD_DOT_ENV_VARIABLE = "CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV"
+
+
+@dataclass(frozen=True)
+class DotenvEntry:
+    key: str
+    value: str | None  # None for a bare `KEY` line
+    line: int
+
+
+def dotenv_files(root: Path, env: str | None = None) -> list[Path]:
+    """The dotenv files wrangler would read for `env`, lowest precedence first."""
+    if env is not None and (root / f"{DEV_VARS}.{env}").is_file():
+        return [root / f"{DEV_VARS}.{env}"]
+    if (root / DEV_VARS).is_file():
+        return [root / DEV_VARS]
+    if os.environ.get(LOAD_DOT_ENV_VARIABLE, "").lower() == "false":
+        return []
+    names = [".env", ".env.local"]
+    if env is not None:
+        names += [f".env.{env}", f".env.{env}.local"]
+    return [root / name for name in names if (root / name).is_file()]
+
+
+def env_files(root: Path, env: str) -> list[Path]:
+    """The files that exist only for `env` (`.dev.vars.<env>`, `.env.<env>`, `.env.<env>.local`)."""
+    names = (f"{DEV_VARS}.{env}", f".env.{env}", f".env.{env}.local")
+    return [root / name for name in names if (root / name).is_file()]
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """A dotenv file's names and values; a malformed line or a bare `KEY` is an error."""
+    result: dict[str, str] = {}
+    for entry in parse_dotenv(read_text(path), str(path)):
+        if entry.value is None:
+            # Not even the "name": a bare line is as likely a pasted value as a name.
+            raise ConfigError(
+                f"{path}:{entry.line}: a line without '='",
+                hint="lines look like NAME=value",
+            )
+        result[entry.key] = entry.value
+    return result
+
+
+def parse_dotenv(text: str, source: str) -> list[DotenvEntry]:
+    """Parse dotenv text exactly as `dotenv_values(interpolate=False)` would, but strictly.
+
+    The error names the line, never its content: the content is probably a secret.
+    """
+    from dotenv.parser import parse_stream
+
+    entries: list[DotenvEntry] = []
+    for binding in parse_stream(io.StringIO(text)):
+        raw = binding.original.string
+        # parse_stream attaches blank lines to the binding that follows them.
+        line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
+        if binding.error:
+            raise ConfigError(
+                f"{source}:{line}: cannot parse this line",
+                hint="lines look like NAME=value; quote a value with spaces or # in it",
+            )
+        if binding.key is not None:
+            entries.append(DotenvEntry(binding.key, binding.value, line))
+    return entries
+
+
+def example_keys(root: Path) -> tuple[str, ...] | None:
+    """The names in `.dev.vars.example` (never its placeholder values), or None without one."""
+    example = root / DEV_VARS_EXAMPLE
+    if not example.is_file():
+        return None
+    keys = [entry.key for entry in parse_dotenv(read_text(example), str(example))]
+    return tuple(dict.fromkeys(keys))
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None

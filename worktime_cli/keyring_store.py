@@ -1,0 +1,234 @@
+"""Everything worktime keeps in the OS keyring, and the one way it talks to the keyring.
+
+Two kinds of entries live there:
+- a project's secrets: service `worktime:<name>` (the Worker's name, so `<name>-<env>` under
+  `--env`), username = the secret's name; keyring has no way to enumerate entries, so the set
+  of names lives in one more entry of the same service (`worktime.index`, a JSON list of names,
+  never values; the dot cannot collide with a secret name, which matches `[A-Za-z_]\\w*`);
+- the user's Cloudflare API token: service `worktime:cloudflare`, username `api_token`.
+
+Every call goes through `call_with_timeout`, which runs it in a daemon thread and gives up
+after `TIMEOUT_SECONDS`: a locked or hung Secret Service (or a D-Bus that never answers) must
+give a clear error, not a frozen terminal. A thread that never returns is abandoned; being a
+daemon it does not keep the process alive. Backends that accept a value and lose it count as
+no backend at all. A backend's own error text is scrubbed of the value before we repeat it.
+
+`keyring` is imported inside the functions, so `worktime --help` and the keyring-free parts of
+the environment never load it. This module sits below `secrets`, `environment` and
+`remote.credentials`, and imports none of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from worktime_cli.errors import ConfigError, SecretStoreError, WorktimeError
+
+if TYPE_CHECKING:
+    from worktime_cli.config import Config
+
+T = TypeVar("T")
+
+TIMEOUT_SECONDS = 5.0
+INDEX_USERNAME = "worktime.index"
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TOKEN_SERVICE = "worktime:cloudflare"  # noqa: S105  # a keyring service name, not a secret
+TOKEN_USERNAME = "api_token"  # noqa: S105  # a keyring username, not a secret
+
+NO_BACKEND_HINT = (
+    "start and unlock a Secret Service (e.g. gnome-keyring), choose a keyring backend with "
+    "PYTHON_KEYRING_BACKEND, or put local values in .dev.vars"
+)
+# Backends that accept a value and then lose it (or refuse everything): storing a secret
+# there would look like success, so they count as "no usable backend".
+_UNUSABLE_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+
+
+# --- the one call path ---------------------------------------------------------------------
+
+
+def call_with_timeout(
+    operation: Callable[[Any], T],
+    what: str,
+    *,
+    secret: str | None = None,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Run `operation(backend)` with a timeout, turning keyring failures into SecretStoreError.
+
+    `what` completes "trying to …" in messages; `secret` is scrubbed from a backend's error
+    text; exceptions in `passthrough` reach the caller unchanged.
+    """
+    import keyring
+
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            # get_keyring() is inside the thread too: choosing a backend may probe D-Bus.
+            backend = keyring.get_keyring()
+            if _backend_path(backend) in _UNUSABLE_BACKENDS:
+                outcome["unusable"] = _backend_path(backend)
+                return
+            outcome["value"] = operation(backend)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name="worktime-keyring", daemon=True)
+    thread.start()
+    thread.join(TIMEOUT_SECONDS)
+    if thread.is_alive():
+        raise SecretStoreError(
+            f"the OS keyring did not answer within {TIMEOUT_SECONDS:g} s (trying to {what})",
+            hint="unlock your keyring (it may be waiting for a password), or " + NO_BACKEND_HINT,
+        )
+    if "unusable" in outcome:
+        raise _no_backend(outcome["unusable"])
+    if "error" in outcome:
+        exc = outcome["error"]
+        if isinstance(exc, passthrough):
+            raise exc
+        raise _translate(exc, what, secret) from None
+    return outcome["value"]  # type: ignore[no-any-return]
+
+
+def get(service: str, username: str, what: str) -> str | None:
+    """One entry's value, or None when there is none."""
+    value: str | None = call_with_timeout(
+        lambda backend: backend.get_password(service, username), what
+    )
+    return value
+
+
+def set_value(service: str, username: str, value: str, what: str) -> None:
+    """Create or replace one entry; `value` never reaches a message."""
+    call_with_timeout(
+        lambda backend: backend.set_password(service, username, value), what, secret=value
+    )
+
+
+def delete(service: str, username: str, what: str) -> bool:
+    """Remove one entry; False when it was not there (the goal is reached either way)."""
+    import keyring.errors
+
+    try:
+        call_with_timeout(
+            lambda backend: backend.delete_password(service, username),
+            what,
+            passthrough=(keyring.errors.PasswordDeleteError,),
+        )
+    except keyring.errors.PasswordDeleteError:
+        return False
+    return True
+
+
+def quietly(action: Callable[[], object]) -> None:
+    """Best-effort clean-up after an error that is already being reported.
+
+    A second error here would only hide the first.
+    """
+    with contextlib.suppress(WorktimeError):
+        action()
+
+
+def _backend_path(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _no_backend(backend: str) -> SecretStoreError:
+    return SecretStoreError(f"no usable OS keyring (keyring chose {backend})", hint=NO_BACKEND_HINT)
+
+
+def _translate(exc: BaseException, what: str, secret: str | None) -> WorktimeError:
+    import keyring.errors
+
+    if isinstance(exc, WorktimeError):
+        return exc
+    if isinstance(exc, keyring.errors.NoKeyringError):
+        return _no_backend("none")
+    if isinstance(exc, keyring.errors.KeyringLocked):
+        return SecretStoreError(
+            f"the OS keyring is locked (trying to {what})",
+            hint="unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`) and retry",
+        )
+    detail = str(exc)
+    if secret:
+        detail = detail.replace(secret, "***")
+    detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return SecretStoreError(f"the OS keyring failed to {what}: {detail}", hint=NO_BACKEND_HINT)
+
+
+# --- a project's secrets -------------------------------------------------------------------
+
+
+def service_name(cfg: Config) -> str:
+    """The keyring service for a project: `worktime:<name>` (the Worker's name).
+
+    Under `--env NAME` the config's name is the environment's Worker (`<name>-<env>`, or the
+    env's own `name`), so every environment has its own secrets, as on Cloudflare.
+    """
+    if not cfg.name:
+        raise ConfigError(
+            f"{cfg.path} has no `name`, which names this project's secrets in the keyring",
+            hint=f'add a line like `name = "worktime-backend"` at the top of {cfg.path.name}',
+        )
+    return f"worktime:{cfg.name}"
+
+
+def read_index(service: str) -> list[str]:
+    """The secret names recorded for `service` (values are not read)."""
+    raw = get(service, INDEX_USERNAME, f"read {INDEX_USERNAME}")
+    if raw is None:
+        return []
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, list):
+        raise SecretStoreError(
+            f"the list of secret names in the keyring ({service}, {INDEX_USERNAME}) is damaged",
+            hint=f"delete the keyring entry {INDEX_USERNAME!r} of {service!r}, then `worktime secret put` each secret again",
+        )
+    return [name for name in data if isinstance(name, str) and NAME_PATTERN.match(name)]
+
+
+def write_index(service: str, names: list[str]) -> None:
+    payload = json.dumps(sorted(set(names)))
+    call_with_timeout(
+        lambda backend: backend.set_password(service, INDEX_USERNAME, payload),
+        "update the list of secret names",
+    )
+
+
+def read_all(cfg: Config) -> dict[str, str]:
+    """Every indexed secret that still has a value (one deleted behind our back is skipped)."""
+    service = service_name(cfg)
+    values: dict[str, str] = {}
+    for name in sorted(read_index(service)):
+        value = get(service, name, f"read {name}")
+        if value is not None:
+            values[name] = value
+    return values
+
+
+# --- the API token -------------------------------------------------------------------------
+
+
+def stored_token() -> str | None:
+    """The token `worktime login` stored, or None."""
+    return get(TOKEN_SERVICE, TOKEN_USERNAME, "read the API token")
+
+
+def store_token(token: str) -> None:
+    set_value(TOKEN_SERVICE, TOKEN_USERNAME, token, "store the API token")
+
+
+def forget_token() -> bool:
+    """Delete the stored token; False when none was stored."""
+    return delete(TOKEN_SERVICE, TOKEN_USERNAME, "delete the API token")
