@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tests.support.migrations import SEED, Project, make_project, table
 from worktime_cli import d1, migrations, snapshots
-from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations import DriftError, MigrationError
 
 
@@ -94,7 +94,9 @@ HEADER = re.compile(r"-- Migration number: (\d{4}) \t \d{4}-\d\d-\d\dT\d\d:\d\d:
 
 
 def test_create_numbering_and_header(proj: Project) -> None:
-    up, down = migrations.create(proj.cfg, proj.db, "add notes")
+    created = migrations.create(proj.cfg, proj.db, "add notes")
+    up, down = created.path, created.down_path
+    assert created.name == "0001_add_notes.sql"
     assert up == proj.migrations / "0001_add_notes.sql"
     assert down == proj.migrations / "down" / "0001_add_notes.sql"
     match = HEADER.fullmatch(up.read_text())
@@ -102,13 +104,32 @@ def test_create_numbering_and_header(proj: Project) -> None:
     assert down.read_text().startswith("-- Rollback of 0001_add_notes.sql")
     proj.write("0009_manual.sql", "SELECT 1;")
     proj.write("readme.sql", "SELECT 1;")  # unnumbered: ignored for numbering
-    up2, _ = migrations.create(proj.cfg, proj.db, "two words here")
+    up2 = migrations.create(proj.cfg, proj.db, "two words here").path
     assert up2.name == "0010_two_words_here.sql"
 
 
-@pytest.mark.parametrize("message", ["a/b", "a\\b", "  "])
-def test_create_rejects_bad_messages(proj: Project, message: str) -> None:
-    with pytest.raises(WorktimeError):
+@pytest.mark.parametrize(
+    ("message", "slug"),
+    [
+        ("Add Notes!", "add_notes"),
+        ("a/b", "a_b"),  # a path separator can never leave the folder
+        ("a\\b", "a_b"),
+        ("  drop -- old  table; ", "drop_old_table"),
+        ("café ünïcode", "caf_n_code"),
+        ("v2.1 users", "v2_1_users"),
+    ],
+)
+def test_create_slugs_names(proj: Project, message: str, slug: str) -> None:
+    """Issue 10 part 4: names are `[a-z0-9_]` (no `0003_!!!.sql`)."""
+    created = migrations.create(proj.cfg, proj.db, message)
+    assert created.name == f"0001_{slug}.sql"
+    assert re.fullmatch(r"[0-9]{4}_[a-z0-9_]+\.sql", created.name)
+    assert created.path.parent == proj.migrations
+
+
+@pytest.mark.parametrize("message", ["!!!", "  ", "---", "..."])
+def test_create_refuses_an_empty_slug_as_usage_error(proj: Project, message: str) -> None:
+    with pytest.raises(UsageError, match="has no letters or digits"):
         migrations.create(proj.cfg, proj.db, message)
     assert not proj.migrations.exists() or list(proj.migrations.iterdir()) == []
 
@@ -366,7 +387,7 @@ def test_irreversible_refused_before_anything_changes(proj: Project) -> None:
     migrations.apply(proj.cfg, proj.db, None)
     before = proj.dump()
     with pytest.raises(
-        WorktimeError, match=r"irreversible migration\(s\): 0003_t3.sql, 0002_t2.sql"
+        WorktimeError, match=r"cannot roll back: 0003_t3.sql, 0002_t2.sql have no down SQL"
     ) as caught:
         migrations.rollback(proj.cfg, proj.db, None, all=True)
     assert "nothing changed" in caught.value.message
@@ -378,7 +399,7 @@ def test_unverified_when_applied_by_another_tool(proj: Project) -> None:
     proj.write("0001_t1.sql", *table(1))
     proj.write("0002_t2.sql", *table(2))
     conn = d1.connect(proj.path, create=True)
-    conn.execute(migrations._tracking_ddl("d1_migrations"))
+    conn.execute(migrations.tracking_ddl("d1_migrations"))
     conn.execute("CREATE TABLE t1 (id INTEGER PRIMARY KEY, v TEXT)")
     conn.execute("INSERT INTO d1_migrations (name) VALUES ('0001_t1.sql')")
     conn.close()

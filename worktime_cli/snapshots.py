@@ -18,7 +18,8 @@ from typing import Any
 
 from worktime_cli import d1, state
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import LockedError, NotFoundError, SQLError
+from worktime_cli.errors import NotFoundError, SQLError
+from worktime_cli.sqlite_errors import is_busy, locked_error
 
 KEEP = 10
 OPERATIONS = ("apply", "rollback", "restore")
@@ -82,6 +83,11 @@ def take(
     return Snapshot(name, target, created, operation, target.stat().st_size)
 
 
+def discard(snapshot: Snapshot) -> None:
+    """Delete a snapshot of a run that changed nothing: restoring it would restore nothing."""
+    snapshot.path.unlink(missing_ok=True)
+
+
 def _backup(source: sqlite3.Connection, target: Path) -> None:
     target.unlink(missing_ok=True)
     copy = sqlite3.connect(target)
@@ -106,6 +112,21 @@ def _files(target_dir: Path) -> list[Path]:
     if not target_dir.is_dir():
         return []
     return sorted((p for p in target_dir.iterdir() if _NAME.match(p.name)), reverse=True)
+
+
+@dataclass(frozen=True)
+class SnapshotList:
+    """`d1 restore --list`: the snapshots of one database, newest first."""
+
+    database: str
+    snapshots: tuple[Snapshot, ...]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.snapshots]
+
+
+def snapshot_list(cfg: Config, db: D1Binding, persist_to: Path | None) -> SnapshotList:
+    return SnapshotList(db.database_name, tuple(list_snapshots(cfg, db, persist_to)))
 
 
 def list_snapshots(cfg: Config, db: D1Binding, persist_to: Path | None) -> list[Snapshot]:
@@ -175,12 +196,10 @@ def restore(
     target = d1.connect(target_path, create=True)
     try:
         source.backup(target)
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise LockedError(
-                f"database {db.database_name!r} is locked by another process",
-                hint="stop `worktime dev` / `wrangler dev` or wait for the running command, then retry",
-            ) from None
+    except sqlite3.Error as exc:
+        # By code, never by the words of the message (issue 10 part 4).
+        if is_busy(exc):
+            raise locked_error(what=f"database {db.database_name!r}") from None
         raise SQLError(f"restore from {snapshot.path} failed: {exc}") from None
     finally:
         target.close()

@@ -47,9 +47,13 @@ def test_create(cli, proj: Project) -> None:
         "path": str(proj.migrations / "0002_add_notes.sql"),
         "down_path": str(proj.migrations / "down" / "0002_add_notes.sql"),
     }
-    bad = cli("d1", "migrations", "create", "worktime-db", "a/b")
-    assert bad.exit_code == 1
-    assert bad.stderr.startswith("error: the migration message 'a/b' contains a path separator\n")
+    slugged = cli("d1", "migrations", "create", "worktime-db", "Add/Users table!", "--json")
+    assert slugged.exit_code == 0, slugged.output
+    assert json.loads(slugged.stdout)["name"] == "0003_add_users_table.sql"
+    bad = cli("d1", "migrations", "create", "worktime-db", "!!!")
+    assert bad.exit_code == 2  # a usage error: nothing to name the file with
+    assert bad.stderr.startswith("error: the migration message '!!!' has no letters or digits\n")
+    assert not (proj.migrations / "0004_.sql").exists()
 
 
 def test_list_json_shape_is_pinned(cli, proj: Project) -> None:
@@ -203,7 +207,7 @@ def test_rollback_needs_yes_when_not_interactive(cli, proj: Project) -> None:
 
 def test_rollback_option_conflicts(cli, proj: Project) -> None:
     result = cli("d1", "migrations", "rollback", "worktime-db", "--all", "--steps", "2", "--yes")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error, as with --remote (tests/parity)
     assert result.stderr == "error: give only one of --steps, --to and --all\n"
 
 

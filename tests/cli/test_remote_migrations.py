@@ -115,18 +115,36 @@ def test_apply_remote_failure_reports_what_went_through(
     result = cli("d1", "migrations", "apply", "DB", "--remote", "--json")
     assert result.exit_code == 1
     out = json.loads(result.stdout)
-    assert [m["name"] for m in out["migrations"]] == ["0001_init.sql"]
-    assert out["error"].startswith("0002_more.sql: 7500: no such table: nope")
-    assert "D1 ran this migration as one batch" in result.stderr
+    assert [(m["name"], m["status"]) for m in out["migrations"]] == [
+        ("0001_init.sql", "applied"),
+        ("0002_more.sql", "failed"),
+    ]
+    path = project / "migrations" / "0002_more.sql"
+    assert out["error"].startswith(f"{path}: 7500: no such table: nope")
+    assert "D1 ran this step as one batch" in result.stderr
     assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name = 'b'") == []
 
 
 def test_local_only_options_are_usage_errors(fake, cli, remote_db) -> None:
     for args in (
-        ("apply", "DB", "--remote", "--dry-run"),
         ("list", "DB", "--remote", "--persist-to", "x"),
+        ("apply", "DB", "--remote", "--persist-to", "x"),
+        ("rollback", "DB", "--remote", "--persist-to", "x"),
+        ("apply", "DB", "--remote", "--local"),
+        ("rollback", "DB", "--remote", "--steps", "1", "--all"),
     ):
         result = cli("d1", "migrations", *args)
         assert result.exit_code == 2, args
-        assert "cannot be combined with --remote" in result.stderr
     assert fake.requests == []
+
+
+def test_dry_run_works_remotely_and_sends_no_step(fake, cli, remote_db) -> None:
+    """One engine: --dry-run is a plan, so it needs no local file and works with --remote."""
+    result = cli("d1", "migrations", "apply", "DB", "--remote", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert (
+        result.stdout
+        == "-- 0001_init.sql\nCREATE TABLE a (x);\n-- 0002_more.sql\nCREATE TABLE b (y);\n"
+    )
+    assert fake.sql(remote_db, "SELECT count(*) FROM d1_migrations") == [(0,)]
+    assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name IN ('a', 'b')") == []

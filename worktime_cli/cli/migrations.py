@@ -1,11 +1,14 @@
-"""`worktime d1 migrations …` and `worktime d1 restore`: thin wrappers over core migrations."""
+"""`worktime d1 migrations …` and `worktime d1 restore`: thin wrappers over the one engine.
+
+Every command asks the context for the migrations target (local, or `--remote`) and hands
+it to `worktime_cli.migrations.engine`; the same mistake gets the same words either way.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,15 +16,23 @@ from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
     JsonOption,
+    LocalOption,
     PersistOption,
     RemoteOption,
     YesOption,
 )
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config, D1Binding
-    from worktime_cli.migrations import ApplyResult, MigrationEvent, RollbackResult
-    from worktime_cli.remote.migrations import Applied
+    from worktime_cli.migrations import (
+        CreatedMigration,
+        MarkResult,
+        MigrationEvent,
+        RunPlan,
+        RunResult,
+        Status,
+    )
+    from worktime_cli.snapshots import RestoreResult, SnapshotList
+    from worktime_cli.targets.migrations import MigrationsTarget
 
 app = typer.Typer(
     name="migrations",
@@ -43,32 +54,15 @@ def register(d1_app: typer.Typer) -> None:
     d1_app.command("restore")(restore)
 
 
-def _database(config: Path | None, database: str) -> tuple[Config, D1Binding]:
-    from worktime_cli import config as configmod
-
-    cfg = configmod.load(config)
-    return cfg, cfg.d1(database)
-
-
-def _refuse_with_remote(remote: bool, **options: object) -> None:
-    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
-    given = [name for name, value in options.items() if value not in (None, False)]
-    if remote and given:
-        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
-
-
-def _outcomes(done: list[Applied], status: str) -> tuple[Any, ...]:
-    from worktime_cli.migrations import Outcome
-
-    return tuple(Outcome(a.name, status, float(a.duration_ms)) for a in done)
-
-
 @app.command("create")
 def create(
     database: DatabaseArg,
     message: Annotated[
         str,
-        typer.Argument(help="What the migration does; becomes the file name.", show_default=False),
+        typer.Argument(
+            help="What the migration does; slugged to [a-z0-9_] for the file name.",
+            show_default=False,
+        ),
     ],
     config: ConfigOption = None,
     json: JsonOption = False,
@@ -80,78 +74,56 @@ def create(
         worktime d1 migrations create worktime-db "add notes"
     """
     from worktime_cli import migrations
+    from worktime_cli.cli.context import open_context
 
-    cfg, db = _database(config, database)
-    up, down = migrations.create(cfg, db, message)
-    output.result(
-        {"name": up.name, "path": str(up), "down_path": str(down)}, f"created {up.name}", json=json
-    )
-    output.info(f"up:   {up}")
-    output.info(f"down: {down}")
+    with open_context(config=config) as ctx:
+        created = migrations.create(ctx.config, ctx.config.d1(database), message)
+    output.render(created, json=json, human=_show_created)
+
+
+def _show_created(created: CreatedMigration) -> None:
+    output.success(f"created {created.name}")
+    output.info(f"up:   {created.path}")
+    output.info(f"down: {created.down_path}")
 
 
 @app.command("list")
 def list_(
     database: DatabaseArg,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List migrations and whether each is applied, pending, drifted or missing (read-only).
+    """List migrations and whether each is applied, pending, drifted or missing.
 
-    With --remote, ask the database on Cloudflare; like wrangler, that creates the
-    tracking tables there if they do not exist yet.
+    Locally this only reads. With --remote, ask the database on Cloudflare; like wrangler,
+    that creates the empty tracking tables there if they do not exist yet.
 
     Example:
 
         worktime d1 migrations list worktime-db --json
         worktime d1 migrations list worktime-db --remote
     """
-    from worktime_cli import migrations
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    cfg, db = _database(config, database)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import d1 as remote_d1
-        from worktime_cli.remote import migrations as remote_migrations
-
-        files = remote_migrations.load(migrations.migrations_dir(cfg, db))
-        with client.from_environment(cfg) as c:
-            found = remote_d1.resolve(c, cfg, database)
-            states = remote_migrations.status(c, found.uuid, files, **remote_migrations.tables(db))
-        names = (
-            migrations.APPLIED,
-            migrations.PENDING,
-            migrations.DRIFTED,
-            migrations.MISSING,
-            migrations.UNVERIFIED,
-        )
-        counts = {name: sum(1 for s in states if s.state == name) for name in names}
-        if json:
-            output.print_json(
-                {
-                    "database": db.database_name,
-                    "database_id": found.uuid,
-                    "remote": True,
-                    "migrations": [s.to_json() for s in states],
-                    "counts": counts,
-                }
-            )
-            return
-        _show_states(states, counts, migrations.migrations_dir(cfg, db))
-        return
-    result = migrations.status(cfg, db, persist_to)
-    if json:
-        output.print_json(result.to_json())
-        return
-    _show_states(result.migrations, result.to_json()["counts"], migrations.migrations_dir(cfg, db))
+    with open_context(
+        config=config,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        local_only={"--persist-to": persist_to},
+    ) as ctx:
+        target = ctx.migrations(database)
+        result = engine.status(target)
+        folder = target.folder
+    output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
 
 
-def _show_states(states: Sequence[Any], counts: dict[str, int], folder: Path) -> None:
-    """The `list` table, for local and remote states alike (they share these fields)."""
-    if not states:
+def _show_states(status: Status, folder: str) -> None:
+    if not status.migrations:
         output.info(f"no migrations in {folder}")
         return
     output.print_table(
@@ -163,10 +135,10 @@ def _show_states(states: Sequence[Any], counts: dict[str, int], folder: Path) ->
                 s.applied_at or "",
                 "yes" if s.has_down else "no",
             ]
-            for s in states
+            for s in status.migrations
         ],
     )
-    output.info(", ".join(f"{n} {state}" for state, n in counts.items() if n))
+    output.info(", ".join(f"{n} {state}" for state, n in status.counts.items() if n))
 
 
 @app.command("apply")
@@ -186,17 +158,24 @@ def apply(
             "--allow-out-of-order", help="Apply pending files that sort before applied ones."
         ),
     ] = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="Record migrations that hold no SQL statement as applied."
+        ),
+    ] = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Apply pending migrations, each in its own transaction, after a snapshot.
+    """Apply pending migrations, each atomically with its tracking row.
 
-    Asks first on a terminal (as wrangler); without a terminal it proceeds.
-    A failing migration leaves no trace; the ones before it stay applied.
-    With --remote, each migration runs on Cloudflare as one atomic batch, in wrangler's
-    protocol (same d1_migrations table); there is no snapshot and no --dry-run.
+    Asks first on a terminal (as wrangler); without a terminal it proceeds. A failing
+    migration leaves no trace; the ones before it stay applied. Locally a snapshot is taken
+    first (`worktime d1 restore` undoes the run). With --remote, each migration runs on
+    Cloudflare as one atomic batch, in wrangler's protocol (same d1_migrations table).
 
     Example:
 
@@ -204,132 +183,69 @@ def apply(
         worktime d1 migrations apply worktime-db --to 0002_add_notes --dry-run
         worktime d1 migrations apply worktime-db --remote
     """
-    from worktime_cli import migrations
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to, "--dry-run": dry_run})
-    cfg, db = _database(config, database)
-    if remote:
-        _apply_remote(
-            cfg,
-            db,
-            to=to,
-            yes=yes,
-            allow_drift=allow_drift,
-            allow_out_of_order=allow_out_of_order,
-            json=json,
-        )
-        return
-    if not dry_run and not yes and output.is_terminal(sys.stdin):
-        planned = migrations.plan(
-            cfg,
-            db,
-            persist_to,
+    with open_context(
+        config=config,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        local_only={"--persist-to": persist_to},
+    ) as ctx:
+        target = ctx.migrations(database)
+        planned = engine.plan_apply_for(
+            target,
             to=to,
             allow_drift=allow_drift,
             allow_out_of_order=allow_out_of_order,
+            allow_empty=allow_empty,
         )
-        count = len(planned.migrations)
-        if count and not typer.confirm(
-            f"About to apply {count} migration(s) to {db.database_name}; continue?",
-            default=True,
-            err=True,
-        ):
-            raise typer.Exit(1)
-    try:
-        result = migrations.apply(
-            cfg,
-            db,
-            persist_to,
-            to=to,
-            dry_run=dry_run,
-            allow_drift=allow_drift,
-            allow_out_of_order=allow_out_of_order,
-            on_event=_event_printer(json),
-        )
-    except migrations.MigrationError as exc:
-        assert not isinstance(exc.result, migrations.RollbackResult)
-        _show_apply(exc.result, json)
-        raise
-    _show_apply(result, json)
-
-
-def _apply_remote(
-    cfg: Config,
-    db: D1Binding,
-    *,
-    to: str | None,
-    yes: bool,
-    allow_drift: bool,
-    allow_out_of_order: bool,
-    json: bool,
-) -> None:
-    import time
-
-    from worktime_cli import migrations
-    from worktime_cli.errors import WorktimeError
-    from worktime_cli.remote import client
-    from worktime_cli.remote import d1 as remote_d1
-    from worktime_cli.remote import migrations as remote_migrations
-
-    files = remote_migrations.load(migrations.migrations_dir(cfg, db))
-    done: list[Applied] = []
-    started = time.perf_counter()
-    with client.from_environment(cfg) as c:
-        found = remote_d1.resolve(c, cfg, db.database_name)
-        if not yes and output.is_terminal(sys.stdin):
-            states = remote_migrations.status(c, found.uuid, files, **remote_migrations.tables(db))
-            count = sum(1 for s in states if s.state == migrations.PENDING)
-            if count and not typer.confirm(
-                f"About to apply up to {count} migration(s) to the remote database "
-                f"{found.name}; continue?",
+        count = len(planned.steps)
+        if (
+            count
+            and not dry_run
+            and not yes
+            and output.is_terminal(sys.stdin)
+            and not typer.confirm(
+                f"About to apply {count} migration(s) to {target.label}; continue?",
                 default=True,
                 err=True,
-            ):
-                raise typer.Exit(1)
-        try:
-            remote_migrations.apply(
-                c,
-                found.uuid,
-                files,
-                to=to,
-                allow_drift=allow_drift,
-                allow_out_of_order=allow_out_of_order,
-                on_applied=_collector(done, json, "applied"),
-                **remote_migrations.tables(db),
             )
-        except WorktimeError as exc:
-            if done:  # the ones before the failure stay applied: show them, then the error
-                _show_apply(_apply_result(db, done, started, exc.message), json)
-            raise
-    _show_apply(_apply_result(db, done, started, None), json)
+        ):
+            raise typer.Exit(1)
+        _run(target, planned, dry_run=dry_run, json=json, human=_show_apply)
 
 
-def _collector(done: list[Applied], json: bool, verb: str) -> Callable[[Applied], None]:
-    """Collects each remote migration as it completes; on a terminal, says so at once."""
-    live = not json and output.is_terminal(sys.stderr)
+def _run(
+    target: MigrationsTarget,
+    planned: RunPlan,
+    *,
+    dry_run: bool,
+    json: bool,
+    human: Callable[[RunResult], None],
+) -> None:
+    """Run a plan and show its result; on failure, what went through, then the error."""
+    from worktime_cli.migrations import MigrationError, engine
 
-    def collect(item: Applied) -> None:
-        done.append(item)
-        if live:
-            output.info(f"{verb} {item.name}")
+    try:
+        result = engine.run(target, planned, dry_run=dry_run, on_event=_event_printer(json))
+    except MigrationError as exc:
+        _warn(exc.result)
+        if json:
+            # One JSON document for scripts: the result, whose `error` says what failed.
+            output.print_json(exc.result.to_json())
+            output.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        human(exc.result)
+        raise
+    _warn(result)
+    output.render(result, json=json, human=human)
 
-    return collect
 
-
-def _apply_result(
-    db: D1Binding, done: list[Applied], started: float, error: str | None
-) -> ApplyResult:
-    import time
-
-    from worktime_cli import migrations
-
-    return migrations.ApplyResult(
-        database=db.database_name,
-        dry_run=False,
-        migrations=_outcomes(done, migrations.APPLIED),
-        duration_ms=(time.perf_counter() - started) * 1000,
-        error=error,
-    )
+def _warn(result: RunResult) -> None:
+    for warning in result.warnings:
+        output.warn(warning)
 
 
 def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
@@ -343,12 +259,7 @@ def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
     return show
 
 
-def _show_apply(result: ApplyResult, json: bool) -> None:
-    for warning in result.warnings:
-        output.warn(warning)
-    if json:
-        output.print_json(result.to_json())
-        return
+def _show_apply(result: RunResult) -> None:
     if result.dry_run:
         if not result.migrations:
             output.info("no migrations to apply")
@@ -369,9 +280,16 @@ def _show_apply(result: ApplyResult, json: bool) -> None:
             f"applied {len(result.applied)} migration(s) to {result.database} "
             f"in {result.duration_ms / 1000:.2f} s"
         )
+    _show_snapshot(result)
+
+
+def _show_snapshot(result: RunResult) -> None:
+    # The engine keeps a snapshot only when the run changed something, so this never
+    # suggests a restore that would restore nothing.
     if result.snapshot is not None:
         output.info(
-            f"snapshot taken before: {result.snapshot.name} (undo with `worktime d1 restore {result.database}`)"
+            f"snapshot taken before: {result.snapshot.name} "
+            f"(undo with `worktime d1 restore {result.database}`)"
         )
 
 
@@ -389,15 +307,16 @@ def rollback(
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Roll back applied migrations, newest first, using their down SQL, after a snapshot.
+    """Roll back applied migrations, newest first, using their down SQL.
 
     The down SQL comes from migrations/down/NAME, or, if that file is gone (another git
-    branch), from the copy captured when the migration was applied. With --remote, each
-    rollback runs on Cloudflare as one atomic batch (no snapshot, no --dry-run).
+    branch), from the copy captured when the migration was applied. Locally a snapshot is
+    taken first; with --remote, each rollback runs on Cloudflare as one atomic batch.
 
     Example:
 
@@ -405,110 +324,32 @@ def rollback(
         worktime d1 migrations rollback worktime-db --to 0001_initial_schema --dry-run
         worktime d1 migrations rollback worktime-db --remote --yes
     """
-    from worktime_cli import migrations
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
+    from worktime_cli.migrations.plan import check_rollback_options
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to, "--dry-run": dry_run})
-    cfg, db = _database(config, database)
-    if remote:
-        if sum(x is not None and x is not False for x in (steps, to, all_ or None)) > 1:
-            raise typer.BadParameter("give at most one of --steps, --to or --all")
-        _rollback_remote(cfg, db, steps=None if all_ else (steps or 1), to=to, yes=yes, json=json)
-        return
-    if not dry_run:
-        planned = migrations.rollback(
-            cfg, db, persist_to, steps=steps, to=to, all=all_, dry_run=True
-        )
-        if planned.migrations:
-            names = ", ".join(m.name for m in planned.migrations)
+    with open_context(
+        config=config,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        local_only={"--persist-to": persist_to},
+    ) as ctx:
+        check_rollback_options(steps, to, all_)  # before any request or file access
+        target = ctx.migrations(database)
+        planned = engine.plan_rollback_for(target, steps=steps, to=to, all=all_)
+        if planned.steps and not dry_run:
+            names = ", ".join(s.name for s in planned.steps)
             output.confirm(
-                f"Roll back {len(planned.migrations)} migration(s) of {db.database_name} ({names})? "
-                "Their data will be dropped (a snapshot is kept).",
+                f"Roll back {len(planned.steps)} migration(s) of {target.label} ({names})? "
+                f"Their data will be dropped ({target.undo_note}).",
                 yes=yes,
-                action=f"roll back migrations of {db.database_name}",
+                action=f"roll back migrations of {target.label}",
             )
-    try:
-        result = migrations.rollback(
-            cfg,
-            db,
-            persist_to,
-            steps=steps,
-            to=to,
-            all=all_,
-            dry_run=dry_run,
-            on_event=_event_printer(json),
-        )
-    except migrations.MigrationError as exc:
-        assert isinstance(exc.result, migrations.RollbackResult)
-        _show_rollback(exc.result, json)
-        raise
-    _show_rollback(result, json)
+        _run(target, planned, dry_run=dry_run, json=json, human=_show_rollback)
 
 
-def _rollback_remote(
-    cfg: Config, db: D1Binding, *, steps: int | None, to: str | None, yes: bool, json: bool
-) -> None:
-    import time
-
-    from worktime_cli import migrations
-    from worktime_cli.errors import WorktimeError
-    from worktime_cli.remote import client
-    from worktime_cli.remote import d1 as remote_d1
-    from worktime_cli.remote import migrations as remote_migrations
-
-    files = remote_migrations.load(migrations.migrations_dir(cfg, db))
-    # Confirm before any request: without a terminal and --yes, nothing is sent.
-    what = (
-        "every migration"
-        if steps is None and to is None
-        else (
-            f"the migrations applied after {to}"
-            if to is not None
-            else f"the newest {steps} migration(s)"
-        )
-    )
-    output.confirm(
-        f"Roll back {what} of the remote database {db.database_name}? "
-        "Their data will be dropped (there is no snapshot on Cloudflare).",
-        yes=yes,
-        action=f"roll back migrations of the remote database {db.database_name}",
-    )
-    done: list[Applied] = []
-    started = time.perf_counter()
-
-    def result(error: str | None) -> RollbackResult:
-        return migrations.RollbackResult(
-            database=db.database_name,
-            dry_run=False,
-            migrations=_outcomes(done, migrations.ROLLED_BACK),
-            duration_ms=(time.perf_counter() - started) * 1000,
-            error=error,
-        )
-
-    with client.from_environment(cfg) as c:
-        found = remote_d1.resolve(c, cfg, db.database_name)
-        try:
-            remote_migrations.rollback(
-                c,
-                found.uuid,
-                files,
-                steps=steps,
-                to=to,
-                on_rolled_back=_collector(done, json, "rolled back"),
-                **remote_migrations.tables(db),
-            )
-        except WorktimeError as exc:
-            if done:
-                _show_rollback(result(exc.message), json)
-            raise
-    _show_rollback(result(None), json)
-
-
-def _show_rollback(result: RollbackResult, json: bool) -> None:
-    for warning in result.warnings:
-        output.warn(warning)
-    if json:
-        output.print_json(result.to_json())
-        return
+def _show_rollback(result: RunResult) -> None:
     if not result.migrations:
         output.info("no migrations to roll back")
         return
@@ -529,10 +370,7 @@ def _show_rollback(result: RollbackResult, json: bool) -> None:
             f"rolled back {len(result.rolled_back)} migration(s) of {result.database} "
             f"in {result.duration_ms / 1000:.2f} s"
         )
-    if result.snapshot is not None:
-        output.info(
-            f"snapshot taken before: {result.snapshot.name} (undo with `worktime d1 restore {result.database}`)"
-        )
+    _show_snapshot(result)
 
 
 def _source(source: str | None) -> str:
@@ -558,15 +396,16 @@ def mark_applied(
 
         worktime d1 migrations mark-applied worktime-db 0001_initial_schema
     """
-    from worktime_cli import migrations
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
 
-    cfg, db = _database(config, database)
-    file = migrations.mark_applied(cfg, db, persist_to, name)
-    output.result(
-        {"database": db.database_name, "name": file.name, "status": "applied"},
-        f"marked {file.name} as applied to {db.database_name} (no SQL was run)",
-        json=json,
-    )
+    with open_context(config=config, persist_to=persist_to) as ctx:
+        result = engine.mark_applied(ctx.migrations(database), name)
+    output.render(result, json=json, human=_show_marked)
+
+
+def _show_marked(result: MarkResult) -> None:
+    output.success(f"marked {result.name} as applied to {result.database} (no SQL was run)")
 
 
 def restore(
@@ -580,7 +419,7 @@ def restore(
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Restore a database from the snapshot taken before a migrations apply or rollback.
+    """Restore a local database from the snapshot taken before a migrations apply or rollback.
 
     The current content is snapshotted first, so a restore can be undone too.
 
@@ -590,38 +429,47 @@ def restore(
         worktime d1 restore worktime-db --yes
     """
     from worktime_cli import snapshots
+    from worktime_cli.cli.context import open_context
 
-    cfg, db = _database(config, database)
-    if list_:
-        found = snapshots.list_snapshots(cfg, db, persist_to)
-        if json:
-            output.print_json([s.to_json() for s in found])
+    with open_context(config=config, persist_to=persist_to) as ctx:
+        cfg = ctx.config
+        db = cfg.d1(database)
+        if list_:
+            output.render(
+                snapshots.snapshot_list(cfg, db, persist_to), json=json, human=_show_snapshots
+            )
             return
-        if not found:
-            output.info(f"no snapshots of {db.database_name}")
-            return
-        output.print_table(
-            ["name", "time (UTC)", "operation", "size"],
-            [
-                [
-                    s.name,
-                    s.created.strftime("%Y-%m-%d %H:%M:%S"),
-                    s.operation,
-                    output.human_size(s.size),
-                ]
-                for s in found
-            ],
-            justify={"size": "right"},
+        chosen = snapshots.find(cfg, db, persist_to, snapshot)
+        output.confirm(
+            f"Replace the current content of {db.database_name} with snapshot {chosen.name} "
+            f"(taken before a {chosen.operation})?",
+            yes=yes,
+            action=f"restore {db.database_name}",
         )
+        result = snapshots.restore(cfg, db, persist_to, chosen)
+    output.render(result, json=json, human=lambda r: _show_restored(r, db.database_name))
+
+
+def _show_snapshots(found: SnapshotList) -> None:
+    if not found.snapshots:
+        output.info(f"no snapshots of {found.database}")
         return
-    chosen = snapshots.find(cfg, db, persist_to, snapshot)
-    output.confirm(
-        f"Replace the current content of {db.database_name} with snapshot {chosen.name} "
-        f"(taken before a {chosen.operation})?",
-        yes=yes,
-        action=f"restore {db.database_name}",
+    output.print_table(
+        ["name", "time (UTC)", "operation", "size"],
+        [
+            [
+                s.name,
+                s.created.strftime("%Y-%m-%d %H:%M:%S"),
+                s.operation,
+                output.human_size(s.size),
+            ]
+            for s in found.snapshots
+        ],
+        justify={"size": "right"},
     )
-    result = snapshots.restore(cfg, db, persist_to, chosen)
-    output.result(result.to_json(), f"restored {db.database_name} from {chosen.name}", json=json)
+
+
+def _show_restored(result: RestoreResult, database: str) -> None:
+    output.success(f"restored {database} from {result.restored.name}")
     if result.previous is not None:
         output.info(f"the content before the restore is in snapshot {result.previous.name}")

@@ -1,0 +1,210 @@
+"""D1 migrations: one engine over a local or remote target. No CLI code.
+
+Files and the tracking table are wrangler 4's, so both tools can work on one checkout.
+
+- `files`: discovery in wrangler's order, checksums, `create`.
+- `plan`: pure functions: status merge, the apply plan, the rollback plan (every refusal).
+- `engine`: the one run loop over a `MigrationsTarget` (`worktime_cli.targets.migrations`).
+- `local`: the local target (`LocalMigrations`); the remote one is
+  `worktime_cli.remote.migrations.RemoteMigrations`.
+- `schema`: the schema comparison `doctor` uses.
+
+(The package-level `plan_apply` is not called `plan`: that name is the submodule.)
+The functions taking `(cfg, db, persist_to)` below are the local target's shortcuts, for
+callers that only ever work locally (`init`, `dev`, `doctor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.migrations.engine import (
+    MarkResult,
+    MigrationError,
+    MigrationEvent,
+    Outcome,
+    RunResult,
+)
+from worktime_cli.migrations.files import (
+    DOWN_DIR,
+    CreatedMigration,
+    MigrationFile,
+    Source,
+    checksum,
+    create,
+    discover,
+    down_path,
+    migration_number,
+    migrations_dir,
+    read_sql,
+    slug,
+    sort_key,
+)
+from worktime_cli.migrations.local import (
+    FACTS_SUFFIX,
+    LocalMigrations,
+    facts_ddl,
+    facts_table,
+    tracking_ddl,
+)
+from worktime_cli.migrations.plan import (
+    APPLIED,
+    DRIFTED,
+    FAILED,
+    MISSING,
+    PENDING,
+    ROLLED_BACK,
+    SKIPPED,
+    UNVERIFIED,
+    AppliedRow,
+    DriftError,
+    MigrationState,
+    RunPlan,
+    Status,
+    Step,
+)
+from worktime_cli.migrations.schema import SchemaRow, expected_schema, schema_of
+
+# One result type for both operations; the old names stay for callers.
+ApplyResult = RunResult
+RollbackResult = RunResult
+
+__all__ = [
+    "APPLIED",
+    "DOWN_DIR",
+    "DRIFTED",
+    "FACTS_SUFFIX",
+    "FAILED",
+    "MISSING",
+    "PENDING",
+    "ROLLED_BACK",
+    "SKIPPED",
+    "UNVERIFIED",
+    "AppliedRow",
+    "ApplyResult",
+    "CreatedMigration",
+    "DriftError",
+    "LocalMigrations",
+    "MarkResult",
+    "MigrationError",
+    "MigrationEvent",
+    "MigrationFile",
+    "MigrationState",
+    "Outcome",
+    "RollbackResult",
+    "RunPlan",
+    "RunResult",
+    "SchemaRow",
+    "Source",
+    "Status",
+    "Step",
+    "apply",
+    "checksum",
+    "create",
+    "discover",
+    "down_path",
+    "expected_schema",
+    "facts_ddl",
+    "facts_table",
+    "mark_applied",
+    "migration_number",
+    "migrations_dir",
+    "plan_apply",
+    "read_sql",
+    "rollback",
+    "schema_of",
+    "slug",
+    "sort_key",
+    "status",
+    "tracking_ddl",
+]
+
+
+def status(cfg: Config, db: D1Binding, persist_to: Path | None) -> Status:
+    """Each migration's state in the local database, read-only (never creates the file or
+    a table). `doctor` and `dev` use it: `Status.drifted` lists applied migrations whose
+    file changed since (checksum drift), `pending` and `missing` the others."""
+    from worktime_cli.migrations import engine
+
+    return engine.status(LocalMigrations(cfg, persist_to, db))
+
+
+def plan_apply(
+    cfg: Config,
+    db: D1Binding,
+    persist_to: Path | None,
+    *,
+    to: str | None = None,
+    allow_drift: bool = False,
+    allow_out_of_order: bool = False,
+    allow_empty: bool = False,
+) -> RunPlan:
+    """What `apply` would run on the local database; raises before anything if it must refuse."""
+    from worktime_cli.migrations import engine
+
+    return engine.plan_apply_for(
+        LocalMigrations(cfg, persist_to, db),
+        to=to,
+        allow_drift=allow_drift,
+        allow_out_of_order=allow_out_of_order,
+        allow_empty=allow_empty,
+    )
+
+
+def apply(
+    cfg: Config,
+    db: D1Binding,
+    persist_to: Path | None,
+    *,
+    to: str | None = None,
+    dry_run: bool = False,
+    allow_drift: bool = False,
+    allow_out_of_order: bool = False,
+    allow_empty: bool = False,
+    on_event: Callable[[MigrationEvent], None] | None = None,
+) -> RunResult:
+    """Apply pending migrations to the local database (see `engine.apply`)."""
+    from worktime_cli.migrations import engine
+
+    return engine.apply(
+        LocalMigrations(cfg, persist_to, db),
+        to=to,
+        dry_run=dry_run,
+        allow_drift=allow_drift,
+        allow_out_of_order=allow_out_of_order,
+        allow_empty=allow_empty,
+        on_event=on_event,
+    )
+
+
+def rollback(
+    cfg: Config,
+    db: D1Binding,
+    persist_to: Path | None,
+    *,
+    steps: int | None = None,
+    to: str | None = None,
+    all: bool = False,  # mirrors --all; shadows the builtin, unused here
+    dry_run: bool = False,
+    on_event: Callable[[MigrationEvent], None] | None = None,
+) -> RunResult:
+    """Roll back migrations of the local database (see `engine.rollback`)."""
+    from worktime_cli.migrations import engine
+
+    return engine.rollback(
+        LocalMigrations(cfg, persist_to, db),
+        steps=steps,
+        to=to,
+        all=all,
+        dry_run=dry_run,
+        on_event=on_event,
+    )
+
+
+def mark_applied(cfg: Config, db: D1Binding, persist_to: Path | None, name: str) -> MarkResult:
+    """Record `name` as applied to the local database without running it."""
+    from worktime_cli.migrations import engine
+
+    return engine.mark_applied(LocalMigrations(cfg, persist_to, db), name)

@@ -1,0 +1,54 @@
+"""Schema comparison for `doctor`: the live user schema vs what the migrations build."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from worktime_cli import d1
+from worktime_cli.config import Config, D1Binding
+from worktime_cli.migrations.files import discover, migrations_dir, read_sql
+from worktime_cli.migrations.local import FACTS_SUFFIX
+from worktime_cli.sqlscript import split
+
+SchemaRow = tuple[str, str, str, str]  # (type, name, tbl_name, normalised sql)
+
+
+def _normalise_sql(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def schema_of(conn: sqlite3.Connection, migrations_table: str = "d1_migrations") -> list[SchemaRow]:
+    """The user schema as sorted `(type, name, tbl_name, sql)` rows, whitespace-normalised.
+
+    Ignored: the tracking table and our facts table, `sqlite_*` (sqlite_sequence,
+    autoindexes) and D1's `_cf_*` internals.
+    """
+    ignore = {migrations_table.lower(), (migrations_table + FACTS_SUFFIX).lower()}
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL /* worktime */"
+    ).fetchall()
+    result = []
+    for type_, name, tbl_name, sql in rows:
+        lowered = (name.lower(), tbl_name.lower())
+        if any(n.startswith(("sqlite_", d1.RESERVED_PREFIX)) or n in ignore for n in lowered):
+            continue
+        result.append((type_, name, tbl_name, _normalise_sql(sql)))
+    return sorted(result)
+
+
+def expected_schema(cfg: Config, db: D1Binding, *, upto: str | None = None) -> list[SchemaRow]:
+    """The schema every migration file (or those up to `upto`) builds on an empty database."""
+    files = discover(migrations_dir(cfg, db), missing_ok=True)
+    conn = d1.connect(Path(":memory:"), create=True)
+    try:
+        for file in files:
+            statements = split(read_sql(file.path))
+            with conn.transaction():
+                for statement in statements:
+                    conn.run(statement, str(file.path), collect=False)
+            if upto is not None and file.name == upto:
+                break
+        return schema_of(conn, db.migrations_table)
+    finally:
+        conn.close()
