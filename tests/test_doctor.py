@@ -60,6 +60,9 @@ def test_healthy_project_passes(healthy):
         checks["secrets"].message
         == "JWT_SECRET (.dev.vars), GITHUB_CLIENT_ID (.dev.vars), GITHUB_CLIENT_SECRET (.dev.vars)"
     )
+    assert checks["wrangler dev"].message == (
+        "sees JWT_SECRET (.dev.vars), GITHUB_CLIENT_ID (.dev.vars), GITHUB_CLIENT_SECRET (.dev.vars)"
+    )
     assert list(checks) == [
         "config",
         "d1 worktime-db: integrity",
@@ -69,6 +72,7 @@ def test_healthy_project_passes(healthy):
         "kv KV",
         "environment",
         "secrets",
+        "wrangler dev",
         "keyring",
         "gitignore",
         "dev-vars-untracked",
@@ -118,6 +122,26 @@ def test_drifted_migration(healthy):
     path = healthy / "migrations" / "0001_initial_schema.sql"
     path.write_text(path.read_text() + "\n-- edited after apply\n")
     assert "drifted: 0001_initial_schema.sql" in run(healthy)["d1 worktime-db: migrations"].message
+
+
+def test_edited_migration_is_drift_not_a_manual_schema_change(healthy):
+    """Issue 10: nobody changed the database; the file changed. Say that, once."""
+    path = healthy / "migrations" / "0001_initial_schema.sql"
+    path.write_text(path.read_text() + "\nCREATE TABLE added_later (id INTEGER);\n")
+    checks = run(healthy)
+    migrations_check = checks["d1 worktime-db: migrations"]
+    assert (migrations_check.status, migrations_check.message) == (
+        "fail",
+        "drifted: 0001_initial_schema.sql (edited after it was applied: checksum differs)",
+    )
+    assert migrations_check.hint == "restore the applied files from git (or roll back and re-apply)"
+    schema = checks["d1 worktime-db: schema"]
+    assert (schema.status, schema.message, schema.hint) == (
+        "skip",
+        "not compared: 0001_initial_schema.sql changed after it was applied",
+        None,
+    )
+    assert all("manual schema" not in (c.hint or "") for c in checks.values())
 
 
 def test_orphan_rows(healthy):
@@ -245,3 +269,68 @@ def test_cli_json_shape_and_no_secret_values(healthy, cli):
     for value in SECRETS.values():
         for out in (result, table, failed):
             assert value not in out.stdout + out.stderr
+
+
+def keyring_project(healthy: Path) -> Path:
+    """The healthy project with JWT_SECRET in the keyring instead of .dev.vars."""
+    from worktime_cli import secrets
+
+    cfg = config.load(healthy / "wrangler.toml")
+    secrets.put(cfg, "JWT_SECRET", SECRETS["JWT_SECRET"])
+    rest = {k: v for k, v in SECRETS.items() if k != "JWT_SECRET"}
+    (healthy / ".dev.vars").write_text("".join(f"{k}={v}\n" for k, v in rest.items()))
+    return healthy
+
+
+def test_keyring_secret_is_resolved_but_plain_wrangler_dev_does_not_see_it(healthy):
+    """Issue 11: doctor said "all checks passed" while wrangler dev missed every keyring secret."""
+    checks = run(keyring_project(healthy))
+    assert checks["secrets"].status == "ok"
+    assert checks["secrets"].message.startswith("JWT_SECRET (keyring), ")
+    seen = checks["wrangler dev"]
+    assert (seen.status, seen.message) == (
+        "warn",
+        "does not see JWT_SECRET (worktime: keyring); "
+        "sees GITHUB_CLIENT_ID (.dev.vars), GITHUB_CLIENT_SECRET (.dev.vars)",
+    )
+    assert seen.hint == (
+        "wrangler reads .dev.vars, .env and the process environment, never the keyring: "
+        "run the Worker with `worktime dev --worker`"
+    )
+
+
+def test_process_env_is_what_wrangler_sees_without_dev_vars(healthy, monkeypatch):
+    keyring_project(healthy)
+    (healthy / ".dev.vars").unlink()
+    monkeypatch.setenv("GITHUB_CLIENT_ID", "from-the-shell")
+    (healthy / ".env").write_text(f"GITHUB_CLIENT_SECRET={SECRETS['GITHUB_CLIENT_SECRET']}\n")
+    seen = run(healthy)["wrangler dev"]
+    # worktime does not read the process environment; wrangler does (with [secrets] required).
+    assert seen.message == (
+        "does not see JWT_SECRET (worktime: keyring); "
+        "sees GITHUB_CLIENT_ID (process env; worktime: nowhere), GITHUB_CLIENT_SECRET (.env)"
+    )
+
+
+def test_dev_vars_names_not_in_required_are_reported(healthy):
+    with (healthy / ".dev.vars").open("a") as f:
+        f.write("DEBUG_TOKEN=dbg-value\nAPI_HOST=localhost\n")
+    checks = run(healthy)
+    check = checks["undeclared secrets"]
+    assert (check.status, check.message) == (
+        "warn",
+        "not in [secrets] required, so wrangler does not hand them to the Worker: "
+        "API_HOST (.dev.vars), DEBUG_TOKEN (.dev.vars)",
+    )
+    assert check.hint == "add them to [secrets] required in wrangler.toml, or remove them"
+    assert list(checks).index("undeclared secrets") == list(checks).index("wrangler dev") + 1
+
+
+def test_cli_says_warnings_are_not_failures(healthy, cli):
+    keyring_project(healthy)
+    result = cli("doctor", "--port", str(free_port()))
+    assert result.exit_code == 0
+    assert result.stderr == "warning: 1 warning, no check failed\n"
+    assert "does not see JWT_SECRET" in " ".join(result.stdout.split())
+    for value in SECRETS.values():
+        assert value not in result.stdout + result.stderr

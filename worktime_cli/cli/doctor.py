@@ -26,7 +26,8 @@ def doctor(
     """Check the project against the setup plan; exit 1 if a check fails.
 
     Checks: config, D1 files and schema, migrations, foreign keys, KV, secrets (names and
-    sources only, never values), git safety of .dev.vars, and the dev port.
+    sources only, never values) and whether a plain `wrangler dev` would see each one, git
+    safety of .dev.vars, and the dev port.
 
     Example:
 
@@ -43,8 +44,13 @@ def doctor(
             [[_MARKS[c.status], c.name, c.message, c.hint or ""] for c in report.checks],
         )
         failed = sum(c.status == "fail" for c in report.checks)
+        warned = sum(c.status == "warn" for c in report.checks)
         if failed:
             output.error(f"{failed} check(s) failed")
+        elif warned:
+            # Not "all checks passed": a warning (e.g. a secret plain `wrangler dev` cannot
+            # see) is exactly what a user must not miss.
+            output.warn(f"{warned} warning{'s' if warned > 1 else ''}, no check failed")
         else:
             output.success("all checks passed")
     if not report.ok:
