@@ -198,6 +198,12 @@ class NamespaceList:
     def to_json(self) -> list[dict[str, Any]]:
         return [ns.to_json() for ns in self.namespaces]
 
+    @property
+    def empty_note(self) -> str:
+        if self.remote:
+            return "no KV namespaces on this account"
+        return "no KV namespaces configured; create one with `worktime kv namespace create KV`"
+
     def table(self) -> tuple[list[str], list[list[Any]]]:
         """Columns and rows for people: what each side knows."""
         if self.remote:

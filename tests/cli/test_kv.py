@@ -76,7 +76,9 @@ def test_namespace_create_and_list_json(cli, project: Path) -> None:
     result = cli("kv", "namespace", "create", "KV", "--json")
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
-    assert list(created) == ["binding", "id"]
+    # One shape locally and with --remote: title/preview_id are Cloudflare's, null here.
+    assert list(created) == ["binding", "id", "title", "preview_id"]
+    assert created["title"] is created["preview_id"] is None
     assert created["binding"] == "KV" and re.fullmatch(r"[0-9a-f]{32}", created["id"])
     assert config.load().kv(binding="KV").id == created["id"]
 
@@ -86,6 +88,7 @@ def test_namespace_create_and_list_json(cli, project: Path) -> None:
     assert entry == {
         "binding": "KV",
         "id": created["id"],
+        "title": None,
         "preview_id": None,
         "local_id": created["id"],
         "path": entry["path"],
@@ -312,7 +315,7 @@ def test_bulk_put_json_and_values(cli, bound: Path) -> None:
     )
     result = cli("kv", "bulk", "put", "bulk.json", "--binding", "KV", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"written": 3}
+    assert json.loads(result.stdout) == {"written": 3, "requested": 3}
     assert raw_stdout("kv", "key", "get", "b", "--binding", "KV") == (0, b"\x00\x01\x02\xff")
     c = store(bound).get("c")
     assert c is not None and c.metadata == {"m": True}

@@ -44,7 +44,19 @@ def test_namespace_list_and_delete_remote(fake, cli) -> None:
     ns_id = fake.add_namespace("worktime-backend-KV")
     listed = cli("kv", "namespace", "list", "--remote", "--json")
     assert listed.exit_code == 0, listed.output
-    assert json.loads(listed.stdout) == [{"id": ns_id, "title": "worktime-backend-KV"}]
+    # The local list's shape, with what Cloudflare knows filled in.
+    assert json.loads(listed.stdout) == [
+        {
+            "binding": None,
+            "id": ns_id,
+            "title": "worktime-backend-KV",
+            "preview_id": None,
+            "local_id": None,
+            "path": None,
+            "exists": None,
+            "keys": None,
+        }
+    ]
     refused = cli("kv", "namespace", "delete", "--namespace-id", ns_id, "--remote")
     assert refused.exit_code == 1
     assert "refusing to delete the remote KV namespace" in refused.stderr
@@ -55,8 +67,11 @@ def test_namespace_list_and_delete_remote(fake, cli) -> None:
     assert fake.namespaces == {}
 
 
-def test_key_put_get_list_delete_remote(fake, cli) -> None:
-    fake.add_namespace("worktime-backend-KV")  # resolved by wrangler's title from the binding
+def test_key_put_get_list_delete_remote(fake, cli, project: Path) -> None:
+    # A binding with no id yet is resolved by wrangler's title, `<worker>-<BINDING>`.
+    toml = project / "wrangler.toml"
+    toml.write_text(toml.read_text() + '\n[[kv_namespaces]]\nbinding = "KV"\n')
+    fake.add_namespace("worktime-backend-KV")
     put = cli(
         "kv",
         "key",
@@ -90,10 +105,12 @@ def test_key_put_get_list_delete_remote(fake, cli) -> None:
     page = cli("kv", "key", "list", "--binding", "KV", "--remote", "--limit", "10", "--json")
     assert json.loads(page.stdout)["list_complete"] is True
     deleted = cli("kv", "key", "delete", "a/b c", "--binding", "KV", "--remote")
-    assert deleted.exit_code == 0
+    assert (deleted.exit_code, deleted.stderr) == (0, "✓ deleted 'a/b c' on Cloudflare\n")
+    again = cli("kv", "key", "delete", "a/b c", "--binding", "KV", "--remote")
+    assert again.stderr == "'a/b c' was not there on Cloudflare; nothing deleted\n"
     missing = cli("kv", "key", "get", "a/b c", "--binding", "KV", "--remote")
-    assert missing.exit_code == 1
-    assert missing.stderr.startswith("error: 10009: ")
+    # The same words and exit code as locally (not Cloudflare's "10009: get: 'key not found'").
+    assert (missing.exit_code, missing.stderr) == (1, "error: key not found: 'a/b c'\n")
 
 
 def test_bulk_put_and_delete_remote(fake, cli, project: Path) -> None:
@@ -103,7 +120,7 @@ def test_bulk_put_and_delete_remote(fake, cli, project: Path) -> None:
     )
     result = cli("kv", "bulk", "put", "seed.json", "--namespace-id", ns_id, "--remote", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"written": 3}
+    assert json.loads(result.stdout) == {"written": 3, "requested": 3}
     assert fake.calls("PUT", "/bulk$")[0].json() == [
         {"key": f"k{i}", "value": str(i)} for i in range(3)
     ]

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -13,19 +15,26 @@ from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
     JsonOption,
+    LocalOption,
     PersistOption,
     RemoteOption,
     YesOption,
 )
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config, KVBinding
-    from worktime_cli.kv import KVStore
-    from worktime_cli.remote.client import Client
+    from worktime_cli.cli.context import Context
+    from worktime_cli.kv import (
+        BulkResult,
+        CreatedNamespace,
+        DeletedNamespace,
+        NamespaceList,
+        Page,
+    )
+    from worktime_cli.targets.kv import KVNamespace
 
 app = typer.Typer(
     name="kv",
-    help="Manage local KV namespaces and keys: the same store `wrangler dev` uses.",
+    help="Manage KV namespaces and keys: locally the same store `wrangler dev` uses, or --remote.",
     no_args_is_help=True,
 )
 namespace_app = typer.Typer(
@@ -67,51 +76,53 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app)
 
 
-def _namespace(
-    binding: str | None, namespace_id: str | None, config: Path | None
-) -> tuple[KVBinding, Config]:
-    """The namespace named by exactly one of --binding / --namespace-id, and the config."""
-    from worktime_cli import config as config_module
+def _named(binding: str | None, namespace_id: str | None) -> tuple[str, bool]:
+    """The namespace named by exactly one of --binding / --namespace-id, and whether by id."""
+    from worktime_cli.errors import UsageError
 
     if (binding is None) == (namespace_id is None):
-        raise typer.BadParameter("give exactly one of --binding or --namespace-id")
-    cfg = config_module.load(config)
-    return cfg.kv(binding=binding, namespace_id=namespace_id), cfg
-
-
-def _refuse_with_remote(remote: bool, **options: object) -> None:
-    """Local-only options mean nothing with --remote: a usage error (exit 2), never ignored."""
-    given = [name for name, value in options.items() if value not in (None, False)]
-    if remote and given:
-        raise typer.BadParameter(f"{', '.join(given)} cannot be combined with --remote")
-
-
-def _remote_namespace(c: Client, cfg: Config, binding: str | None, namespace_id: str | None) -> str:
-    """The remote namespace id: --namespace-id as given, else the binding's id / title."""
-    from worktime_cli.remote import kv as remote_kv
-
+        raise UsageError("give exactly one of --binding or --namespace-id")
     if namespace_id is not None:
-        return namespace_id
+        return namespace_id, True
     assert binding is not None
-    return remote_kv.resolve_namespace(c, cfg, binding)
+    return binding, False
 
 
-def _load(binding: str | None, namespace_id: str | None, config: Path | None) -> Config:
-    from worktime_cli import config as config_module
+@contextmanager
+def _context(
+    *, config: Path | None, persist_to: Path | None, remote: bool, local: bool
+) -> Iterator[Context]:
+    """The command's context: --persist-to is local state, so it means nothing with --remote."""
+    from worktime_cli.cli.context import open_context
 
-    if (binding is None) == (namespace_id is None):
-        raise typer.BadParameter("give exactly one of --binding or --namespace-id")
-    return config_module.load(config)
+    with open_context(
+        config=config,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        local_only={"--persist-to": persist_to},
+    ) as ctx:
+        yield ctx
 
 
-def _store(
-    binding: str | None, namespace_id: str | None, config: Path | None, persist_to: Path | None
-) -> KVStore:
-    from worktime_cli import state
-    from worktime_cli.kv import KVStore
-
-    ns, cfg = _namespace(binding, namespace_id, config)
-    return KVStore(state.root(cfg, persist_to), ns.local_id)
+@contextmanager
+def _namespace(
+    binding: str | None,
+    namespace_id: str | None,
+    *,
+    config: Path | None,
+    persist_to: Path | None,
+    remote: bool,
+    local: bool,
+) -> Iterator[KVNamespace]:
+    """The one namespace a key or bulk command acts on, closed when the command ends."""
+    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+        name, by_id = _named(binding, namespace_id)
+        namespace = ctx.kv().namespace(name, by_id=by_id)
+        try:
+            yield namespace
+        finally:
+            namespace.close()
 
 
 # --- namespace -------------------------------------------------------------------------------
@@ -123,6 +134,7 @@ def namespace_create(
         str, typer.Argument(help="Binding name for the new namespace, e.g. KV.", show_default=False)
     ],
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -136,36 +148,21 @@ def namespace_create(
         worktime kv namespace create KV
         worktime kv namespace create KV --remote
     """
-    from worktime_cli import config as config_module
-    from worktime_cli import kv
+    with _context(config=config, persist_to=None, remote=remote, local=local) as ctx:
+        created = ctx.kv().create(binding)
+    output.render(created, json=json, human=_created)
 
-    cfg = config_module.load(config)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
 
-        with client.from_environment(cfg) as c:
-            bound = remote_kv.create_bound_namespace(c, cfg, binding)
-        output.result(
-            bound.to_json(),
-            f"created KV namespace {bound.namespace.title} on Cloudflare (id {bound.namespace.id}); "
-            f"{bound.binding} in {cfg.path.name} now uses it",
-            json=json,
-        )
-        if bound.preview_id is not None:
-            output.info(f"local data stays under preview_id {bound.preview_id}")
-        return
-    _, ns = kv.create_namespace(cfg, binding)
-    output.result(
-        {"binding": ns.binding, "id": ns.id},
-        f"created KV namespace {ns.binding} (id {ns.id}) in {cfg.path.name}",
-        json=json,
-    )
+def _created(created: CreatedNamespace) -> None:
+    output.success(created.summary())
+    if created.preview_id is not None:
+        output.info(f"local data stays under preview_id {created.preview_id}")
 
 
 @namespace_app.command("list")
 def namespace_list(
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -177,38 +174,17 @@ def namespace_list(
         worktime kv namespace list --json
         worktime kv namespace list --remote
     """
-    from worktime_cli import config as config_module
-    from worktime_cli import kv, state
+    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+        found = ctx.kv().list()
+    output.render(found, json=json, human=_namespace_table)
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    cfg = config_module.load(config)
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
 
-        with client.from_environment(cfg) as c:
-            found = remote_kv.list_namespaces(c)
-        if json:
-            output.print_json([ns.to_json() for ns in found])
-        elif not found:
-            output.info("no KV namespaces on this account")
-        else:
-            output.print_table(["title", "id"], [[ns.title, ns.id] for ns in found])
+def _namespace_table(found: NamespaceList) -> None:
+    if not found.namespaces:
+        output.info(found.empty_note)
         return
-    infos = kv.describe_namespaces(cfg, state.root(cfg, persist_to))
-    if json:
-        output.print_json([i.to_json() for i in infos])
-        return
-    if not infos:
-        output.info(
-            "no KV namespaces configured; create one with `worktime kv namespace create KV`"
-        )
-        return
-    output.print_table(
-        ["binding", "id", "local keys"],
-        [[i.binding, i.local_id, i.keys if i.exists else "no local data"] for i in infos],
-        justify={"local keys": "right"},
-    )
+    columns, rows = found.table()
+    output.print_table(columns, rows, justify={"local keys": "right"})
 
 
 @namespace_app.command("delete")
@@ -217,8 +193,10 @@ def namespace_delete(
     namespace_id: NamespaceIdOption = None,
     yes: YesOption = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Delete a namespace's local data and remove it from wrangler.toml.
 
@@ -230,37 +208,23 @@ def namespace_delete(
         worktime kv namespace delete --binding KV --yes
         worktime kv namespace delete --binding KV --remote
     """
-    from worktime_cli import kv, state
-
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
-        label = binding or namespace_id
-        # Confirm before any request: without a terminal and --yes, nothing is sent.
+    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+        name, by_id = _named(binding, namespace_id)
+        namespaces = ctx.kv()
+        # Resolve before asking: an unknown name fails without a prompt (and sends nothing).
+        namespaces.namespace(name, by_id=by_id).close()
+        label = namespaces.describe(name)
         output.confirm(
-            f"Delete the remote KV namespace {label} and every key in it? This cannot be undone.",
+            f"Delete {label} and every key in it? This cannot be undone.",
             yes=yes,
-            action=f"delete the remote KV namespace {label}",
+            action=f"delete {label}",
         )
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            remote_kv.delete_namespace(c, ns_id)
-        output.success(f"deleted the remote KV namespace {label} ({ns_id})")
-        return
-    ns, cfg = _namespace(binding, namespace_id, config)
-    output.confirm(
-        f"Delete the local data of KV namespace {ns.binding} ({ns.local_id})? This cannot be undone.",
-        yes=yes,
-        action=f"delete KV namespace {ns.binding}",
-    )
-    new_cfg, existed = kv.delete_namespace(cfg, ns, state.root(cfg, persist_to))
-    removed = len(new_cfg.kv_namespaces) < len(cfg.kv_namespaces)
-    note = "its local data" if existed else "no local data"
-    where = f" and removed it from {cfg.path.name}" if removed else ""
-    output.success(f"deleted KV namespace {ns.binding} ({note}){where}")
+        deleted = namespaces.delete(name, by_id=by_id)
+    output.render(deleted, json=json, human=_deleted)
+
+
+def _deleted(deleted: DeletedNamespace) -> None:
+    output.success(deleted.summary())
 
 
 @namespace_app.command("gc")
@@ -280,9 +244,17 @@ def namespace_gc(
 
         worktime kv namespace gc --binding KV
     """
-    with _store(binding, namespace_id, config, persist_to) as store:
-        removed = store.gc(grace_seconds=0)
-    output.result({"removed": removed}, f"removed {removed} orphaned value file(s)", json=json)
+    from worktime_cli.kv import LocalKV
+
+    with _context(config=config, persist_to=persist_to, remote=False, local=False) as ctx:
+        name, by_id = _named(binding, namespace_id)
+        # Local files only: there is nothing to collect on Cloudflare.
+        result = LocalKV(ctx.config, persist_to).gc(name, by_id=by_id)
+    output.render(
+        result,
+        json=json,
+        human=lambda r: output.success(f"removed {r.removed} orphaned value file(s)"),
+    )
 
 
 # --- key -------------------------------------------------------------------------------------
@@ -324,8 +296,10 @@ def key_put(
         ),
     ] = None,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Write a value to a key, with an optional expiry and metadata (--remote: on Cloudflare).
 
@@ -340,62 +314,47 @@ def key_put(
     """
     import json as jsonlib
 
-    from worktime_cli.errors import LimitError, WorktimeError
+    from worktime_cli.errors import LimitError, UsageError, WorktimeError
     from worktime_cli.kv import MAX_VALUE_BYTES, PutItem, validate_item
 
     if (value is None) == (path is None):
-        raise typer.BadParameter("give exactly one of VALUE or --path")
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    meta: Any = None
-    if metadata is not None:
-        try:
-            meta = jsonlib.loads(metadata)
-        except ValueError as exc:
-            raise WorktimeError(f"--metadata is not valid JSON: {exc}") from None
-    # Check what we can before reading a possibly huge file or stdin.
-    validate_item(
-        PutItem(key, b"", expiration_ttl=ttl, expiration=expiration, metadata=meta), _now()
+        raise UsageError("give exactly one of VALUE or --path")
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
+        meta: Any = None
+        if metadata is not None:
+            try:
+                meta = jsonlib.loads(metadata)
+            except ValueError as exc:
+                raise WorktimeError(f"--metadata is not valid JSON: {exc}") from None
+        # Check what we can before reading a possibly huge file or stdin.
+        validate_item(
+            PutItem(key, b"", expiration_ttl=ttl, expiration=expiration, metadata=meta), _now()
+        )
+        data: bytes
+        if path is not None:
+            try:
+                size = path.stat().st_size
+                if size > MAX_VALUE_BYTES:
+                    raise LimitError(
+                        f"value is {size} bytes; the limit is {MAX_VALUE_BYTES} bytes (25 MiB)"
+                    )
+                data = path.read_bytes()
+            except OSError as exc:
+                raise WorktimeError(f"cannot read {path}: {exc.strerror}") from None
+        elif value == "-":
+            data = sys.stdin.buffer.read(MAX_VALUE_BYTES + 1)
+        else:
+            assert value is not None
+            data = value.encode("utf-8", "surrogateescape")
+        written = namespace.put(key, data, expiration=expiration, expiration_ttl=ttl, metadata=meta)
+        where = namespace.where
+    output.render(
+        written,
+        json=json,
+        human=lambda r: output.success(f"wrote {output.human_size(r.size)} to {r.key!r}{where}"),
     )
-    data: bytes
-    if path is not None:
-        try:
-            size = path.stat().st_size
-            if size > MAX_VALUE_BYTES:
-                raise LimitError(
-                    f"value is {size} bytes; the limit is {MAX_VALUE_BYTES} bytes (25 MiB)"
-                )
-            data = path.read_bytes()
-        except OSError as exc:
-            raise WorktimeError(f"cannot read {path}: {exc.strerror}") from None
-    elif value == "-":
-        data = sys.stdin.buffer.read(MAX_VALUE_BYTES + 1)
-    else:
-        assert value is not None
-        data = value.encode("utf-8", "surrogateescape")
-    if remote:
-        if len(data) > MAX_VALUE_BYTES:  # the local store checks this itself
-            raise LimitError(f"value is over {MAX_VALUE_BYTES} bytes (25 MiB), the limit")
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            # --ttl wins over --expiration, as locally: send only one of them.
-            remote_kv.put(
-                c,
-                ns_id,
-                key,
-                data,
-                expiration=None if ttl is not None else expiration,
-                expiration_ttl=ttl,
-                metadata=meta,
-            )
-        output.success(f"wrote {output.human_size(len(data))} to {key!r} on Cloudflare")
-        return
-    with _store(binding, namespace_id, config, persist_to) as store:
-        store.put(key, data, expiration_ttl=ttl, expiration=expiration, metadata=meta)
-    output.success(f"wrote {output.human_size(len(data))} to {key!r}")
 
 
 def _now() -> float:
@@ -416,10 +375,15 @@ def key_get(
         bool, typer.Option("--metadata", help="Print the key's metadata JSON instead of its value.")
     ] = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Print a key's value: the raw bytes, exactly as stored (no newline added).
+
+    --json prints the entry instead: {"key", "value", "base64", "expiration", "metadata"}
+    (binary values as base64, as `bulk put` files carry them).
 
     Example:
 
@@ -429,28 +393,18 @@ def key_get(
     """
     from worktime_cli.errors import NotFoundError
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            if metadata:
-                output.print_json(remote_kv.get_metadata(c, ns_id, key))
-                return
-            value = remote_kv.get(c, ns_id, key)
-        _write_value(value, text)
-        return
-    with _store(binding, namespace_id, config, persist_to) as store:
-        entry = store.get(key)
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
+        entry = namespace.get(key)
     if entry is None:
         raise NotFoundError(f"key not found: {key!r}")
-    if metadata:
+    if json:
+        output.print_json(entry.to_json())
+    elif metadata:
         output.print_json(entry.metadata)
-        return
-    _write_value(entry.value, text)
+    else:
+        _write_value(entry.value, text)
 
 
 def _write_value(value: bytes, text: bool) -> None:
@@ -473,7 +427,7 @@ def key_list(
         int | None,
         typer.Option(
             "--limit",
-            help="At most this many keys (1–1000), with a cursor for the rest.",
+            help="At most this many keys (1–1000; 10–1000 with --remote), with a cursor for the rest.",
             show_default=False,
         ),
     ] = None,
@@ -481,6 +435,7 @@ def key_list(
         str | None, typer.Option("--cursor", help="Continue after a previous page.")
     ] = None,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -496,28 +451,16 @@ def key_list(
         worktime kv key list --binding KV --limit 1000 --cursor "$CURSOR" --json
         worktime kv key list --binding KV --remote --prefix token:
     """
-    from worktime_cli.kv import Page
+    from worktime_cli.targets.kv import all_keys
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
     page: Page
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        if limit is not None and not 1 <= limit <= 1000:
-            raise typer.BadParameter("--limit must be between 1 and 1000")
-        cfg = _load(binding, namespace_id, config)
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            if limit is None and cursor is None:
-                page = Page(tuple(remote_kv.list_keys(c, ns_id, prefix=prefix)), None)
-            else:
-                page = remote_kv.list_page(
-                    c, ns_id, prefix=prefix, limit=limit or 1000, cursor=cursor
-                )
-    else:
-        with _store(binding, namespace_id, config, persist_to) as store:
-            page = store.list(prefix=prefix, limit=limit, cursor=cursor)
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
+        if limit is None:
+            page = all_keys(namespace, prefix, cursor=cursor)
+        else:
+            page = namespace.page(prefix=prefix, cursor=cursor, limit=limit)
     if json or not output.is_terminal():
         if limit is None:
             output.print_json([k.to_json() for k in page.keys])
@@ -555,8 +498,10 @@ def key_delete(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    json: JsonOption = False,
 ) -> None:
     """Delete a key (deleting a missing key is not an error, as on Cloudflare).
 
@@ -565,23 +510,20 @@ def key_delete(
         worktime kv key delete token:alice --binding KV
         worktime kv key delete token:alice --binding KV --remote
     """
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
-        with client.from_environment(cfg) as c:
-            remote_kv.delete(c, _remote_namespace(c, cfg, binding, namespace_id), key)
-        # The API answers the same whether or not the key existed.
-        output.success(f"deleted {key!r} on Cloudflare")
-        return
-    with _store(binding, namespace_id, config, persist_to) as store:
-        existed = store.delete(key)
-    if existed:
-        output.success(f"deleted {key!r}")
-    else:
-        output.info(f"{key!r} was not there; nothing deleted")
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
+        deleted = namespace.delete(key)
+        where = namespace.where
+    output.render(
+        deleted,
+        json=json,
+        human=lambda r: (
+            output.success(f"deleted {r.key!r}{where}")
+            if r.existed
+            else output.info(f"{r.key!r} was not there{where}; nothing deleted")
+        ),
+    )
 
 
 # --- bulk ------------------------------------------------------------------------------------
@@ -595,6 +537,7 @@ def bulk_put(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
@@ -611,31 +554,16 @@ def bulk_put(
     """
     from worktime_cli import kv
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
             output.warn(warning)
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            written = remote_kv.bulk_put(
-                c, ns_id, [remote_kv.BulkItem.from_put_item(i) for i in parsed.items]
-            )
-        output.result(
-            {"written": written}, f"wrote {written} key(s) from {file} on Cloudflare", json=json
-        )
-        return
-    store = _store(binding, namespace_id, config, persist_to)
-    parsed = kv.parse_bulk_put(file)
-    for warning in parsed.warnings:
-        output.warn(warning)
-    with store, output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
-        written = store.put_many(parsed.items, progress=advance)
-    output.result({"written": written}, f"wrote {written} key(s) from {file}", json=json)
+        with output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
+            result = namespace.bulk_put(parsed.items, progress=advance)
+        where = namespace.where
+    output.render(result, json=json, human=lambda r: _bulk_done(r, file, where))
 
 
 @bulk_app.command("delete")
@@ -645,11 +573,15 @@ def bulk_delete(
     namespace_id: NamespaceIdOption = None,
     yes: YesOption = False,
     remote: RemoteOption = False,
+    local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
     """Delete many keys listed in a JSON array of names or {"name": …} objects, all at once.
+
+    Locally `deleted` counts the keys that were there; Cloudflare does not say, so with
+    --remote it counts every distinct key listed (all of them are gone now).
 
     Example:
 
@@ -658,37 +590,25 @@ def bulk_delete(
     """
     from worktime_cli import kv
 
-    _refuse_with_remote(remote, **{"--persist-to": persist_to})
-    if remote:
-        from worktime_cli.remote import client
-        from worktime_cli.remote import kv as remote_kv
-
-        cfg = _load(binding, namespace_id, config)
+    with _namespace(
+        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as namespace:
         keys = kv.parse_bulk_delete(file)
+        where = namespace.where
         output.confirm(
-            f"Delete {len(keys)} key(s) listed in {file} on Cloudflare?",
+            f"Delete {len(keys)} key(s) listed in {file}{where}?",
             yes=yes,
-            action=f"delete {len(keys)} remote key(s)",
+            action=f"delete {len(keys)} key(s){where}",
         )
-        with client.from_environment(cfg) as c:
-            ns_id = _remote_namespace(c, cfg, binding, namespace_id)
-            sent = remote_kv.bulk_delete(c, ns_id, keys)
-        if json:
-            # The API does not say which keys existed: every listed key is gone now.
-            output.print_json({"deleted": sent, "requested": len(keys)})
-            return
-        output.success(f"deleted {sent} key(s) listed in {file} on Cloudflare")
-        return
-    store = _store(binding, namespace_id, config, persist_to)
-    keys = kv.parse_bulk_delete(file)
-    output.confirm(
-        f"Delete {len(keys)} key(s) listed in {file}?",
-        yes=yes,
-        action=f"delete {len(keys)} key(s)",
-    )
-    with store, output.progress_items(len(keys), f"deleting {file.name}") as advance:
-        deleted = store.delete_many(keys, progress=advance)
-    if json:
-        output.print_json({"deleted": deleted, "requested": len(keys)})
-        return
-    output.success(f"deleted {deleted} of {len(keys)} key(s) listed in {file}")
+        with output.progress_items(len(keys), f"deleting {file.name}") as advance:
+            result = namespace.bulk_delete(keys, progress=advance)
+    output.render(result, json=json, human=lambda r: _bulk_done(r, file, where))
+
+
+def _bulk_done(result: BulkResult, file: Path, where: str) -> None:
+    if result.action == "written":
+        output.success(f"wrote {result.count} key(s) from {file}{where}")
+    else:
+        output.success(
+            f"deleted {result.count} of {result.requested} key(s) listed in {file}{where}"
+        )

@@ -413,7 +413,12 @@ class RemoteNamespace:
             if exc.code != KEY_NOT_FOUND:
                 raise
             existed = False
-        delete(self.client, self.id, key)
+        try:
+            delete(self.client, self.id, key)
+        except RemoteError as exc:
+            # Gone already (between the two calls, or an API that says so): that is the goal.
+            if exc.code != KEY_NOT_FOUND:
+                raise
         return DeleteResult(key=key, existed=existed)
 
     def bulk_put(

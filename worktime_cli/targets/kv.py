@@ -96,10 +96,11 @@ class KVNamespaces(Protocol):
         ...
 
 
-def all_keys(namespace: KVNamespace, prefix: str | None = None) -> Page:
-    """Every live key under `prefix`, following the cursor page by page (local or remote)."""
+def all_keys(
+    namespace: KVNamespace, prefix: str | None = None, *, cursor: str | None = None
+) -> Page:
+    """Every live key under `prefix` (after `cursor`), page by page (local or remote)."""
     keys: list[KeyInfo] = []
-    cursor: str | None = None
     while True:
         page = namespace.page(prefix=prefix, cursor=cursor, limit=MAX_LIST_LIMIT)
         keys.extend(page.keys)
