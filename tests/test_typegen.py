@@ -308,3 +308,62 @@ def test_env_matches_wrangler_types(project, wrangler, case, tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert _env_block(ours) == _env_block(theirs_path.read_text())
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_types_command_writes_then_checks(cli, project):
+    seed(project)
+    first = cli("types")
+    assert first.exit_code == 0, first.output
+    assert first.stdout == ""
+    assert first.stderr == (
+        "✓ wrote worker-configuration.d.ts: Env (6 members), UsersRow, TimeSessionsRow, "
+        "DailyStatsRow\n"
+    )
+    again = cli("types")
+    assert again.stderr.startswith("worker-configuration.d.ts is up to date")
+    current = cli("types", "--check")
+    assert (current.exit_code, current.stderr) == (0, "worker-configuration.d.ts is current\n")
+
+    (project / "wrangler.toml").write_text(SEED_TOML.replace("development", "dev"))
+    stale = cli("types", "--check")
+    assert stale.exit_code == 1
+    assert stale.stderr == (
+        "error: worker-configuration.d.ts is out of date with the config or the migrations\n"
+        "hint: run `worktime types` and commit the result\n"
+    )
+    as_json = cli("types", "--check", "--json")
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert (data["status"], data["path"]) == ("stale", str(project / "worker-configuration.d.ts"))
+
+
+def test_types_command_output_and_env(cli, project, tmp_path):
+    seed(project, SEED_TOML + '\n[env.staging.vars]\nENVIRONMENT = "staging"\n')
+    target = tmp_path / "elsewhere.d.ts"
+    done = cli("types", "--output", str(target), "--env", "staging", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["status"] == "written"
+    assert data["env"] == [{"name": "ENVIRONMENT", "type": '"staging"', "source": "vars"}]
+    assert 'ENVIRONMENT: "staging";' in target.read_text()
+    assert not (project / "worker-configuration.d.ts").exists()
+    missing = cli("types", "--check")
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith("error: worker-configuration.d.ts does not exist\n")
+    unknown = cli("types", "--env", "nope")
+    assert unknown.exit_code == 1
+    assert "environment 'nope' is not defined in wrangler.toml (defined: staging)" in unknown.stderr
+
+
+def test_types_help_first_line_is_the_listing(cli):
+    from worktime_cli.cli import types as types_cli
+    from worktime_cli.cli.app import COMMANDS
+
+    doc = types_cli.types.__doc__ or ""
+    assert doc.splitlines()[0] == COMMANDS["types"][1]
+    shown = cli("types", "--help")
+    assert shown.exit_code == 0
+    assert "--check" in shown.stdout and "--output" in shown.stdout

@@ -40,3 +40,41 @@ def test_non_empty_folder_needs_yes_when_not_interactive(cli, tmp_path):
     assert accepted.exit_code == 0, accepted.output
     assert (target / "wrangler.toml").exists()
     assert (target / "notes.txt").read_text() == "mine"
+
+
+def test_init_writes_the_worker_and_says_what_next(cli, tmp_path):
+    target = tmp_path / "backend"
+    done = cli("init", str(target))
+    assert done.exit_code == 0, done.output
+    for label in ("src/index.ts", "package.json", "tsconfig.json", "worker-configuration.d.ts"):
+        assert f"│   + {label} " in done.stderr
+    assert "npm install" in done.stderr  # the next step for the real Worker, not run by init
+    assert not (target / "node_modules").exists()
+
+
+def test_install_runs_npm_and_keeps_stdout_json(cli, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "npm"
+    # npm's chatter must not reach stdout, where the --json result goes.
+    fake.write_text("#!/bin/sh\necho 'added 38 packages'\nmkdir -p node_modules\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    target = tmp_path / "backend"
+    done = cli("init", str(target), "--install", "--json")
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.stdout)
+    assert data["created"][-1] == "node_modules/ (npm install)"
+    assert (target / "node_modules").is_dir()
+
+
+def test_init_in_a_jsonc_project_needs_no_yes(cli, tmp_path):
+    target = tmp_path / "c3"
+    target.mkdir()
+    (target / "wrangler.jsonc").write_text(
+        '{\n  // from create cloudflare\n  "name": "c3-app",\n}\n'
+    )
+    done = cli("init", str(target))
+    assert done.exit_code == 0, done.output
+    assert not (target / "wrangler.toml").exists()
+    assert "// from create cloudflare" in (target / "wrangler.jsonc").read_text()

@@ -119,7 +119,7 @@ def _closing_panel(result: InitResult) -> None:
         for name in result.missing_secrets:
             body.append(f"  worktime secret put {name}\n")
     if not (result.root / "node_modules").is_dir() and (result.root / "package.json").exists():
-        body.append("  npm install                       # for the real Worker and tsc\n")
+        body.append("  npm install                      # optional: npx wrangler dev, tsc\n")
     body.append("  worktime dev")
     # soft_wrap off: long lines wrap inside the panel instead of being cut at its border.
     output.stderr().print(
