@@ -277,6 +277,7 @@ class PendingForget:
 
         data = self._read()
         data[user.login.lower()] = user.to_json()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, json.dumps(data, indent=2).encode())
 
     def remove(self, login: str) -> None:
@@ -319,6 +320,9 @@ def forget(
         sessions, stats_rows = forget_plan(db, user) if in_d1 else (0, 0)
         return Forgotten(user, True, sessions, stats_rows, key, present, in_d1)
     sessions = stats_rows = 0
+    if present:
+        # Recorded before the D1 rows go: afterwards nothing else knows the token's key.
+        pending.add(user)
     if in_d1:
         results = db.batch(
             [
@@ -331,7 +335,6 @@ def forget(
         )
         stats_rows, sessions = int(results[1][0]["n"]), int(results[3][0]["n"])
     if present:
-        pending.add(user)
         try:
             namespace.delete(key)
         except WorktimeError as exc:

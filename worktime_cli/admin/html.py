@@ -1,0 +1,124 @@
+"""The report as one self-contained HTML page: inline CSS and SVG, no script, nothing fetched.
+
+The Content-Security-Policy meta tag forbids every network request (`default-src 'none'`),
+so the page opens the same from disk, from `worktime dev`'s `/dashboard`, or as an e-mail
+attachment, and a browser test can prove that nothing leaves it. Every value from the
+database is HTML-escaped (repo names and logins are user-controlled).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from worktime_cli.admin.report import Dashboard, Line, Report, hours
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'"
+
+_STYLE = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color:#1b1f24;
+background:#fff;max-width:64rem}
+h1{font-size:1.4rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:2rem 0 .5rem}
+p.meta{color:#57606a;margin:0 0 1rem}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .5rem;
+border-bottom:1px solid #d0d7de}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+svg{display:block;max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#1b1f24}
+.bar{fill:#2f6fdf}.empty{color:#57606a}
+@media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}
+svg text{fill:#e6edf3}th,td{border-color:#30363d}.bar{fill:#58a6ff}}
+"""
+
+
+def _columns(lines: tuple[Line, ...], label: str) -> str:
+    """Vertical bars (time per day): one per line, in order, with a title for each."""
+    if not lines:
+        return '<p class="empty">No tracked time.</p>'
+    width, height, pad = 720, 200, 24
+    step = (width - 2 * pad) / len(lines)
+    top = max(line.total_seconds for line in lines) or 1
+    bars = []
+    for i, line in enumerate(lines):
+        h = (height - 2 * pad) * line.total_seconds / top
+        x = pad + i * step
+        bars.append(
+            f'<rect class="bar" x="{x:.1f}" y="{height - pad - h:.1f}" '
+            f'width="{max(step - 1, 1):.1f}" height="{h:.1f}">'
+            f"<title>{escape(line.key)}: {hours(line.total_seconds)}</title></rect>"
+        )
+    first, last = escape(lines[0].key), escape(lines[-1].key)
+    return (
+        f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
+        f'data-chart="{escape(label)}" data-bars="{len(lines)}">'
+        + "".join(bars)
+        + f'<text x="{pad}" y="{height - 6}">{first}</text>'
+        f'<text x="{width - pad}" y="{height - 6}" text-anchor="end">{last}</text>'
+        f'<text x="{pad}" y="14">{hours(top)} max</text></svg>'
+    )
+
+
+def _rows(lines: tuple[Line, ...], label: str) -> str:
+    """Horizontal bars with their labels (time per repo, top PRs)."""
+    if not lines:
+        return '<p class="empty">No tracked time.</p>'
+    row_h, label_w, bar_w = 22, 260, 380
+    top = max(line.total_seconds for line in lines) or 1
+    height = row_h * len(lines) + 4
+    parts = []
+    for i, line in enumerate(lines):
+        y = i * row_h + 2
+        w = bar_w * line.total_seconds / top
+        parts.append(
+            f'<text x="0" y="{y + 15}">{escape(line.key)}</text>'
+            f'<rect class="bar" x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}">'
+            f"<title>{escape(line.key)}: {hours(line.total_seconds)}</title></rect>"
+            f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{hours(line.total_seconds)}</text>'
+        )
+    return (
+        f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {label_w + bar_w + 80} {height}" '
+        f'data-chart="{escape(label)}" data-bars="{len(lines)}">' + "".join(parts) + "</svg>"
+    )
+
+
+def _table(report: Report, heading: str) -> str:
+    body = "".join(
+        f'<tr><td>{escape(line.key)}</td><td class="n">{hours(line.total_seconds)}</td>'
+        f'<td class="n">{line.sessions}</td></tr>'
+        for line in report.lines
+    )
+    return (
+        f'<table><thead><tr><th>{escape(heading)}</th><th class="n">time</th>'
+        f'<th class="n">sessions</th></tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def page(dashboard: Dashboard, *, title: str = "worktime report") -> str:
+    """The whole page as text."""
+    f = dashboard.filters
+    span = f"{f.date_from or 'first day'} – {f.date_to or 'last day'}"
+    total = dashboard.per_day.total_seconds
+    active_rows = "".join(
+        f"<tr><td>{escape(str(a.get('login') or ''))}</td><td>{escape(str(a['repo']))}"
+        f"#{escape(str(a['pr_number']))}</td><td>{escape(str(a['start_time']))}</td></tr>"
+        for a in dashboard.active
+    )
+    active = (
+        "<table><thead><tr><th>user</th><th>PR</th><th>started</th></tr></thead>"
+        f"<tbody>{active_rows}</tbody></table>"
+        if dashboard.active
+        else '<p class="empty">No active sessions.</p>'
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{escape(title)}</h1>"
+        f'<p class="meta">{escape(span)} · {hours(total)} tracked in '
+        f"{dashboard.per_day.sessions} sessions</p>"
+        f'<h2 id="per-day">Time per day</h2>{_columns(dashboard.per_day.lines, "time per day")}'
+        f'<h2 id="per-repo">Time per repo</h2>{_rows(dashboard.per_repo.lines, "time per repo")}'
+        f"{_table(dashboard.per_repo, 'repo')}"
+        f'<h2 id="top-prs">Top PRs</h2>{_rows(dashboard.top_prs.lines, "top PRs")}'
+        f'<h2 id="active">Active sessions</h2>{active}'
+        "</body></html>\n"
+    )
