@@ -232,6 +232,9 @@ record = {{
 with open("fake-wrangler.tmp", "w") as f:
     json.dump(record, f)
 os.replace("fake-wrangler.tmp", "fake-wrangler.json")
+if "WRANGLER_FAKE_EXIT" in os.environ:  # WRANGLER_* reach wrangler: they are its switches
+    child.kill()
+    sys.exit(int(os.environ["WRANGLER_FAKE_EXIT"]))
 signal.signal(signal.SIGINT, lambda *_: sys.exit(7))
 time.sleep(60)
 sys.exit(1)
@@ -350,6 +353,51 @@ def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, 
         f"(wrangler itself reads no dotenv file: --env-file {os.devnull})",
     ]
     assert WORKER_SECRET not in out + err
+
+
+def test_dev_worker_passes_env_persist_to_and_log_level_and_the_exit_code(project, tmp_path):
+    (project / "wrangler.toml").write_text(
+        WORKER_TOML + '\n[env.staging]\nname = "worktime-backend-staging"\n'
+        '[env.staging.secrets]\nrequired = ["STAGING_KEY"]\n'
+    )
+    (project / ".dev.vars.staging").write_text("STAGING_KEY=staging-value\nJWT_SECRET=top\n")
+    fake = tmp_path / "bin" / "wrangler"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_WRANGLER.format(python=sys.executable))
+    fake.chmod(0o755)
+    env = {
+        **os.environ,
+        "WORKTIME_WRANGLER": str(fake),
+        "WRANGLER_FAKE_EXIT": "3",
+        "PYTHON_KEYRING_BACKEND": NULL_KEYRING,  # no machine's real keyring in this test
+    }
+    args = ["--env", "staging", "--persist-to", "state", "--log-level", "warn", "--ip", "::1"]
+    with worker_dev(project, env, *args) as proc:
+        out, err = proc.communicate(timeout=30)
+    record = json.loads((project / "fake-wrangler.json").read_text())
+    assert proc.returncode == 3
+    assert record["argv"] == [
+        "dev",
+        "--config",
+        str(project / "wrangler.toml"),
+        "--env-file",
+        os.devnull,
+        "--ip",
+        "::1",
+        "--env",
+        "staging",
+        "--persist-to",
+        str(project / "state"),
+        "--log-level",
+        "warn",
+    ]
+    # [env.staging] requires only STAGING_KEY: the top-level JWT_SECRET line is dropped.
+    assert "STAGING_KEY" in record["names"] and "JWT_SECRET" not in record["names"]
+    assert (out, err) == (
+        "",
+        "warning: not in [secrets] required, so wrangler does not hand them to the Worker: "
+        "JWT_SECRET (.dev.vars.staging)\n",
+    )
 
 
 def test_dev_worker_without_wrangler_says_how_to_install(cli, project, monkeypatch):
