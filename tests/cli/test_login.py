@@ -131,3 +131,25 @@ def test_help_renders_with_examples(cli) -> None:
         result = cli(command, "--help")
         assert result.exit_code == 0
         assert "Example:" in result.stdout
+
+
+def test_a_token_on_the_command_line_is_refused_without_echoing_it(
+    no_env_token, cli, memory_keyring
+) -> None:
+    """Click's own error would be `Got unexpected extra argument (<the token>)`."""
+    for args in (["login", TOKEN], ["login", "--json", TOKEN], ["login", f"--token={TOKEN}"]):
+        result = cli(*args, input=TOKEN)
+        assert result.exit_code == 2
+        assert "got 1 unexpected extra argument(s)" in result.stderr
+        assert TOKEN not in result.output
+    assert memory_keyring.store == {}
+    assert no_env_token.requests == []
+
+
+def test_login_warns_when_the_environment_token_wins(fake, cli, memory_keyring) -> None:
+    result = cli("login", input=TOKEN)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.endswith(
+        "warning: CLOUDFLARE_API_TOKEN is set and is used instead of the stored token\n"
+    )
+    assert memory_keyring.store[STORED] == TOKEN

@@ -30,8 +30,10 @@ def test_put_remote_reads_stdin_and_never_prints_the_value(fake, cli, worker) ->
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
         "name": "JWT_SECRET",
-        "script": "worktime-backend",
-        "type": "secret_text",
+        "store": "worker",
+        "location": "worktime-backend",
+        "created": True,
+        "warnings": [],
     }
     assert worker == {"JWT_SECRET": VALUE}
     assert fake.calls("PUT", "/workers/scripts/worktime-backend/secrets$")[0].json() == {
@@ -52,33 +54,107 @@ def test_put_remote_without_a_worker_says_deploy_first(fake, cli) -> None:
     _clean(result)
 
 
-def test_list_and_delete_remote(fake, cli, worker) -> None:
+def test_put_remote_human_line_says_stored_or_replaced(fake, cli, worker) -> None:
+    first = cli("secret", "put", "A", "--remote", input=VALUE)
+    again = cli("secret", "put", "A", "--remote", input=VALUE + "2")
+    assert first.stderr == "✓ stored A on the Worker worktime-backend\n"
+    assert again.stderr == "✓ replaced A on the Worker worktime-backend\n"
+    assert worker == {"A": VALUE + "2"}
+    _clean(first, again)
+
+
+def test_list_and_delete_remote(fake, cli, worker, project: Path) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n\n[secrets]\nrequired = ["A", "B"]\n'
+    )
     worker["A"] = VALUE
     listed = cli("secret", "list", "--remote", "--json")
     assert json.loads(listed.stdout) == {
-        "script": "worktime-backend",
-        "secrets": [{"name": "A", "type": "secret_text"}],
+        "store": "worker",
+        "location": "worktime-backend",
+        "secrets": [
+            {
+                "name": "A",
+                "source": "worker",
+                "required": True,
+                "defined_in": ["worker"],
+                "type": "secret_text",
+            },
+            {"name": "B", "source": None, "required": True, "defined_in": [], "type": None},
+        ],
+        "missing": ["B"],
+        "keyring_error": None,
+        "warnings": [],
     }
+    assert (
+        listed.stderr == "warning: required but not set: B (`worktime secret put NAME --remote`)\n"
+    )
+    table = cli("secret", "list", "--remote")
+    assert table.stdout.splitlines()[2:] == [
+        " A    │ worker  │ yes      │           ",
+        " B    │ missing │ yes      │           ",
+    ]
     refused = cli("secret", "delete", "A", "--remote")
     assert refused.exit_code == 1 and worker == {"A": VALUE}
+    assert refused.stderr.startswith(
+        "error: refusing to delete secret A from the Worker worktime-backend without confirmation\n"
+    )
+    assert fake.calls("DELETE", "/secrets/A$") == []  # nothing destructive was sent
     done = cli("secret", "delete", "A", "--remote", "--yes", "--json")
-    assert json.loads(done.stdout) == {"name": "A", "script": "worktime-backend", "deleted": True}
+    assert json.loads(done.stdout) == {
+        "name": "A",
+        "store": "worker",
+        "location": "worktime-backend",
+        "deleted": True,
+    }
     assert worker == {}
-    assert cli("secret", "list", "--remote", "--env", "staging").exit_code == 2
-    _clean(listed, refused, done)
+    missing = cli("secret", "delete", "A", "--remote", "--yes")
+    assert (missing.exit_code, missing.stderr) == (
+        1,
+        "error: no secret A on the Worker worktime-backend\n"
+        "hint: see the names with `worktime secret list --remote`\n",
+    )
+    _clean(listed, table, refused, done, missing)
+
+
+def test_env_selects_the_environments_worker(fake, cli, project: Path) -> None:
+    (project / "wrangler.toml").write_text('name = "worktime-backend"\n[env.staging]\n')
+    fake.scripts["worktime-backend-staging"] = {}
+    result = cli("secret", "put", "A", "--remote", "--env", "staging", input=VALUE)
+    assert result.exit_code == 0, result.output
+    assert fake.scripts["worktime-backend-staging"] == {"A": VALUE}
+    listed = cli("secret", "list", "--remote", "--env", "staging", "--json")
+    assert json.loads(listed.stdout)["location"] == "worktime-backend-staging"
+    _clean(result, listed)
+
+
+def test_local_and_remote_together_is_a_usage_error(fake, cli, worker) -> None:
+    result = cli("secret", "put", "A", "--local", "--remote", input=VALUE)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --local and --remote cannot be combined\n")
+    assert worker == {} and fake.requests == []
 
 
 def test_bulk_remote(fake, cli, worker, project: Path) -> None:
     (project / "s.json").write_text(json.dumps({"A": VALUE, "B": VALUE + "2"}))
     result = cli("secret", "bulk", "s.json", "--remote", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"script": "worktime-backend", "uploaded": ["A", "B"]}
+    assert json.loads(result.stdout) == {
+        "store": "worker",
+        "location": "worktime-backend",
+        "stored": ["A", "B"],
+        "deleted": [],
+    }
     assert worker == {"A": VALUE, "B": VALUE + "2"}
-    (project / "d.json").write_text('{"A": null}')
+    (project / "d.json").write_text('{"A": null, "ABSENT": null, "C": "c"}')
     refused = cli("secret", "bulk", "d.json", "--remote")
     assert refused.exit_code == 1
-    assert "null (delete) entries are not supported with --remote: A" in refused.stderr
-    _clean(result, refused)
+    assert refused.stderr.startswith("error: refusing to delete 1 secret(s) without confirmation\n")
+    assert worker == {"A": VALUE, "B": VALUE + "2"}
+    done = cli("secret", "bulk", "d.json", "--remote", "--yes")
+    assert done.stderr == "✓ stored 1 and deleted 1 secret(s) on the Worker worktime-backend\n"
+    assert worker == {"B": VALUE + "2", "C": "c"}
+    _clean(result, refused, done)
 
 
 def test_push_uploads_required_secrets_with_values(fake, cli, worker, project: Path) -> None:
@@ -100,7 +176,8 @@ def test_push_uploads_required_secrets_with_values(fake, cli, worker, project: P
     pushed = cli("secret", "push", "--allow-missing", "--yes", "--json")
     assert pushed.exit_code == 0, pushed.output
     assert json.loads(pushed.stdout) == {
-        "script": "worktime-backend",
+        "store": "worker",
+        "location": "worktime-backend",
         "uploaded": ["A", "B"],
         "skipped": ["C"],
     }
