@@ -298,3 +298,26 @@ def test_require_node(tmp_path):
     assert error.value.message == "node is not on PATH, and wrangler runs on Node.js"
     executable(tmp_path / "node")
     worker.require_node({"PATH": str(tmp_path)})
+
+
+def test_sight_dot_env_switched_off_means_no_process_env_either(project):
+    load(project, DECLARED)
+    process_env = {"JWT_SECRET": "x", "CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV": "false"}
+    assert sights(project, process_env)[0] == ("JWT_SECRET", None, None)
+
+
+def test_entry_point_must_be_declared_and_exist(project):
+    cfg = load(project, 'name = "worktime-backend"\n')
+    with pytest.raises(WorktimeError) as undeclared_main:
+        worker.entry_point(cfg)
+    assert undeclared_main.value.message == (
+        "wrangler.toml has no `main`, the Worker's entry point that wrangler dev runs"
+    )
+    cfg = load(project, DECLARED)
+    with pytest.raises(WorktimeError) as absent:
+        worker.entry_point(cfg)
+    assert absent.value.message == (
+        "the Worker's entry point src/index.ts (`main` in wrangler.toml) does not exist"
+    )
+    executable(project / "src" / "index.ts", "export default {};\n")
+    assert worker.entry_point(cfg) == project / "src" / "index.ts"

@@ -38,7 +38,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli.errors import WorktimeError
+from worktime_cli.errors import ConfigError, WorktimeError
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config
@@ -215,13 +215,18 @@ def wrangler_sight(
     CLOUDFLARE_INCLUDE_PROCESS_ENV=true); never the keyring. `resolved.files` already is the
     list of dotenv files wrangler reads.
     """
-    from worktime_cli.environment import DEV_VARS
+    from worktime_cli.environment import DEV_VARS, LOAD_DOT_ENV_VARIABLE
 
     process_env = os.environ if process_env is None else process_env
     files = [path.name for path in resolved.files]
     dev_vars = len(files) == 1 and files[0].startswith(DEV_VARS)
-    include_process = not dev_vars and (
-        declares_secrets(resolved) or _truthy(process_env.get(INCLUDE_PROCESS_ENV))
+    # CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV=false turns off the .env files *and* the process
+    # environment in wrangler: both are read by the same call.
+    dot_env = process_env.get(LOAD_DOT_ENV_VARIABLE, "").strip().lower() != "false"
+    include_process = (
+        not dev_vars
+        and dot_env
+        and (declares_secrets(resolved) or _truthy(process_env.get(INCLUDE_PROCESS_ENV)))
     )
     sights = []
     for name in resolved.required:
@@ -279,6 +284,24 @@ def find_wrangler(root: Path, environ: Mapping[str, str] | None = None) -> Wrang
         hint="run `npm install --save-dev wrangler@4` in the project folder "
         f"(needs Node.js 20+), or set {WRANGLER_VARIABLE} to a wrangler launcher",
     )
+
+
+def entry_point(cfg: Config) -> Path:
+    """The Worker's `main`, checked before wrangler starts (its own error comes much later)."""
+    main = cfg.section.get("main", cfg.data.get("main"))
+    if not isinstance(main, str) or not main:
+        raise ConfigError(
+            f"{cfg.path.name} has no `main`, the Worker's entry point that wrangler dev runs",
+            hint='add a line like `main = "src/index.ts"` (`worktime init` writes the seed\'s)',
+        )
+    path = cfg.root / main
+    # A custom build (`[build] command`) may write `main` only when wrangler runs it.
+    if not path.is_file() and not cfg.section.get("build", cfg.data.get("build")):
+        raise ConfigError(
+            f"the Worker's entry point {main} (`main` in {cfg.path.name}) does not exist",
+            hint="create it, or run `worktime init`, which writes the seed's src/index.ts",
+        )
+    return path
 
 
 def require_node(env: Mapping[str, str]) -> None:

@@ -300,6 +300,8 @@ def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, 
     from tests.cli.test_run import shared_keyring_env, worktime
 
     (project / "wrangler.toml").write_text(WORKER_TOML)
+    (project / "src").mkdir()
+    (project / "src" / "index.ts").write_text("export default {};\n")
     (project / ".dev.vars").write_text("UNLISTED=x\n")
     fake = tmp_path / "bin" / "wrangler"
     fake.parent.mkdir()
@@ -361,6 +363,8 @@ def test_dev_worker_passes_env_persist_to_and_log_level_and_the_exit_code(projec
         '[env.staging.secrets]\nrequired = ["STAGING_KEY"]\n'
     )
     (project / ".dev.vars.staging").write_text("STAGING_KEY=staging-value\nJWT_SECRET=top\n")
+    (project / "src").mkdir()
+    (project / "src" / "index.ts").write_text("export default {};\n")
     fake = tmp_path / "bin" / "wrangler"
     fake.parent.mkdir()
     fake.write_text(FAKE_WRANGLER.format(python=sys.executable))
@@ -402,6 +406,9 @@ def test_dev_worker_passes_env_persist_to_and_log_level_and_the_exit_code(projec
 
 def test_dev_worker_without_wrangler_says_how_to_install(cli, project, monkeypatch):
     monkeypatch.delenv("WORKTIME_WRANGLER", raising=False)
+    (project / "wrangler.toml").write_text(WORKER_TOML)
+    (project / "src").mkdir()
+    (project / "src" / "index.ts").write_text("export default {};\n")
     result = cli("dev", "--worker")
     assert result.exit_code == 1
     assert result.stderr == (

@@ -163,6 +163,7 @@ def _run_worker(
     """`dev --worker`: the real wrangler dev with the resolved environment, until it exits."""
     from worktime_cli import environment, worker
 
+    worker.entry_point(cfg)
     wrangler = worker.find_wrangler(cfg.root)
     resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
     child = worker.worker_environment(resolved)
