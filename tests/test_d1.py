@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from worktime_cli import config, d1
-from worktime_cli.errors import SQLError
+from worktime_cli.errors import LockedError, SQLError
 from worktime_cli.sqlscript import Statement
 
 REPO = Path(__file__).resolve().parent.parent
@@ -230,3 +230,119 @@ def test_user_sql_cannot_reuse_our_unguarded_control_statements(db_path):
         conn.run(Statement("COMMIT /* worktime */", 2), "x")
     assert not conn.in_transaction
     assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+
+
+# --- busy/locked by SQLite's code, not by words (issue 10 part 4) ---------------------------
+
+
+def test_a_table_named_unlocked_is_not_a_lock(db_path):
+    """Before: 'database is locked by another process', because the message held "locked"."""
+    with pytest.raises(SQLError) as err:
+        d1.execute_command(db_path, "SELECT * FROM unlocked_items")
+    assert not isinstance(err.value, LockedError)
+    assert err.value.message == (
+        "command:1: no such table: unlocked_items (in: SELECT * FROM unlocked_items)"
+    )
+
+
+def test_a_file_error_about_an_unlocked_table_keeps_its_file_and_line(db_path, tmp_path):
+    """Before: '<file>: database is locked by another process', the line lost."""
+    sql = tmp_path / "seed.sql"
+    sql.write_text(
+        "CREATE TABLE t (a);\nINSERT INTO t VALUES (1);\nINSERT INTO unlocked_items VALUES (1);\n"
+    )
+    with pytest.raises(SQLError) as err:
+        d1.execute_file(db_path, sql)
+    assert not isinstance(err.value, LockedError)
+    assert err.value.message == (
+        f"{sql}:3: no such table: unlocked_items (in: INSERT INTO unlocked_items VALUES (1);)"
+    )
+
+
+def test_a_real_lock_is_reported_as_locked(db_path, monkeypatch):
+    monkeypatch.setattr(d1, "BUSY_TIMEOUT_MS", 50)
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LockedError) as err:
+            d1.execute_command(db_path, "CREATE TABLE t (a)")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert err.value.message == "database is locked by another process"
+    assert err.value.hint is not None
+
+
+def test_busy_and_locked_are_classified_by_code():
+    from worktime_cli.sqlite_errors import is_busy
+
+    def error(code: int, message: str) -> sqlite3.Error:
+        exc = sqlite3.OperationalError(message)
+        exc.sqlite_errorcode = code  # type: ignore[attr-defined]  # as SQLite sets it
+        return exc
+
+    assert is_busy(error(5, "database is busy"))
+    assert is_busy(error(5 | 2 << 8, "whatever the words"))  # SQLITE_BUSY_SNAPSHOT
+    assert is_busy(error(6 | 1 << 8, "x"))  # SQLITE_LOCKED_SHAREDCACHE
+    assert not is_busy(error(1, "no such table: locked_busy"))
+    assert not is_busy(sqlite3.OperationalError("database is locked"))  # no code: not by words
+
+
+# --- meta.statements, query and batch -------------------------------------------------------
+
+
+def test_execute_file_counts_statements_on_both_paths(db_path, tmp_path):
+    sql = tmp_path / "x.sql"
+    body = (
+        "CREATE TABLE t (a);\n-- a comment; not a statement\n"
+        "INSERT INTO t VALUES ('semi;colon');;\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END;\n"
+        "INSERT INTO t VALUES (2)"
+    )
+    sql.write_text(body)
+    assert d1.execute_file(db_path, sql).statements == 4
+    other = db_path.with_name("other.sqlite")
+    sql.write_text(body + ";\nSELECT count(*) AS n FROM t;\n")  # rows: the portable path
+    result = d1.execute_file(other, sql, create=True)
+    assert (result.statements, result.rows) == (5, [{"n": 2}])
+    assert result.to_json()["meta"]["statements"] == 5
+
+
+def test_query_binds_values_and_batch_is_all_or_nothing(db_path):
+    d1.execute_command(
+        db_path,
+        "CREATE TABLE p (id INTEGER PRIMARY KEY); "
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p(id), v TEXT)",
+    )
+    hostile = "x'); DROP TABLE p; --"
+    d1.batch(
+        db_path,
+        [
+            ("INSERT INTO p (id) VALUES (?)", [1]),
+            ("INSERT INTO c VALUES (?, ?, ?)", [1, 1, hostile]),
+        ],
+    )
+    assert d1.query(db_path, "SELECT v FROM c WHERE p = ?", [1]) == [{"v": hostile}]
+    with pytest.raises(SQLError) as err:
+        d1.batch(
+            db_path,
+            [
+                ("INSERT INTO p (id) VALUES (?)", [2]),
+                ("INSERT INTO c VALUES (?, ?, ?)", [2, 99, "x"]),
+            ],
+        )
+    assert err.value.message == (
+        "batch statement 2:1: FOREIGN KEY constraint failed (in: INSERT INTO c VALUES (?, ?, ?))"
+    )
+    assert d1.query(db_path, "SELECT count(*) AS n FROM p") == [{"n": 1}]  # nothing kept
+
+
+def test_query_keeps_d1s_rules_and_limits(db_path):
+    with pytest.raises(SQLError, match="D1 does not allow BEGIN"):
+        d1.query(db_path, "BEGIN")
+    with pytest.raises(SQLError, match="expected one SQL statement, got 2"):
+        d1.query(db_path, "SELECT ?; SELECT ?", [1, 2])
+    many = ", ".join("?" for _ in range(101))
+    with pytest.raises(SQLError, match="too many SQL variables") as err:
+        d1.query(db_path, f"SELECT {many}", list(range(101)))
+    assert err.value.hint == "D1 allows at most 100 bound parameters per statement"

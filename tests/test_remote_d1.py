@@ -154,6 +154,55 @@ def test_import_etag_mismatch_is_refused(fake, client, tmp_path: Path) -> None:
     assert [r.json()["action"] for r in fake.calls("POST", "/import$")] == ["init"]
 
 
+def test_batch_is_one_request_in_the_shape_d1_accepts(fake, client, project: Path) -> None:
+    from worktime_cli.remote.d1 import RemoteD1
+
+    db = fake.add_database("d")
+    target = RemoteD1(client, config.load()).database("d")
+    fake.requests.clear()
+    target.batch([("CREATE TABLE t (a)", []), ("CREATE TABLE u (b) -- no semicolon", [])])
+    target.query("INSERT INTO t VALUES (?)", [1])
+    assert target.batch([("INSERT INTO t VALUES (?)", [2]), ("SELECT a FROM t", [])]) == [
+        [],
+        [{"a": 1}, {"a": 2}],
+    ]
+    bodies = [r.json() for r in fake.calls("POST", "/query$")]
+    assert bodies == [
+        # Without values: one `sql`, as wrangler sends --command (the 2024 published body).
+        {"sql": "CREATE TABLE t (a);\nCREATE TABLE u (b) -- no semicolon\n;"},
+        {"sql": "INSERT INTO t VALUES (?)", "params": [1]},
+        # Several statements with values: D1's `batch` body; values bound, not interpolated.
+        {
+            "batch": [
+                {"sql": "INSERT INTO t VALUES (?)", "params": [2]},
+                {"sql": "SELECT a FROM t", "params": []},
+            ]
+        },
+    ]
+    assert fake.sql(db.uuid, "SELECT name FROM sqlite_master ORDER BY name") == [("t",), ("u",)]
+
+
+def test_statements_d1_refuses_are_refused_before_sending(fake, client) -> None:
+    from worktime_cli.remote.d1 import RemoteD1
+
+    fake.add_database("d")
+    target = RemoteD1(client, config.load()).database("d")
+    fake.requests.clear()
+    with pytest.raises(SQLError, match=r"^command:1: D1 does not allow BEGIN"):
+        target.execute("BEGIN; SELECT 1")
+    with pytest.raises(SQLError, match=r"^batch statement 2:1: D1 does not allow ATTACH"):
+        target.batch([("SELECT 1", []), ("ATTACH 'x' AS y", [])])
+    assert fake.requests == []
+
+
+def test_export_with_remote_says_it_is_not_supported(fake, client, tmp_path: Path) -> None:
+    from worktime_cli.remote.d1 import RemoteD1
+
+    fake.add_database("d")
+    with pytest.raises(WorktimeError, match="not supported with --remote"):
+        RemoteD1(client, config.load()).database("d").export(tmp_path / "x.sql")
+
+
 # --- migrations ------------------------------------------------------------------------------
 
 

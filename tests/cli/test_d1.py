@@ -236,3 +236,70 @@ def test_create_refuses_names_that_are_paths(cli, project, name):
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {name!r} is not a valid database name\n")
     assert "d1_databases" not in (project / "wrangler.toml").read_text()
+
+
+def _configured_without_file(project: Path) -> Path:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "worktime-db"\ndatabase_id = "00000000-0000-0000-0000-000000000001"\n'
+    )
+    path = state.d1_path(state.root(config.load()), config.load().d1("DB").local_id)
+    assert not path.exists()
+    return path
+
+
+def test_execute_creates_a_configured_databases_missing_file(cli, project):
+    """As wrangler does (issue 12 part 5); before: 'does not exist … d1 create', which then failed."""
+    path = _configured_without_file(project)
+    result = cli("d1", "execute", "DB", "--command", "CREATE TABLE t (a); SELECT 1 AS one")
+    assert result.exit_code == 0, result.output
+    assert path.is_file()
+    assert json.loads(result.stdout)[1]["results"] == [{"one": 1}]
+
+
+def test_execute_file_creates_a_configured_databases_missing_file(cli, project):
+    path = _configured_without_file(project)
+    sql = project / "seed.sql"
+    sql.write_text("CREATE TABLE t (a);\nINSERT INTO t VALUES (1);\n")
+    result = cli("d1", "execute", "worktime-db", "--file", str(sql), "--json")
+    assert result.exit_code == 0, result.output
+    assert path.is_file()
+    (data,) = json.loads(result.stdout)
+    assert (data["meta"]["statements"], data["meta"]["changes"]) == (2, 1)
+
+
+def test_execute_command_on_an_unlocked_table_is_not_a_lock(cli, db):
+    """Before: 'error: database is locked by another process'."""
+    result = cli("d1", "execute", "DB", "--command", "SELECT * FROM unlocked_items")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: command:1: no such table: unlocked_items (in: SELECT * FROM unlocked_items)\n"
+    )
+
+
+def test_local_and_remote_together_is_a_usage_error(cli, db):
+    result = cli("d1", "execute", "DB", "--local", "--remote", "--command", "SELECT 1")
+    assert result.exit_code == 2
+    assert "--local and --remote cannot be combined" in result.stderr
+    assert cli("d1", "list", "--local", "--json").exit_code == 0
+
+
+def test_failure_with_json_is_a_json_error_on_stdout(cli, db):
+    result = cli("d1", "execute", "DB", "--json", "--command", "SELECT * FROM nope")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {
+        "error": {
+            "text": "command:1: no such table: nope (in: SELECT * FROM nope)",
+            "notes": [],
+            "kind": "error",
+            "code": 1,
+        }
+    }
+
+
+def test_delete_json(cli, db, project):
+    result = cli("d1", "delete", "DB", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["database_name"], data["had_file"]) == ("worktime-db", True)
+    assert data["config"] == str(project / "wrangler.toml")

@@ -257,7 +257,13 @@ class FakeCloudflare:
         if action == ["query"] and req.method == "POST":
             body = req.json()
             try:
-                results = self._run_sql(db, body["sql"], body.get("params"))
+                if "batch" in body:
+                    # D1's newer body (api-schemas' d1_batch-query): one transaction for all.
+                    results = self._run_batch(
+                        db, [(item["sql"], item.get("params")) for item in body["batch"]]
+                    )
+                else:
+                    results = self._run_sql(db, body["sql"], body.get("params"))
             except _D1Error as exc:
                 return _json(400, _failure(exc.code, exc.message))
             return _ok(results)
@@ -273,8 +279,20 @@ class FakeCloudflare:
             raise _D1Error(7400, "A prepared SQL statement must contain only one statement.")
         if not statements:
             raise _D1Error(7500, "No SQL statements detected.")
-        for statement in statements:
-            if re.match(r"\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT)\b", statement.sql, re.I):
+        return self._run_batch(db, [(s.sql, params) for s in statements])
+
+    def _run_batch(
+        self, db: Database, statements: list[tuple[str, list[Any] | None]]
+    ) -> list[dict[str, Any]]:
+        """Every statement in one transaction, as D1 runs a batch: all or nothing."""
+        from worktime_cli import sqlscript
+
+        if not statements:
+            raise _D1Error(7500, "No SQL statements detected.")
+        for sql, params in statements:
+            if params is not None and len(sqlscript.split(sql)) > 1:
+                raise _D1Error(7400, "A prepared SQL statement must contain only one statement.")
+            if re.match(r"\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT)\b", sql, re.I):
                 raise _D1Error(
                     7500,
                     "To execute a transaction, please use the state.storage.transaction() "
@@ -283,13 +301,14 @@ class FakeCloudflare:
                 )
         conn = sqlite3.connect(db.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")  # always on in D1
         out = []
         try:
             conn.execute("BEGIN")
-            for statement in statements:
+            for sql, params in statements:
                 started = time.perf_counter()
                 before = conn.total_changes
-                cursor = conn.execute(statement.sql, params or [])
+                cursor = conn.execute(sql, params or [])
                 rows = [dict(r) for r in cursor.fetchall()]
                 out.append(
                     {
@@ -309,7 +328,9 @@ class FakeCloudflare:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.execute("ROLLBACK")
-            raise _D1Error(7500, f"{exc}: SQLITE_ERROR") from None
+            # D1 ends the message with SQLite's code name, e.g. `: SQLITE_CONSTRAINT`.
+            name = getattr(exc, "sqlite_errorname", None) or "SQLITE_ERROR"
+            raise _D1Error(7500, f"{exc}: {name}") from None
         finally:
             conn.close()
         return out

@@ -530,8 +530,10 @@ class RemoteD1Database:
 def _terminated(sql: str) -> str:
     import sqlite3
 
-    # A trailing `-- comment` would swallow the `;` on its line: end it on a new line.
-    return sql if sqlite3.complete_statement(sql) else sql + "\n;"
+    if sqlite3.complete_statement(sql):
+        return sql
+    # A trailing `-- comment` would swallow a `;` on its line: then end it on a new line.
+    return sql + ";" if sqlite3.complete_statement(sql + ";") else sql + "\n;"
 
 
 class RemoteD1:
