@@ -10,7 +10,6 @@ and written through a temp file + rename, so a crash never leaves half a file.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tempfile
@@ -199,6 +198,8 @@ def _did_you_mean(name: str, candidates: list[str], *, shown: list[str], create:
     """
     if not candidates:
         return create
+    import difflib  # only on this error path: it costs ~20 ms to import
+
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
     if not close and name:
         # Case (`db` for `DB`) and abbreviations (`prod` for `production`) are the usual
@@ -505,10 +506,11 @@ class Document:
         return (*self.prefix, *keys)
 
 
-@dataclass
 class _Appender:
-    document: Document
-    key: str
+    # A plain class, not a dataclass: config is imported by every command.
+    def __init__(self, document: Document, key: str) -> None:
+        self.document = document
+        self.key = key
 
     def append(self, value: Any) -> None:
         self.document.append(self.key, value)

@@ -1,17 +1,20 @@
 """Read and edit wrangler.json / wrangler.jsonc without losing the user's comments or layout.
 
-wrangler reads both files with Microsoft's jsonc-parser (comments and trailing commas
-allowed) and edits them with its `modify`: an edit is a text splice at the offsets of the
+wrangler reads both files with Microsoft's jsonc-parser (JSON plus comments and trailing
+commas) and edits them with its `modify`: an edit is a text splice at the offsets of the
 parsed tree, so everything outside the edited region stays byte for byte. We do the same.
 
-The library is json-five (`json5` on import, PyPI `json-five`): a maintained, typed, pure
-Python JSON5 parser whose round-trip model keeps every token's offset. JSONC is a subset of
-JSON5, so it reads every file wrangler reads. We chose it over the alternatives because
+Reading blanks comments and trailing commas and hands the rest to the stdlib `json`: as
+strict as jsonc-parser, and fast enough for every command. Editing needs offsets, which the
+stdlib does not give: they come from json-five (`json5` on import, PyPI `json-five`), a
+maintained, typed, pure-Python JSON5 parser whose round-trip model keeps every token's
+position (JSONC is a subset of JSON5, so it parses every file we read). We chose it because
 `jsonc-edit` drives a Node daemon (worktime must run without Node), `json5` (dpranke) keeps
-no positions, and json5kit/jsonc-parser ports are unmaintained. json-five's model dumper
-would re-emit the file, but inserting a node there means hand-placing whitespace on
-neighbouring nodes (a comment after a comma belongs to the *next* key), so we use the model
-only for offsets and splice the text as jsonc-parser's `modify` + `applyEdits` do.
+no positions, and json5kit is unmaintained. json-five's own dumper could re-emit an edited
+model, but inserting a node there means hand-placing whitespace on neighbouring nodes (a
+comment after a comma belongs to the *next* key), so we take only offsets from the model and
+splice the text as jsonc-parser's `modify` + `applyEdits` do. Every edited text is read
+back strictly before it is written.
 """
 
 from __future__ import annotations
@@ -38,59 +41,66 @@ MAX_DEPTH = 256
 
 
 def loads(path: Path, text: str) -> Any:
-    """The plain value of a JSON/JSONC document, or a one-line ConfigError naming `path`."""
-    import json5
+    """The plain value of a JSON/JSONC document, or a one-line ConfigError naming `path`.
 
-    check_depth(path, text)
+    Read as jsonc-parser reads it for wrangler (`allowTrailingComma`): strict JSON plus
+    comments and trailing commas, nothing of JSON5's extras. Comments and trailing commas
+    become spaces, so the stdlib parser (fast: no json-five import on every command) sees
+    the same offsets and its line:column points into the user's file.
+    """
+    plain = _blank_jsonc(text.removeprefix("\ufeff"))
+    check_depth(path, plain)
     try:
-        return json5.loads(text)
-    except json5.JSON5DecodeError as exc:
-        raise ConfigError(_syntax_message(path, text, exc), hint="fix the JSON there") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: nesting is too deep", hint="flatten the file") from None
+        return json.loads(plain)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}",
+            hint="fix the JSON there (comments and trailing commas are fine)",
+        ) from None
+    except RecursionError:  # check_depth makes this unreachable; kept as the last guard
+        raise ConfigError(f"{path}: nesting is too deep") from None
 
 
-def check_depth(path: Path, text: str) -> None:
+# A double-quoted string (kept as is, so `//` or `,]` inside one is data), a comment.
+_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/', re.S)
+# A string again, or a comma whose next non-space character closes an array/object.
+_TRAILING_COMMAS = re.compile(r'"(?:[^"\\\n]|\\.)*"|,(?=\s*[\]}])')
+_DEPTH_TOKENS = re.compile(r'"(?:[^"\\\n]|\\.)*"|[\[\]{}]')
+
+
+def _blank_jsonc(text: str) -> str:
+    """`text` with comments and trailing commas replaced by spaces (newlines kept)."""
+
+    def comment(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if token.startswith('"') else re.sub(r"[^\n]", " ", token)
+
+    def comma(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return token if token.startswith('"') else " "
+
+    return _TRAILING_COMMAS.sub(comma, _COMMENTS.sub(comment, text))
+
+
+def check_depth(path: Path, plain: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH before a recursive parser sees it.
 
-    A bracket count that skips strings and comments: cheap, and exact for valid input
-    (for invalid input the parser reports the real syntax error afterwards).
+    `plain` has its comments blanked already; strings are skipped so brackets in them do
+    not count. Exact for valid input; for invalid input the parser reports the real error.
     """
     depth = 0
-    for match in _DEPTH_TOKENS.finditer(text):
+    for match in _DEPTH_TOKENS.finditer(plain):
         char = match.group(0)
         if char in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                line = text.count("\n", 0, match.start()) + 1
+                line = plain.count("\n", 0, match.start()) + 1
                 raise ConfigError(
                     f"{path}:{line}: nesting is deeper than {MAX_DEPTH} levels",
                     hint="a wrangler config is never nested that deep; check the file",
                 )
         elif char in "]}":
             depth -= 1
-
-
-# Strings and comments are matched (and ignored) so brackets inside them do not count.
-_DEPTH_TOKENS = re.compile(
-    r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|//[^\n]*|/\*.*?\*/|[\[\]{}]', re.S
-)
-
-
-def _syntax_message(path: Path, text: str, exc: Exception) -> str:
-    """`file:line:column: invalid JSON: what`, like the TOML messages (clickable)."""
-    message = str(getattr(exc, "msg", exc))
-    primary = re.search(r"The primary error was:\s*\n\s*(.+)", message)
-    if primary:
-        message = primary.group(1)
-    message = re.sub(r"\s+(?:in or near token \w+ )?at:? .*$", "", message.splitlines()[0]).strip()
-    token = getattr(exc, "token", None)
-    if token is None:
-        return f"{path}: invalid JSON: {message}"
-    index = int(token.index)
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f"{path}:{line}:{column}: invalid JSON: {message}"
 
 
 # --- editing ------------------------------------------------------------------------------
@@ -161,8 +171,15 @@ class JsoncText:
         import json5
         from json5.loader import ModelLoader
 
-        check_depth(self.path, self.text)
-        model: Node = json5.loads(self.text, loader=ModelLoader()).value
+        try:
+            model: Node = json5.loads(self.text, loader=ModelLoader()).value
+        except (json5.JSON5DecodeError, RecursionError):
+            # `loads` accepted this text, so json-five (a superset) should too; if it does
+            # not, refuse the edit rather than guess offsets.
+            raise ConfigError(
+                f"{self.path}: cannot edit this file in place",
+                hint=f"edit {self.path.name} by hand",
+            ) from None
         return model
 
     def _deepest(self, keys: KeyPath) -> tuple[Node, int]:
