@@ -633,3 +633,92 @@ ApplyRollbackMachine.TestCase.settings = settings(
     max_examples=15, stateful_step_count=8, deadline=None, suppress_health_check=list(HealthCheck)
 )
 TestApplyRollbackMachine = ApplyRollbackMachine.TestCase
+
+
+# --- issue 10 part 4: regressions -------------------------------------------------------------
+
+
+def test_a_down_file_of_comments_is_no_down_sql_in_list_and_rollback(proj: Project) -> None:
+    """`list` said `down: yes` while `rollback` said irreversible."""
+    proj.write("0001_t1.sql", table(1)[0], "-- TODO: drop t1\n/* later */\n")
+    [pending] = migrations.status(proj.cfg, proj.db, None).migrations
+    assert (pending.state, pending.has_down) == ("pending", False)
+    migrations.apply(proj.cfg, proj.db, None)
+    [applied] = migrations.status(proj.cfg, proj.db, None).migrations
+    assert (applied.state, applied.has_down) == ("applied", False)
+    with pytest.raises(WorktimeError, match=r"^cannot roll back: 0001_t1.sql has no down SQL"):
+        migrations.rollback(proj.cfg, proj.db, None)
+    # The copy captured at apply time is the same comments: still no down SQL once the file goes.
+    (proj.migrations / "down" / "0001_t1.sql").unlink()
+    [missing_down] = migrations.status(proj.cfg, proj.db, None).migrations
+    assert missing_down.has_down is False
+    with pytest.raises(WorktimeError, match="has no down SQL"):
+        migrations.rollback(proj.cfg, proj.db, None)
+    assert proj.applied() == ["0001_t1.sql"]
+
+
+def test_apply_refuses_a_migration_without_statements_unless_allowed(proj: Project) -> None:
+    """It was recorded as applied silently."""
+    proj.write("0001_t1.sql", *table(1))
+    created = migrations.create(proj.cfg, proj.db, "forgot to write it")  # a header only
+    with pytest.raises(WorktimeError) as caught:
+        migrations.apply(proj.cfg, proj.db, None)
+    assert caught.value.message == (
+        "migration(s) with no SQL statement: 0002_forgot_to_write_it.sql; nothing applied "
+        "(write the SQL, or pass --allow-empty to record them as applied anyway)"
+    )
+    assert not proj.path.exists()  # refused before anything, 0001 included
+    result = migrations.apply(proj.cfg, proj.db, None, allow_empty=True)
+    assert result.applied == ["0001_t1.sql", created.name]
+    assert f"{created.name} has no SQL statement: recorded as applied (--allow-empty)" in (
+        result.warnings
+    )
+
+
+def test_failed_run_that_changed_nothing_keeps_no_snapshot(proj: Project) -> None:
+    """The newest snapshot equalled the current state, so the suggested restore did nothing."""
+    proj.write("0001_t1.sql", *table(1))
+    migrations.apply(proj.cfg, proj.db, None)
+    first = snapshots.list_snapshots(proj.cfg, proj.db, None)
+    proj.write("0002_bad.sql", "INSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationError) as caught:
+        migrations.apply(proj.cfg, proj.db, None)
+    assert caught.value.result.snapshot is None
+    assert caught.value.result.to_json()["snapshot"] is None
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == first
+    # Rollback whose first step fails: no snapshot either.
+    (proj.migrations / "0002_bad.sql").unlink()
+    proj.write("0001_t1.sql", table(1)[0], "DROP TABLE nope;\n")
+    with pytest.raises(MigrationError) as caught:
+        migrations.rollback(proj.cfg, proj.db, None)
+    assert caught.value.result.snapshot is None
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == first
+
+
+def test_failed_run_after_a_change_keeps_its_snapshot(proj: Project) -> None:
+    proj.write("0001_t1.sql", *table(1))
+    migrations.apply(proj.cfg, proj.db, None)
+    proj.write("0002_t2.sql", *table(2))
+    proj.write("0003_bad.sql", "INSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationError) as caught:
+        migrations.apply(proj.cfg, proj.db, None)
+    snapshot = caught.value.result.snapshot
+    assert snapshot is not None and snapshot.path.is_file()  # 0002 went in: restorable
+    assert proj.applied() == ["0001_t1.sql", "0002_t2.sql"]
+
+
+def test_one_path_builder_for_down_files(tmp_path: Path) -> None:
+    """The remote hint said `down/0001_x.sql.sql`."""
+    assert migrations.down_path(tmp_path, "0001_x.sql") == tmp_path / "down" / "0001_x.sql"
+    [found] = migrations.discover(_touch(tmp_path / "0001_x.sql"))
+    assert found.down_path == migrations.down_path(tmp_path, "0001_x.sql")
+
+
+def _touch(path: Path) -> Path:
+    path.write_text("SELECT 1;\n")
+    return path.parent
+
+
+def test_rollback_option_conflicts_are_usage_errors(proj: Project) -> None:
+    with pytest.raises(UsageError, match="give only one of --steps, --to and --all"):
+        migrations.rollback(proj.cfg, proj.db, None, steps=1, all=True)

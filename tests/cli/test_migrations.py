@@ -244,3 +244,35 @@ def test_unknown_database(cli, proj: Project) -> None:
     result = cli("d1", "migrations", "list", "nope")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: database 'nope' is not configured in wrangler.toml")
+
+
+def test_failed_apply_that_changed_nothing_suggests_no_restore(cli, proj: Project) -> None:
+    """Issue 10 part 4: the suggested `worktime d1 restore` would have restored nothing."""
+    assert cli("d1", "migrations", "apply", "worktime-db").exit_code == 0
+    proj.write("0002_bad.sql", "INSERT INTO nope VALUES (1);\n")
+    result = cli("d1", "migrations", "apply", "worktime-db")
+    assert result.exit_code == 1
+    assert "restore" not in result.stderr
+    assert "snapshot" not in result.stderr
+    data = json.loads(cli("d1", "migrations", "apply", "worktime-db", "--json").stdout)
+    assert data["snapshot"] is None and data["error"].endswith("(in: INSERT INTO nope VALUES (1);)")
+
+
+def test_empty_migration_refused_and_allow_empty(cli, proj: Project) -> None:
+    assert cli("d1", "migrations", "create", "worktime-db", "todo").exit_code == 0
+    refused = cli("d1", "migrations", "apply", "worktime-db")
+    assert refused.exit_code == 1
+    assert "--allow-empty" in refused.stderr.splitlines()[0]
+    assert not proj.path.exists()
+    ok = cli("d1", "migrations", "apply", "worktime-db", "--allow-empty")
+    assert ok.exit_code == 0, ok.output
+    assert proj.applied() == ["0001_initial_schema.sql", "0002_todo.sql"]
+
+
+def test_list_says_no_down_for_a_down_file_of_comments(cli, proj: Project) -> None:
+    assert cli("d1", "migrations", "create", "worktime-db", "later").exit_code == 0
+    listed = json.loads(cli("d1", "migrations", "list", "worktime-db", "--json").stdout)
+    assert [(m["name"], m["has_down"]) for m in listed["migrations"]] == [
+        ("0001_initial_schema.sql", True),
+        ("0002_later.sql", False),  # `create` writes a down file of comments only
+    ]
