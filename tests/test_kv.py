@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli import config, kv, state
-from worktime_cli.errors import ConfigError, LimitError, WorktimeError
+from worktime_cli.errors import ConfigError, LimitError, LockedError, NotFoundError, WorktimeError
 from worktime_cli.kv import KVStore, PutItem
 
 NS = "0f2ac74b498b48028cb68387c421e279"
@@ -517,3 +517,92 @@ def test_value_files_are_private(store: KVStore) -> None:
     store.put_many([PutItem(key=f"k{i}", value=b"v") for i in range(40)])  # the batched path
     modes = {(store.blobs_dir / name).stat().st_mode & 0o777 for name in blob_names(store)}
     assert modes == {0o600}
+
+
+# --- issue 10: errors by code, names with "did you mean", the local target --------------------
+
+
+def test_a_message_that_mentions_locked_is_not_a_lock(tmp_path: Path) -> None:
+    """Busy/locked is SQLite's error code, not the word: `unlocked_items` is no lock (issue 10)."""
+    conn = sqlite3.connect(tmp_path / "x.sqlite")
+    try:
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            conn.execute("SELECT * FROM unlocked_items")
+    finally:
+        conn.close()
+    error = kv._sqlite_error(caught.value, tmp_path / "x.sqlite")
+    assert type(error) is WorktimeError
+    assert "no such table: unlocked_items" in error.message
+
+
+def test_a_really_busy_store_is_locked_by_code(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kv, "BUSY_TIMEOUT_SECONDS", 0.05)
+    with KVStore(root, NS) as s:
+        s.put("k", b"v")
+        holder = sqlite3.connect(s.index_path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with KVStore(root, NS) as other, pytest.raises(LockedError) as caught:
+                other.put("k", b"new")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    assert caught.value.message == f"the KV store {s.index_path.name} is locked by another process"
+
+
+def test_unknown_binding_says_did_you_mean_not_create_it(project: Path) -> None:
+    cfg, _ = kv.create_namespace(config.load(), "SESSIONS")
+    cfg, _ = kv.create_namespace(cfg, "CACHE")
+    with pytest.raises(NotFoundError) as caught:
+        kv.select_binding(cfg, "SESSION")
+    assert caught.value.message == (
+        "KV binding 'SESSION' is not configured in wrangler.toml (configured: SESSIONS, CACHE)"
+    )
+    assert caught.value.hint == "did you mean 'SESSIONS'?"
+    with pytest.raises(NotFoundError) as far:
+        kv.select_binding(cfg, "ZZZ")
+    assert far.value.hint == "did you mean 'SESSIONS' or 'CACHE'?"
+    # Nothing configured at all: then creating one is the useful hint.
+    (project / "none.toml").write_text('name = "w"\n', encoding="utf-8")
+    with pytest.raises(NotFoundError) as empty:
+        kv.select_binding(config.load(project / "none.toml"), "KV")
+    assert "worktime kv namespace create KV" in (empty.value.hint or "")
+
+
+def test_select_binding_by_binding_id_or_given_id(project: Path) -> None:
+    cfg, ns = kv.create_namespace(config.load(), "KV")
+    assert ns.id is not None
+    assert kv.select_binding(cfg, "KV") == ns
+    assert kv.select_binding(cfg, ns.id) == ns  # a configured id names its binding too
+    assert kv.select_binding(cfg, "other-id", by_id=True).local_id == "other-id"  # as wrangler
+
+
+def test_local_kv_target_round_trip(project: Path, root: Path) -> None:
+    targets = kv.LocalKV(config.load())
+    created = targets.create("KV")
+    assert created.to_json() == {
+        "binding": "KV",
+        "id": created.id,
+        "title": None,
+        "preview_id": None,
+    }
+    with targets.namespace("KV") as ns:
+        assert ns.put("k", b"v", expiration=2_000_000_000).to_json() == {
+            "key": "k",
+            "size": 1,
+            "expiration": 2_000_000_000,
+        }
+        assert ns.delete("k") == kv.DeleteResult("k", existed=True)
+        assert ns.delete("k") == kv.DeleteResult("k", existed=False)
+        assert ns.bulk_put([PutItem("a", b"1"), PutItem("a", b"2")]).to_json() == {
+            "written": 1,
+            "requested": 2,
+        }
+    listed = targets.list()
+    assert [(n.binding, n.keys) for n in listed.namespaces] == [("KV", 1)]
+    assert listed.table()[0] == ["binding", "id", "local keys"]
+    deleted = targets.delete("KV")
+    assert deleted.summary() == (
+        "deleted KV namespace KV (its local data) and removed it from wrangler.toml"
+    )
+    assert targets.list().namespaces == ()

@@ -111,3 +111,63 @@ def test_resolve_namespace_by_binding_title_or_id(fake, client, project) -> None
     assert kv.resolve_namespace(client, None, "worktime-backend-KV") == ns
     with pytest.raises(NotFoundError, match="no remote KV namespace 'nope'"):
         kv.resolve_namespace(client, cfg, "nope")
+
+
+# --- the remote target (`RemoteKV` / `RemoteNamespace`) ----------------------------------------
+
+
+def test_remote_target_resolves_an_id_less_binding_by_title_once(fake, client, project) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n[[kv_namespaces]]\nbinding = "KV"\n'
+    )
+    targets = kv.RemoteKV(client, config.load())
+    ns = targets.namespace("KV")
+    assert fake.requests == []  # resolved on first use, so a prompt can come first
+    ns_id = fake.add_namespace("worktime-backend-KV")
+    ns.put("a", b"1")
+    ns.put("b", b"2")
+    assert ns.id == ns_id
+    assert len(fake.calls("GET", "/storage/kv/namespaces$")) == 1
+
+
+def test_remote_target_without_a_namespace_to_find(fake, client, project) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n[[kv_namespaces]]\nbinding = "KV"\n'
+    )
+    ns = kv.RemoteKV(client, config.load()).namespace("KV")
+    with pytest.raises(NotFoundError) as caught:
+        ns.get("k")
+    assert caught.value.message == (
+        "KV binding 'KV' has no id in wrangler.toml, and the account has no namespace titled "
+        "'worktime-backend-KV'"
+    )
+    assert caught.value.hint == "create it with `worktime kv namespace create KV --remote`"
+
+
+def test_remote_list_limit_below_the_api_minimum_is_refused_before_sending(fake, client) -> None:
+    ns = kv.RemoteNamespace(client, fake.add_namespace("t"))
+    with pytest.raises(LimitError, match="below Cloudflare's minimum of 10"):
+        ns.page(limit=9)
+    assert fake.calls("GET", "/keys") == []
+    assert ns.page(limit=10).list_complete
+
+
+def test_remote_get_reads_expiration_and_metadata_from_the_key_list(fake, client) -> None:
+    ns = kv.RemoteNamespace(client, fake.add_namespace("t"))
+    ns.put("k", b"v", expiration=4_000_000_000, metadata={"m": 1})
+    ns.put("k2", b"other")  # sorts after "k": the exact name is picked, not the first match
+    entry = ns.get("k")
+    assert entry is not None
+    assert (entry.value, entry.expiration, entry.metadata) == (b"v", 4_000_000_000, {"m": 1})
+    assert ns.get("nope") is None
+
+
+def test_remote_create_refuses_a_d1_binding_name(fake, client, project) -> None:
+    (project / "wrangler.toml").write_text(
+        'name = "w"\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "db"\ndatabase_id = "x"\n'
+    )
+    from worktime_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="binding 'DB' already exists"):
+        kv.RemoteKV(client, config.load()).create("DB")
+    assert fake.requests == []
