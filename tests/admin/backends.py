@@ -62,8 +62,8 @@ def _remote(project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
             db.close()
 
 
-@pytest.fixture(params=["local", "remote"])
-def backend(
+@pytest.fixture(name="backend", params=["local", "remote"])
+def backend_fixture(
     request: pytest.FixtureRequest, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Backend]:
     if request.param == "remote":

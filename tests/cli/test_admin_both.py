@@ -8,7 +8,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from tests.admin.backends import Backend, backend  # noqa: F401  (fixture)
+from tests.admin.backends import Backend, backend_fixture  # noqa: F401  (the fixture)
 from tests.admin.support import add_session, add_user, stats_rows
 from tests.admin.test_stats_property import expected
 from tests.conftest import Runner
