@@ -20,6 +20,19 @@ def test_init_then_dev(tmp_path):
     )
     assert init.returncode == 0, init.stderr
     assert init.stdout == ""
+    # The real Worker is scaffolded too (its CI test is test_worker_scaffold.py), with a
+    # types file that is current; nothing of it is needed for `worktime dev`, and no npm ran.
+    for name in ("src/index.ts", "package.json", "tsconfig.json", "worker-configuration.d.ts"):
+        assert (root / name).is_file(), name
+    assert not (root / "node_modules").exists()
+    types = subprocess.run(
+        [sys.executable, "-m", "worktime_cli", "types", "--check"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (types.returncode, types.stdout) == (0, ""), types.stderr
     (root / ".dev.vars").write_text(
         "JWT_SECRET=dev-jwt\nGITHUB_CLIENT_ID=dev-id\nGITHUB_CLIENT_SECRET=dev-secret\n"
     )

@@ -262,7 +262,12 @@ def test_no_migrations_folder_means_no_row_types(project):
 def test_result_json_shape(project):
     data = typegen.write(seed(project)).to_json()
     assert set(data) == {"path", "status", "env", "rows"}
-    assert data["env"][0] == {"name": "KV", "type": "KVNamespace", "source": "kv_namespaces"}
+    assert data["env"][0] == {
+        "name": "KV",
+        "type": "KVNamespace",
+        "source": "kv_namespaces",
+        "optional": False,
+    }
     assert data["rows"][0]["columns"][0] == {"name": "id", "type": "number"}
     json.dumps(data)
 
@@ -286,6 +291,11 @@ PARITY_CONFIGS = {
     "env": SEED_TOML
     + '\n[env.production.vars]\nENVIRONMENT = "production"\n'
     + '[[env.production.kv_namespaces]]\nbinding = "CACHE"\nid = "c"\n',
+    "every env": SEED_TOML
+    + '\n[env.production.vars]\nENVIRONMENT = "production"\n'
+    + '[[env.production.kv_namespaces]]\nbinding = "CACHE"\nid = "c"\n'
+    + '[env.production.secrets]\nrequired = ["JWT_SECRET"]\n'
+    + '[env.staging-eu]\nname = "eu"\n',
     "more bindings": SEED_TOML
     + '\n[[r2_buckets]]\nbinding = "FILES"\nbucket_name = "files"\n'
     + '[[queues.producers]]\nbinding = "JOBS"\nqueue = "jobs"\n'
@@ -347,7 +357,9 @@ def test_types_command_output_and_env(cli, project, tmp_path):
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["status"] == "written"
-    assert data["env"] == [{"name": "ENVIRONMENT", "type": '"staging"', "source": "vars"}]
+    assert data["env"] == [
+        {"name": "ENVIRONMENT", "type": '"staging"', "source": "vars", "optional": False}
+    ]
     assert 'ENVIRONMENT: "staging";' in target.read_text()
     assert not (project / "worker-configuration.d.ts").exists()
     missing = cli("types", "--check")
@@ -367,3 +379,23 @@ def test_types_help_first_line_is_the_listing(cli):
     shown = cli("types", "--help")
     assert shown.exit_code == 0
     assert "--check" in shown.stdout and "--output" in shown.stdout
+
+
+def test_without_env_every_environment_gets_an_interface(project):
+    toml = (
+        SEED_TOML
+        + '\n[env.production.vars]\nENVIRONMENT = "production"\n'
+        + '[[env.production.d1_databases]]\nbinding = "DB"\ndatabase_name = "prod"\n'
+        + '[env.staging-eu]\nname = "eu"\n'
+    )
+    types = typegen.generate(seed(project, toml))
+    assert [(name, [m.name for m in ms]) for name, ms in types.environments] == [
+        ("ProductionEnv", ["DB", "ENVIRONMENT"]),
+        ("StagingEuEnv", []),
+    ]
+    text = types.text
+    assert "\tinterface StagingEuEnv {}\n" in text
+    assert '\t\tENVIRONMENT?: "production" | "development";\n' in text
+    assert "\t\tDB?: D1Database;\n" in text
+    # One set of row types: both DB bindings replay the same migrations folder.
+    assert [r.name for r in types.rows] == ["UsersRow", "TimeSessionsRow", "DailyStatsRow"]

@@ -87,9 +87,15 @@ class EnvMember:
     name: str
     type: str
     source: str  # the config key ("d1_databases", "vars", …), "secrets.required" or a file
+    optional: bool = False  # per-environment mode: not defined in every environment
 
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "type": self.type, "source": self.source}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "source": self.source,
+            "optional": self.optional,
+        }
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,8 @@ class Types:
     env: tuple[EnvMember, ...]
     rows: tuple[RowType, ...]
     text: str
+    # Per-environment mode (environments defined, no --env): `ProductionEnv`'s members, …
+    environments: tuple[tuple[str, tuple[EnvMember, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,10 +205,29 @@ def generate(cfg: Config, *, env: str | None = None, output: Path | None = None)
     `output` matters only for the import path of the Worker's entry point (GlobalProps).
     """
     section = _section(cfg, env)
-    members = env_members(cfg, section)
-    rows = row_types(cfg, section)
+    envs = cfg.data.get("env")
+    sections = (
+        {n: e for n, e in envs.items() if isinstance(e, dict)} if isinstance(envs, dict) else {}
+    )
+    environments: tuple[tuple[str, tuple[EnvMember, ...]], ...] = ()
+    if env is None and sections:
+        # wrangler's generatePerEnvironmentTypes: an interface per environment, and an `Env`
+        # that is their union, a member optional unless every environment (and the top
+        # level) defines it.
+        environments = tuple(
+            (_env_interface_name(name), env_members(cfg, sub)) for name, sub in sections.items()
+        )
+        members = _aggregate(
+            [m for _, ms in environments for m in ms],
+            env_members(cfg, cfg.data),
+            len(sections) + 1,
+        )
+        rows = row_types(cfg, [cfg.data, *sections.values()])
+    else:
+        members = env_members(cfg, section)
+        rows = row_types(cfg, [section])
     main_module = _main_module(cfg, section, output_path(cfg, output))
-    body = _render(members, rows, cfg, section, main_module)
+    body = _render(members, rows, cfg, section, main_module, environments)
     command = "worktime types" + (f" --env {env}" if env else "")
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()[:32]
     header = (
@@ -209,7 +236,34 @@ def generate(cfg: Config, *, env: str | None = None, output: Path | None = None)
         "// Do not edit: run it again after changing the config or the migrations.\n"
         "// Runtime types (D1Database, KVNamespace, …) come from @cloudflare/workers-types.\n"
     )
-    return Types(env=members, rows=rows, text=header + body)
+    return Types(env=members, rows=rows, text=header + body, environments=environments)
+
+
+def _env_interface_name(env: str) -> str:
+    """wrangler's toEnvInterfaceName: PascalCase at `-`/`_`, with an `Env` suffix."""
+    pascal = "".join(w[:1].upper() + w[1:].lower() for w in re.split(r"[-_]", env))
+    return pascal if pascal.endswith("Env") else pascal + "Env"
+
+
+def _aggregate(
+    env_first: list[EnvMember],
+    top: tuple[EnvMember, ...],
+    places: int,
+) -> tuple[EnvMember, ...]:
+    """Union of every environment's members (then the top level's), in wrangler's order."""
+    types: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
+    presence: dict[str, int] = {}
+    for member in [*env_first, *top]:
+        seen = types.setdefault(member.name, [])
+        if member.type not in seen:
+            seen.append(member.type)
+        sources.setdefault(member.name, member.source)
+        presence[member.name] = presence.get(member.name, 0) + 1
+    return tuple(
+        EnvMember(name, " | ".join(kinds), sources[name], optional=presence[name] < places)
+        for name, kinds in types.items()
+    )
 
 
 def _section(cfg: Config, env: str | None) -> Mapping[str, Any]:
@@ -314,12 +368,13 @@ def _key(name: str) -> str:
 # --- rows -----------------------------------------------------------------------------------
 
 
-def row_types(cfg: Config, section: Mapping[str, Any]) -> tuple[RowType, ...]:
-    """A row type per table the migrations of each D1 database create."""
+def row_types(cfg: Config, sections: Iterable[Mapping[str, Any]]) -> tuple[RowType, ...]:
+    """A row type per table the migrations of each D1 database (in `sections`) create."""
     rows: list[RowType] = []
     taken: set[str] = {ENV_INTERFACE}
     replayed: set[Path] = set()
-    for entry in _list(section.get("d1_databases")):
+    entries = [e for section in sections for e in _list(section.get("d1_databases"))]
+    for entry in entries:
         if not isinstance(entry, dict) or not isinstance(entry.get("binding"), str):
             continue
         binding = entry["binding"]
@@ -498,6 +553,7 @@ def _render(
     cfg: Config,
     section: Mapping[str, Any],
     main_module: str | None,
+    environments: tuple[tuple[str, tuple[EnvMember, ...]], ...] = (),
 ) -> str:
     lines = ["declare namespace Cloudflare {"]
     if main_module is not None:
@@ -507,8 +563,15 @@ def _render(
             f"\t\tmainModule: typeof import({json.dumps(main_module)});",
             "\t}",
         ]
+    for interface, env_members_ in environments:
+        if not env_members_:
+            lines.append(f"\tinterface {interface} {{}}")
+            continue
+        lines.append(f"\tinterface {interface} {{")
+        lines += [f"\t\t{_key(m.name)}: {m.type};" for m in env_members_]
+        lines.append("\t}")
     lines.append(f"\tinterface {ENV_INTERFACE} {{")
-    lines += [f"\t\t{_key(m.name)}: {m.type};" for m in members]
+    lines += [f"\t\t{_key(m.name)}{'?' if m.optional else ''}: {m.type};" for m in members]
     lines += ["\t}", "}", f"interface {ENV_INTERFACE} extends Cloudflare.{ENV_INTERFACE} {{}}"]
     strings = [m.name for m in members if m.source in _STRING_SOURCES]
     if strings and _process_env_populated(section, cfg):
