@@ -176,3 +176,41 @@ def test_run_help_explains_wrangler_and_the_keyring(cli):
     assert "A plain `wrangler dev` never reads the keyring" in text
     assert "worktime dev --worker" in text
     assert "Example:" in result.stdout
+
+
+def test_ctrl_c_reaches_the_command_once_and_its_exit_code_is_ours(project, tmp_path):
+    """A terminal's Ctrl+C signals the whole foreground group: worktime waits, the child decides."""
+    import signal
+    import time
+
+    child = (
+        "import signal, sys, time\n"
+        "hits = []\n"
+        "signal.signal(signal.SIGINT, lambda *_: hits.append(1))\n"
+        "open('ready', 'w').close()\n"
+        "deadline = time.monotonic() + 30\n"
+        "while not hits and time.monotonic() < deadline:\n"
+        "    time.sleep(0.05)\n"
+        "time.sleep(0.3)  # a second SIGINT, if one came, lands meanwhile\n"
+        "sys.exit(10 + len(hits))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "worktime_cli", "run", "--", sys.executable, "-c", child],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (project / "ready").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "child never started"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert (proc.returncode, out, err) == (11, "", "")

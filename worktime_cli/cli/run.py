@@ -59,18 +59,18 @@ def run(
         worktime run --env staging -- node scripts/seed.mjs
     """
     from worktime_cli import environment, worker
+    from worktime_cli.cli import output
     from worktime_cli.cli.context import open_context
 
     cli_vars = environment.parse_cli_vars(var or [])
     with open_context(config=config, env=env) as ctx:
         resolved = environment.resolve(ctx.config, env=env, cli_vars=cli_vars)
     for warning in resolved.warnings:
-        from worktime_cli.cli import output
-
         output.warn(warning)
-    if resolved.keyring_error is not None:
-        from worktime_cli.cli import output
-
-        output.warn(f"keyring secrets are not in the environment: {resolved.keyring_error}")
+    if resolved.missing:
+        output.warn("required secrets resolve from nowhere: " + ", ".join(resolved.missing))
+        if resolved.keyring_error is not None:
+            # Only worth saying then: with .dev.vars supplying every secret it changes nothing.
+            output.warn(f"keyring secrets are not in the environment: {resolved.keyring_error}")
     code = worker.run(command, worker.child_environment(resolved))
     raise typer.Exit(code)
