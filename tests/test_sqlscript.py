@@ -93,3 +93,33 @@ def test_bom_and_crlf(tmp_path):
         ("SELECT\n 2;", 2),
     ]
     assert sql_file.consumed == path.stat().st_size
+
+
+def test_count_statements_agrees_with_the_splitter():
+    """The quick count (fast `execute --file` path) equals what `split` yields, on tricky text."""
+    import random
+
+    from worktime_cli.sqlscript import count_statements
+
+    parts = [
+        "SELECT 1",
+        ";",
+        " ",
+        "\n",
+        "'a;b'",
+        "'it''s'",
+        "''",
+        '"q;"',
+        "`x;`",
+        "[a;b]",
+        "-- c;'\n",
+        "/* ;' */",
+        "x",
+        "- 1",
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1; SELECT 2; END",
+        "'unterminated",
+    ]
+    rng = random.Random(10)
+    for _ in range(3000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 12)))
+        assert count_statements(text) == len(split(text)), text

@@ -6,8 +6,10 @@ refuses, so a statement that would fail in production fails here first, with a c
 
 from __future__ import annotations
 
+import queue
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -486,10 +488,10 @@ def _execute_natively(
         except sqlite_native.NativeError:
             return None  # locked or busy: the portable path reports it properly
         before = native.total_changes
-        statements = 0
+        counter = _StatementCounter()
         try:
             for body in _native_bodies(sql_file.chunks(on_progress)):
-                statements += count_statements(body)
+                counter.add(body)
                 guarded = _needs_guard(body)
                 if guarded:
                     guard.arm()
@@ -504,10 +506,38 @@ def _execute_natively(
             with suppress(sqlite_native.NativeError):
                 native.execute_script("ROLLBACK")
             return None
+        finally:
+            statements = counter.finish()
         changes, last_row_id = native.total_changes - before, native.last_row_id
         with suppress(sqlite_native.NativeError):  # busy readers: they checkpoint later
             native.execute_script("PRAGMA wal_checkpoint(PASSIVE)", rows_allowed=True)
         return changes, last_row_id, statements
+
+
+class _StatementCounter:
+    """Counts the statements of the bodies the fast path runs, on a thread of its own.
+
+    `sqlite3_exec` is a ctypes call, which releases the GIL: counting one body overlaps
+    SQLite running the previous one, instead of adding a tenth to a bulk load's time.
+    """
+
+    def __init__(self) -> None:
+        self._bodies: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._total = 0
+        self._thread = threading.Thread(target=self._run, name="worktime-count", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (body := self._bodies.get()) is not None:
+            self._total += count_statements(body)
+
+    def add(self, body: str) -> None:
+        self._bodies.put(body)
+
+    def finish(self) -> int:
+        self._bodies.put(None)
+        self._thread.join()
+        return self._total
 
 
 # A wrapper's BEGIN may follow PRAGMAs (`sqlite3 .dump` starts with foreign_keys=OFF).
