@@ -136,7 +136,8 @@ def undeclared(resolved: Environment) -> tuple[tuple[str, str], ...]:
     required = set(resolved.required)
     found = []
     for name, layers in resolved.layers.items():
-        if name in required:
+        # A --var reaches the Worker anyway: it goes on as wrangler's own --var.
+        if name in required or SOURCE_CLI in layers:
             continue
         sources = [s for s in layers if s not in (SOURCE_VARS, SOURCE_CLI)]
         if sources:
