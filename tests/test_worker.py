@@ -169,6 +169,8 @@ def test_undeclared_warning_names_sources_never_values(project):
     assert warning == (
         "not in [secrets] required, so wrangler does not hand them to the Worker: EXTRA (.dev.vars)"
     )
+    # A --var goes on as wrangler's own --var, so the Worker does get it.
+    assert worker.undeclared(environment.resolve(cfg, cli_vars={"EXTRA": "cli"})) == ()
     load(project, UNDECLARED)
     assert (
         worker.undeclared_warning(environment.resolve(config.load(project / "wrangler.toml")))
