@@ -73,7 +73,7 @@ def test_wrangler_applies_worktime_agrees_in_the_same_order(wrangler: str, proj:
 def test_wrangler_create_matches_ours(wrangler: str, proj: Project) -> None:
     run_wrangler(wrangler, proj.root, "d1", "migrations", "create", "worktime-db", "add notes")
     theirs = proj.migrations / "0002_add_notes.sql"
-    ours_up, _ = migrations.create(proj.cfg, proj.db, "more things")
+    ours_up = migrations.create(proj.cfg, proj.db, "more things").path
     assert ours_up.name == "0003_more_things.sql"
     header = theirs.read_text()
     ours = ours_up.read_text()
