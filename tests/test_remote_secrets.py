@@ -80,3 +80,77 @@ def test_script_name_required(project) -> None:
     (project / "wrangler.toml").write_text("")
     with pytest.raises(ConfigError, match="has no `name`"):
         secrets.script_name(config.load())
+
+
+# --- RemoteSecrets: the remote SecretStore ---------------------------------------------------
+
+
+@pytest.fixture
+def store(fake, client, project) -> secrets.RemoteSecrets:
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n[secrets]\nrequired = ["A", "B"]\n'
+    )
+    fake.scripts["worktime-backend"] = {}
+    return secrets.RemoteSecrets(client, config.load())
+
+
+def test_store_results_and_required_names(fake, store) -> None:
+    from worktime_cli.targets.secrets import SecretPut, SecretTarget
+
+    target = SecretTarget("worker", "worktime-backend")
+    assert store.target == target
+    assert store.put("A", VALUE + "\n") == SecretPut(target, "A", created=True)
+    assert fake.scripts["worktime-backend"] == {"A": VALUE}  # trimmed, as locally
+    assert store.put("A", VALUE).created is False
+    listing = store.names()
+    assert listing.names == ("A",)
+    assert listing.missing == ("B",)
+    assert [(e.name, e.source, e.required, e.type) for e in listing.secrets] == [
+        ("A", "worker", True, "secret_text"),
+        ("B", None, True, None),
+    ]
+    assert VALUE not in repr(store) + repr(listing)
+
+
+def test_store_checks_before_any_request(fake, store) -> None:
+    from worktime_cli.errors import LimitError, WorktimeError
+
+    before = len(fake.requests)
+    with pytest.raises(WorktimeError, match="invalid secret name"):
+        store.put("bad-name", VALUE)
+    with pytest.raises(LimitError):
+        store.put("A", "x" * 5121)
+    with pytest.raises(WorktimeError, match="empty value for B"):
+        store.bulk({"A": VALUE, "B": ""})
+    assert len(fake.requests) == before
+
+
+def test_store_delete_of_a_missing_secret_is_not_found(fake, store) -> None:
+    from worktime_cli.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as caught:
+        store.delete("NOPE")
+    assert caught.value.message == "no secret NOPE on the Worker worktime-backend"
+    assert caught.value.hint == "see the names with `worktime secret list --remote`"
+
+
+def test_store_bulk_failure_says_what_was_already_changed(fake, store) -> None:
+    fake.scripts["worktime-backend"]["OLD"] = VALUE
+    original = fake._secrets
+
+    def second_put_fails(req, rest):
+        if req.method == "PUT" and len(fake.calls("PUT", "/secrets$")) == 2:
+            return (
+                400,
+                {"Content-Type": "application/json"},
+                b'{"success":false,"errors":[{"code":10021,"message":"no"}],"messages":[],"result":null}',
+            )
+        return original(req, rest)
+
+    fake._secrets = second_put_fails  # one injected server fault
+    with pytest.raises(RemoteError) as caught:
+        store.bulk({"A": VALUE, "OLD": None, "GONE": None, "B": VALUE})
+    assert caught.value.message == "10021: no (already uploaded: A; deleted: OLD)"
+    assert fake.scripts["worktime-backend"] == {"A": VALUE}
+    assert fake.calls("DELETE", "/secrets/GONE$") == []  # absent: nothing to send
+    assert VALUE not in str(caught.value)
