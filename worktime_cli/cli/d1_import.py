@@ -1,0 +1,132 @@
+"""`worktime d1 import DB TABLE FILE`: rows from CSV/TSV/JSON/NDJSON into an existing table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from worktime_cli.cli import output
+from worktime_cli.cli.admin_options import DryRunOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    JsonOption,
+    LocalOption,
+    PersistOption,
+    RemoteOption,
+)
+
+if TYPE_CHECKING:
+    from worktime_cli.admin.importer import ImportResult
+
+
+def register(d1_app: typer.Typer) -> None:
+    d1_app.command("import")(import_rows)
+
+
+def import_rows(
+    database: Annotated[str, typer.Argument(help="Database name or binding.")],
+    table: Annotated[str, typer.Argument(help="An existing table.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The rows: CSV with a header, TSV, JSON array or NDJSON.", dir_okay=False
+        ),
+    ],
+    csv: Annotated[bool, typer.Option("--csv", help="FILE is CSV with a header row.")] = False,
+    tsv: Annotated[
+        bool, typer.Option("--tsv", help="FILE is tab-separated with a header row.")
+    ] = False,
+    json_rows: Annotated[
+        bool, typer.Option("--json-rows", "--json-file", help="FILE is a JSON array of objects.")
+    ] = False,
+    nl: Annotated[
+        bool, typer.Option("--nl", help="FILE is newline-delimited JSON objects.")
+    ] = False,
+    upsert: Annotated[
+        bool, typer.Option("--upsert", help="Update rows whose --pk exists instead of failing.")
+    ] = False,
+    pk: Annotated[
+        str | None,
+        typer.Option("--pk", help="The primary key column for --upsert.", show_default=False),
+    ] = None,
+    dry_run: DryRunOption = False,
+    json: JsonOption = False,
+    remote: RemoteOption = False,
+    local: LocalOption = False,
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+) -> None:
+    """Import rows into a table, all or nothing, within D1's limits; a bad row is named by number.
+
+    Locally: sqlite-utils on worktime's own D1 connection (foreign keys on, at most 100
+    bound parameters per statement), in one transaction. With --remote: batched multi-row
+    statements, each request atomic on D1. The format follows the file's extension unless
+    given (--json-rows for a JSON array, since --json prints the result as JSON).
+
+    Example:
+
+        worktime d1 import worktime-db users users.csv --upsert --pk github_user_id
+    """
+    from worktime_cli.admin import importer
+    from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.errors import UsageError
+
+    chosen = [
+        name for name, on in (("csv", csv), ("tsv", tsv), ("json", json_rows), ("nl", nl)) if on
+    ]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one format, not {' and '.join('--' + c for c in chosen)}")
+    if upsert and pk is None:
+        raise UsageError("--upsert needs --pk COLUMN")
+    if pk is not None and not upsert:
+        raise UsageError("--pk goes with --upsert")
+    fmt = importer.detect_format(file, chosen[0] if chosen else None)
+    with open_admin(
+        database, config=config, persist_to=persist_to, remote=remote, local=local
+    ) as admin:
+        columns, rows = importer.read_rows(file, fmt)
+        if not columns:
+            raise UsageError(f"{file} has no rows")
+        # A terminal gets a progress bar; counting lines first is cheap next to the import.
+        total = 0
+        if output.is_terminal(sys.stderr) and file.stat().st_size > 1 << 20:
+            with file.open("rb") as handle:
+                total = sum(1 for _ in handle) - (1 if fmt in ("csv", "tsv") else 0)
+        with output.progress_items(total, f"importing {file.name}") as advance:
+            path = getattr(admin.db, "path", None)
+            if not admin.ctx.remote and isinstance(path, Path):
+                # Locally sqlite-utils writes through worktime's own connection to the file.
+                result = importer.import_local(
+                    path,
+                    table,
+                    columns,
+                    rows,
+                    upsert=upsert,
+                    pk=pk,
+                    dry_run=dry_run,
+                    on_progress=advance,
+                )
+            else:
+                result = importer.import_remote(
+                    admin.db,
+                    table,
+                    columns,
+                    rows,
+                    upsert=upsert,
+                    pk=pk,
+                    dry_run=dry_run,
+                    on_progress=advance,
+                )
+    output.render(result, json=json, human=_show)
+
+
+def _show(result: ImportResult) -> None:
+    verb = "would import" if result.dry_run else ("upserted" if result.upsert else "imported")
+    message = f"{verb} {result.rows} row(s) into {result.table}"
+    if result.dry_run:
+        output.info(f"dry run: {message}; nothing changed")
+    else:
+        output.success(message)
