@@ -323,8 +323,11 @@ def test_env_vars_come_from_the_selected_section(project):
     assert environment.resolve(config.load(env="prod"), env="prod", keyring=False).values == {
         "B": "prod"
     }
-    # A config loaded for the top level still answers for an env asked for explicitly.
+    # A config loaded for the top level still answers for an env asked for explicitly, and a
+    # config loaded for an env answers for it by default.
     assert environment.resolve(config.load(), env="prod", keyring=False).values == {"B": "prod"}
+    assert environment.resolve(config.load(env="prod"), keyring=False).values == {"B": "prod"}
+    assert environment.resolve(config.load(), keyring=False).values == {"A": "top"}
 
 
 def test_dotenv_helpers_live_in_devvars_and_stay_importable_from_environment():

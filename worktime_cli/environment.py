@@ -91,9 +91,11 @@ def resolve(
 ) -> Environment:
     """Compute the local environment for `cfg` (see the module docstring for the layers).
 
-    `env` selects `[env.<env>]` and the `.dev.vars.<env>` / `.env.<env>` files; the keyring
-    layer is `cfg`'s service, so load `cfg` with the same env to get that env's secrets.
+    `env` selects `[env.<env>]` and the `.dev.vars.<env>` / `.env.<env>` files (default: the
+    env `cfg` was loaded for); the keyring layer is `cfg`'s service, so load `cfg` with the
+    same env to get that env's secrets.
     """
+    env = cfg.env if env is None else env
     layers: list[tuple[str, Mapping[str, str]]] = [(SOURCE_VARS, _config_vars(cfg, env))]
     keyring_error = None
     if keyring:
@@ -147,7 +149,7 @@ def env_warnings(cfg: Config, env: str | None) -> tuple[str, ...]:
 
 def required_names(cfg: Config, env: str | None = None) -> tuple[tuple[str, ...], str | None]:
     """`[secrets] required` from wrangler.toml, else the keys of `.dev.vars.example`."""
-    section = _section(cfg, env)
+    section = _section(cfg, cfg.env if env is None else env)
     secrets = section.get("secrets")
     if secrets is not None:
         required = secrets.get("required") if isinstance(secrets, dict) else None

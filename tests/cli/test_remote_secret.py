@@ -187,3 +187,16 @@ def test_push_uploads_required_secrets_with_values(fake, cli, worker, project: P
         "warning: no local value, skipped: C\n✓ uploaded 2 secret(s) to the Worker worktime-backend: A, B\n"
     )
     _clean(missing, refused, pushed, human)
+
+
+def test_push_with_nothing_required_needs_no_login(cli, project: Path, monkeypatch) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN", raising=False)
+    result = cli("secret", "push", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "store": "worker",
+        "location": "worktime-backend",
+        "uploaded": [],
+        "skipped": [],
+    }
+    assert result.stderr.startswith("no required secrets:")

@@ -318,15 +318,20 @@ def push(
             )
         if plan.skipped:
             output.warn(f"no local value, skipped: {', '.join(plan.skipped)}")
-        store = ctx.secrets()
         if not plan.values:
+            from worktime_cli.remote.secrets import script_name
+            from worktime_cli.targets.secrets import SecretTarget
+
             if not plan.required:
                 output.info(
                     "no required secrets: list them under [secrets] required in wrangler.toml "
                     "or in .dev.vars.example"
                 )
-            result = secrets.SecretPush(store.target, (), plan.skipped)
+            # Nothing to send: no API client (and no token) needed to say so.
+            target = SecretTarget("worker", script_name(ctx.config))
+            result = secrets.SecretPush(target, (), plan.skipped)
         else:
+            store = ctx.secrets()  # not logged in: said before the question, not after
             output.confirm(
                 f"Upload {len(plan.values)} secret(s) to {store.target.place}: {', '.join(plan.values)}?",
                 yes=yes,

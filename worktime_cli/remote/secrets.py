@@ -150,7 +150,7 @@ class RemoteSecrets:
         from worktime_cli.environment import required_names
 
         found = list_secrets(self.client, self.script)
-        required, _source = required_names(self.config)
+        required, _source = required_names(self.config, self.config.env)
         present = {secret.name for secret in found}
         entries = [
             SecretEntry(
