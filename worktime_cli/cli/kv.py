@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="kv",
-    help="Manage KV namespaces and keys: locally the same store `wrangler dev` uses, or --remote.",
+    help="Manage local KV namespaces and keys: the same store `wrangler dev` uses.",
     no_args_is_help=True,
 )
 namespace_app = typer.Typer(
