@@ -38,7 +38,8 @@ def init(
 ) -> None:
     """Create or complete a project: wrangler.toml, migrations, local D1 and KV.
 
-    Writes wrangler.toml, migrations/, .dev.vars.example and .gitignore entries, and the
+    Writes wrangler.toml (or extends the wrangler.json, .jsonc or .toml already there, keeping
+    its comments), migrations/, .dev.vars.example and .gitignore entries, and the
     Worker itself: src/index.ts (a Hono app with GET /health), package.json (wrangler pinned),
     tsconfig.json and worker-configuration.d.ts (`worktime types`). Then it creates the local
     D1 database (migrations applied) and KV namespace. Re-running changes nothing that exists

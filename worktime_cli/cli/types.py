@@ -38,24 +38,27 @@ def types(
     config: ConfigOption = None,
     env: Annotated[
         str | None,
-        typer.Option("--env", "-e", help="Type that wrangler environment's bindings ([env.NAME])."),
+        typer.Option(
+            "--env", "-e", help="Type only that wrangler environment's bindings (env.NAME)."
+        ),
     ] = None,
     json: JsonOption = False,
 ) -> None:
     """Write worker-configuration.d.ts: the Env interface and a row type per table.
 
-    `Env` has the members `wrangler types` would write (D1 and KV bindings, [vars] as literal
-    types, secret names from [secrets] required or .dev.vars.example as string, never their
+    `Env` has the members `wrangler types` would write (D1 and KV bindings, vars as literal
+    types, secret names from secrets.required or .dev.vars.example as string, never their
     values); the runtime types come from @cloudflare/workers-types. Each table the migrations
     create gets a row type (users -> UsersRow), replayed into a scratch database, so no local
-    state is needed. Both are global: use them without an import. Run it again after changing
-    the config or adding a migration; `--check` tells CI when someone forgot.
+    state is needed: `c.env.DB.prepare(sql).first<UsersRow>()`. Both are global, usable
+    without an import. Run it again after changing the config or adding a migration;
+    `--check` tells CI when someone forgot.
 
     Example:
 
         worktime types
-        worktime types --check        # in CI: exit 1 when the file is out of date
-        c.env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<UsersRow>()
+        worktime types --check        # in CI: exit 1 when the file is missing or stale
+        worktime types --env production
     """
     from worktime_cli import typegen
     from worktime_cli.cli.context import open_context
