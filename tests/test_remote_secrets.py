@@ -47,35 +47,6 @@ def test_missing_worker_says_deploy_first(fake, client) -> None:
     assert VALUE not in caught.value.message + (caught.value.hint or "")
 
 
-def test_put_many_uploads_in_order(fake, client) -> None:
-    fake.scripts["w"] = {}
-    result = secrets.put_many(client, "w", {"A": VALUE, "B": VALUE + "2"})
-    assert result.to_json() == {"script": "w", "uploaded": ["A", "B"]}
-    assert fake.scripts["w"] == {"A": VALUE, "B": VALUE + "2"}
-
-
-def test_put_many_names_what_was_uploaded_before_a_failure(fake, client) -> None:
-    fake.scripts["w"] = {}
-    original = fake._secrets
-
-    def second_put_fails(req, rest):
-        if req.method == "PUT" and len(fake.calls("PUT", "/secrets$")) == 2:
-            return (
-                400,
-                {"Content-Type": "application/json"},
-                (
-                    b'{"success":false,"errors":[{"code":10021,"message":"no"}],"messages":[],"result":null}'
-                ),
-            )
-        return original(req, rest)
-
-    fake._secrets = second_put_fails  # one injected server fault
-    with pytest.raises(RemoteError) as caught:
-        secrets.put_many(client, "w", {"C": VALUE, "D": VALUE})
-    assert caught.value.message == "10021: no (already uploaded: C)"
-    assert VALUE not in str(caught.value)
-
-
 def test_script_name_required(project) -> None:
     (project / "wrangler.toml").write_text("")
     with pytest.raises(ConfigError, match="has no `name`"):

@@ -26,8 +26,10 @@ from worktime_cli.errors import (
     SecretStoreError,
     WorktimeError,
 )
+from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, SecretTarget
 
 SERVICE = "worktime:worktime-backend"
+TARGET = SecretTarget("keyring", SERVICE)
 VALUE = "s3cr3t-${HOME}-value"
 
 
@@ -57,7 +59,7 @@ def test_service_name_needs_a_project_name(project: Path):
 
 def test_put_list_read_delete_round_trip(cfg, memory_keyring: MemoryKeyring):
     first = secrets.put(cfg, "JWT_SECRET", VALUE + "\n")
-    assert first == secrets.PutResult("JWT_SECRET", SERVICE, created=True)
+    assert first == SecretPut(TARGET, "JWT_SECRET", created=True)
     secrets.put(cfg, "GITHUB_CLIENT_ID", "abc")
     again = secrets.put(cfg, "JWT_SECRET", "rotated")
     assert again.created is False
@@ -68,7 +70,7 @@ def test_put_list_read_delete_round_trip(cfg, memory_keyring: MemoryKeyring):
         "GITHUB_CLIENT_ID",
         "JWT_SECRET",
     ]
-    assert secrets.delete(cfg, "JWT_SECRET") == SERVICE
+    assert secrets.delete(cfg, "JWT_SECRET") == SecretDeleted(TARGET, "JWT_SECRET")
     assert secrets.names(cfg) == ("GITHUB_CLIENT_ID",)
     assert (SERVICE, "JWT_SECRET") not in memory_keyring.store
     with pytest.raises(NotFoundError, match=r"no secret JWT_SECRET in the OS keyring \(worktime:"):
@@ -147,7 +149,7 @@ def test_bulk_sets_and_deletes(cfg, memory_keyring):
     secrets.put(cfg, "OLD", "1")
     secrets.put(cfg, "KEEP", "2")
     result = secrets.bulk(cfg, {"NEW": "3\n", "OLD": None, "ABSENT": None})
-    assert result == secrets.BulkResult(SERVICE, stored=("NEW",), deleted=("OLD",))
+    assert result == SecretBulk(TARGET, stored=("NEW",), deleted=("OLD",))
     assert secrets.read_all(cfg) == {"KEEP": "2", "NEW": "3"}
     assert secrets.names(cfg) == ("KEEP", "NEW")
 
@@ -289,10 +291,8 @@ def test_ctrl_c_during_put_leaves_no_invisible_value(cfg):
 
 
 def test_keyring_store_returns_the_shared_results(cfg, memory_keyring):
-    from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, SecretTarget
-
     store = secrets.KeyringSecrets(cfg)
-    target = SecretTarget("keyring", SERVICE)
+    target = TARGET
     assert store.target == target
     assert store.put("A", VALUE) == SecretPut(target, "A", created=True)
     assert store.put("A", "rotated").created is False

@@ -15,6 +15,7 @@ only a config.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,10 +49,8 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "NAME_PATTERN",
     "NO_BACKEND_HINT",
-    "BulkResult",
     "KeyringSecrets",
     "PushPlan",
-    "PutResult",
     "SecretPush",
     "bulk",
     "delete",
@@ -65,20 +64,6 @@ __all__ = [
     "service_name",
     "validate_name",
 ]
-
-
-@dataclass(frozen=True)
-class PutResult:
-    name: str
-    service: str
-    created: bool  # False when an existing value was replaced
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    service: str
-    stored: tuple[str, ...]
-    deleted: tuple[str, ...]
 
 
 class KeyringSecrets:
@@ -114,19 +99,13 @@ class KeyringSecrets:
 
     def put(self, name: str, value: str) -> SecretPut:
         result = put(self.config, name, value)
-        return SecretPut(
-            SecretTarget("keyring", result.service),
-            result.name,
-            created=result.created,
-            warnings=self._overridden(name),
-        )
+        return dataclasses.replace(result, warnings=self._overridden(name))
 
     def delete(self, name: str) -> SecretDeleted:
-        return SecretDeleted(SecretTarget("keyring", delete(self.config, name)), name)
+        return delete(self.config, name)
 
     def bulk(self, changes: Mapping[str, str | None]) -> SecretBulk:
-        result = bulk(self.config, changes)
-        return SecretBulk(SecretTarget("keyring", result.service), result.stored, result.deleted)
+        return bulk(self.config, changes)
 
     def _overridden(self, name: str) -> tuple[str, ...]:
         # A dotenv file outranks the keyring locally: a put that `dev` will not see is a trap.
@@ -264,7 +243,7 @@ def plan_push(resolved: Environment) -> PushPlan:
 # --- keyring operations ---------------------------------------------------------------------
 
 
-def put(cfg: Config, name: str, value: str) -> PutResult:
+def put(cfg: Config, name: str, value: str) -> SecretPut:
     """Store (or replace) one secret and record its name in the index."""
     validate_name(name)
     value = normalise_value(name, value)
@@ -279,11 +258,11 @@ def put(cfg: Config, name: str, value: str) -> PutResult:
         if not existed and name not in index:
             keyring_store.quietly(lambda: _delete(service, name))
         raise
-    return PutResult(name=name, service=service, created=not existed)
+    return SecretPut(SecretTarget("keyring", service), name, created=not existed)
 
 
-def delete(cfg: Config, name: str) -> str:
-    """Delete one secret from the keyring and the index; returns the service name."""
+def delete(cfg: Config, name: str) -> SecretDeleted:
+    """Delete one secret from the keyring and the index."""
     validate_name(name)
     service = service_name(cfg)
     index = keyring_store.read_index(service)
@@ -294,7 +273,7 @@ def delete(cfg: Config, name: str) -> str:
         _delete(service, name)
     if name in index:
         keyring_store.write_index(service, [n for n in index if n != name])
-    return service
+    return SecretDeleted(SecretTarget("keyring", service), name)
 
 
 def exists(cfg: Config, name: str) -> bool:
@@ -315,7 +294,7 @@ def read_all(cfg: Config) -> dict[str, str]:
     return keyring_store.read_all(cfg)
 
 
-def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
+def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
     """Apply many puts (str) and deletes (None); on a failure, restore what was there before."""
     clean = clean_changes(changes)
     service = service_name(cfg)
@@ -342,7 +321,7 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> BulkResult:
         for name in reversed(done):
             keyring_store.quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
         raise
-    return BulkResult(service=service, stored=tuple(stored), deleted=tuple(deleted))
+    return SecretBulk(SecretTarget("keyring", service), tuple(stored), tuple(deleted))
 
 
 def _restore(service: str, name: str, old: str | None) -> None:

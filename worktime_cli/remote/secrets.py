@@ -10,7 +10,7 @@ without it, so say exactly that.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -45,15 +45,6 @@ class RemoteSecret:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type}
-
-
-@dataclass(frozen=True)
-class PushResult:
-    script: str
-    uploaded: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"script": self.script, "uploaded": list(self.uploaded)}
 
 
 def script_name(cfg: Config) -> str:
@@ -104,27 +95,6 @@ def delete(client: Client, script: str, name: str) -> None:
         client.call("DELETE", _path(client, script, f"/{quote(name, safe='')}"))
     except RemoteError as exc:
         raise _worker_missing(script, exc) from None
-
-
-def put_many(
-    client: Client, script: str, values: Mapping[str, str] | Iterable[tuple[str, str]]
-) -> PushResult:
-    """`secret bulk FILE --remote` and `secret push`: one PUT per secret, in order.
-
-    Stops at the first failure; the names already uploaded are in the error's message.
-    """
-    pairs = list(values.items()) if isinstance(values, Mapping) else list(values)
-    done: list[str] = []
-    for name, value in pairs:
-        try:
-            put(client, script, name, value)
-        except RemoteError as exc:
-            if done:
-                exc.message = f"{exc.message} (already uploaded: {', '.join(done)})"
-                exc.args = (exc.message,)
-            raise
-        done.append(name)
-    return PushResult(script=script, uploaded=tuple(done))
 
 
 class RemoteSecrets:
