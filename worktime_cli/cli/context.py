@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING
 from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from worktime_cli.config import Config
+    from worktime_cli.remote.client import Client
     from worktime_cli.targets.d1 import D1Databases
     from worktime_cli.targets.kv import KVNamespaces
     from worktime_cli.targets.migrations import MigrationsTarget
     from worktime_cli.targets.secrets import SecretStore
-
-    from worktime_cli.config import Config
-    from worktime_cli.remote.client import Client
 
 
 class Context:
