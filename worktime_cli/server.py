@@ -249,10 +249,17 @@ class _Current:
         self.request_log = request_log
 
 
-def create_app(bindings: Bindings, *, request_log: RequestLog | None = None) -> Starlette:
-    """The Starlette app: /health, /health/ready, JSON 404s, Hono-style CORS, request log.
+def create_app(
+    bindings: Bindings,
+    *,
+    request_log: RequestLog | None = None,
+    dashboard_clients: str = "loopback",
+) -> Starlette:
+    """The Starlette app: /health, /health/ready, /dashboard, JSON 404s, Hono-style CORS, request log.
 
     `request_log` receives one line per request (`GET /health 200 OK (1ms)`); None is quiet.
+    `dashboard_clients`: "loopback" serves `/dashboard` only to clients on this machine (a
+    server bound to 0.0.0.0 answers others 404), "any" to everyone, "none" to no one.
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -279,16 +286,73 @@ def create_app(bindings: Bindings, *, request_log: RequestLog | None = None) -> 
     async def server_error(_request: Request, _exc: Exception) -> Response:
         return _json({"error": "internal server error"}, 500)
 
+    async def dashboard(request: Request) -> Response:
+        client = request.client.host if request.client is not None else ""
+        if not _dashboard_allowed(dashboard_clients, client):
+            raise HTTPException(404)
+        query = request.query_params
+        status, headers, body = await run_in_threadpool(
+            _dashboard_page, current.bindings, query.get("from"), query.get("to")
+        )
+        return Response(body, status, headers=headers)
+
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET", "HEAD"]),
             Route("/health/ready", health_ready, methods=["GET", "HEAD"]),
+            Route("/dashboard", dashboard, methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(_Edge, current=current)],
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     app.state.current = current
     return app
+
+
+def _dashboard_allowed(policy: str, client: str) -> bool:
+    import ipaddress
+
+    if policy == "any":
+        return True
+    if policy != "loopback":
+        return False
+    try:
+        return ipaddress.ip_address(client).is_loopback
+    except ValueError:
+        return False  # a unix socket or an unknown peer: not provably this machine
+
+
+def _dashboard_page(
+    bindings: Bindings, date_from: str | None, date_to: str | None
+) -> tuple[int, dict[str, str], bytes]:
+    """The report page (`admin.html`) over a read-only connection to the main database."""
+    from worktime_cli.admin import html, inputs, report
+    from worktime_cli.admin.targets import SQLiteDatabase
+
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": html.CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    factory = bindings.d1.get("DB") or next(iter(bindings.d1.values()), None)
+    try:
+        if factory is None:
+            raise WorktimeError("no D1 database is configured")
+        start, end = inputs.parse_range(date_from, date_to)
+        conn = factory()
+        try:
+            # Read-only by construction: the dashboard never writes, whatever a query does.
+            conn.execute("PRAGMA query_only = ON")
+            board = report.dashboard(SQLiteDatabase.over(conn), report.Filters(start, end))
+        finally:
+            conn.close()
+    except WorktimeError as exc:
+        from html import escape
+
+        page = f"<!DOCTYPE html><title>dashboard</title><p>{escape(exc.message)}</p>"
+        return 400, headers, page.encode()
+    return 200, headers, html.page(board, title="worktime dashboard").encode()
 
 
 def reload_app(app: Starlette, bindings: Bindings) -> None:

@@ -8,6 +8,7 @@ database is HTML-escaped (repo names and logins are user-controlled).
 
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 
 from worktime_cli.admin.report import Dashboard, Line, Report, hours
@@ -55,6 +56,20 @@ def _columns(lines: tuple[Line, ...], label: str) -> str:
     )
 
 
+def _every_day(lines: tuple[Line, ...], first: str | None, last: str | None) -> tuple[Line, ...]:
+    """Days without tracked time as zero-height bars, so the axis is real calendar time."""
+    by_day = {line.key: line for line in lines}
+    try:
+        start = dt.date.fromisoformat(first or min(by_day))
+        end = dt.date.fromisoformat(last or max(by_day))
+    except ValueError:
+        return lines  # an odd date in daily_stats: show what is there, in order
+    if (end - start).days > 3660:
+        return lines
+    days = (start + dt.timedelta(days=n) for n in range((end - start).days + 1))
+    return tuple(by_day.get(d.isoformat(), Line(d.isoformat(), 0, 0)) for d in days)
+
+
 def _rows(lines: tuple[Line, ...], label: str) -> str:
     """Horizontal bars with their labels (time per repo, top PRs)."""
     if not lines:
@@ -95,6 +110,11 @@ def page(dashboard: Dashboard, *, title: str = "worktime report") -> str:
     f = dashboard.filters
     span = f"{f.date_from or 'first day'} – {f.date_to or 'last day'}"
     total = dashboard.per_day.total_seconds
+    per_day = (
+        _every_day(dashboard.per_day.lines, f.date_from, f.date_to)
+        if dashboard.per_day.lines
+        else ()
+    )
     active_rows = "".join(
         f"<tr><td>{escape(str(a.get('login') or ''))}</td><td>{escape(str(a['repo']))}"
         f"#{escape(str(a['pr_number']))}</td><td>{escape(str(a['start_time']))}</td></tr>"
@@ -115,7 +135,7 @@ def page(dashboard: Dashboard, *, title: str = "worktime report") -> str:
         f"<h1>{escape(title)}</h1>"
         f'<p class="meta">{escape(span)} · {hours(total)} tracked in '
         f"{dashboard.per_day.sessions} sessions</p>"
-        f'<h2 id="per-day">Time per day</h2>{_columns(dashboard.per_day.lines, "time per day")}'
+        f'<h2 id="per-day">Time per day</h2>{_columns(per_day, "time per day")}'
         f'<h2 id="per-repo">Time per repo</h2>{_rows(dashboard.per_repo.lines, "time per repo")}'
         f"{_table(dashboard.per_repo, 'repo')}"
         f'<h2 id="top-prs">Top PRs</h2>{_rows(dashboard.top_prs.lines, "top PRs")}'

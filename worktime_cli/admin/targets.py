@@ -9,10 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from worktime_cli.errors import LockedError, SQLError
 from worktime_cli.kv import Entry, KeyInfo, Page
+
+if TYPE_CHECKING:
+    from worktime_cli.d1 import D1Connection
 
 Statement = tuple[str, Sequence[Any]]
 
@@ -58,11 +61,16 @@ class SQLiteDatabase:
     file (demo data, tests, the bench) without reopening it each time.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, conn: D1Connection | None = None) -> None:
         from worktime_cli import d1
 
         self.path = path
-        self.conn = d1.connect(path)
+        self.conn = d1.connect(path) if conn is None else conn
+
+    @classmethod
+    def over(cls, conn: D1Connection) -> SQLiteDatabase:
+        """The protocol over a connection someone else opened (and closes)."""
+        return cls(Path(conn.execute("PRAGMA database_list").fetchone()[2]), conn)
 
     def __enter__(self) -> SQLiteDatabase:
         return self

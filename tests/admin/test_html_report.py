@@ -1,0 +1,143 @@
+"""The HTML report: self-contained, escaped, charts present; served at /dashboard on loopback only;
+opened in a real headless Chromium that must not send a single request."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.admin.support import add_session, add_user
+from tests.conftest import require_tool
+from tests.support.dev import d1_file, make_project, running_server
+from worktime_cli import server
+from worktime_cli.admin import demo, html, report, tokens
+from worktime_cli.admin.targets import SQLiteDatabase
+from worktime_cli.kv import LocalKV
+
+
+class _Canary:
+    """A local HTTP server that records every request: the page must never reach it."""
+
+    def __init__(self) -> None:
+        hits: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.hits = hits
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def canary() -> Iterator[_Canary]:
+    c = _Canary()
+    c.thread.start()
+    try:
+        yield c
+    finally:
+        c.server.shutdown()
+        c.server.server_close()
+
+
+def _seeded(project: Path, canary_url: str) -> SQLiteDatabase:
+    from worktime_cli import config
+
+    make_project(project)
+    db = SQLiteDatabase(d1_file(project))
+    data = demo.generate(
+        users=4, days=14, seed=3, end=dt.date(2024, 6, 30), now=dt.datetime(2024, 6, 30, 18)
+    )
+    cfg = config.load(project / "wrangler.toml")
+    with LocalKV(cfg).namespace("KV") as ns:
+        demo.seed(db, ns, tokens.layout(cfg), data)
+    # Hostile data: markup in a repo name must stay text, and could only reach the canary.
+    evil = add_user(db, "mallory")
+    add_session(db, evil, repo_owner=f'<img src="{canary_url}/leak">', repo_name="x",
+                start_time="2024-06-20 10:00:00", duration_seconds=600)  # fmt: skip
+    add_session(db, evil, repo_owner="acme", repo_name="api", status="active",
+                start_time="2024-06-30 17:00:00")  # fmt: skip
+    from worktime_cli.admin import stats
+
+    stats.rebuild(db, stats.Selection())
+    return db
+
+
+def test_page_is_self_contained_and_escaped(project: Path, canary: _Canary) -> None:
+    db = _seeded(project, canary.url)
+    page = html.page(report.dashboard(db, report.Filters("2024-06-17", "2024-06-30")))
+    assert "<script" not in page and "<link" not in page and "@import" not in page
+    assert f'<img src="{canary.url}' not in page  # escaped: shown as text
+    assert "&lt;img src=" in page
+    assert f'http-equiv="Content-Security-Policy" content="{html.CSP}"' in page
+    assert 'data-chart="time per day" data-bars="14"' in page
+    assert 'data-chart="time per repo"' in page and 'data-chart="top PRs"' in page
+    assert "mallory" in page  # the active session is listed
+
+
+def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
+    _seeded(project, canary.url).close()
+    with running_server(project) as running:
+        answer = httpx.get(running.url + "/dashboard?from=2024-06-17&to=2024-06-30")
+        assert answer.status_code == 200
+        assert answer.headers["content-security-policy"] == html.CSP
+        assert 'data-chart="time per day" data-bars="14"' in answer.text
+        bad = httpx.get(running.url + "/dashboard?from=2024-06-31")
+        assert bad.status_code == 400 and "is not a date" in bad.text
+    from worktime_cli import config
+
+    bindings = server.build_bindings(config.load(project / "wrangler.toml"))
+
+    def status(app: object, client: str) -> int:
+        async def get() -> int:
+            transport = httpx.ASGITransport(app=app, client=(client, 50000))  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://dev") as session:
+                return (await session.get("/dashboard")).status_code
+
+        return asyncio.run(get())
+
+    # A peer on the LAN (the server bound to 0.0.0.0) is not served unless asked.
+    assert status(server.create_app(bindings), "192.168.1.20") == 404
+    assert status(server.create_app(bindings), "::1") == 200
+    assert status(server.create_app(bindings, dashboard_clients="any"), "192.168.1.20") == 200
+    assert status(server.create_app(bindings, dashboard_clients="none"), "127.0.0.1") == 404
+
+
+def test_chromium_renders_charts_and_sends_no_request(
+    project: Path, tmp_path: Path, canary: _Canary
+) -> None:
+    browser = require_tool("chromium", "opens the HTML report in a real headless browser")
+    db = _seeded(project, canary.url)
+    page = tmp_path / "report.html"
+    page.write_text(html.page(report.dashboard(db, report.Filters())), encoding="utf-8")
+    profile = tmp_path / "chromium-profile"
+    out = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run",
+         f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    dom = out.stdout
+    assert 'data-chart="time per day"' in dom and "<rect" in dom
+    assert dom.count('class="bar"') >= 14
+    assert "&lt;img src=" in dom  # the browser saw text, not an element
+    assert canary.hits == []  # nothing left the page
