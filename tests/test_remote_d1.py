@@ -195,12 +195,30 @@ def test_statements_d1_refuses_are_refused_before_sending(fake, client) -> None:
     assert fake.requests == []
 
 
-def test_export_with_remote_says_it_is_not_supported(fake, client, tmp_path: Path) -> None:
-    from worktime_cli.remote.d1 import RemoteD1
+def test_export_polls_then_downloads_without_the_token(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    remote_d1.query(client, db.uuid, "CREATE TABLE t (a); INSERT INTO t VALUES (1), ('it''s')")
+    out = tmp_path / "dump.sql"
+    result = remote_d1.export_database(client, db.uuid, out)
+    assert (result.path, result.tables, result.rows) == (out, ("t",), 2)
+    assert result.size == out.stat().st_size
+    assert "INSERT INTO \"t\" VALUES('it''s');" in out.read_text()
+    bodies = [r.json() for r in fake.calls("POST", "/export$")]
+    options = {"no_data": False, "no_schema": False, "tables": []}
+    assert bodies[0] == {"output_format": "polling", "dump_options": options}
+    assert (
+        bodies[1]["current_bookmark"]
+        == fake.calls("POST", "/export$")[0].response["result"]["at_bookmark"]
+    )
+    download = fake.calls("GET", "/__download/")[0]
+    assert "authorization" not in download.headers
 
-    fake.add_database("d")
-    with pytest.raises(WorktimeError, match="not supported with --remote"):
-        RemoteD1(client, config.load()).database("d").export(tmp_path / "x.sql")
+
+def test_export_with_nothing_to_export_sends_nothing(fake, client, tmp_path: Path) -> None:
+    db = fake.add_database("d")
+    with pytest.raises(WorktimeError, match="leave nothing to export"):
+        remote_d1.export_database(client, db.uuid, tmp_path / "x.sql", data=False, schema=False)
+    assert fake.calls("POST", "/export$") == []
 
 
 # --- migrations ------------------------------------------------------------------------------

@@ -124,6 +124,27 @@ def test_list_and_info_have_one_shape(target: D1Databases, configured: str) -> N
     assert list(info) == list(listed[0])
 
 
+def test_export_round_trips(db: D1Database, tmp_path: Path) -> None:
+    db.batch(
+        [
+            ("INSERT INTO p (id, name) VALUES (?, ?)", [1, "it's"]),
+            ("INSERT INTO c VALUES (?, ?)", [7, 1]),
+        ]
+    )
+    out = tmp_path / "dump.sql"
+    result = db.export(out)
+    assert (result.path, sorted(result.tables), result.rows) == (out, ["c", "p"], 2)
+    copy = tmp_path / "copy.sqlite"
+    from worktime_cli import d1
+
+    d1.execute_file(copy, out, create=True)
+    assert d1.query(copy, "SELECT p.name, c.id FROM c JOIN p ON p.id = c.p") == [
+        {"name": "it's", "id": 7}
+    ]
+    schema_only = db.export(tmp_path / "schema.sql", data=False)
+    assert schema_only.rows == 0 and sorted(schema_only.tables) == ["c", "p"]
+
+
 # --- core: the same mistakes, the same errors ------------------------------------------------
 
 
@@ -244,6 +265,27 @@ def test_cli_execute_file_json_matches(cli, configured: str, project: Path, wher
     assert (item["results"], item["success"], item["meta"]["statements"]) == ([], True, 3)
     missing = cli("d1", "execute", "DB", *_flags(where), "--file", "nope.sql", "--yes")
     assert (missing.exit_code, missing.stderr) == (1, "error: file nope.sql not found\n")
+
+
+@pytest.mark.parametrize("where", TARGETS)
+def test_cli_export_matches(cli, configured: str, project: Path, where: str) -> None:
+    cli(
+        "d1",
+        "execute",
+        "DB",
+        *_flags(where),
+        "--command",
+        "CREATE TABLE t (a); INSERT INTO t VALUES (1)",
+    )
+    result = cli("d1", "export", "DB", *_flags(where), "--output", "out.sql", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (data["path"], data["tables"], data["rows"]) == (str(project / "out.sql"), ["t"], 1)
+    nothing = cli("d1", "export", "DB", *_flags(where), "-o", "x.sql", "--no-data", "--no-schema")
+    assert (nothing.exit_code, nothing.stderr) == (
+        1,
+        "error: --no-data and --no-schema together leave nothing to export\n",
+    )
 
 
 @pytest.mark.parametrize("where", TARGETS)

@@ -83,6 +83,8 @@ class FakeCloudflare:
         self.scripts: dict[str, dict[str, str]] = {}
         self.uploads: dict[str, bytes] = {}
         self.imports: dict[str, dict[str, Any]] = {}
+        self.exports: dict[str, dict[str, Any]] = {}  # bookmark -> the finished export answer
+        self.downloads: dict[str, bytes] = {}  # filename -> dump served at /__download/
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
@@ -174,6 +176,11 @@ class FakeCloudflare:
         path = unquote(req.path.removeprefix("/client/v4"))
         if path.startswith("/__upload/"):
             return self._upload(req, req.path.removeprefix("/client/v4/__upload/"))
+        if path.startswith("/__download/"):
+            found = self.downloads.get(path.removeprefix("/__download/"))
+            if req.method != "GET" or found is None:
+                return 404, {}, b""
+            return 200, {"Content-Type": "application/sql"}, found
         auth = req.headers.get("authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
         if token is None:
@@ -269,6 +276,8 @@ class FakeCloudflare:
             return _ok(results)
         if action == ["import"] and req.method == "POST":
             return self._import(req, db)
+        if action == ["export"] and req.method == "POST":
+            return self._export(req, db)
         return _json(404, _failure(7003, "No route for the URI"))
 
     def _run_sql(self, db: Database, sql: str, params: list[Any] | None) -> list[dict[str, Any]]:
@@ -400,6 +409,41 @@ class FakeCloudflare:
             return _ok(polled)
         return _json(400, _failure(7400, "Unknown action"))
 
+    def _export(self, req: Recorded, db: Database) -> tuple[int, dict[str, str], bytes]:
+        """D1's polling export: the first call starts it, a poll with the bookmark finishes it."""
+        body = req.json()
+        if body.get("output_format") != "polling":
+            return _json(400, _failure(7400, "output_format must be 'polling'"))
+        polled = body.get("current_bookmark")
+        if polled is not None:
+            done = self.exports.get(polled)
+            if done is None:
+                return _json(400, _failure(7400, "No export in progress"))
+            return _ok(done)
+        options = body.get("dump_options") or {}
+        bookmark = f"bm-{uuid.uuid4().hex[:8]}"
+        filename = f"{db.uuid}-{bookmark}.sql"
+        try:
+            self.downloads[filename] = _dump(db.path, options)
+            outcome: dict[str, Any] = {
+                "success": True,
+                "type": "export",
+                "status": "complete",
+                "at_bookmark": bookmark,
+                "messages": ["Uploaded part 1"],
+                "result": {"filename": filename, "signed_url": f"{self.url}/__download/{filename}"},
+            }
+        except sqlite3.Error as exc:
+            outcome = {
+                "success": False,
+                "type": "export",
+                "status": "error",
+                "at_bookmark": bookmark,
+                "error": str(exc),
+            }
+        self.exports[bookmark] = outcome
+        return _ok({"success": True, "type": "export", "at_bookmark": bookmark, "messages": []})
+
     def _upload(self, req: Recorded, filename: str) -> tuple[int, dict[str, str], bytes]:
         if req.method != "PUT":
             return 405, {}, b""
@@ -528,6 +572,43 @@ class FakeCloudflare:
             del script[rest[2]]
             return _ok(None)
         return _json(404, _failure(7003, "No route for the URI"))
+
+
+def _dump(path: Path, options: dict[str, Any]) -> bytes:
+    """A dump as D1 writes one: one statement per line, schema then rows."""
+    conn = sqlite3.connect(path)
+    try:
+        wanted = set(options.get("tables") or [])
+        lines: list[str] = ["PRAGMA defer_foreign_keys=TRUE;"]
+        tables = [
+            (name, sql)
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' ORDER BY rowid"
+            )
+            if not wanted or name in wanted
+        ]
+        for name, sql in tables:
+            if not options.get("no_schema"):
+                lines.append(f"{sql};")
+            if not options.get("no_data"):
+                quoted = '"' + name.replace('"', '""') + '"'
+                for row in conn.execute(f"SELECT * FROM {quoted}"):
+                    values = ",".join(_literal(v) for v in row)
+                    lines.append(f"INSERT INTO {quoted} VALUES({values});")
+        return ("\n".join(lines) + "\n").encode()
+    finally:
+        conn.close()
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 class _D1Error(Exception):
