@@ -11,11 +11,15 @@ import contextlib
 import difflib
 import json
 import os
+import random
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from worktime_cli import config, state
 from worktime_cli.errors import ConfigError, NotFoundError
@@ -293,3 +297,72 @@ def test_wrangler_reads_the_edited_jsonc(wrangler: str, jsonc: Path) -> None:
         "SELECT v FROM t",
     )
     assert json.loads(out)[0]["results"] == [{"v": "row from worktime"}]
+
+
+def test_find_in_one_folder_only(project: Path) -> None:
+    sub = project / "sub"
+    sub.mkdir()
+    assert config.find_in(sub) is None  # the parent's wrangler.toml is not this folder's
+    assert config.find_in(project) == project / "wrangler.toml"
+    (project / "wrangler.jsonc").write_text("{}", encoding="utf-8")
+    assert config.find_in(project) == project / "wrangler.jsonc"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{'name': 'x'}", '{name: "x"}', '{"n": 0x10}', '{"n": .5}', '{"a": 1,,}'],
+)
+def test_json5_only_syntax_is_refused_as_wrangler_does(jsonc: Path, text: str) -> None:
+    """jsonc-parser (wrangler) accepts comments and trailing commas, not JSON5's extras."""
+    jsonc.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"wrangler\.jsonc:1:\d+: invalid JSON: "):
+        config.load()
+
+
+_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8)
+_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    extra=st.dictionaries(st.sampled_from(["vars", "x", "routes", "$schema"]), _values, max_size=3),
+    entries=st.lists(st.sampled_from(["A", "B", "C", "D"]), min_size=1, max_size=3, unique=True),
+    order=st.randoms(use_true_random=False),
+    indent=st.sampled_from(["\t", "  ", "    ", None]),
+    trailing=st.booleans(),
+    tight=st.booleans(),
+)
+def test_append_then_remove_round_trips(
+    tmp_path_factory: pytest.TempPathFactory,
+    extra: dict[str, object],
+    entries: list[str],
+    order: random.Random,
+    indent: str | None,
+    trailing: bool,
+    tight: bool,
+) -> None:
+    """Any layout: appending entries and removing them again (in any order) gives back
+    the same bytes."""
+    path = tmp_path_factory.mktemp("rt") / "wrangler.jsonc"
+    text = json.dumps({"name": "x", **extra}, indent=indent, ensure_ascii=False)
+    if tight:  # closing brackets on the line of the last member: `"x": 1}`
+        text = re.sub(r"\n\s*([\]}])", r"\1", text)
+    if trailing:
+        text = text[: text.rindex("}")].rstrip() + ", // the end\n}"
+    text = "// top comment\n" + text + "\n"
+    path.write_text(text, encoding="utf-8")
+    for binding in entries:
+        config.append_table(path, "kv_namespaces", {"binding": binding, "id": binding.lower()})
+    cfg = config.load(path)
+    assert [ns.binding for ns in cfg.kv_namespaces] == entries
+    assert {k: cfg.data[k] for k in extra} == extra
+    order.shuffle(entries)
+    for binding in entries:
+        config.remove_table(path, "kv_namespaces", {"binding": binding})
+    assert path.read_text(encoding="utf-8") == text

@@ -242,6 +242,19 @@ def find(explicit: Path | None = None, start: Path | None = None) -> Path:
     )
 
 
+def find_in(folder: Path) -> Path | None:
+    """The config file in `folder` itself, in wrangler's order, or None.
+
+    For `init`: a folder that already has a wrangler.jsonc gets that file extended, never a
+    second config next to it (wrangler would read only one of them).
+    """
+    for name in CONFIG_NAMES:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load(
     explicit: Path | None = None, start: Path | None = None, *, env: str | None = None
 ) -> Config:

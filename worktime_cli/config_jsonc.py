@@ -237,23 +237,47 @@ class JsoncText:
         entries = _entries(container)
         index = _index(container, key)
         start, end = entries[index]
+        text = self.text
+        after = _skip_space(text, end)
+        has_comma = after < len(text) and text[after] == ","
+        line_start = text.rfind("\n", 0, start) + 1
         cuts: list[tuple[int, int, str]] = []
-        after = _skip_space(self.text, end)
-        if after < len(self.text) and self.text[after] == ",":
+        if not text[line_start:start].strip():
+            # The entry starts its own line: take its line(s) whole when nothing else is on
+            # the last one but its comma and a comment (the comment was about the entry).
+            if has_comma:
+                end = after + 1
+            line_end = self._blank_rest(end)
+            if line_end is not None:
+                if not has_comma and index > 0:  # the last one: drop the comma before it
+                    comma = _skip_space(text, entries[index - 1][1])
+                    if text[comma] == ",":
+                        cuts.append((comma, comma + 1, ""))
+                start, end = line_start, min(line_end + 1, len(text))
+            elif _skip_space(text, end) < len(text) and text[_skip_space(text, end)] in "]}":
+                # `"b": 2}`: the bracket closes on this line; take the line break before
+                # the entry (and, for the last one, the comma before it) instead.
+                if not has_comma and index > 0:
+                    start = entries[index - 1][1]
+                elif line_start > 0:
+                    start = line_start - 1
+            else:  # another entry follows on this line: up to it
+                while end < len(text) and text[end] in " \t":
+                    end += 1
+        elif has_comma:  # `{ "a": 1, "b": 2 }` without "a": up to the next member
             end = after + 1
-        elif index > 0:  # the last one without a trailing comma: drop the comma before it
-            comma = _skip_space(self.text, entries[index - 1][1])
-            if self.text[comma] == ",":
-                cuts.append((comma, comma + 1, ""))
-        line_start = self.text.rfind("\n", 0, start) + 1
-        line_end = self._end_of_line(end)
-        if not self.text[line_start:start].strip() and line_end > end:
-            # The entry had its own line(s): take them whole, with a comment that ended them.
-            start, end = line_start, min(line_end + 1, len(self.text))
-        elif not self.text[line_start:start].strip() and line_end == end:
-            start, end = line_start, min(end + 1, len(self.text))
+            while end < len(text) and text[end] in " \t":
+                end += 1
+        elif index > 0:  # without the last one: from the end of the one before it
+            start = entries[index - 1][1]
         cuts.append((start, end, ""))
         self._splice(cuts)
+
+    def _blank_rest(self, offset: int) -> int | None:
+        """The end of `offset`'s line if only whitespace or a comment follows, else None."""
+        newline = self.text.find("\n", offset)
+        line_end = len(self.text) if newline < 0 else newline
+        return line_end if self._end_of_line(offset) == line_end else None
 
     def _splice(self, edits: list[tuple[int, int, str]]) -> None:
         text = self.text
