@@ -454,7 +454,7 @@ def test_a_store_can_be_shared_between_threads(root: Path) -> None:
 def test_a_store_locked_by_another_process_is_a_clear_error(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(kv, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(kv.store, "BUSY_TIMEOUT_SECONDS", 0.05)
     with KVStore(root, NS) as s:
         s.put("k", b"v")
         holder = sqlite3.connect(s.index_path, isolation_level=None)
@@ -530,13 +530,13 @@ def test_a_message_that_mentions_locked_is_not_a_lock(tmp_path: Path) -> None:
             conn.execute("SELECT * FROM unlocked_items")
     finally:
         conn.close()
-    error = kv._sqlite_error(caught.value, tmp_path / "x.sqlite")
+    error = kv.store._sqlite_error(caught.value, tmp_path / "x.sqlite")
     assert type(error) is WorktimeError
     assert "no such table: unlocked_items" in error.message
 
 
 def test_a_really_busy_store_is_locked_by_code(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kv, "BUSY_TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(kv.store, "BUSY_TIMEOUT_SECONDS", 0.05)
     with KVStore(root, NS) as s:
         s.put("k", b"v")
         holder = sqlite3.connect(s.index_path, isolation_level=None)
