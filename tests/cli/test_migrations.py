@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import SEED, Project, make_project, table
+from worktime_cli import snapshots
 
 
 @pytest.fixture
@@ -254,8 +255,11 @@ def test_failed_apply_that_changed_nothing_suggests_no_restore(cli, proj: Projec
     assert result.exit_code == 1
     assert "restore" not in result.stderr
     assert "snapshot" not in result.stderr
-    data = json.loads(cli("d1", "migrations", "apply", "worktime-db", "--json").stdout)
-    assert data["snapshot"] is None and data["error"].endswith("(in: INSERT INTO nope VALUES (1);)")
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []  # the first apply made none
+    failed = cli("d1", "migrations", "apply", "worktime-db", "--json")
+    assert failed.exit_code == 1
+    envelope = json.loads(failed.stdout)  # one JSON document: the error envelope
+    assert envelope["error"]["text"].endswith("(in: INSERT INTO nope VALUES (1);)")
 
 
 def test_empty_migration_refused_and_allow_empty(cli, proj: Project) -> None:

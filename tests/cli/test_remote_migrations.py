@@ -114,14 +114,16 @@ def test_apply_remote_failure_reports_what_went_through(
     )
     result = cli("d1", "migrations", "apply", "DB", "--remote", "--json")
     assert result.exit_code == 1
-    out = json.loads(result.stdout)
-    assert [(m["name"], m["status"]) for m in out["migrations"]] == [
-        ("0001_init.sql", "applied"),
-        ("0002_more.sql", "failed"),
-    ]
+    error = json.loads(result.stdout)["error"]  # the one JSON error envelope
     path = project / "migrations" / "0002_more.sql"
-    assert out["error"].startswith(f"{path}: 7500: no such table: nope")
-    assert "D1 ran this step as one batch" in result.stderr
+    assert error["text"].startswith(f"migration 0002_more.sql failed: {path}: 7500: no such table")
+    assert error["notes"] == [{"text": "D1 ran this step as one batch, so none of it was applied"}]
+    assert fake.sql(remote_db, "SELECT name FROM d1_migrations") == [("0001_init.sql",)]
+    human = cli("d1", "migrations", "apply", "DB", "--remote")
+    assert human.exit_code == 1
+    assert human.stdout == (  # what went through, then the error on stderr
+        " name          ┃ status \n━━━━━━━━━━━━━━━╇━━━━━━━━\n 0002_more.sql │ failed \n"
+    )
     assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name = 'b'") == []
 
 

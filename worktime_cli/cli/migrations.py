@@ -232,12 +232,10 @@ def _run(
         result = engine.run(target, planned, dry_run=dry_run, on_event=_event_printer(json))
     except MigrationError as exc:
         _warn(exc.result)
-        if json:
-            # One JSON document for scripts: the result, whose `error` says what failed.
-            output.print_json(exc.result.to_json())
-            output.error(exc.message, exc.hint)
-            raise typer.Exit(exc.exit_code) from None
-        human(exc.result)
+        # With --json the error boundary prints the one error envelope on stdout; a second
+        # JSON document before it would break scripts that parse stdout whole.
+        if not json:
+            human(exc.result)
         raise
     _warn(result)
     output.render(result, json=json, human=human)
