@@ -53,7 +53,7 @@ def contents(path: Path) -> tuple[list[Any], dict[str, Any]]:
 def test_round_trip_is_exact(tmp_path):
     source, target, out = tmp_path / "a.sqlite", tmp_path / "b.sqlite", tmp_path / "dump.sql"
     fill(source)
-    result = dump.export(source, out)
+    result = d1.export(source, out)
     assert result.tables == ("users", "time_sessions", "daily_stats", "odd")
     assert result.rows == 2 + 2 + 1 + 3
     d1.connect(target, create=True).close()
@@ -73,7 +73,7 @@ def test_children_come_after_parents_even_if_created_first(tmp_path):
         "CREATE TABLE parent (id INTEGER PRIMARY KEY);"
         "INSERT INTO parent VALUES (1); INSERT INTO child VALUES (10, 1);",
     )
-    assert dump.export(source, out).tables == ("parent", "child")
+    assert d1.export(source, out).tables == ("parent", "child")
     d1.connect(target, create=True).close()
     d1.execute_file(target, out)
     assert contents(target) == contents(source)
@@ -82,11 +82,11 @@ def test_children_come_after_parents_even_if_created_first(tmp_path):
 def test_schema_only_data_only_and_table_filter(tmp_path):
     source, out = tmp_path / "a.sqlite", tmp_path / "dump.sql"
     fill(source)
-    dump.export(source, out, data=False)
+    d1.export(source, out, data=False)
     text = out.read_text()
     assert "CREATE TABLE users" in text and "INSERT INTO" not in text
     assert "CREATE INDEX idx_users_github_id" in text
-    dump.export(source, out, schema=False, tables=["users"])
+    d1.export(source, out, schema=False, tables=["users"])
     text = out.read_text()
     assert "CREATE" not in text
     assert text.count('INSERT INTO "users"') == 2
@@ -97,10 +97,10 @@ def test_unknown_table_and_nothing_to_export(tmp_path):
     source, out = tmp_path / "a.sqlite", tmp_path / "dump.sql"
     fill(source)
     with pytest.raises(NotFoundError, match="no table named nope"):
-        dump.export(source, out, tables=["nope"])
+        d1.export(source, out, tables=["nope"])
     assert not out.exists()
     with pytest.raises(Exception, match="nothing to export"):
-        dump.export(source, out, data=False, schema=False)
+        d1.export(source, out, data=False, schema=False)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_export_is_one_consistent_snapshot(tmp_path, monkeypatch):
             written.append(True)
 
     monkeypatch.setattr(dump, "_insert_lines", insert_lines_then_write)
-    dump.export(source, out)
+    d1.export(source, out)
     text = out.read_text()
     assert written
     assert 'INSERT INTO "b" ("x") VALUES(2)' not in text

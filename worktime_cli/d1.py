@@ -23,11 +23,14 @@ from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.sqlite_errors import is_busy, locked_error
 from worktime_cli.sqlscript import (
+    INTERNAL_TABLE_PREFIXES,
+    RESERVED_PREFIX,
     SQLFile,
     Statement,
     count_statements,
     iter_statements,
     open_sql_file,
+    quote_identifier,
     shorten,
     split,
     without_transaction_wrapper,
@@ -45,6 +48,8 @@ from worktime_cli.targets.d1 import (
 )
 
 __all__ = [
+    "INTERNAL_TABLE_PREFIXES",
+    "RESERVED_PREFIX",
     "D1Connection",
     "DatabaseInfo",
     "FileResult",
@@ -55,6 +60,8 @@ __all__ = [
     "connect",
     "execute_command",
     "execute_file",
+    "export",
+    "quote_identifier",
 ]
 
 BUSY_TIMEOUT_MS = 5_000
@@ -73,7 +80,6 @@ _LIMIT_HINTS = {
     "too many columns": "D1 allows at most 100 columns per table or result",
     "LIKE or GLOB pattern too complex": "D1 allows LIKE/GLOB patterns of at most 50 bytes",
 }
-RESERVED_PREFIX = "_cf_"
 _RENAME_TO_RESERVED = re.compile(r"\bRENAME\s+TO\s+[\"`\[]?_cf_", re.I)
 
 
@@ -611,8 +617,6 @@ def _last_complete_line(text: str) -> int:
 
 # --- databases ---------------------------------------------------------------------------
 
-INTERNAL_TABLE_PREFIXES = ("sqlite_", RESERVED_PREFIX)
-
 
 def database_path(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
     return state.d1_path(state.root(cfg, persist_to), db.local_id)
@@ -728,8 +732,23 @@ def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(path.name + suffix)
 
 
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def export(
+    db_path: Path,
+    output: Path,
+    *,
+    data: bool = True,
+    schema: bool = True,
+    tables: Sequence[str] = (),
+) -> ExportResult:
+    """Dump a local database to `output` (see `dump`): re-imports with `execute_file`."""
+    from worktime_cli import dump
+
+    dump.check_parts(data=data, schema=schema)
+    conn = connect(db_path)
+    try:
+        return dump.export(conn, output, data=data, schema=schema, tables=tables)
+    finally:
+        conn.close()
 
 
 def query(
@@ -795,9 +814,7 @@ class LocalDatabase:
         schema: bool = True,
         tables: Sequence[str] = (),
     ) -> ExportResult:
-        from worktime_cli import dump
-
-        return dump.export(self.path, output, data=data, schema=schema, tables=tables)
+        return export(self.path, output, data=data, schema=schema, tables=tables)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return query(self.path, sql, params, create=True)

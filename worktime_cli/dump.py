@@ -9,29 +9,37 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from worktime_cli.d1 import INTERNAL_TABLE_PREFIXES, D1Connection, connect, quote_identifier
 from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
 from worktime_cli.targets.d1 import ExportResult
 
-__all__ = ["ExportResult", "export", "sql_literal"]
+__all__ = ["ExportResult", "check_parts", "export", "sql_literal"]
+
+
+def check_parts(*, data: bool, schema: bool) -> None:
+    """The one check of what to dump, for the local and the remote export alike."""
+    if not data and not schema:
+        raise WorktimeError("--no-data and --no-schema together leave nothing to export")
 
 
 def export(
-    db_path: Path,
+    conn: sqlite3.Connection,
     output: Path,
     *,
     data: bool = True,
     schema: bool = True,
     tables: Sequence[str] = (),
 ) -> ExportResult:
-    """Write the dump to `output` atomically: a failed export leaves no partial file."""
-    if not data and not schema:
-        raise WorktimeError("--no-data and --no-schema together leave nothing to export")
-    conn = connect(db_path)
+    """Write the dump of `conn`'s database to `output` atomically (no partial file on failure).
+
+    `conn` is a D1 connection (`d1.connect`, which `d1.export` opens); the caller closes it.
+    """
+    check_parts(data=data, schema=schema)
     # One read transaction for the whole dump: every SELECT then sees the same snapshot,
     # even while `worktime dev` or `wrangler dev` writes (WAL lets them go on meanwhile).
     conn.execute("BEGIN DEFERRED /* worktime */")
@@ -72,11 +80,10 @@ def export(
         raise
     finally:
         conn.execute("ROLLBACK /* worktime */")
-        conn.close()
     return ExportResult(path=output, tables=tuple(names), rows=rows, size=output.stat().st_size)
 
 
-def _ordered_tables(conn: D1Connection, wanted: Sequence[str]) -> list[str]:
+def _ordered_tables(conn: sqlite3.Connection, wanted: Sequence[str]) -> list[str]:
     """User tables, each after the tables its foreign keys reference."""
     all_tables = [
         name
@@ -117,7 +124,7 @@ def _ordered_tables(conn: D1Connection, wanted: Sequence[str]) -> list[str]:
     return ordered
 
 
-def _insert_lines(conn: D1Connection, table: str) -> Iterator[str]:
+def _insert_lines(conn: sqlite3.Connection, table: str) -> Iterator[str]:
     quoted = quote_identifier(table)
     cursor = conn.execute(f"SELECT * FROM {quoted}")
     columns = ",".join(quote_identifier(c[0]) for c in cursor.description)
@@ -126,7 +133,7 @@ def _insert_lines(conn: D1Connection, table: str) -> Iterator[str]:
         yield prefix + ",".join(map(sql_literal, row)) + ");\n"
 
 
-def _sequence_lines(conn: D1Connection, tables: list[str]) -> Iterator[str]:
+def _sequence_lines(conn: sqlite3.Connection, tables: list[str]) -> Iterator[str]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
     ).fetchone()

@@ -165,6 +165,16 @@ def without_transaction_wrapper(statements: Iterable[Statement]) -> Iterator[Sta
         )
 
 
+# Names no user table may have or that listings hide: D1 reserves `_cf_`, SQLite `sqlite_`.
+RESERVED_PREFIX = "_cf_"
+INTERNAL_TABLE_PREFIXES = ("sqlite_", RESERVED_PREFIX)
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as a SQL identifier, whatever it holds."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def shorten(sql: str, limit: int = 80) -> str:
     """One line of a statement for error messages."""
     flat = " ".join(sql.split())

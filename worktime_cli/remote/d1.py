@@ -398,8 +398,9 @@ def export_database(
     import os
     import tempfile
 
-    if not data and not schema:
-        raise WorktimeError("--no-data and --no-schema together leave nothing to export")
+    from worktime_cli.dump import check_parts
+
+    check_parts(data=data, schema=schema)
     path = client.account_path(f"/d1/database/{database_id}/export")
     options = {"no_data": not data, "no_schema": not schema, "tables": list(tables)}
     bookmark: str | None = None
