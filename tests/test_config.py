@@ -241,3 +241,40 @@ def test_deep_nesting_in_toml_is_one_clear_line(project, text):
     # Editing refuses the same file the same way (tomlkit would recurse too).
     with pytest.raises(ConfigError, match="nesting is too deep"):
         config.append_table(project / "wrangler.toml", "kv_namespaces", {"binding": "KV"})
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "written"),
+    [
+        (
+            'name = "x"\nkv_namespaces = [\n  { binding = "A", id = "a" },\n]\n',
+            None,
+            'name = "x"\nkv_namespaces = [\n  { binding = "A", id = "a" },\n'
+            '  {binding = "KV", id = "k"},\n]\n',
+        ),
+        (
+            'name = "x"\n\n[env]\nproduction = { name = "p" }\n',
+            "production",
+            'name = "x"\n\n[env]\n'
+            'production = { name = "p", kv_namespaces = [{binding = "KV", id = "k"}]}\n',
+        ),
+    ],
+)
+def test_inline_tables_get_inline_entries(project, text, env, written):
+    """A `[[table]]` cannot go inside an inline array or table: write the file's own way."""
+    path = write(project / "wrangler.toml", text)
+    cfg = config.append_table(config.load(env=env), "kv_namespaces", {"binding": "KV", "id": "k"})
+    assert path.read_text() == written
+    assert cfg.kv(binding="KV").id == "k"
+    config.remove_table(cfg, "kv_namespaces", {"binding": "KV"})
+    assert path.read_text() == text
+
+
+def test_an_edit_tomlkit_cannot_write_is_refused_untouched(project):
+    path = write(project / "wrangler.toml", SEED_TOML)
+    with pytest.raises(ConfigError) as err:
+        config.edit(path, lambda document: document.set("x", None))
+    assert (
+        err.value.message == f"{path}: worktime could not make this edit without breaking the file"
+    )
+    assert path.read_text() == SEED_TOML

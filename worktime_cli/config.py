@@ -573,24 +573,38 @@ class _TomlDocument(Document):
 
     def _append(self, keys: Sequence[Key], value: Any) -> None:
         import tomlkit
+        from tomlkit.items import AoT, Array, InlineTable
 
         parent = self._walk(keys[:-1], create=True)
         key = keys[-1]
-        if isinstance(value, dict):
+        existing = parent.get(key) if key in parent else None
+        if isinstance(value, dict) and (
+            isinstance(parent, InlineTable) or isinstance(existing, Array)
+        ):
+            # `kv_namespaces = [{ ... }]` or `production = { ... }`: a `[[table]]` cannot go
+            # inside either, so the entry is written the way the file already writes them.
+            inline = tomlkit.inline_table()
+            inline.update(_plain_toml(value))
+            if existing is None:
+                parent[key] = tomlkit.array()
+                parent[key].append(inline)
+            else:
+                existing.append(inline)
+        elif isinstance(value, dict):
             table = _toml_table(value)
-            if key in parent:
+            if isinstance(existing, AoT):
                 # The new entry goes right after its siblings; the blank line keeps the
                 # file's rhythm (tomlkit would otherwise glue the next table onto it).
                 table.add(tomlkit.nl())
-                parent[key].append(table)
+                existing.append(table)
             else:
                 if parent is not self.document:
                     table.add(tomlkit.nl())  # a nested [[env.x.key]] may have tables after it
                 aot = tomlkit.aot()
                 aot.append(table)
                 parent.append(key, aot)
-        elif key in parent:
-            parent[key].append(value)
+        elif existing is not None:
+            existing.append(value)
         else:
             parent[key] = [value]
 
@@ -598,8 +612,13 @@ class _TomlDocument(Document):
         parent = self._walk(keys[:-1])
         try:
             del parent[keys[-1]]
-        except (IndexError, tomllib.TOMLDecodeError):
+        except IndexError:
             raise KeyError(keys[-1]) from None
+
+
+def _plain_toml(value: Any) -> Any:
+    unwrap = getattr(value, "unwrap", None)
+    return unwrap() if callable(unwrap) else value
 
 
 def _toml_table(value: dict[str, Any]) -> Any:
@@ -667,12 +686,32 @@ def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
         from worktime_cli import config_jsonc
 
         document = _JsoncDocument(config_jsonc.JsoncText(path, original), prefix)
-    change(document)
+    try:
+        change(document)
+    except Exception as exc:
+        import tomlkit.exceptions
+
+        if not isinstance(exc, tomlkit.exceptions.TOMLKitError):
+            raise
+        raise _broken_edit(path) from None
     text = document.text()
-    config = parse(path, text, env=env)
+    if isinstance(document, _TomlDocument):
+        try:
+            tomllib.loads(text)
+        except (tomllib.TOMLDecodeError, RecursionError):
+            raise _broken_edit(path) from None  # the JSON side checks each splice itself
+    config = parse(path, text, env=env)  # bindings still unique, entries still complete
     if text != original:  # an edit that changes nothing leaves the file (and mtime) alone
         write_atomic(path, text.encode("utf-8"))
     return config
+
+
+def _broken_edit(path: Path) -> ConfigError:
+    """An edit whose result would not parse: ours to refuse, not the user's to fix."""
+    return ConfigError(
+        f"{path}: worktime could not make this edit without breaking the file",
+        hint=f"make the change by hand; {path.name} was not touched",
+    )
 
 
 def append_table(target: EditTarget, key: str, entry: dict[str, Any]) -> Config:

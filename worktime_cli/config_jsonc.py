@@ -283,7 +283,13 @@ class JsoncText:
         text = self.text
         for start, end, content in sorted(edits, key=lambda e: e[0], reverse=True):
             text = text[:start] + content + text[end:]
-        self._value = loads(self.path, text)  # an edit never leaves a file wrangler could not read
+        try:
+            self._value = loads(self.path, text)  # never a file wrangler could not read
+        except ConfigError:
+            raise ConfigError(
+                f"{self.path}: worktime could not make this edit without breaking the file",
+                hint=f"make the change by hand; {self.path.name} was not touched",
+            ) from None
         self.text = text
 
     # --- layout -----------------------------------------------------------------------
