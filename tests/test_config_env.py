@@ -185,13 +185,11 @@ def test_env_selected_edit_reloads_with_the_same_env(cfg_path: Path) -> None:
 
 @pytest.mark.wrangler
 @pytest.mark.slow
-def test_wrangler_reads_the_env_edit(wrangler: str, project: Path) -> None:
-    """The JSONC env edit is where wrangler looks for `--env production` bindings."""
+def test_wrangler_reads_the_env_edit(wrangler: str, cfg_path: Path) -> None:
+    """The env edit is where wrangler looks for `--env production` bindings."""
     from worktime_cli.kv import KVStore
 
-    (project / "wrangler.toml").unlink()
-    path = project / "wrangler.jsonc"
-    path.write_text(JSONC, encoding="utf-8")
+    project = cfg_path.parent
     ns = "0f2ac74b498b48028cb68387c421e279"
     cfg = config.append_table(
         config.load(env="production"), "kv_namespaces", {"binding": "CACHE", "id": ns}
