@@ -290,7 +290,7 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
             f"add them to [secrets] required in {cfg.path.name}, or remove them",
         )
     if env.keyring_error is None:
-        yield Check("keyring", "ok", "OS keyring usable")
+        yield _keyring_backend_check()
     elif not env.missing:
         yield Check(
             "keyring", "warn", env.keyring_error, "fine while .dev.vars supplies every secret"
@@ -302,6 +302,26 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
             env.keyring_error,
             "start/unlock a Secret Service, set PYTHON_KEYRING_BACKEND, or use .dev.vars",
         )
+
+
+def _keyring_backend_check() -> Check:
+    """Which backend holds the secrets, and a warning when it keeps them unencrypted."""
+    from worktime_cli import keyring_store
+
+    try:
+        backend = keyring_store.backend_in_use()
+    except WorktimeError as exc:  # it answered for the secrets a moment ago: say what changed
+        return Check("keyring", "warn", exc.message, exc.hint)
+    if backend.secure:
+        return Check("keyring", "ok", f"OS keyring usable ({backend.path})")
+    keyring_store.take_notices()  # this check says it; no second warning for the same thing
+    return Check(
+        "keyring",
+        "warn",
+        f"secrets are stored unencrypted: {keyring_store.BACKEND_VARIABLE} chose {backend.path}, "
+        f"and {backend.reason}",
+        "start and unlock a Secret Service and unset PYTHON_KEYRING_BACKEND to keep them encrypted",
+    )
 
 
 def _wrangler_dev_check(env: Environment) -> Check:

@@ -98,6 +98,7 @@ def resolve(
     env = cfg.env if env is None else env
     layers: list[tuple[str, Mapping[str, str]]] = [(SOURCE_VARS, _config_vars(cfg, env))]
     keyring_error = None
+    notices: tuple[str, ...] = ()
     if keyring:
         from worktime_cli import keyring_store
 
@@ -105,6 +106,8 @@ def resolve(
             layers.append((SOURCE_KEYRING, keyring_store.read_all(cfg)))
         except WorktimeError as exc:
             keyring_error = exc.message
+        # An unencrypted backend the user named: said once, by whoever shows these warnings.
+        notices = keyring_store.take_notices()
     files = dotenv_files(cfg.root, env)
     for path in files:
         layers.append((path.name, read_dotenv(path)))
@@ -128,7 +131,7 @@ def resolve(
         files=tuple(files),
         layers={name: tuple(found) for name, found in defined.items()},
         required_from=required_from,
-        warnings=env_warnings(cfg, env),
+        warnings=env_warnings(cfg, env) + notices,
     )
 
 

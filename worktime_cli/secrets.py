@@ -99,7 +99,8 @@ class KeyringSecrets:
 
     def put(self, name: str, value: str) -> SecretPut:
         result = put(self.config, name, value)
-        return dataclasses.replace(result, warnings=self._overridden(name))
+        notices = keyring_store.take_notices()  # an unencrypted backend the user named
+        return dataclasses.replace(result, warnings=notices + self._overridden(name))
 
     def delete(self, name: str) -> SecretDeleted:
         return delete(self.config, name)

@@ -207,6 +207,7 @@ def delete(
         )
         result = store.delete(name)
     output.render(result, json=json, human=_deleted)
+    _keyring_notices()
 
 
 def _deleted(result: SecretDeleted) -> None:
@@ -257,6 +258,15 @@ def bulk(
             )
         result = store.bulk(changes)
     output.render(result, json=json, human=_bulk_done)
+    _keyring_notices()
+
+
+def _keyring_notices() -> None:
+    # An unencrypted backend named with PYTHON_KEYRING_BACKEND: said once per run.
+    from worktime_cli import keyring_store
+
+    for notice in keyring_store.take_notices():
+        output.warn(notice)
 
 
 def _read_source(source: str) -> tuple[str, str]:

@@ -1,0 +1,262 @@
+"""Issue 13, part 4: no plaintext keyring by accident, and no secret value in any message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordSetError
+from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]  # no stubs upstream
+
+from tests.support.memory_keyring import MemoryKeyring
+from worktime_cli import config, doctor, environment, keyring_store, scrub, secrets
+from worktime_cli.errors import SecretStoreError
+
+SECRET = "sk_live_TOP\\slash\"q'é\x1b\n-9f8e7d6c"
+
+
+@pytest.fixture(autouse=True)
+def _forget_remembered_values():
+    yield
+    scrub.forget_all()
+
+
+@pytest.fixture
+def plaintext(tmp_path: Path) -> PlaintextKeyring:
+    """keyrings.alt's plaintext file backend, as keyring picks it with no Secret Service."""
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring_pass.cfg")
+    keyring.set_keyring(backend)
+    return backend
+
+
+class LowPriorityKeyring(MemoryKeyring):
+    """Not from keyrings.alt, but rated below keyring's "recommended" priority of 1."""
+
+    priority = 0.4
+
+
+def test_plaintext_backend_chosen_by_keyring_is_refused(plaintext: PlaintextKeyring):
+    with pytest.raises(SecretStoreError) as info:
+        secrets.put(config.load(), "JWT_SECRET", "value-1234")
+    assert info.value.message == (
+        "keyring picked keyrings.alt.file.PlaintextKeyring, which is not safe for secrets: "
+        "it keeps values unencrypted in a file"
+    )
+    assert "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring" in (info.value.hint or "")
+    assert not Path(plaintext.file_path).exists()  # nothing written in the clear
+
+
+def test_low_priority_backend_is_refused():
+    keyring.set_keyring(LowPriorityKeyring())
+    with pytest.raises(SecretStoreError, match=r"not recommended \(priority 0.4\)"):
+        secrets.names(config.load())
+
+
+def test_plaintext_backend_named_explicitly_works_and_warns_once(
+    plaintext: PlaintextKeyring, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    cfg = config.load()
+    first = secrets.KeyringSecrets(cfg).put("JWT_SECRET", "value-1234")
+    assert first.warnings == (
+        "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
+        "keyrings.alt.file.PlaintextKeyring, and it keeps values unencrypted in a file",
+    )
+    second = secrets.KeyringSecrets(cfg).put("OTHER", "value-5678")
+    assert second.warnings == ()
+    assert secrets.read_all(cfg) == {"JWT_SECRET": "value-1234", "OTHER": "value-5678"}
+    assert keyring_store.take_notices() == ()
+
+
+def test_environment_reports_the_refusal_and_keeps_other_layers(plaintext, project: Path):
+    (project / ".dev.vars").write_text("A=1\n")
+    resolved = environment.resolve(config.load())
+    assert resolved.values == {"A": "1"}
+    assert resolved.keyring_error is not None
+    assert "keyrings.alt.file.PlaintextKeyring" in resolved.keyring_error
+
+
+def test_cli_secret_put_refuses_plaintext(cli, plaintext):
+    result = cli("secret", "put", "JWT_SECRET", input="value-1234")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: keyring picked keyrings.alt.file.PlaintextKeyring, which is not safe"
+    )
+    assert "stored" not in result.stderr
+
+
+def test_cli_explicit_plaintext_warns_once(cli, plaintext, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    result = cli("secret", "put", "JWT_SECRET", input="value-1234")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("stored unencrypted") == 1
+
+
+def test_only_keyrings_alt_installed_in_a_real_process(tmp_path: Path, project: Path):
+    """The reported case: no Secret Service reachable, keyring falls back to a plaintext file."""
+    home = tmp_path / "home"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}",
+        "NO_COLOR": "1",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "worktime_cli", "secret", "put", "JWT_SECRET"],
+        input=b"value-1234",
+        env=env,
+        cwd=project,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    stderr = out.stderr.decode()
+    assert out.returncode == 1, stderr
+    assert stderr.startswith("error: keyring picked keyrings.alt.file.PlaintextKeyring"), stderr
+    assert not list(home.rglob("keyring_pass.cfg"))
+
+
+def test_doctor_names_the_backend(project: Path):
+    checks = {c.name: c for c in doctor.run(project / "wrangler.toml", port=1).checks}
+    assert checks["keyring"].status == "ok"
+    assert checks["keyring"].message == (
+        "OS keyring usable (tests.support.memory_keyring.MemoryKeyring)"
+    )
+
+
+def test_doctor_warns_about_an_explicit_plaintext_backend(project, plaintext, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    checks = {c.name: c for c in doctor.run(project / "wrangler.toml", port=1).checks}
+    assert checks["keyring"].status == "warn"
+    assert "stored unencrypted" in checks["keyring"].message
+    assert "keyrings.alt.file.PlaintextKeyring" in checks["keyring"].message
+
+
+def test_doctor_reports_a_refused_backend(project, plaintext):
+    checks = {c.name: c for c in doctor.run(project / "wrangler.toml", port=1).checks}
+    assert checks["keyring"].status in ("warn", "fail")
+    assert "keyrings.alt.file.PlaintextKeyring" in checks["keyring"].message
+
+
+# --- scrubbing every form of a value -----------------------------------------------------
+
+
+def _forms_of(value: str) -> dict[str, str]:
+    import json
+    from urllib.parse import quote
+
+    return {
+        "raw": value,
+        "repr": repr(value),
+        "json": json.dumps(value),
+        "json-unicode": json.dumps(value, ensure_ascii=False),
+        "bytes": repr(value.encode()),
+        "percent": quote(value, safe=""),
+        "unicode_escape": value.encode("unicode_escape").decode(),
+    }
+
+
+class QuotingKeyring(MemoryKeyring):
+    """A careless backend: its error quotes the value in the form `form`."""
+
+    def __init__(self, form: str) -> None:
+        super().__init__()
+        self.form = form
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise PasswordSetError(f"cannot store {_forms_of(password)[self.form]} for {username}")
+
+
+@pytest.mark.parametrize("form", sorted(_forms_of("x")))
+def test_backend_error_never_repeats_the_value_in_any_form(form: str):
+    keyring.set_keyring(QuotingKeyring(form))
+    with pytest.raises(SecretStoreError) as info:
+        secrets.put(config.load(), "API_KEY", SECRET)
+    message = info.value.message
+    assert message.startswith("the OS keyring failed to store API_KEY: PasswordSetError: cannot")
+    for spelling in _forms_of(SECRET.strip()).values():
+        assert spelling not in message
+    for fragment in ("TOP", "9f8e7d6c", "slash"):
+        assert fragment not in message, message
+
+
+@pytest.mark.parametrize("form", sorted(_forms_of("x")))
+def test_scrub_removes_every_form(form: str):
+    text = f"before {_forms_of(SECRET)[form]} after"
+    cleaned = scrub.scrub(text, [SECRET])
+    assert cleaned == "before *** after" or (
+        # repr/json keep their quotes around the mask
+        cleaned.startswith("before ") and cleaned.endswith(" after") and "TOP" not in cleaned
+    )
+
+
+def test_scrub_short_values_only_as_whole_words():
+    assert scrub.scrub("cannot store abc for a", ["a"]) == "cannot store abc for ***"
+
+
+def test_remembered_values_are_cleaned_from_later_messages(memory_keyring):
+    cfg = config.load()
+    secrets.put(cfg, "TOKEN", "ghp_abcdefghijklmnopqrstuvwx")
+    assert scrub.clean("oops 'ghp_abcdefghijklmnopqrstuvwx'") == "oops '***'"
+
+
+def test_describe_shows_shape_not_strings():
+    shown = scrub.describe({"key": 1, "value": "ghp_abcdefghijklmnopqrstuvwx", "n": [True, None]})
+    assert shown == '{"key": 1, "value": <string, 28 chars>, "n": [true, null]}'
+    assert "ghp_" not in shown
+
+
+@pytest.mark.parametrize(
+    ("word", "secret"),
+    [
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", True),
+        ("ghp_16C7e42F292c6912E7710c838347Ae178B4a", True),
+        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", True),
+        ("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", True),
+        ("JWT_SECRET", False),
+        ("localhost", False),
+        ("wrangler.toml", False),
+    ],
+)
+def test_looks_secret(word: str, secret: bool):
+    assert scrub.looks_secret(word) is secret
+
+
+def test_var_without_colon_is_not_echoed(cli):
+    result = cli("dev", "--var", "sk_live_4eC39HqLyjWDarjtT1zdp7dc")
+    assert result.exit_code == 2
+    assert "4eC39" not in result.output
+    assert result.stderr.startswith("error: --var: expected KEY:VALUE")
+
+
+def test_secret_put_extra_argument_is_not_echoed(cli, memory_keyring):
+    result = cli("secret", "put", "API_KEY", "sk_live_4eC39HqLyjWDarjtT1zdp7dc", input="x")
+    assert result.exit_code == 2
+    assert "4eC39" not in result.output
+    assert memory_keyring.store == {}
+
+
+def test_a_backend_without_priority_is_not_trusted():
+    class Unrated(KeyringBackend):
+        @property
+        def priority(self) -> float:
+            raise RuntimeError("not on this system")
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return None
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            pass
+
+        def delete_password(self, service: str, username: str) -> None:
+            pass
+
+    assert keyring_store.assess(Unrated()).secure is False
