@@ -349,3 +349,17 @@ def test_a_migration_without_its_final_semicolon_applies_remotely(
     assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["applied"]
     remote_migrations.rollback(client, db.uuid, migrations, steps=1)
     assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["pending"]
+
+
+def test_unknown_name_suggests_the_accounts_names(fake, client) -> None:
+    fake.add_database("worktime-db")
+    with pytest.raises(WorktimeError) as err:
+        remote_d1.resolve(client, None, "worktime_db")
+    assert err.value.message == "no remote database named 'worktime_db' in this account"
+    assert err.value.hint == "did you mean 'worktime-db'?"
+
+
+def test_unknown_name_on_an_empty_account_hints_create(fake, client) -> None:
+    with pytest.raises(WorktimeError) as err:
+        remote_d1.resolve(client, None, "worktime-db")
+    assert err.value.hint == "create it with `worktime d1 create worktime-db --remote`"

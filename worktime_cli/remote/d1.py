@@ -133,10 +133,17 @@ def resolve(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
     for db in list_databases(client, name=wanted):
         if db.name == wanted:
             return db
-    raise NotFoundError(
-        f"no remote database named {wanted!r} in this account",
-        hint=f"create it with `worktime d1 create {wanted} --remote`",
+    # As locally: "did you mean …?" from the names that exist; a hint to create only when
+    # the account has none (a second, empty database next to a typo helps nobody).
+    names = [db.name for db in list_databases(client)]
+    # config's rule, shared (ask: make it public as config.did_you_mean).
+    hint = configmod._did_you_mean(
+        wanted,
+        names,
+        shown=names,
+        create=f"create it with `worktime d1 create {wanted} --remote`",
     )
+    raise NotFoundError(f"no remote database named {wanted!r} in this account", hint=hint)
 
 
 def describe(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
