@@ -99,6 +99,11 @@ class Config:
     defined_envs: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # A Config built by hand (not by `parse`) reads as the top level.
+        if not self.section and self.data and self.env is None:
+            object.__setattr__(self, "section", {k: v for k, v in self.data.items() if k != "env"})
+
     @property
     def root(self) -> Path:
         """The project folder: where the config file lives."""
