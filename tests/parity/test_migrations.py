@@ -9,12 +9,13 @@ step on both targets and compares before the next step.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.fake_cloudflare import FakeCloudflare, fake_fixture
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 
@@ -233,3 +234,43 @@ def test_failing_migration(both: Both) -> None:
         "missing": 0,
         "unverified": 0,
     }
+
+
+# --- the same through the core: the same exception classes from both targets -----------------
+
+
+@pytest.fixture(params=["local", "remote"])
+def target(request: pytest.FixtureRequest, both: Both, fake: FakeCloudflare) -> Iterator[Any]:
+    from worktime_cli import config
+    from worktime_cli.migrations import LocalMigrations
+    from worktime_cli.remote.client import Client
+    from worktime_cli.remote.migrations import RemoteMigrations
+
+    cfg = config.load(both.project / "wrangler.toml")
+    if request.param == "local":
+        yield LocalMigrations(cfg, None, "DB")
+        return
+    with Client(TOKEN, base_url=fake.url, account_id=ACCOUNT, sleep=lambda _s: None) as client:
+        yield RemoteMigrations(client, cfg, "DB")
+
+
+def test_core_errors_are_the_same_classes(target: Any, both: Both) -> None:
+    from worktime_cli.errors import UsageError
+    from worktime_cli.migrations import DriftError, MigrationError, engine
+
+    assert engine.apply(target, to="0001_t1").applied == ["0001_t1.sql"]
+    both.write("0001_t1.sql", "CREATE TABLE t1 (x, y);\n")
+    with pytest.raises(DriftError):
+        engine.apply(target)
+    assert [s.state for s in engine.status(target).migrations] == ["drifted", "pending", "pending"]
+    with pytest.raises(UsageError) as usage:
+        engine.rollback(target, steps=1, all=True)
+    assert usage.value.exit_code == 2
+    both.write("0002_t2.sql", "INSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationError) as failed:
+        engine.apply(target, allow_drift=True)
+    assert [(m.name, m.status) for m in failed.value.result.migrations] == [
+        ("0002_t2.sql", "failed"),
+        ("0003_t3.sql", "pending"),
+    ]
+    assert failed.value.result.snapshot is None  # nothing changed: nothing to restore
