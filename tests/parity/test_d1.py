@@ -181,6 +181,18 @@ def test_execute_errors_match(db: D1Database, sql: str, message: str) -> None:
     assert _error(lambda: db.execute(sql)) == (SQLError, message, 1)
 
 
+def test_a_file_breaking_d1s_rules_is_refused_at_its_line(db: D1Database, tmp_path: Path) -> None:
+    sql = tmp_path / "bad.sql"
+    sql.write_text("INSERT INTO p (name) VALUES ('a');\nSAVEPOINT s;\n")
+    assert _error(lambda: db.execute_file(sql)) == (
+        SQLError,
+        f"{sql}:2: D1 does not allow BEGIN, COMMIT, ROLLBACK or SAVEPOINT statements; each"
+        " command or file already runs in one transaction (in: SAVEPOINT s;)",
+        1,
+    )
+    assert db.query("SELECT count(*) AS n FROM p") == [{"n": 0}]
+
+
 def test_a_failing_command_keeps_nothing(db: D1Database) -> None:
     sql = "INSERT INTO p (name) VALUES ('a'); INSERT INTO p (name) VALUES ('a')"
     kind, message, code = _error(lambda: db.execute(sql))

@@ -533,9 +533,16 @@ class RemoteD1Database:
         on_progress: Callable[[int], None] | None = None,
         on_message: Callable[[str], None] | None = None,
     ) -> FileResult:
-        from worktime_cli.sqlscript import open_sql_file
+        from worktime_cli import sqlscript
 
-        open_sql_file(path)  # the local target's checks: exists, is text, is not a database
+        # The local target's checks, before anything is uploaded: the file exists, is SQL
+        # text, and breaks none of D1's statement rules (named `file:line`, as locally).
+        sql_file = sqlscript.open_sql_file(path)
+        statements = sqlscript.without_transaction_wrapper(
+            sqlscript.iter_statements(sql_file.chunks())
+        )
+        for statement in statements:
+            _check_rules([statement], str(path))
         imported = import_file(
             self.client, self.remote.uuid, path, on_progress=on_progress, on_message=on_message
         )
