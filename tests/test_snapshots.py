@@ -94,3 +94,15 @@ def test_temp_files_are_not_snapshots(proj: Project) -> None:
     (folder / ".20240101T000000.000000Z-apply.sqlite.tmp").write_bytes(b"half")
     (folder / "notes.txt").write_text("x")
     assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
+
+
+def test_discard_and_list_result(proj: Project) -> None:
+    kept = snapshots.take(proj.cfg, proj.db, None, "apply")
+    dropped = snapshots.take(proj.cfg, proj.db, None, "rollback")
+    assert kept is not None and dropped is not None
+    snapshots.discard(dropped)
+    assert not dropped.path.exists()
+    listed = snapshots.snapshot_list(proj.cfg, proj.db, None)
+    assert listed.database == "worktime-db"
+    assert listed.to_json() == [kept.to_json()]
+    snapshots.discard(dropped)  # already gone: not an error
