@@ -12,7 +12,8 @@ ConfigOption = Annotated[
     typer.Option(
         "--config",
         "-c",
-        help="Path to wrangler.toml (default: the nearest one in this folder or a parent).",
+        help="Path to the wrangler config: wrangler.json, wrangler.jsonc or wrangler.toml "
+        "(default: the nearest one, found as wrangler finds it).",
         show_default=False,
         dir_okay=False,
     ),
@@ -37,7 +38,12 @@ RemoteOption = Annotated[
 EnvOption = Annotated[
     str | None,
     typer.Option(
-        "--env", "-e", help="Environment name: reads .dev.vars.<env> instead of .dev.vars."
+        "--env",
+        "-e",
+        envvar="CLOUDFLARE_ENV",  # wrangler reads the same variable
+        help="wrangler environment: its [env.NAME] bindings, vars and Worker name, and "
+        ".dev.vars.NAME instead of .dev.vars.",
+        show_default=False,
     ),
 ]
 LocalOption = Annotated[
