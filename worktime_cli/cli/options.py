@@ -41,7 +41,7 @@ EnvOption = Annotated[
         "--env",
         "-e",
         envvar="CLOUDFLARE_ENV",  # wrangler reads the same variable
-        help="wrangler environment: its [env.NAME] bindings, vars and Worker name, and "
+        help="wrangler environment: the env.NAME bindings, vars and Worker name, and "
         ".dev.vars.NAME instead of .dev.vars.",
         show_default=False,
     ),
