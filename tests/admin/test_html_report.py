@@ -126,18 +126,34 @@ def test_chromium_renders_charts_and_sends_no_request(
 ) -> None:
     browser = require_tool("chromium", "opens the HTML report in a real headless browser")
     db = _seeded(project, canary.url)
-    page = tmp_path / "report.html"
-    page.write_text(html.page(report.dashboard(db, report.Filters())), encoding="utf-8")
-    profile = tmp_path / "chromium-profile"
-    out = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run",
-         f"--user-data-dir={profile}", "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-2000:]
-    dom = out.stdout
+    text = html.page(report.dashboard(db, report.Filters()))
+
+    def render(name: str, content: str) -> str:
+        page = tmp_path / name
+        page.write_text(content, encoding="utf-8")
+        out = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={tmp_path / ('profile-' + name)}",
+             "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout
+
+    dom = render("report.html", text)
     assert 'data-chart="time per day"' in dom and "<rect" in dom
     assert dom.count('class="bar"') >= 14
-    assert "&lt;img src=" in dom  # the browser saw text, not an element
+    assert "&lt;img src=" in dom  # the browser saw the hostile repo name as text
     assert canary.hits == []  # nothing left the page
+
+    # The CSP is a second wall: even markup that escaped escaping cannot fetch anything…
+    probe = f'<img src="{canary.url}/csp-probe"></body>'
+    render("injected.html", text.replace("</body>", probe))
+    assert canary.hits == []
+    # …while the same tag without our CSP does reach the canary (so the canary works).
+    without_csp = text.replace(
+        f'<meta http-equiv="Content-Security-Policy" content="{html.CSP}">', ""
+    )
+    render("control.html", without_csp.replace("</body>", probe))
+    assert canary.hits == ["/csp-probe"]
