@@ -215,6 +215,7 @@ def test_bind_localhost_is_loopback():
     try:
         assert listener.sock.getsockname()[0] == "127.0.0.1"
         assert listener.url == f"http://127.0.0.1:{listener.port}"
+        assert listener.shown_url == f"http://localhost:{listener.port}"
     finally:
         listener.sock.close()
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import ipaddress
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8787
 PORT_ATTEMPTS = 10  # as wrangler: the default port, then up to 10 more
 SHUTDOWN_GRACE_S = 0.5  # in-flight requests get this long; the whole stop stays under 1 s
+# An idle connection (none sent yet, or between keep-alive requests) is closed after this
+# long: thousands of idle sockets otherwise exhaust the fd limit (uvicorn's default value).
+KEEP_ALIVE_S = 5.0
 CORS_METHODS = "GET,HEAD,PUT,POST,DELETE,PATCH"  # Hono cors() default allowMethods
 
 HEALTH_BODY = b'{"status":"ok"}'
@@ -440,9 +445,24 @@ class _Edge:
             return
         elapsed = round((time.perf_counter() - started) * 1000)
         # The path only, as wrangler logs it: query strings carry OAuth codes and tokens.
-        path = scope["path"]
+        # Decoded, so `%0A` is a real newline here and `%1b[31m` a real escape sequence:
+        # control characters go back to their %XX form, or a request could forge log
+        # lines or drive the terminal.
+        path = printable(scope["path"])
         phrase = _PHRASES.get(status, "")
-        log(f"{scope['method']} {path} {status} {phrase} ({elapsed}ms)")
+        log(f"{printable(scope['method'])} {path} {status} {phrase} ({elapsed}ms)")
+
+
+# C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi controls that
+# reorder or break a terminal line.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character percent-encoded (`\\n` → `%0A`, ESC → `%1B`)."""
+    return _UNPRINTABLE.sub(
+        lambda match: "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8")), text
+    )
 
 
 _HEALTH_HEADERS = (
@@ -464,17 +484,48 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 @dataclass(frozen=True)
 class Listener:
-    """A bound, listening socket and the ports that were busy before it."""
+    """A bound, listening socket and the ports that were busy before it.
+
+    `host` is the address the kernel bound (from the socket itself), so every spelling of
+    "all interfaces" (`""`, `0`, `00.0.0.0`, `::0`, `0:0:0:0:0:0:0:0`) reads the same.
+    """
 
     sock: socket.socket
     host: str
     port: int
     taken: tuple[int, ...] = ()
+    name: str | None = None  # the name the user gave, when it is `localhost`
+
+    @property
+    def everywhere(self) -> bool:
+        """Whether this listens on every interface (0.0.0.0 or ::)."""
+        return is_unspecified(self.host)
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """A URL that reaches this server from this machine (loopback for 0.0.0.0 / ::)."""
+        host = self.host
+        if self.everywhere:
+            host = "::1" if ":" in host else "127.0.0.1"
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL `Ready on …` names: `localhost` for localhost and for 0.0.0.0 / ::, as wrangler."""
+        if self.name is not None or self.everywhere:
+            return f"http://{self.name or 'localhost'}:{self.port}"
+        return self.url
+
+
+def is_unspecified(address: str) -> bool:
+    """Whether `address` (numeric) means every interface, in any spelling."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped.is_unspecified
+    return parsed.is_unspecified
 
 
 def bind_host(ip: str) -> str:
@@ -482,28 +533,70 @@ def bind_host(ip: str) -> str:
     return "127.0.0.1" if ip == "localhost" else ip
 
 
+def resolve_ip(ip: str) -> tuple[socket.AddressFamily, str]:
+    """`--ip` as the kernel reads it: (family, numeric address).
+
+    `localhost` is the IPv4 loopback (as miniflare); `""` is every IPv4 interface, as
+    bind() reads it. Anything that does not resolve is a clear error, not a traceback.
+    """
+    host = bind_host(ip)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # [::1], as in a URL
+    try:
+        infos = socket.getaddrinfo(
+            host or None, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except (OSError, ValueError, UnicodeError):
+        # ValueError: an embedded NUL; UnicodeError: bytes that are not UTF-8, or an
+        # over-long label.
+        raise WorktimeError(
+            f"--ip {_quoted(ip)} is not an address or host name of this machine",
+            hint="use localhost (the default), 127.0.0.1, ::1, or 0.0.0.0 for every interface",
+        ) from None
+    # IPv4 first when a name has both (as `localhost` does): what the URL we print reaches.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, _type, _proto, _name, sockaddr = infos[0]
+    return family, str(sockaddr[0])
+
+
+def _quoted(text: str) -> str:
+    return (
+        '"'
+        + printable(text.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))[:80]
+        + '"'
+    )
+
+
 def bind(ip: str, port: int | None) -> Listener:
     """Bind and listen. No `port`: 8787, else the next free one of 10. A given `port`: that one.
 
     Binding here (not inside uvicorn) closes the gap between "is it free?" and "take it".
     """
-    host = bind_host(ip)
+    family, host = resolve_ip(ip)
     explicit = port is not None
     first = DEFAULT_PORT if port is None else port
     candidates = [first] if explicit else list(range(first, first + PORT_ATTEMPTS + 1))
     taken: list[int] = []
+    shown = f"[{host}]" if ":" in host else host
     for candidate in candidates:
         try:
-            sock = _listen(host, candidate)
+            sock = _listen(family, host, candidate)
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 taken.append(candidate)
                 continue
             raise WorktimeError(
-                f"cannot listen on {host}:{candidate}: {exc.strerror}",
+                f"cannot listen on {shown}:{candidate}: {exc.strerror}",
                 hint="check --ip: it must be an address of this machine",
             ) from None
-        return Listener(sock, host, sock.getsockname()[1], tuple(taken))
+        bound = sock.getsockname()
+        return Listener(
+            sock,
+            str(bound[0]),
+            int(bound[1]),
+            tuple(taken),
+            name="localhost" if ip == "localhost" else None,
+        )
     if explicit:
         raise WorktimeError(
             f"port {first} on {host} is already in use",
@@ -515,8 +608,7 @@ def bind(ip: str, port: int | None) -> Listener:
     )
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+def _listen(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         # SO_REUSEADDR (as uvicorn) lets a restart reuse a port in TIME_WAIT; it does not
@@ -539,8 +631,12 @@ def serve(
     on_event: EventLog | None = None,
     debug: bool = False,
     stop: threading.Event | None = None,
+    keep_alive_s: float = KEEP_ALIVE_S,
 ) -> None:
     """Serve `app` on `listener` until Ctrl+C, SIGTERM or `stop`, then return.
+
+    A connection that sends nothing for `keep_alive_s` (before its first request or
+    between requests) is closed.
 
     With `rebuild`, a background thread watches the bindings' files and swaps in new
     bindings on change, without restarting the server. `stop` lets an embedding thread
@@ -552,7 +648,8 @@ def serve(
     config = uvicorn.Config(
         app,
         loop=_available("uvloop", "asyncio"),
-        http=_available("httptools", "h11"),
+        http=_idle_closing_protocol(_available("httptools", "h11")),
+        timeout_keep_alive=keep_alive_s,  # type: ignore[arg-type]  # float works; typed int
         lifespan="off",
         access_log=False,  # our middleware logs, in wrangler's format
         log_config=None,
@@ -605,6 +702,29 @@ def serve(
         listener.sock.close()
         if watcher is not None:
             watcher.join(timeout=0.5)
+
+
+def _idle_closing_protocol(name: str) -> type[Any]:
+    """uvicorn's HTTP protocol, with its keep-alive timer armed from the first byte.
+
+    uvicorn arms the timer only after a response, so a client that connects and never
+    sends a request holds its socket (and an fd) until the server stops; 21,000 of them
+    exhausted the fd limit. Data arriving cancels the timer, as between requests.
+    """
+    base: type[Any]
+    if name == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    else:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+
+    class IdleClosingProtocol(base):  # type: ignore[misc]  # a base chosen at run time
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    return IdleClosingProtocol
 
 
 def _available(module: str, fallback: str) -> str:

@@ -127,7 +127,7 @@ def dev(
     if listener.taken:
         busy = ", ".join(str(p) for p in listener.taken)
         say("warn", f"port {busy} is in use; using {listener.port} instead")
-    if listener.host in ("0.0.0.0", "::"):  # noqa: S104  # comparing, not binding
+    if listener.everywhere:  # decided from the bound address: "", 0, ::0 … all count
         say(
             "warn",
             "listening on every network interface: anyone on your network can reach this server",
@@ -137,8 +137,7 @@ def dev(
         return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
 
     app = server.create_app(bindings, request_log=_write_stderr if rank <= 1 else None)
-    host = f"[{ip}]" if ":" in ip else ip
-    say("info", f"Ready on http://{host}:{listener.port}")
+    say("info", f"Ready on {listener.shown_url}")
     say("info", "watching wrangler.toml, .dev.vars and the migrations for changes; Ctrl+C to stop")
     server.serve(app, listener, rebuild=rebuild, on_event=say, debug=rank == 0)
     say("info", "stopped")

@@ -1,0 +1,194 @@
+"""Issue 13, part 5: the dev server's address, request log and idle connections."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.dev import (
+    dev,
+    free_port,
+    make_project,
+    running_server,
+    stop,
+    wait_ready,
+    wait_until,
+)
+from worktime_cli import config, server
+from worktime_cli.errors import WorktimeError
+
+# Every spelling of "all interfaces" the kernel accepts; each must warn as 0.0.0.0 does.
+EVERYWHERE = ["", "0", "00.0.0.0", "0.0.0.0", "0.0", "::", "::0", "0:0:0:0:0:0:0:0", "[::]"]  # noqa: S104  # resolved, not bound
+
+
+@pytest.mark.parametrize("ip", EVERYWHERE)
+def test_every_spelling_of_all_interfaces_resolves_to_unspecified(ip: str):
+    _family, address = server.resolve_ip(ip)
+    assert server.is_unspecified(address), address
+
+
+@pytest.mark.parametrize("ip", ["localhost", "127.0.0.1", "::1", "[::1]", "127.0.0.2"])
+def test_loopback_spellings_are_not_everywhere(ip: str):
+    _family, address = server.resolve_ip(ip)
+    assert not server.is_unspecified(address)
+
+
+def test_bind_localhost_names_a_usable_url():
+    listener = server.bind("localhost", 0)
+    try:
+        assert listener.shown_url == f"http://localhost:{listener.port}"
+        assert listener.url == f"http://127.0.0.1:{listener.port}"
+        assert not listener.everywhere
+    finally:
+        listener.sock.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "url", "shown"),
+    [
+        ("0.0.0.0", "http://127.0.0.1:8787", "http://localhost:8787"),  # noqa: S104  # not bound
+        ("::", "http://[::1]:8787", "http://localhost:8787"),
+        ("::ffff:0.0.0.0", "http://[::1]:8787", "http://localhost:8787"),
+        ("192.0.2.7", "http://192.0.2.7:8787", "http://192.0.2.7:8787"),
+    ],
+)
+def test_urls_for_bound_addresses(host: str, url: str, shown: str):
+    with socket.socket() as unbound:
+        listener = server.Listener(unbound, host, 8787)
+        assert (listener.url, listener.shown_url) == (url, shown)
+
+
+def test_bind_ipv6_loopback_url_has_brackets():
+    listener = server.bind("::1", 0)
+    try:
+        assert listener.url == listener.shown_url == f"http://[::1]:{listener.port}"
+    finally:
+        listener.sock.close()
+
+
+@pytest.mark.parametrize("ip", ["a\x00b", "999.1.1.1", "x" * 300, "bad host\x1b[31m"])
+def test_bad_ip_is_one_clear_error(ip: str):
+    with pytest.raises(WorktimeError) as info:
+        server.bind(ip, 0)
+    message = info.value.message
+    assert message.startswith("--ip ")
+    assert message.endswith("is not an address or host name of this machine")
+    assert "\x1b" not in message and "\x00" not in message
+
+
+@pytest.mark.parametrize("ip", ["", "0", "::0"])
+def test_dev_warns_for_every_spelling_and_prints_a_usable_url(project: Path, ip: str):
+    port = free_port()
+    # Listening on every interface is the point of this test; stopped right after.
+    with dev(project, "--port", str(port), "--ip", ip) as (proc, url):
+        wait_ready(proc, url)
+        code, _out, err = stop(proc)
+    assert code == 0
+    lines = err.splitlines()
+    assert (
+        "warning: listening on every network interface: anyone on your network can reach "
+        "this server"
+    ) in lines
+    assert f"Ready on http://localhost:{port}" in lines
+    assert not any("http://:" in line or "http://[]" in line for line in lines)
+
+
+# --- the request log --------------------------------------------------------------------
+
+
+@pytest.fixture
+def healthy(project: Path) -> Path:
+    return make_project(project)
+
+
+@pytest.mark.parametrize(
+    ("raw", "logged"),
+    [
+        ("/x%0Aerror:%20injected", "/x%0Aerror: injected"),
+        ("/%1b[31mred", "/%1B[31mred"),
+        ("/a%0d%0aGET%20/forged", "/a%0D%0AGET /forged"),
+        ("/bidi%E2%80%AEtxt", "/bidi%E2%80%AEtxt"),
+        ("/nul%00", "/nul%00"),
+        ("/del%7f", "/del%7F"),
+    ],
+)
+def test_request_log_escapes_control_characters(healthy: Path, raw: str, logged: str):
+    with (
+        running_server(healthy) as running,
+        socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock,
+    ):
+        sock.sendall(f"GET {raw} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        while sock.recv(65536):
+            pass
+        wait_until(lambda: running.requests)
+    (line,) = running.requests
+    assert line.startswith(f"GET {logged} 404 Not Found (")
+    assert all(ch.isprintable() for ch in line), repr(line)
+
+
+# --- idle connections -------------------------------------------------------------------
+
+
+@contextmanager
+def _serving(root: Path, keep_alive_s: float) -> Iterator[int]:
+    bindings = server.build_bindings(config.load(root / "wrangler.toml"))
+    app = server.create_app(bindings)
+    listener = server.bind("127.0.0.1", 0)
+    stopping = threading.Event()
+    thread = threading.Thread(
+        target=server.serve,
+        args=(app, listener),
+        kwargs={"stop": stopping, "keep_alive_s": keep_alive_s},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{listener.port}/health").status_code == 200)
+        yield listener.port
+    finally:
+        stopping.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+
+
+def test_a_connection_that_never_sends_is_closed(healthy: Path):
+    with (
+        _serving(healthy, keep_alive_s=0.3) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        # Before the fix uvicorn armed its timer only after a response: this recv hung.
+        assert sock.recv(1) == b""
+
+
+def test_an_idle_keep_alive_connection_is_closed(healthy: Path):
+    with (
+        _serving(healthy, keep_alive_s=0.3) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while b'{"status":"ok"}' not in received:
+            received += sock.recv(65536)
+        assert sock.recv(1) == b""
+
+
+def test_sigterm_is_prompt_with_many_idle_connections(project: Path):
+    port = free_port()
+    idle: list[socket.socket] = []
+    with dev(project, "--port", str(port), "--log-level", "none") as (proc, url):
+        wait_ready(proc, url)
+        try:
+            for _ in range(300):
+                idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+            assert httpx.get(url + "/health").status_code == 200  # still answering
+            code, out, err = stop(proc)  # communicate(timeout=5): a slow stop fails here
+        finally:
+            for sock in idle:
+                sock.close()
+    assert (code, out, err) == (0, "", "")
