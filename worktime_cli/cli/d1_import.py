@@ -12,7 +12,6 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DryRunOption
 from worktime_cli.cli.options import (
     ConfigOption,
-    JsonOption,
     LocalOption,
     PersistOption,
     RemoteOption,
@@ -40,7 +39,10 @@ def import_rows(
         bool, typer.Option("--tsv", help="FILE is tab-separated with a header row.")
     ] = False,
     json_rows: Annotated[
-        bool, typer.Option("--json-rows", "--json-file", help="FILE is a JSON array of objects.")
+        bool,
+        typer.Option(
+            "--json", help="FILE is a JSON array of objects (the format, not the output)."
+        ),
     ] = False,
     nl: Annotated[
         bool, typer.Option("--nl", help="FILE is newline-delimited JSON objects.")
@@ -53,7 +55,6 @@ def import_rows(
         typer.Option("--pk", help="The primary key column for --upsert.", show_default=False),
     ] = None,
     dry_run: DryRunOption = False,
-    json: JsonOption = False,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -64,7 +65,7 @@ def import_rows(
     Locally: sqlite-utils on worktime's own D1 connection (foreign keys on, at most 100
     bound parameters per statement), in one transaction. With --remote: batched multi-row
     statements, each request atomic on D1. The format follows the file's extension unless
-    given (--json-rows for a JSON array, since --json prints the result as JSON).
+    given. As sqlite-utils' insert, --json names the file's format here.
 
     Example:
 
@@ -120,7 +121,7 @@ def import_rows(
                     dry_run=dry_run,
                     on_progress=advance,
                 )
-    output.render(result, json=json, human=_show)
+    _show(result)
 
 
 def _show(result: ImportResult) -> None:
