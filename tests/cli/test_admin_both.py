@@ -61,14 +61,16 @@ def test_stats_rebuild_and_check(cli: Runner, backend: Backend) -> None:
     assert cli("stats", "check", *backend.args).exit_code == 0
 
 
-def test_remote_rebuild_refuses_without_confirmation(cli: Runner, backend: Backend) -> None:
+def test_rebuild_confirms_changes_to_existing_rows(cli: Runner, backend: Backend) -> None:
     _load_demo(backend, users=2, days=3)
-    result = cli("stats", "rebuild", *backend.args)
-    if backend.remote:
-        assert result.exit_code == 1 and "--yes" in result.stderr
-        assert stats_rows(backend.db) == {}
-    else:
-        assert result.exit_code == 0
+    first = cli("stats", "rebuild", *backend.args)  # only inserts: nothing to confirm
+    assert first.exit_code == 0, first.output
+    backend.db.batch([("UPDATE daily_stats SET session_count = 99", ())])
+    refused = cli("stats", "rebuild", *backend.args)
+    assert refused.exit_code == 1 and "--yes" in refused.stderr
+    assert {r["session_count"] for r in backend.db.query("SELECT * FROM daily_stats")} == {99}
+    assert cli("stats", "rebuild", "--yes", *backend.args).exit_code == 0
+    assert cli("stats", "check", *backend.args).exit_code == 0
 
 
 def test_report_by_repo_and_user_match_python(cli: Runner, backend: Backend) -> None:

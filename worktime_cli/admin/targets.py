@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from worktime_cli.errors import LockedError, SQLError
-from worktime_cli.kv import Entry, KeyInfo, Page
 
 if TYPE_CHECKING:
     from worktime_cli.d1 import D1Connection
+    from worktime_cli.kv import Entry, KeyInfo, Page
 
 Statement = tuple[str, Sequence[Any]]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,8 @@ def resolve(db: Database, login: str | None = None, user_id: int | None = None) 
 
 
 def _near(db: Database, login: str) -> str:
+    import difflib
+
     names = [str(r["github_username"]) for r in db.query("SELECT github_username FROM users")]
     by_lower = {n.lower(): n for n in names}
     close = difflib.get_close_matches(login.lower(), list(by_lower), n=5, cutoff=0.6)

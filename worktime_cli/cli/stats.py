@@ -86,13 +86,19 @@ def rebuild(
         database, config=config, persist_to=persist_to, remote=remote, local=local
     ) as admin:
         selection = _selection(admin, date_from, date_to, user, tz)
-        if not dry_run and admin.ctx.remote:
-            output.confirm(
-                f"Rebuild daily_stats of the remote database {admin.database}?",
-                yes=yes,
-                action="rebuild daily_stats on Cloudflare",
-            )
-        result = stats.rebuild(admin.db, selection, dry_run=dry_run)
+        result = stats.rebuild(admin.db, selection, dry_run=dry_run or not yes)
+        # Without --yes the plan comes first: adding missing rows needs no confirmation,
+        # changing or deleting existing ones does (and is refused without a terminal).
+        if not dry_run and not yes:
+            if result.updated or result.deleted:
+                place = "the remote database" if admin.ctx.remote else "database"
+                output.confirm(
+                    f"Rebuild daily_stats of {place} {admin.database}: insert {result.inserted}, "
+                    f"update {result.updated}, delete {result.deleted} row(s)?",
+                    yes=yes,
+                    action=f"update {result.updated} and delete {result.deleted} daily_stats row(s)",
+                )
+            result = stats.rebuild(admin.db, selection)
     output.render(result, json=json, human=_show_rebuild)
 
 
