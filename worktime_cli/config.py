@@ -160,7 +160,7 @@ class Config:
         raise NotFoundError(
             f"database {name!r} is not configured in {self._where()} "
             f"(configured: {', '.join(names) or 'none'})",
-            hint=_did_you_mean(
+            hint=did_you_mean(
                 name,
                 names + [db.binding for db in self.d1_databases],
                 shown=names,
@@ -181,7 +181,7 @@ class Config:
         raise NotFoundError(
             f"KV binding {binding!r} is not configured in {self._where()} "
             f"(configured: {', '.join(names) or 'none'})",
-            hint=_did_you_mean(
+            hint=did_you_mean(
                 binding or "",
                 names,
                 shown=names,
@@ -195,7 +195,7 @@ class Config:
         return self.path.name
 
 
-def _did_you_mean(name: str, candidates: list[str], *, shown: list[str], create: str) -> str:
+def did_you_mean(name: str, candidates: list[str], *, shown: list[str], create: str) -> str:
     """A typo gets the close names; a name far from all of them gets the list to pick from.
 
     Only a project with nothing configured is told to create one: a hint to create
@@ -344,7 +344,7 @@ def _select(
         if defined:
             raise ConfigError(
                 f"{path}: no environment {env!r} (defined: {', '.join(defined)})",
-                hint=_did_you_mean(
+                hint=did_you_mean(
                     env,
                     list(defined),
                     shown=list(defined),

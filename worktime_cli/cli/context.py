@@ -71,7 +71,8 @@ class Context:
         if self.remote:
             from worktime_cli.remote.d1 import RemoteD1
 
-            return RemoteD1(self.client, self.config)
+            # create --remote moves the local file to the new id, so it needs the state folder.
+            return RemoteD1(self.client, self.config, persist_to=self.persist_to)
         from worktime_cli.d1 import LocalD1
 
         return LocalD1(self.config, self.persist_to)

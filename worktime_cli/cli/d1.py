@@ -104,7 +104,6 @@ def create(
         persist_to=persist_to,
         remote=remote,
         local=local,
-        local_only={"--persist-to": persist_to},
         remote_only={"--location": location},
     ) as ctx:
         created = ctx.d1().create(name, binding=binding, location=location)

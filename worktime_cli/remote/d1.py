@@ -137,7 +137,7 @@ def resolve(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
     # the account has none (a second, empty database next to a typo helps nobody).
     names = [db.name for db in list_databases(client)]
     # config's rule, shared (ask: make it public as config.did_you_mean).
-    hint = configmod._did_you_mean(
+    hint = configmod.did_you_mean(
         wanted,
         names,
         shown=names,
