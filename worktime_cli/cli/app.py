@@ -56,7 +56,7 @@ class Root(TyperGroup):
                 _print_traceback()
             code = exc.exit_code
             if as_json:
-                output.error_json(exc.message, exc.hint, code)
+                output.error_json(exc.message, exc.hint, code, getattr(exc, "result", None))
             output.error(exc.message, exc.hint)
         except Exception as exc:
             from worktime_cli.cli import output
@@ -70,7 +70,7 @@ class Root(TyperGroup):
                 if debug:
                     _print_traceback()
                 message = f"unexpected {type(exc).__name__} (a bug in worktime)"
-                hint = "re-run with --debug for the traceback"
+                hint: str | None = "re-run with --debug for the traceback"
                 if debug:
                     message, hint = message[:-1] + "; traceback above)", None
                 code = EXIT_USER_ERROR

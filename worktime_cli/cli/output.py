@@ -63,14 +63,18 @@ def render(result: Renderable, *, json: bool, human: Callable[[Any], None]) -> N
         human(result)
 
 
-def error_json(message: str, hint: str | None, code: int) -> None:
+def error_json(message: str, hint: str | None, code: int, partial: Any = None) -> None:
     """A failure under `--json`: still JSON on stdout, so scripts never parse an empty string.
 
     The shape follows `wrangler d1 execute --json` on failure (`{"error": {"text": …}}`, with
-    the hint as a note as wrangler's API errors carry them).
+    the hint as a note as wrangler's API errors carry them). `partial` is what a failed run
+    got through before it stopped (e.g. the migrations applied before the failing one).
     """
     notes = [{"text": hint}] if hint else []
-    print_json({"error": {"text": message, "notes": notes, "kind": "error", "code": code}})
+    envelope: dict[str, Any] = {"text": message, "notes": notes, "kind": "error", "code": code}
+    if partial is not None:
+        envelope["result"] = partial.to_json()
+    print_json({"error": envelope})
 
 
 def result(data: Any, message: str, *, json: bool) -> None:
