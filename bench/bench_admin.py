@@ -98,13 +98,17 @@ _REPORT_SQL = (
 
 
 def _users_csv(path: Path) -> None:
+    """Every column of `users`, in table order: sqlite3's .import maps fields by position,
+    worktime by the header, so both load the same values into the same columns."""
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["github_user_id", "github_username", "email", "avatar_url"])
+        writer.writerow(["id", "github_user_id", "github_username", "email", "avatar_url",
+                         "created_at", "last_active"])  # fmt: skip
         for i in range(IMPORT_ROWS):
             writer.writerow(
-                [f"{10_000_000 + i}", f"dev{i}", f"dev{i}@example.com",
-                 f"https://avatars.example.com/u/{10_000_000 + i}"]
+                [i + 1, f"{10_000_000 + i}", f"dev{i}", f"dev{i}@example.com",
+                 f"https://avatars.example.com/u/{10_000_000 + i}",
+                 "2024-01-01 00:00:00", "2024-06-30 12:00:00"]
             )  # fmt: skip
 
 
