@@ -101,16 +101,20 @@ def test_bulk_put_and_delete_are_chunked_by_1000(fake, client) -> None:
     assert len(fake.namespaces[ns]["entries"]) == 1000
 
 
-def test_resolve_namespace_by_binding_title_or_id(fake, client, project) -> None:
+def test_remote_target_names_a_namespace_by_binding_id_or_given_id(fake, client, project) -> None:
     ns = fake.add_namespace("worktime-backend-KV")
     (project / "wrangler.toml").write_text(
         f'name = "w"\n[[kv_namespaces]]\nbinding = "KV"\nid = "{ns}"\n'
     )
-    cfg = config.load()
-    assert kv.resolve_namespace(client, cfg, "KV") == ns
-    assert kv.resolve_namespace(client, None, "worktime-backend-KV") == ns
-    with pytest.raises(NotFoundError, match="no remote KV namespace 'nope'"):
-        kv.resolve_namespace(client, cfg, "nope")
+    targets = kv.RemoteKV(client, config.load())
+    assert targets.namespace("KV").id == ns
+    assert targets.namespace(ns).id == ns  # a configured id names its binding too
+    assert targets.namespace("any-id", by_id=True).id == "any-id"  # --namespace-id: as given
+    with pytest.raises(
+        NotFoundError, match=r"KV binding 'nope' is not configured in wrangler\.toml"
+    ):
+        targets.namespace("nope")
+    assert fake.requests == []  # all from wrangler.toml
 
 
 # --- the remote target (`RemoteKV` / `RemoteNamespace`) ----------------------------------------

@@ -174,23 +174,6 @@ def delete_namespace(client: Client, namespace_id: str) -> None:
     client.call("DELETE", _ns_path(client, namespace_id))
 
 
-def resolve_namespace(client: Client, cfg: Config | None, binding_or_id: str) -> str:
-    """A namespace id from a binding in wrangler.toml, a title, or an id as-is."""
-    if cfg is not None:
-        for ns in cfg.kv_namespaces:
-            if ns.binding == binding_or_id and ns.id:
-                return ns.id
-    # wrangler titles a binding's namespace `<worker>-<BINDING>`: match that too.
-    titles = {binding_or_id} | ({namespace_title(cfg, binding_or_id)} if cfg is not None else set())
-    for remote in list_namespaces(client):
-        if remote.id == binding_or_id or remote.title in titles:
-            return remote.id
-    raise NotFoundError(
-        f"no remote KV namespace {binding_or_id!r}",
-        hint="set its id in wrangler.toml, or see `worktime kv namespace list --remote`",
-    )
-
-
 def put(
     client: Client,
     namespace_id: str,
