@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from worktime_cli.admin.targets import Database, Namespace
     from worktime_cli.admin.tokens import Layout
     from worktime_cli.cli.context import Context
+    from worktime_cli.targets.kv import KVNamespace
 
 DatabaseArgument = Annotated[
     str | None,
@@ -55,12 +56,15 @@ class Admin:
     ctx: Context
     db: Database
     database: str
+    opened: list[KVNamespace] = field(default_factory=list)
 
     def tokens(self) -> tuple[Layout, Namespace]:
         from worktime_cli.admin.tokens import layout
 
         where = layout(self.ctx.config)
-        namespace: Namespace = self.ctx.kv().namespace(where.binding)
+        opened = self.ctx.kv().namespace(where.binding)
+        self.opened.append(opened)
+        namespace: Namespace = opened
         return where, namespace
 
     def pending_path(self) -> Path:
@@ -108,7 +112,12 @@ def open_admin(
     ) as ctx:
         name = default_database(ctx, database)
         db: Database = ctx.d1().database(name)
-        yield Admin(ctx=ctx, db=db, database=name)
+        admin = Admin(ctx=ctx, db=db, database=name)
+        try:
+            yield admin
+        finally:
+            for namespace in admin.opened:
+                namespace.close()  # a local namespace holds its SQLite index open
 
 
 def user_id_of(admin: Admin, login: str | None) -> int | None:
