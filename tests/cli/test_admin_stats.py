@@ -70,3 +70,14 @@ def test_missing_schema_names_table_and_migration(cli: Runner, project: Path) ->
     assert result.exit_code == 1
     assert "table daily_stats" in result.stderr
     assert "0001_initial_schema.sql" in result.stderr
+
+
+def test_every_command_names_the_missing_schema(cli: Runner, project: Path) -> None:
+    db = admin_project(project)
+    db.batch([("DROP TABLE daily_stats", ()), ("DROP TABLE time_sessions", ())])
+    db.close()
+    for args in (["users", "list"], ["report", "--by", "repo"], ["sessions", "list"]):
+        result = cli(*args)
+        assert result.exit_code == 1, args
+        assert "lacks the backend's schema: table time_sessions, table daily_stats" in result.stderr
+        assert "apply migration 0001_initial_schema.sql" in result.stderr

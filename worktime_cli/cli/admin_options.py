@@ -101,6 +101,7 @@ def open_admin(
     env: str | None = None,
 ) -> Iterator[Admin]:
     from worktime_cli.cli.context import open_context
+    from worktime_cli.errors import SQLError
 
     with open_context(
         config=config,
@@ -115,6 +116,11 @@ def open_admin(
         admin = Admin(ctx=ctx, db=db, database=name)
         try:
             yield admin
+        except SQLError as exc:
+            from worktime_cli.admin import schema
+
+            # "no such table: users" is better said as the table and migration missing.
+            raise schema.explain_failure(db, exc, name) from None
         finally:
             for namespace in admin.opened:
                 namespace.close()  # a local namespace holds its SQLite index open
