@@ -183,3 +183,19 @@ def test_demo_seed(cli: Runner, backend: Backend) -> None:
     if backend.remote:
         again = cli("demo", "seed", "--yes", *backend.args)
         assert again.exit_code == 1 and "only fills an empty database" in again.stderr
+
+
+def test_partial_rebuild_with_bound_dates(cli: Runner, backend: Backend) -> None:
+    data = _load_demo(backend)
+    if backend.fake is not None:
+        backend.fake.requests.clear()
+    result = cli("stats", "rebuild", "--from", "2024-06-20", "--to", "2024-06-25", "--yes",
+                 *backend.args)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    want = {k: v for k, v in _expected(data).items() if "2024-06-20" <= k[3] <= "2024-06-25"}
+    assert stats_rows(backend.db) == want
+    if backend.fake is not None:
+        (query,) = backend.fake.calls("POST", r"/query$")
+        assert "batch" in query.json()  # values bound, statements in one atomic batch
+    check = cli("stats", "check", "--from", "2024-06-20", "--to", "2024-06-25", *backend.args)
+    assert check.exit_code == 0
