@@ -336,3 +336,17 @@ def test_dotenv_helpers_live_in_devvars_and_stay_importable_from_environment():
     assert environment.parse_dotenv is devvars.parse_dotenv
     assert environment.dotenv_files is devvars.dotenv_files
     assert environment.DEV_VARS == devvars.DEV_VARS == ".dev.vars"
+
+
+@pytest.mark.parametrize(
+    "env", ["../../../etc", "a/b", "a\\b", "st\udcffg", "x\nerror: forged", "", ".."]
+)
+def test_env_names_that_would_leave_the_project_or_forge_lines_are_refused(project, env):
+    """`--env ../../x` read `.dev.vars.../../x`, outside the project (issue 13)."""
+    with pytest.raises(UsageError, match="is not a usable environment name") as info:
+        environment.resolve(config.load(), env=env)
+    assert "\n" not in info.value.message
+
+
+def test_env_names_with_dots_and_dashes_are_fine(project):
+    assert environment.resolve(config.load(), env="prod-eu.1").warnings

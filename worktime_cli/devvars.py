@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from worktime_cli.errors import ConfigError
+from worktime_cli.errors import ConfigError, UsageError
 
 DEV_VARS = ".dev.vars"
 DEV_VARS_EXAMPLE = ".dev.vars.example"
@@ -33,8 +34,39 @@ class DotenvEntry:
     line: int
 
 
+# Control characters (a forged log line), and lone surrogates: bytes that were not UTF-8.
+_UNUSABLE_IN_ENV = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff/\\\\]")
+
+
+def validate_env(env: str | None) -> str | None:
+    """`--env NAME` is part of file names (`.dev.vars.NAME`): no folders, no control characters.
+
+    `--env ../../x` would otherwise read `.dev.vars.../../x`, a file outside the project.
+    """
+    if env is None:
+        return None
+    if env in ("", ".", "..") or _UNUSABLE_IN_ENV.search(env):
+        shown = "".join(_escaped(ch) for ch in env[:60])
+        raise UsageError(
+            f'--env "{shown}" is not a usable environment name',
+            hint="an environment is an [env.NAME] table in the config; its name has no "
+            "/, \\, control characters or bytes that are not UTF-8",
+        )
+    return env
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as Python decodes argv
+        return f"\\x{code - 0xDC00:02x}"
+    if ch.isprintable() and not 0xD800 <= code <= 0xDFFF:
+        return ch
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def dotenv_files(root: Path, env: str | None = None) -> list[Path]:
     """The dotenv files wrangler would read for `env`, lowest precedence first."""
+    validate_env(env)
     if env is not None and (root / f"{DEV_VARS}.{env}").is_file():
         return [root / f"{DEV_VARS}.{env}"]
     if (root / DEV_VARS).is_file():
@@ -49,6 +81,7 @@ def dotenv_files(root: Path, env: str | None = None) -> list[Path]:
 
 def env_files(root: Path, env: str) -> list[Path]:
     """The files that exist only for `env` (`.dev.vars.<env>`, `.env.<env>`, `.env.<env>.local`)."""
+    validate_env(env)
     names = (f"{DEV_VARS}.{env}", f".env.{env}", f".env.{env}.local")
     return [root / name for name in names if (root / name).is_file()]
 

@@ -34,6 +34,7 @@ from worktime_cli.devvars import (
     example_keys,
     parse_dotenv,
     read_dotenv,
+    validate_env,
 )
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
@@ -95,7 +96,7 @@ def resolve(
     env `cfg` was loaded for); the keyring layer is `cfg`'s service, so load `cfg` with the
     same env to get that env's secrets.
     """
-    env = cfg.env if env is None else env
+    env = validate_env(cfg.env if env is None else env)
     layers: list[tuple[str, Mapping[str, str]]] = [(SOURCE_VARS, _config_vars(cfg, env))]
     keyring_error = None
     notices: tuple[str, ...] = ()

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 # Kept importable from here: older callers and tests use these names.
 __all__ = [
     "INDEX_USERNAME",
+    "MAX_BULK_BYTES",
     "MAX_VALUE_BYTES",
     "NAME_PATTERN",
     "NO_BACKEND_HINT",
@@ -53,6 +54,7 @@ __all__ = [
     "PushPlan",
     "SecretPush",
     "bulk",
+    "decode_input",
     "delete",
     "exists",
     "names",
@@ -144,6 +146,30 @@ def listing(resolved: Environment, target: SecretTarget) -> SecretList:
 
 # --- bulk files (no keyring needed) --------------------------------------------------------
 
+# A Worker has at most 128 secrets of 5 KiB each (plus names and quoting): anything larger
+# than this is not a secrets file, and reading it whole is how /dev/zero filled memory.
+MAX_BULK_BYTES = 1024 * 1024
+
+
+def decode_input(data: bytes, source: str) -> str:
+    """Strict UTF-8, for a value or a bulk file; the error never quotes the bytes."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorktimeError(
+            f"{source} is not UTF-8 text (byte {exc.start + 1} is not valid UTF-8)",
+            hint="secret values are text; encode binary values (e.g. base64) first",
+        ) from None
+
+
+def _valid_unicode(text: str) -> bool:
+    # A JSON `"\ud800"` escape decodes to a lone surrogate, which no keyring or API can store.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 def parse_bulk(text: str, source: str) -> dict[str, str | None]:
     """A bulk file: a JSON object `{"NAME": "value" | null}` or a .env file; all validated.
@@ -161,6 +187,11 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
                 f"{source}:{exc.lineno}:{exc.colno}: invalid JSON",
                 hint='expected {"NAME": "value" | null}',
             ) from None
+        except RecursionError:
+            raise WorktimeError(
+                f"{source}: JSON nested too deeply",
+                hint='expected {"NAME": "value" | null}',
+            ) from None
         if not isinstance(data, dict):
             raise WorktimeError(f"{source}: expected a JSON object of names to values")
         for name, value in data.items():
@@ -168,6 +199,11 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
             if value is None:
                 changes[name] = None
             elif isinstance(value, str):
+                if not _valid_unicode(value):
+                    raise WorktimeError(
+                        f"{source}: the value for {name} holds a lone surrogate (\\ud800-\\udfff), "
+                        "which is not text"
+                    )
                 changes[name] = normalise_value(name, value)
             else:
                 raise WorktimeError(f"{source}: {name} must be a string, or null to delete it")

@@ -9,9 +9,11 @@ never asks which one it has.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
@@ -24,7 +26,7 @@ from worktime_cli.cli.options import (
     RemoteOption,
     YesOption,
 )
-from worktime_cli.errors import UsageError, WorktimeError
+from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
     from worktime_cli.secrets import SecretPush
@@ -59,6 +61,24 @@ def refuse_extra_arguments(extra: list[str], usage: str) -> None:
         )
 
 
+def checked_name(name: str) -> str:
+    """A valid secret name, or an error that repeats it only when it cannot be a value.
+
+    `secret put sk_live_…` is a value typed where the name goes.
+    """
+    from worktime_cli import scrub
+    from worktime_cli.targets.secrets import validate_name
+
+    try:
+        return validate_name(name)
+    except WorktimeError as exc:
+        if scrub.looks_secret(name) or not name.isprintable():
+            raise WorktimeError(
+                "invalid secret name (not shown: it looks like a secret value)", exc.hint
+            ) from None
+        raise
+
+
 def _stdin_is_terminal() -> bool:
     # Its own function so tests can take the prompt path (CliRunner's stdin is never a TTY).
     return output.is_terminal(sys.stdin)
@@ -68,7 +88,23 @@ def _read_value(name: str) -> str:
     if _stdin_is_terminal():
         value: str = typer.prompt(f"Enter a secret value for {name}", hide_input=True, err=True)
         return value
-    return sys.stdin.read()
+    from worktime_cli import secrets
+
+    # Bytes, bounded: a value is at most 5 KiB, so a pipe from /dev/zero is refused after
+    # that much instead of filling memory; decoded strictly, never echoed.
+    return secrets.decode_input(
+        _read_bounded(sys.stdin.buffer, secrets.MAX_VALUE_BYTES * 4), f"the value for {name}"
+    )
+
+
+def _read_bounded(stream: BinaryIO, limit: int) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise LimitError(
+            f"standard input is larger than {limit // 1024} KiB; nothing was stored",
+            hint="pipe the value itself, not a file or device",
+        )
+    return bytes(data)
 
 
 @app.command("put", context_settings=CATCH_EXTRA)
@@ -94,10 +130,9 @@ def put(
         printf %s "$JWT_SECRET" | worktime secret put JWT_SECRET --remote
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.targets.secrets import validate_name
 
     refuse_extra_arguments(click_context.args, "worktime secret put NAME")
-    validate_name(name)  # before asking for a value that would then be refused
+    checked_name(name)  # before asking for a value that would then be refused
     with open_context(config=config, remote=remote, local=local, env=env) as ctx:
         store = ctx.secrets()
         _ = store.target  # a config without `name` fails here, before the value is asked for
@@ -191,9 +226,9 @@ def delete(
         worktime secret delete JWT_SECRET --remote
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.targets.secrets import missing_secret, validate_name
+    from worktime_cli.targets.secrets import missing_secret
 
-    validate_name(name)
+    checked_name(name)
     with open_context(config=config, remote=remote, local=local, env=env) as ctx:
         store = ctx.secrets()
         target = store.target
@@ -270,14 +305,28 @@ def _keyring_notices() -> None:
 
 
 def _read_source(source: str) -> tuple[str, str]:
+    from worktime_cli import secrets
+
+    limit = secrets.MAX_BULK_BYTES
     if source == "-":
-        return sys.stdin.read(), "<stdin>"
+        return secrets.decode_input(_read_bounded(sys.stdin.buffer, limit), "<stdin>"), "<stdin>"
+    path = Path(source)
     try:
-        return Path(source).read_text(encoding="utf-8"), source
+        # O_NONBLOCK: a FIFO with no writer must not hang the command at open().
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise WorktimeError(f"cannot read {source}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise WorktimeError(f"{source} is not UTF-8 text") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise WorktimeError(
+            f"{source} is not a regular file",
+            hint="give a JSON or .env file, or - to read standard input",
+        )
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise LimitError(f"{source} is larger than {limit // 1024} KiB; nothing was stored")
+    return secrets.decode_input(data, source), source
 
 
 def _bulk_done(result: SecretBulk) -> None:
