@@ -697,4 +697,10 @@ class RemoteD1:
         return self._info(describe(self.client, self.config, name))
 
     def database(self, name_or_binding: str) -> RemoteD1Database:
+        # As wrangler: a configured database_id is used as is, so a query is one round trip
+        # (no lookup first); a wrong id fails on that request with Cloudflare's own error.
+        binding = _binding(self.config, name_or_binding)
+        if binding is not None and binding.database_id:
+            known = RemoteDatabase(uuid=binding.database_id, name=binding.database_name)
+            return RemoteD1Database(self.client, known)
         return RemoteD1Database(self.client, resolve(self.client, self.config, name_or_binding))
