@@ -56,6 +56,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     times: int = 1
+    body_contains: bytes | None = None  # only requests whose body holds these bytes
 
 
 @dataclass
@@ -89,6 +90,10 @@ class FakeCloudflare:
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
         self.default_per_page = 20
+        # Seconds added to every answer, and once more to every new connection (the TCP
+        # handshake's round trip): a stand-in for the network, for the remote bench.
+        self.latency = 0.0
+        self.connections = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -134,12 +139,19 @@ class FakeCloudflare:
         body: bytes | None = None,
         code: int = 10001,
         message: str = "fault injected",
+        body_contains: bytes | None = None,
     ) -> None:
-        """Answer the next `times` matching requests with `status` (JSON envelope by default)."""
+        """Answer the next `times` matching requests with `status` (JSON envelope by default).
+
+        `body_contains`: only requests whose body holds these bytes (one chunk of a bulk
+        write, whichever order concurrent chunks arrive in).
+        """
         if body is None:
             body = json.dumps(_failure(code, message)).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
-        self.faults.append(Fault(method, path_pattern, status, headers or {}, body, times))
+        self.faults.append(
+            Fault(method, path_pattern, status, headers or {}, body, times, body_contains)
+        )
 
     def add_database(self, name: str, db_uuid: str | None = None) -> Database:
         db_uuid = db_uuid or str(uuid.uuid4())
@@ -162,17 +174,25 @@ class FakeCloudflare:
     def calls(self, method: str, pattern: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and re.search(pattern, r.path)]
 
+    def _take_fault(self, req: Recorded) -> Fault | None:
+        with self.lock:  # concurrent requests: each injected answer is used exactly `times`
+            for fault in self.faults:
+                if (
+                    fault.times > 0
+                    and fault.method == req.method
+                    and re.search(fault.path_pattern, req.path)
+                    and (fault.body_contains is None or fault.body_contains in req.body)
+                ):
+                    fault.times -= 1
+                    return fault
+        return None
+
     # --- routing ----------------------------------------------------------------------------
 
     def handle(self, req: Recorded) -> tuple[int, dict[str, str], bytes]:
-        for fault in self.faults:
-            if (
-                fault.times > 0
-                and fault.method == req.method
-                and re.search(fault.path_pattern, req.path)
-            ):
-                fault.times -= 1
-                return fault.status, fault.headers, fault.body
+        fault = self._take_fault(req)
+        if fault is not None:
+            return fault.status, fault.headers, fault.body
         path = unquote(req.path.removeprefix("/client/v4"))
         if path.startswith("/__upload/"):
             return self._upload(req, req.path.removeprefix("/client/v4/__upload/"))
@@ -658,6 +678,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: pytest shows failures, not access logs
 
+    def setup(self) -> None:
+        super().setup()
+        with self.api.lock:
+            self.api.connections += 1
+        if self.api.latency:
+            time.sleep(self.api.latency)  # the new connection's handshake round trip
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -671,6 +698,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.api.lock:
             self.api.requests.append(record)
+        if self.api.latency:
+            time.sleep(self.api.latency)  # outside the lock: requests overlap as on a network
         status, headers, payload = self.api.handle(record)
         record.status = status
         record.response_type = headers.get("Content-Type", "")

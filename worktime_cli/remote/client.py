@@ -2,6 +2,12 @@
 
 HTTP only: which token and account to use is `remote.credentials`' business.
 
+One `Client` per invocation, shared by every request (keep-alive, and HTTP/2 when httpx's `h2`
+extra is installed): no request pays a second connection set-up. It is safe to use from
+several threads (`in_flight` runs bounded work that way), and a 429 on any request pauses
+every request of the client until the Retry-After has passed: Cloudflare's rate limit is per
+user, so hammering it from other threads would only extend the block.
+
 Every response is Cloudflare's envelope `{success, errors, messages, result, result_info}`.
 A failure becomes one `RemoteError` line, `code: message`. The API token is held only by
 `_BearerAuth` and never formatted into a message: transport errors are re-raised as our own
@@ -11,11 +17,13 @@ error with `from None`, and every message is scrubbed of the token as a last def
 from __future__ import annotations
 
 import email.utils
+import importlib.util
 import os
+import threading
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -32,6 +40,12 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 MAX_RETRIES = 4
 MAX_RETRY_AFTER = 60.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Requests one command keeps in flight: enough to hide the round trip of a few large requests,
+# few enough to stay far below Cloudflare's 200 requests/second per IP and 1,200 per 5 minutes.
+IN_FLIGHT = 4
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Hints for the codes a user can act on; every other code is shown as Cloudflare sends it.
 _HINTS = {
@@ -98,10 +112,19 @@ class Client:
         self.max_retries = max_retries
         self.backoff = backoff
         self.sleep = sleep
+        # The shared back-off: no request starts before this (time.monotonic) after a 429.
+        self._resume_at = 0.0
+        self._gate = threading.Lock()
         self.http = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": "worktime-cli"},
             follow_redirects=False,
+            # HTTP/2 only when the optional `h2` is there (httpx refuses http2=True without
+            # it); over HTTP/1.1 the pool keeps one connection per request in flight alive.
+            http2=_h2_installed(),
+            limits=httpx.Limits(
+                max_connections=4 * IN_FLIGHT, max_keepalive_connections=IN_FLIGHT * 2
+            ),
         )
 
     def __repr__(self) -> str:
@@ -208,7 +231,9 @@ class Client:
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
         attempt = 0
+        waited_until = 0.0
         while True:
+            waited_until = self._wait_turn(waited_until)
             try:
                 response = self.http.request(
                     method,
@@ -244,9 +269,32 @@ class Client:
             retryable = status == 429 or (status >= 500 and idempotent)
             if retryable and attempt < self.max_retries:
                 attempt += 1
-                self.sleep(self._retry_delay(response, attempt))
+                delay = self._retry_delay(response, attempt)
+                if status == 429:
+                    waited_until = self._pause_all(delay)
+                else:
+                    self.sleep(delay)
                 continue
             return response
+
+    def _pause_all(self, delay: float) -> float:
+        """After a 429: hold back every request of this client for `delay`; sleep it here."""
+        now = time.monotonic()
+        with self._gate:
+            self._resume_at = max(self._resume_at, now + delay)
+            resume_at = self._resume_at
+        self.sleep(resume_at - now)
+        return resume_at
+
+    def _wait_turn(self, waited_until: float) -> float:
+        """Sleep while another request's 429 holds the client back (beyond what we waited)."""
+        with self._gate:
+            resume_at = self._resume_at
+        wait = resume_at - max(time.monotonic(), waited_until)
+        if wait > 0:
+            self.sleep(wait)
+            return resume_at
+        return waited_until
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.backoff * 2 ** (attempt - 1), MAX_RETRY_AFTER))
@@ -355,6 +403,52 @@ class Client:
             cursor = envelope.result_info.get("cursor") or None
             if not cursor:
                 return
+
+
+def in_flight(
+    work: Callable[[T], R], items: Sequence[T], *, limit: int = IN_FLIGHT
+) -> Iterator[tuple[T, R | RemoteError]]:
+    """Run `work` on every item with at most `limit` at once; yield (item, result) as each ends.
+
+    A `RemoteError` is yielded as the item's result (the caller reports it and the others go
+    on); any other exception is a bug and propagates. On the way out (done, an error, Ctrl+C)
+    nothing new starts; requests already sent finish within the client's timeout.
+    """
+
+    def attempt(item: T) -> R | RemoteError:
+        try:
+            return work(item)
+        except RemoteError as exc:
+            return exc
+
+    if limit <= 1 or len(items) <= 1:
+        for item in items:  # no thread for one request: the common case costs nothing extra
+            yield item, attempt(item)
+        return
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    pending = iter(items)
+    running: dict[Future[R | RemoteError], T] = {}
+    pool = ThreadPoolExecutor(max_workers=min(limit, len(items)), thread_name_prefix="worktime-api")
+    try:
+        for item in pending:
+            running[pool.submit(attempt, item)] = item
+            if len(running) >= limit:
+                break
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item = running.pop(future)
+                yield item, future.result()
+                for following in pending:  # keep `limit` in flight
+                    running[pool.submit(attempt, following)] = following
+                    break
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _h2_installed() -> bool:
+    return importlib.util.find_spec("h2") is not None
 
 
 def _host(url: str) -> str:
