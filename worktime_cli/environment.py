@@ -178,14 +178,26 @@ def parse_cli_vars(items: Iterable[str]) -> dict[str, str]:
     result: dict[str, str] = {}
     for position, item in enumerate(given, start=1):
         key, sep, value = item.partition(":")
+        which = f" #{position}" if len(given) > 1 else ""
         if not sep or not key:
-            which = f" #{position}" if len(given) > 1 else ""
             hint = "for example --var API_HOST:localhost (the value given is not shown)"
             if not sep and "=" in item:
                 hint = "separate the name and value with ':', not '=': " + hint
             raise UsageError(f"--var{which}: expected KEY:VALUE", hint=hint)
+        if _has_surrogate(item):
+            # Bytes that were not UTF-8 (Python keeps them as lone surrogates): not text a
+            # Worker can hold. Which bytes is not said: they are part of a value.
+            raise UsageError(f"--var{which}: not UTF-8 text (the value given is not shown)")
         result[key] = value
     return result
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _env_table(cfg: Config, env: str) -> dict[str, Any] | None:
