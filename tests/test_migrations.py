@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from tests.support.migrations import SEED, Project, make_project, table
+from tests.support.migrations import SEED, Project, make_project, seeded, table
 from worktime_cli import d1, migrations, snapshots
 from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations import DriftError, MigrationError
@@ -381,8 +381,8 @@ def test_out_of_order_refused_unless_allowed(proj: Project) -> None:
 
 def test_irreversible_refused_before_anything_changes(proj: Project) -> None:
     proj.write("0001_t1.sql", *table(1))
-    proj.write("0002_t2.sql", table(2)[0])  # no down file
-    proj.write("0003_t3.sql", table(3)[0], "-- only a comment\n")  # an empty down file
+    proj.write("0002_t2.sql", seeded(2))  # no down file, an INSERT: not derivable
+    proj.write("0003_t3.sql", seeded(3), "-- only a comment\n")  # an empty down file
     proj.write("0004_t4.sql", *table(4))
     migrations.apply(proj.cfg, proj.db, None)
     before = proj.dump()
@@ -391,6 +391,8 @@ def test_irreversible_refused_before_anything_changes(proj: Project) -> None:
     ) as caught:
         migrations.rollback(proj.cfg, proj.db, None, all=True)
     assert "nothing changed" in caught.value.message
+    # The statement that blocks the derivation is named, file:line.
+    assert f"{proj.migrations / '0002_t2.sql'}:2: INSERT INTO t2" in caught.value.message
     assert proj.dump() == before
     assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
 
@@ -640,7 +642,7 @@ TestApplyRollbackMachine = ApplyRollbackMachine.TestCase
 
 def test_a_down_file_of_comments_is_no_down_sql_in_list_and_rollback(proj: Project) -> None:
     """`list` said `down: yes` while `rollback` said irreversible."""
-    proj.write("0001_t1.sql", table(1)[0], "-- TODO: drop t1\n/* later */\n")
+    proj.write("0001_t1.sql", seeded(1), "-- TODO: drop t1\n/* later */\n")
     [pending] = migrations.status(proj.cfg, proj.db, None).migrations
     assert (pending.state, pending.has_down) == ("pending", False)
     migrations.apply(proj.cfg, proj.db, None)

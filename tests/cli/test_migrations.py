@@ -71,6 +71,7 @@ def test_list_json_shape_is_pinned(cli, proj: Project) -> None:
                 "applied_at": None,
                 "out_of_order": False,
                 "has_down": True,
+                "down": "file",
             }
         ],
         "counts": {"applied": 0, "pending": 1, "drifted": 0, "missing": 0, "unverified": 0},

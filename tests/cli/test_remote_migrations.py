@@ -42,6 +42,7 @@ def test_list_apply_list_rollback(fake, cli, remote_db: str) -> None:
                 "applied_at": None,
                 "out_of_order": False,
                 "has_down": True,
+                "down": "file",
             }
             for n in ("0001_init.sql", "0002_more.sql")
         ],

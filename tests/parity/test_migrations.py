@@ -175,19 +175,44 @@ def test_out_of_order(both: Both, project: Path) -> None:
 
 
 def test_missing_down(both: Both, project: Path) -> None:
-    both.write("0004_t4.sql", "CREATE TABLE t4 (x);\n")  # no down file
-    both.write("0005_t5.sql", "CREATE TABLE t5 (x);\n", "-- nothing to undo?\n")  # comments only
+    both.write("0004_t4.sql", "CREATE TABLE t4 (x);\nINSERT INTO t4 VALUES (1);\n")  # no down
+    both.write("0005_t5.sql", "CREATE TABLE t5 (x);\nDELETE FROM t4;\n", "-- nothing to undo?\n")
     both.same("apply", "DB")
     listed = both.same("list", "DB")
     assert [m["has_down"] for m in listed["migrations"]] == [True, True, True, False, False]
+    assert [m["down"] for m in listed["migrations"]] == ["file", "file", "file", "none", "none"]
     message = both.same_error("rollback", "DB", "--steps", "2", "--yes")
     down = project / "migrations" / "down"
+    ups = project / "migrations"
     assert message == (
         f"error: cannot roll back: 0005_t5.sql, 0004_t4.sql have no down SQL (no statement in "
-        f"{down}, none captured at apply time); nothing changed\n"
+        f"{down}, none captured at apply time, none derivable: "
+        f"0005_t5.sql: {ups / '0005_t5.sql'}:2: DELETE FROM t4; (DELETE loses the rows it deletes); "
+        f"0004_t4.sql: {ups / '0004_t4.sql'}:2: INSERT INTO t4 VALUES (1); "
+        "(INSERT's rows cannot be told apart from older ones)); nothing changed\n"
         f"hint: write the SQL that undoes it in {down / '0005_t5.sql'}, then retry"
     )
     assert both.same("list", "DB")["counts"]["applied"] == 5  # nothing changed
+
+
+def test_create_only_migrations_without_down_files_roll_back_derived(both: Both) -> None:
+    both.write("0004_t4.sql", "CREATE TABLE t4 (x);\nCREATE INDEX t4_x ON t4(x);\n")
+    both.write("0005_t5.sql", "ALTER TABLE t4 ADD COLUMN y TEXT;\nALTER TABLE t4 RENAME TO t44;\n")
+    both.same("apply", "DB")
+    listed = both.same("list", "DB")
+    assert [m["down"] for m in listed["migrations"]][3:] == ["derived", "derived"]
+    done = both.same("rollback", "DB", "--steps", "2", "--yes")
+    assert [(m["name"], m["source"]) for m in done["migrations"]] == [
+        ("0005_t5.sql", "derived"),
+        ("0004_t4.sql", "derived"),
+    ]
+    assert both.same("list", "DB")["counts"] == {
+        "applied": 3,
+        "pending": 2,
+        "drifted": 0,
+        "missing": 0,
+        "unverified": 0,
+    }
 
 
 def test_missing_file_rolls_back_from_captured_down_sql(both: Both, project: Path) -> None:

@@ -93,3 +93,10 @@ def table(n: int) -> tuple[str, str]:
     up = f"CREATE TABLE t{n} (id INTEGER PRIMARY KEY, v TEXT);\nCREATE INDEX t{n}_v ON t{n}(v);\n"
     down = f"DROP INDEX t{n}_v;\nDROP TABLE t{n};\n"
     return up, down
+
+
+def seeded(n: int) -> str:
+    """An up file worktime cannot invert: it creates t<n> and inserts a row (line 2)."""
+    return (
+        f"CREATE TABLE t{n} (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO t{n} (v) VALUES ('x');\n"
+    )

@@ -174,14 +174,34 @@ def plan_rollback_for(
     all: bool = False,  # mirrors --all; shadows the builtin, unused here
 ) -> RunPlan:
     """What `rollback` would run on `target`, newest first; raises if it must refuse."""
+    found = sources(target)
+    applied = target.applied()
+
+    def live_schema_mismatch() -> str | None:
+        # A migration wrangler applied has no checksum: its file may have changed since.
+        # Trust the inverse derived from the files only if the live schema is exactly what
+        # the applied files build, in the order they were applied.
+        from worktime_cli.migrations.verify import live_mismatch
+
+        by_name = {s.name: s for s in found}
+        gone = [row.name for row in applied if row.name not in by_name]
+        if gone:
+            return f"the file of {', '.join(gone)} is gone"
+        return live_mismatch(
+            target.schema(),
+            [by_name[row.name] for row in applied],
+            target.binding.migrations_table,
+        )
+
     return plan_rollback(
-        sources(target),
-        target.applied(),
+        found,
+        applied,
         database=target.binding.database_name,
         folder=target.folder,
         steps=steps,
         to=to,
         all=all,
+        live_schema_mismatch=live_schema_mismatch,
     )
 
 

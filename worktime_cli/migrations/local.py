@@ -27,6 +27,7 @@ from worktime_cli.migrations.files import migrations_dir
 from worktime_cli.migrations.plan import AppliedRow, Step
 
 if TYPE_CHECKING:
+    from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.snapshots import Snapshot
 
 FACTS_SUFFIX = "_worktime"
@@ -170,6 +171,19 @@ class LocalMigrations:
         conn = d1.connect(self.path)
         try:
             return applied_rows(conn, self._binding)
+        finally:
+            conn.close()
+
+    def schema(self) -> list[SchemaRow]:
+        from worktime_cli.migrations.schema import schema_of
+
+        if self._conn is not None:
+            return schema_of(self._conn, self._binding.migrations_table)
+        if not self.path.is_file():
+            return []
+        conn = d1.connect(self.path)
+        try:
+            return schema_of(conn, self._binding.migrations_table)
         finally:
             conn.close()
 

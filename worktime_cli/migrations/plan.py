@@ -8,12 +8,13 @@ target refuse the same mistakes with the same words and exit codes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
+from worktime_cli.migrations.derive import Derived, derive, is_derived
 from worktime_cli.migrations.files import DOWN_DIR, MigrationFile, Source, sort_key
 from worktime_cli.sqlscript import Statement, split
 
@@ -55,6 +56,7 @@ class MigrationState:
     missing (applied, file gone) | unverified (applied by another tool, no checksum).
     out_of_order: pending, but sorts before the newest applied migration.
     has_down: a rollback would find down SQL with at least one statement.
+    down: where that down SQL comes from: file | captured | derived | none.
     """
 
     name: str
@@ -63,6 +65,7 @@ class MigrationState:
     applied_at: str | None = None
     out_of_order: bool = False
     has_down: bool = False
+    down: str = "none"
 
     @property
     def checksum_ok(self) -> bool | None:
@@ -76,6 +79,7 @@ class MigrationState:
             "applied_at": self.applied_at,
             "out_of_order": self.out_of_order,
             "has_down": self.has_down,
+            "down": self.down,
         }
 
 
@@ -131,40 +135,88 @@ class Status:
 
 @dataclass(frozen=True)
 class Down:
-    """The down SQL a rollback of `name` would run, and where it comes from."""
+    """The down SQL a rollback of `name` would run, and where it comes from.
+
+    source: "file" (the down file), "captured" (its copy recorded at apply time) or
+    "derived" (the inverse worktime derives from the up file, see `derive.py`).
+    unverified: derived from the file of a migration applied without worktime's checksum
+    (by wrangler); a rollback first checks the live schema matches what the files build.
+    """
 
     name: str
     sql: str
     statements: tuple[Statement, ...]
-    source: str  # "file" | "captured"
+    source: str
     label: str  # what errors name: the down file, or "<name> (down SQL captured at apply time)"
+    unverified: bool = False
+
+
+def derived(source: Source) -> Derived:
+    """The derived down SQL of one up file, or why it has none (cached)."""
+    return derive(str(source.file.path), source.name, source.statements)
 
 
 def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
-    """The down SQL of one migration: the down file if there is one, else the copy captured
-    at apply time; None when that holds no statement (a file of comments is no down SQL).
+    """The down SQL of one migration, first found of:
 
-    A down file that exists wins even when it is empty: it is what the author wrote last.
+    1. the down file, when it holds a statement (`migrations create` writes one of comments
+       only: that is "not written yet", not "nothing to undo");
+    2. the copy captured at apply time (a down file's, or the derived SQL);
+    3. the inverse derived from the up file, for a pending migration, one whose file is
+       unchanged since it was applied (same checksum), or one wrangler applied (no
+       checksum: `unverified`, the rollback checks the live schema first).
+
+    None when there is none (or it holds no statement).
     """
-    if source is not None and source.down_sql is not None:
-        found = Down(
+    if source is not None and source.has_down_sql:
+        return Down(
             source.name,
-            source.down_sql,
+            source.down_sql or "",
             source.down_statements,
             "file",
             str(source.file.down_path),
         )
-    elif row is not None and row.down_sql is not None:
-        found = Down(
-            row.name,
-            row.down_sql,
-            tuple(split(row.down_sql)),
-            "captured",
-            f"{row.name} (down SQL captured at apply time)",
-        )
-    else:
+    if row is not None and row.down_sql is not None:
+        statements = tuple(split(row.down_sql))
+        if statements:
+            kind = "derived" if is_derived(row.down_sql) else "captured"
+            return Down(
+                row.name,
+                row.down_sql,
+                statements,
+                kind,
+                f"{row.name} (down SQL captured at apply time)",
+            )
+    if source is None:
         return None
-    return found if found.statements else None
+    if row is not None and row.checksum is not None and row.checksum != source.checksum:
+        return None  # the file changed since: its inverse is not the applied one's
+    found = derived(source)
+    if found.sql is None:
+        return None
+    return Down(
+        source.name,
+        found.sql,
+        tuple(split(found.sql)),
+        "derived",
+        f"{source.name} (down SQL derived from {source.file.path})",
+        unverified=row is not None and row.checksum is None,
+    )
+
+
+def down_source(source: Source | None, row: AppliedRow | None) -> str:
+    """What `list` shows: file | captured | derived | none."""
+    down = down_for(source, row)
+    return "none" if down is None else down.source
+
+
+def why_irreversible(source: Source | None, row: AppliedRow | None) -> str:
+    """Why `down_for` found nothing, naming the statement (`file:line`) when it can."""
+    if source is None:
+        return "its file is gone and no down SQL was captured at apply time"
+    if row is not None and row.checksum is not None and row.checksum != source.checksum:
+        return "its file changed since it was applied, so its inverse cannot be derived"
+    return derived(source).blocker or "no statement to undo"
 
 
 def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[MigrationState]:
@@ -176,8 +228,9 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
         row = by_name.get(source.name)
         if row is None:
             late = newest_applied is not None and sort_key(source.name) < newest_applied
+            down = down_source(source, None)
             states.append(
-                MigrationState(source.name, PENDING, source.file, None, late, source.has_down_sql)
+                MigrationState(source.name, PENDING, source.file, None, late, down != "none", down)
             )
             continue
         if row.checksum is None:
@@ -186,15 +239,19 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
             state = DRIFTED
         else:
             state = APPLIED
-        has_down = down_for(source, row) is not None
+        down = down_source(source, row)
         states.append(
-            MigrationState(source.name, state, source.file, row.applied_at, False, has_down)
+            MigrationState(
+                source.name, state, source.file, row.applied_at, False, down != "none", down
+            )
         )
     known = {s.name for s in sources}
     for row in applied:
         if row.name not in known:
-            has_down = down_for(None, row) is not None
-            states.append(MigrationState(row.name, MISSING, None, row.applied_at, False, has_down))
+            down = down_source(None, row)
+            states.append(
+                MigrationState(row.name, MISSING, None, row.applied_at, False, down != "none", down)
+            )
     states.sort(key=lambda s: sort_key(s.name))
     return states
 
@@ -267,6 +324,15 @@ def resolve(name: str, names: Iterable[str]) -> str | None:
     return None
 
 
+def captured_down(source: Source) -> str | None:
+    """The down SQL recorded at apply time: the down file's text when it holds a statement,
+    else the derived inverse, else the down file's text as it is (None without one)."""
+    if source.has_down_sql:
+        return source.down_sql
+    found = derived(source)
+    return found.sql if found.sql is not None else source.down_sql
+
+
 def apply_step(source: Source) -> Step:
     return Step(
         "apply",
@@ -275,7 +341,7 @@ def apply_step(source: Source) -> Step:
         source.statements,
         str(source.file.path),
         checksum=source.checksum,
-        down_sql=source.down_sql,
+        down_sql=captured_down(source),
     )
 
 
@@ -347,9 +413,15 @@ def plan_rollback(
     steps: int | None = None,
     to: str | None = None,
     all: bool = False,  # mirrors --all; shadows the builtin, unused here
+    live_schema_mismatch: Callable[[], str | None] | None = None,
 ) -> RunPlan:
     """The newest applied migrations to roll back, newest first: `steps` (default 1), every
-    one applied after `to`, or `all`. Irreversible ones are refused by name, before anything."""
+    one applied after `to`, or `all`. Irreversible ones are refused by name, before anything.
+
+    `live_schema_mismatch` is asked (once, only when needed) before a down SQL derived for a
+    migration wrangler applied is trusted: None when the live schema equals what the applied
+    files build, else how it differs.
+    """
     check_rollback_options(steps, to, all)
     rows = list(applied)
     if all:
@@ -365,21 +437,34 @@ def plan_rollback(
     targets.reverse()
     by_name = {s.name: s for s in sources}
     downs: list[Down] = []
-    irreversible = []
+    irreversible: list[tuple[str, str]] = []
     for row in targets:
-        down = down_for(by_name.get(row.name), row)
+        source = by_name.get(row.name)
+        down = down_for(source, row)
         if down is None:
-            irreversible.append(row.name)
+            irreversible.append((row.name, why_irreversible(source, row)))
         else:
             downs.append(down)
     if irreversible:
-        names = ", ".join(irreversible)
+        names = ", ".join(name for name, _ in irreversible)
         verb = "has" if len(irreversible) == 1 else "have"
+        reasons = "; ".join(f"{name}: {why}" for name, why in irreversible)
         raise WorktimeError(
             f"cannot roll back: {names} {verb} no down SQL (no statement in "
-            f"{folder / DOWN_DIR}, none captured at apply time); nothing changed",
-            hint=f"write the SQL that undoes it in {folder / DOWN_DIR / irreversible[0]}, then retry",
+            f"{folder / DOWN_DIR}, none captured at apply time, none derivable: {reasons}); "
+            "nothing changed",
+            hint=f"write the SQL that undoes it in {folder / DOWN_DIR / irreversible[0][0]}, then retry",
         )
+    unverified = [d.name for d in downs if d.unverified]
+    if unverified and live_schema_mismatch is not None:
+        mismatch = live_schema_mismatch()
+        if mismatch is not None:
+            raise WorktimeError(
+                f"cannot roll back {', '.join(unverified)}: applied without worktime (no "
+                "checksum), so its down SQL is derived from the file only when the live schema "
+                f"is what the applied files build, and it is not ({mismatch}); nothing changed",
+                hint=f"write the down file(s) in {folder / DOWN_DIR} by hand, then retry",
+            )
     warnings = [w for d in downs for w in statement_warnings(d.label, d.statements)]
     return RunPlan(
         "rollback",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from worktime_cli import d1
 from worktime_cli.config import Config, D1Binding
@@ -24,16 +26,25 @@ def schema_of(conn: sqlite3.Connection, migrations_table: str = "d1_migrations")
     Ignored: the tracking table and our facts table, `sqlite_*` (sqlite_sequence,
     autoindexes) and D1's `_cf_*` internals.
     """
-    ignore = {migrations_table.lower(), (migrations_table + FACTS_SUFFIX).lower()}
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL /* worktime */"
     ).fetchall()
+    return filter_rows(rows, migrations_table)
+
+
+def filter_rows(
+    rows: Iterable[tuple[Any, Any, Any, Any]], migrations_table: str
+) -> list[SchemaRow]:
+    """`sqlite_master` rows as `schema_of` returns them (for rows read over D1's API too)."""
+    ignore = {migrations_table.lower(), (migrations_table + FACTS_SUFFIX).lower()}
     result = []
     for type_, name, tbl_name, sql in rows:
-        lowered = (name.lower(), tbl_name.lower())
+        if sql is None:
+            continue
+        lowered = (str(name).lower(), str(tbl_name).lower())
         if any(n.startswith(("sqlite_", d1.RESERVED_PREFIX)) or n in ignore for n in lowered):
             continue
-        result.append((type_, name, tbl_name, _normalise_sql(sql)))
+        result.append((str(type_), str(name), str(tbl_name), _normalise_sql(str(sql))))
     return sorted(result)
 
 

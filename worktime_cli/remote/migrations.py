@@ -27,6 +27,7 @@ from worktime_cli.migrations.plan import AppliedRow, Step
 from worktime_cli.remote import d1 as remote_d1
 
 if TYPE_CHECKING:
+    from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.remote.client import Client
     from worktime_cli.snapshots import Snapshot
 
@@ -157,6 +158,21 @@ class RemoteMigrations:
             )
             for index, row in enumerate(rows, start=1)
         ]
+
+    def schema(self) -> list[SchemaRow]:
+        """The live schema from D1's `sqlite_master`, filtered as the local one."""
+        from worktime_cli.migrations.schema import filter_rows
+
+        results = remote_d1.query(
+            self.client,
+            self.database_id,
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE sql IS NOT NULL",
+        )
+        rows = results[0].results if results else []
+        return filter_rows(
+            ((r.get("type"), r.get("name"), r.get("tbl_name"), r.get("sql")) for r in rows),
+            self._binding.migrations_table,
+        )
 
     def before_run(self, operation: str) -> Snapshot | None:
         # No snapshot on Cloudflare. D1's Time Travel bookmark could be recorded here; until

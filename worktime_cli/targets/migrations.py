@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from worktime_cli.config import D1Binding
     from worktime_cli.migrations.plan import AppliedRow, Step
+    from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.snapshots import Snapshot
 
 
@@ -47,6 +48,10 @@ class MigrationsTarget(Protocol):
 
     def applied(self) -> list[AppliedRow]:
         """The tracking rows in the order they were applied (wrangler's `ORDER BY id`)."""
+        ...
+
+    def schema(self) -> list[SchemaRow]:
+        """The live user schema (`schema.schema_of`'s rows); empty for a database not created yet."""
         ...
 
     def before_run(self, operation: str) -> Snapshot | None:
