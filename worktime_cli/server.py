@@ -103,8 +103,17 @@ class Bindings:
     def watched_files(self) -> list[Path]:
         """The files whose change means the bindings must be rebuilt."""
         root = self.config.root
-        dirs = {(root / db.migrations_dir).resolve() for db in self.config.d1_databases}
+        dirs = {_resolved(root / db.migrations_dir) for db in self.config.d1_databases}
         return [self.config.path, root / ".dev.vars", *sorted(dirs)]
+
+
+def _resolved(path: Path) -> Path:
+    # A migrations folder that is a symlink loop makes resolve() raise RuntimeError (3.11)
+    # or OSError; it is reported by /health/ready, and watching it as given is enough.
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def build_bindings(
@@ -737,12 +746,25 @@ def _watch(
     app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Event, event: EventLog
 ) -> None:
     """Rebuild the bindings whenever a watched file changes, until `stop` is set."""
+    try:
+        _watch_loop(app, rebuild, stop, event)
+    except Exception as exc:  # never a traceback from this thread: say so, and stop reloading
+        event(
+            "error",
+            f"watching for changes stopped ({type(exc).__name__}: {exc}); "
+            "restart `worktime dev` to reload again",
+        )
+
+
+def _watch_loop(
+    app: Starlette, rebuild: Callable[[], Bindings], stop: threading.Event, event: EventLog
+) -> None:
     import watchfiles
 
     while not stop.is_set():
         files = app.state.current.bindings.watched_files()
         targets = _watch_targets(files)
-        wanted = {str(p.resolve()) for p in files}
+        wanted = {str(_resolved(p)) for p in files}
         for changes in watchfiles.watch(
             *targets, stop_event=stop, recursive=False, debounce=200, raise_interrupt=False
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -192,3 +193,25 @@ def test_sigterm_is_prompt_with_many_idle_connections(project: Path):
             for sock in idle:
                 sock.close()
     assert (code, out, err) == (0, "", "")
+
+
+# --- the reload thread ------------------------------------------------------------------
+
+
+def test_reload_survives_a_migrations_folder_that_is_a_symlink_loop(healthy: Path):
+    """It died with a traceback (RuntimeError from resolve()) and the server ran on without reloads."""
+    shutil.rmtree(healthy / "migrations")
+    (healthy / "migrations").symlink_to("migrations")
+    errors: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        with running_server(healthy, reload=True) as running:
+            assert httpx.get(running.url + "/health/ready").status_code == 503
+            (healthy / ".dev.vars").write_text("A=1\n")
+            wait_until(lambda: ("info", ".dev.vars changed: bindings reloaded") in running.events)
+            assert httpx.get(running.url + "/health").status_code == 200
+    finally:
+        threading.excepthook = previous
+    assert errors == []
+    assert not [event for event in running.events if event[0] == "error"]
