@@ -10,9 +10,7 @@ and written through a temp file + rename, so a crash never leaves half a file.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from worktime_cli.errors import ConfigError, NotFoundError
+from worktime_cli.fsutil import write_atomic as write_atomic  # the one copy; callers import it here
 
 if TYPE_CHECKING:
     import tomlkit.container
@@ -763,32 +762,6 @@ def remove_table(target: EditTarget, key: str, match: dict[str, str]) -> Config:
         raise NotFoundError(f"no {key} entry with {match} in {path}")
 
     return edit(target, change)
-
-
-def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        elif path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def binding_from_name(name: str) -> str:

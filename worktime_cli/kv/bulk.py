@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from worktime_cli.errors import LimitError, WorktimeError
-from worktime_cli.kv.limits import BULK_MAX_ERRORS, validate_item, validate_key
+from worktime_cli.fsutil import read_bounded
+from worktime_cli.kv.limits import (
+    BULK_MAX_ERRORS,
+    MAX_BULK_FILE_BYTES,
+    check_text,
+    validate_item,
+    validate_key,
+)
 from worktime_cli.kv.records import PutItem
 
 
@@ -27,13 +34,15 @@ _BULK_PUT_KEYS = frozenset({"key", "value", "expiration", "expiration_ttl", "met
 
 
 def _load_json_file(path: Path) -> Any:
+    # Bounded while reading: a FIFO or /dev/zero stops at the limit instead of eating memory.
+    data = read_bounded(path, MAX_BULK_FILE_BYTES, "a bulk file (Cloudflare's request limit)")
     try:
-        with path.open("rb") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise WorktimeError(f"{path} not found") from None
-    except OSError as exc:
-        raise WorktimeError(f"cannot read {path}: {exc.strerror}") from None
+        return json.loads(data)
+    except RecursionError:
+        raise WorktimeError(
+            f"{path} is nested too deeply to read as JSON",
+            hint="a bulk file is a flat array of objects; metadata must be shallow",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise WorktimeError(f"{path} is not valid JSON: {exc}") from None
 
@@ -49,6 +58,15 @@ def _whole(value: Any) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value  # type: ignore[no-any-return]  # validation reports the non-integer
+
+
+def _key_shown(key: str) -> str:
+    """A key for an error message; one that is not valid text is not echoed at all."""
+    try:
+        check_text(key, "key")
+    except LimitError:
+        return "a key that is not valid UTF-8"
+    return f"key {key[:60]!r}"
 
 
 def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
@@ -86,10 +104,12 @@ def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
                     else f"the item at index {index} contains unexpected properties: {json.dumps(unexpected)}"
                 )
             try:
+                if not raw.get("base64"):
+                    check_text(raw["value"], "the value")
                 value = (
                     base64.b64decode(raw["value"], validate=True)
                     if raw.get("base64")
-                    else raw["value"].encode("utf-8", "surrogatepass")
+                    else raw["value"].encode("utf-8")
                 )
                 item = PutItem(
                     key=raw["key"],
@@ -100,9 +120,9 @@ def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
                 )
                 validate_item(item, now)
             except binascii.Error:
-                problem = f"(key {raw['key'][:60]!r}): value is not valid base64"
+                problem = f"({_key_shown(raw['key'])}): value is not valid base64"
             except LimitError as exc:
-                problem = f"(key {raw['key'][:60]!r}): {exc.message}"
+                problem = f"({_key_shown(raw['key'])}): {exc.message}"
         if problem is not None:
             if len(errors) < BULK_MAX_ERRORS:
                 errors.append(f"the item at index {index} {problem}")
@@ -140,7 +160,7 @@ def parse_bulk_delete(path: Path) -> list[str]:
             try:
                 validate_key(key)
             except LimitError as exc:
-                problem = f"(key {key[:60]!r}): {exc.message}"
+                problem = f"({_key_shown(key)}): {exc.message}"
         if problem is not None:
             if len(errors) < BULK_MAX_ERRORS:
                 errors.append(f"the item at index {index} {problem}")

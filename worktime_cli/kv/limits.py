@@ -21,6 +21,12 @@ MAX_METADATA_BYTES = 1024
 MIN_TTL_SECONDS = 60
 MAX_LIST_LIMIT = 1000
 BULK_MAX_ERRORS = 12  # wrangler reports this many bad items, then "..."
+# The latest instant a JavaScript Date (miniflare's clock, in milliseconds) can hold: any
+# later expiration would overflow the index's INTEGER column or workerd's arithmetic.
+MAX_EXPIRATION_SECONDS = 8_640_000_000_000
+# Cloudflare's bulk write takes at most 100 MB per request: a bigger bulk file could never be
+# sent, so reading one stops there (and `/dev/zero` costs 100 MB, not all memory).
+MAX_BULK_FILE_BYTES = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,26 @@ def validate_key(key: str) -> None:
         raise LimitError("key names must not be empty")
     if key in (".", ".."):
         raise LimitError(f"illegal key name {key!r}: `.` and `..` are not allowed")
-    size = len(key.encode("utf-8", "surrogatepass"))
+    check_text(key, "the key")
+    size = len(key.encode("utf-8"))
     if size > MAX_KEY_BYTES:
         raise LimitError(f"key is {size} bytes (UTF-8); the limit is {MAX_KEY_BYTES} bytes")
+
+
+def check_text(text: str, what: str) -> None:
+    """Refuse text that is not valid Unicode, without echoing it (it may be a secret).
+
+    Bytes that are not UTF-8 reach Python as lone surrogates (argv decodes with
+    surrogateescape; JSON's `\\ud800` escapes decode to them too); KV stores UTF-8 only.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise LimitError(
+            f"{what} is not valid UTF-8 text (character {exc.start + 1} is an undecodable byte"
+            " or a lone surrogate)",
+            hint="pass UTF-8 text; for binary values use --path FILE or base64 in bulk files",
+        ) from None
 
 
 def encode_metadata(metadata: Any) -> str | None:
@@ -58,6 +81,9 @@ def encode_metadata(metadata: Any) -> str | None:
         text = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise LimitError(f"metadata is not serialisable as JSON: {exc}") from None
+    except RecursionError:
+        raise LimitError("metadata is nested too deeply to serialise") from None
+    check_text(text, "metadata")
     size = len(text.encode("utf-8"))
     if size > MAX_METADATA_BYTES:
         raise LimitError(
@@ -78,6 +104,11 @@ def resolve_expiration(
             raise LimitError(
                 f"TTL of {expiration_ttl} seconds is below the minimum of {MIN_TTL_SECONDS} seconds"
             )
+        if now_s + expiration_ttl > MAX_EXPIRATION_SECONDS:
+            raise LimitError(
+                f"TTL of {_shown(expiration_ttl)} seconds ends after the latest expiration"
+                f" KV can store ({MAX_EXPIRATION_SECONDS} seconds since the epoch)"
+            )
         return now_s + expiration_ttl
     if expiration is not None:
         if isinstance(expiration, bool) or not isinstance(expiration, int):
@@ -89,15 +120,29 @@ def resolve_expiration(
                 f"expiration {expiration} must be at least {MIN_TTL_SECONDS} seconds in the future "
                 f"(now is {now_s})"
             )
+        if expiration > MAX_EXPIRATION_SECONDS:
+            raise LimitError(
+                f"expiration {_shown(expiration)} is after the latest KV can store"
+                f" ({MAX_EXPIRATION_SECONDS} seconds since the epoch)"
+            )
         return expiration
     return None
+
+
+def _shown(number: int) -> str:
+    """A huge number in a message: its first digits and length, never thousands of digits."""
+    if number.bit_length() < 256:
+        return str(number)
+    return f"(a number of about {int(number.bit_length() * 0.30103) + 1} digits)"
 
 
 def check_list_args(prefix: str | None, limit: int | None) -> None:
     """The limits of one `list` call, the same locally and on Cloudflare."""
     if limit is not None and not 1 <= limit <= MAX_LIST_LIMIT:
         raise LimitError(f"list limit {limit} is outside 1–{MAX_LIST_LIMIT}")
-    if prefix and len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    if prefix:
+        check_text(prefix, "the prefix")
+    if prefix and len(prefix.encode("utf-8")) > MAX_KEY_BYTES:
         raise LimitError(f"prefix is longer than the key limit of {MAX_KEY_BYTES} bytes")
 
 

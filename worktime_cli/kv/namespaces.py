@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import state
+from worktime_cli import fsutil, state
 from worktime_cli.config import Config, KVBinding, append_table, remove_table
 from worktime_cli.errors import ConfigError, NotFoundError
 from worktime_cli.kv.limits import MAX_LIST_LIMIT
@@ -216,15 +216,46 @@ def unknown_binding(cfg: Config, name: str) -> NotFoundError:
     return NotFoundError(message, hint=f"did you mean {shown}?")
 
 
-def create_namespace(cfg: Config, binding: str) -> tuple[Config, KVBinding]:
+def create_namespace(
+    cfg: Config, binding: str, state_root: Path | None = None
+) -> tuple[Config, KVBinding]:
     """Add `[[kv_namespaces]] binding = … id = <new 32-hex id>` to wrangler.toml.
 
-    The local store itself is created by the first write (as miniflare does).
+    With `state_root`, the local store is created first and the config edited second; if
+    the edit fails the new store is removed again, so a read-only or full state folder
+    changes neither (issue 13). Without it the first write creates the store, as miniflare.
     """
     check_new_binding(cfg, binding, kv_taken=True)
     namespace_id = uuid.uuid4().hex
-    new_cfg = append_table(cfg.path, "kv_namespaces", {"binding": binding, "id": namespace_id})
+    if state_root is not None:
+        # The folders only: a store with no index still lists as "no local data", as before,
+        # and making them proves the state folder is writable before the config changes.
+        store = KVStore(state_root, namespace_id)
+        try:
+            with fsutil.translated(store.blobs_dir, "create"):
+                store.index_path.parent.mkdir(parents=True, exist_ok=True)
+                store.blobs_dir.mkdir(parents=True)
+        except BaseException:
+            _remove_local_data(state_root, store)
+            raise
+    try:
+        new_cfg = append_table(cfg.path, "kv_namespaces", {"binding": binding, "id": namespace_id})
+    except BaseException:
+        if state_root is not None:
+            _remove_local_data(state_root, KVStore(state_root, namespace_id))
+        raise
     return new_cfg, new_cfg.kv(binding=binding)
+
+
+def _remove_local_data(state_root: Path, store: KVStore) -> None:
+    """Remove a namespace's index (and its WAL/SHM) and its value folder, quietly."""
+    import shutil
+
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
+    folder = store.blobs_dir.parent  # v3/kv/<id>: KVStore refuses ids that would be anything else
+    assert folder.parent == state_root / "v3" / "kv" and folder.name != state.KV_UNIQUE_KEY
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def describe_namespaces(cfg: Config, state_root: Path) -> list[NamespaceInfo]:
@@ -252,15 +283,9 @@ def delete_namespace(cfg: Config, ns: KVBinding, state_root: Path) -> tuple[Conf
     Returns the new config and whether there was local data. Data goes first: if editing
     wrangler.toml then fails, running the command again finishes the job.
     """
-    import shutil
-
     store = KVStore(state_root, ns.local_id)
     existed = store.exists or store.blobs_dir.exists()
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
-    folder = store.blobs_dir.parent  # v3/kv/<id>: KVStore refuses ids that would be anything else
-    assert folder.parent == state_root / "v3" / "kv" and folder.name != state.KV_UNIQUE_KEY
-    shutil.rmtree(folder, ignore_errors=True)
+    _remove_local_data(state_root, store)
     configured = any(n.binding == ns.binding for n in cfg.kv_namespaces)
     if configured:
         cfg = remove_table(cfg.path, "kv_namespaces", {"binding": ns.binding})
@@ -340,7 +365,7 @@ class LocalKV:
         return NamespaceList(tuple(describe_namespaces(self.config, self.state_root)))
 
     def create(self, binding: str) -> CreatedNamespace:
-        new_cfg, ns = create_namespace(self.config, binding)
+        new_cfg, ns = create_namespace(self.config, binding, self.state_root)
         self.config = new_cfg
         assert ns.id is not None
         return CreatedNamespace(binding=ns.binding, id=ns.id, config_name=new_cfg.path.name)
@@ -363,6 +388,10 @@ class LocalKV:
         return LocalNamespace(KVStore(self.state_root, ns.local_id))
 
     def gc(self, binding_or_id: str, *, by_id: bool = False) -> GCResult:
-        """Remove every orphaned value file now (no grace period): see `KVStore.gc`."""
+        """Remove orphaned value files now: see `KVStore.gc`.
+
+        The grace period applies here too: a file younger than it may belong to a write in
+        flight in wrangler dev, and removing it would lose a value whose row commits next.
+        """
         with self.namespace(binding_or_id, by_id=by_id) as ns:
-            return GCResult(ns.store.gc(grace_seconds=0))
+            return GCResult(ns.store.gc())

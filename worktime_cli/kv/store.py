@@ -13,6 +13,17 @@ point leaves the old row (with its old, untouched file) or the new row (with its
 file); the worst case is an orphaned file, which `gc()` removes (each store does so on its
 first write, for orphans older than `GC_GRACE_SECONDS`).
 
+Cleanup never races a write (issue 13): a worktime write holds a shared `flock` on
+`<state>/v3/kv/<id>/.worktime-writers.lock` from before its first value file until after its
+commit, and gc takes it exclusively, so gc sees either no file of that write or its committed
+row. Writers that do not take the lock (wrangler dev) write one small value at a time, and
+files younger than the grace period (`fsutil.GRACE_SECONDS`, the one rule of every cleanup)
+are spared for them, by the manual gc too.
+
+Value files are made durable with an fsync of each file (issued in parallel, so the file
+system batches them into few journal commits) and one of their folder, never a machine-wide
+`sync()` whose time depends on other processes' dirty data.
+
 Threads: a `KVStore` may be shared between threads (the dev server does): it holds one
 SQLite connection opened with `check_same_thread=False`, and every operation runs under the
 store's lock. Other processes (wrangler dev, another worktime) are coordinated by SQLite's
@@ -24,17 +35,18 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import fcntl
 import json
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import state
+from worktime_cli import fsutil, state
 from worktime_cli.errors import LockedError, WorktimeError
 from worktime_cli.kv.limits import (
     Row,
@@ -44,11 +56,13 @@ from worktime_cli.kv.limits import (
     validate_key,
 )
 from worktime_cli.kv.records import Entry, KeyInfo, Page, PutItem
+from worktime_cli.sqlite_errors import storage_error
 
 # Orphaned value files younger than this may belong to a put that is still in flight in
 # another process (wrangler dev writes the file before its row too), so automatic GC spares them.
-GC_GRACE_SECONDS = 60
+GC_GRACE_SECONDS = fsutil.GRACE_SECONDS
 BUSY_TIMEOUT_SECONDS = 10.0
+_WRITERS_LOCK = ".worktime-writers.lock"
 
 # miniflare's schema, byte for byte: sqlite_master keeps the text, so a store we create is
 # indistinguishable from one wrangler created.
@@ -61,8 +75,10 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS _mf_entries (
 CREATE INDEX IF NOT EXISTS _mf_entries_expiration_idx ON _mf_entries(expiration);
 """
 _BLOB_ID = re.compile(r"[0-9a-f]{80}")
-# Above this many values, one filesystem-wide sync beats an fsync per file by far.
-_FSYNC_EACH_MAX = 32
+# Value files fsynced together: enough for the file system to batch their journal commits,
+# few enough open descriptors for any `ulimit -n`.
+_FSYNC_BATCH = 256
+_FSYNC_THREADS = 8
 _SQL_CHUNK = 500
 
 
@@ -141,7 +157,8 @@ class KVStore:
         """
         with self._lock:
             self._connect(create=True)
-        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        with fsutil.translated(self.blobs_dir, "create"):
+            self.blobs_dir.mkdir(parents=True, exist_ok=True)
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         """The connection, opened on first use; `None` when reading a store never written."""
@@ -149,7 +166,8 @@ class KVStore:
             return self._conn
         if not create and not self.index_path.is_file():
             return None
-        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        with fsutil.translated(self.index_path.parent, "create"):
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so the write lock
             # is taken up front, never upgraded half-way (which can deadlock in WAL mode).
@@ -164,13 +182,10 @@ class KVStore:
 
             set_wal_mode(conn)
             conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            raise _sqlite_error(exc, self.index_path) from None
         except sqlite3.DatabaseError as exc:
-            raise WorktimeError(
-                f"{self.index_path} is not a usable KV index: {exc}",
-                hint="move it aside; wrangler would not be able to read it either",
-            ) from None
+            with contextlib.suppress(UnboundLocalError):
+                conn.close()
+            raise _sqlite_error(exc, self.index_path) from None
         self._conn = conn
         return conn
 
@@ -190,7 +205,7 @@ class KVStore:
                 row = conn.execute(
                     "SELECT blob_id, expiration, metadata FROM _mf_entries WHERE key = ?", (key,)
                 ).fetchone()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise _sqlite_error(exc, self.index_path) from None
             if row is None:
                 return None
@@ -202,6 +217,8 @@ class KVStore:
                 value = (self.blobs_dir / blob_id).read_bytes()
             except FileNotFoundError:
                 return None  # as miniflare: a row whose file is gone reads as missing
+            except OSError as exc:
+                raise fsutil.os_error(exc, self.blobs_dir / blob_id, "read") from None
         return Entry(
             key=key,
             value=value,
@@ -237,7 +254,7 @@ class KVStore:
             try:
                 rows = conn.execute(sql, params).fetchall()
                 self._purge_expired(conn, now)
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise _sqlite_error(exc, self.index_path) from None
         next_cursor = None
         if limit is not None and len(rows) > limit:
@@ -264,7 +281,7 @@ class KVStore:
                     "SELECT count(*) FROM _mf_entries WHERE expiration IS NULL OR expiration > ?",
                     (self._now_ms(),),
                 ).fetchone()
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise _sqlite_error(exc, self.index_path) from None
         return int(n)
 
@@ -308,32 +325,50 @@ class KVStore:
             conn = self._connect(create=True)
             assert conn is not None
             self._collect_once(conn)
-            # Values first, each under a fresh unguessable name nothing refers to yet: a crash
-            # here leaves only orphans, never a row pointing at a partial file.
-            written = self._write_blobs(rows, progress)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
+            with self._writing():
+                # Values first, each under a fresh unguessable name nothing refers to yet: a
+                # crash here leaves only orphans, never a row pointing at a partial file.
+                written = self._write_blobs(rows, progress)
                 try:
-                    replaced = self._blob_ids(conn, [r.key for r in rows])
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO _mf_entries (key, blob_id, expiration, metadata)"
-                        " VALUES (?, ?, ?, ?)",
-                        (
-                            (r.key, b, r.expiration_ms, r.metadata)
-                            for r, b in zip(rows, written, strict=True)
-                        ),
-                    )
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        replaced = self._blob_ids(conn, [r.key for r in rows])
+                        conn.executemany(
+                            "INSERT OR REPLACE INTO _mf_entries"
+                            " (key, blob_id, expiration, metadata) VALUES (?, ?, ?, ?)",
+                            (
+                                (r.key, b, r.expiration_ms, r.metadata)
+                                for r, b in zip(rows, written, strict=True)
+                            ),
+                        )
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+                except BaseException as exc:
+                    self._unlink_blobs(written)
+                    if isinstance(exc, sqlite3.DatabaseError):
+                        raise _sqlite_error(exc, self.index_path) from None
                     raise
-            except BaseException as exc:
-                self._unlink_blobs(written)
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise _sqlite_error(exc, self.index_path) from None
-                raise
         # Only after the commit is the old value unreachable, so only now may its file go.
         self._unlink_blobs(replaced)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the writers' lock shared: gc waits until this write's rows are committed."""
+        fd = self._open_writers_lock()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _open_writers_lock(self) -> int:
+        path = self.blobs_dir.parent / _WRITERS_LOCK
+        with fsutil.translated(path, "create"):
+            self.blobs_dir.mkdir(parents=True, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def delete(self, key: str) -> bool:
         """Delete `key`; True if a live entry was there."""
@@ -371,35 +406,51 @@ class KVStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 raise _sqlite_error(exc, self.index_path) from None
         self._unlink_blobs(removed)
         return live
 
-    def gc(self, grace_seconds: float = GC_GRACE_SECONDS) -> int:
+    def gc(self, grace_seconds: float = GC_GRACE_SECONDS, *, wait: bool = True) -> int:
         """Remove value files no row refers to (left by a crash); returns how many went.
 
-        Files younger than `grace_seconds` are spared: another process may have written one
-        and not yet committed its row.
+        Waits for worktime writes in flight (their lock) so it never removes a file whose row
+        is about to commit; files younger than `grace_seconds` are spared for writers that
+        take no lock (wrangler dev). With `wait=False` a busy namespace is skipped (0).
         """
         with self._lock:
             conn = self._connect(create=False)
             if conn is None:
                 return 0
-            return self._collect(conn, grace_seconds)
+            return self._collect(conn, grace_seconds, wait=wait)
 
     # -- internals --
 
     def _collect_once(self, conn: sqlite3.Connection) -> None:
         if not self._collected:
             self._collected = True
-            self._collect(conn, GC_GRACE_SECONDS)
+            self._collect(conn, GC_GRACE_SECONDS, wait=False)
 
-    def _collect(self, conn: sqlite3.Connection, grace_seconds: float) -> int:
+    def _collect(self, conn: sqlite3.Connection, grace_seconds: float, *, wait: bool) -> int:
+        if not self.blobs_dir.is_dir():
+            return 0
+        fd = self._open_writers_lock()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                return 0  # another write is in flight: its files are not orphans yet
+            return self._collect_locked(conn, grace_seconds)
+        finally:
+            os.close(fd)
+
+    def _collect_locked(self, conn: sqlite3.Connection, grace_seconds: float) -> int:
         try:
             names = [e.name for e in os.scandir(self.blobs_dir) if _BLOB_ID.fullmatch(e.name)]
         except FileNotFoundError:
             return 0
+        except OSError as exc:
+            raise fsutil.os_error(exc, self.blobs_dir, "read") from None
         if not names:
             return 0
         cutoff = self._now_ms() - int(grace_seconds * 1000)
@@ -408,7 +459,7 @@ class KVStore:
             return 0
         try:
             referenced = {b for (b,) in conn.execute("SELECT blob_id FROM _mf_entries")}
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise _sqlite_error(exc, self.index_path) from None
         orphans = [n for n in candidates if n not in referenced]
         self._unlink_blobs(orphans)
@@ -417,39 +468,56 @@ class KVStore:
     def _write_blobs(
         self, rows: Sequence[Row], progress: Callable[[int], None] | None
     ) -> Sequence[str]:
-        self.blobs_dir.mkdir(parents=True, exist_ok=True)
+        """Write each value to a new file, fsync them in batches, then fsync their folder."""
+        from concurrent.futures import ThreadPoolExecutor
+
         ids: list[str] = []
-        dir_fd = os.open(self.blobs_dir, os.O_RDONLY | os.O_DIRECTORY)
-        each = len(rows) <= _FSYNC_EACH_MAX
         reported = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        current = self.blobs_dir
+        pool = ThreadPoolExecutor(_FSYNC_THREADS) if len(rows) > 1 else None
         try:
-            for n, row in enumerate(rows, 1):
-                blob_id = new_blob_id(self._clock())
-                # 0600: values are GitHub tokens; wrangler dev runs as the same user anyway.
-                fd = os.open(blob_id, flags, 0o600, dir_fd=dir_fd)
-                ids.append(blob_id)
-                try:
-                    view = memoryview(row.value)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                    if each:
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                if progress is not None and (n % 256 == 0 or n == len(rows)):
-                    progress(n - reported)  # batched: a progress update per value is slow
-                    reported = n
-            if each:
+            with fsutil.translated(current, "create"):
+                self.blobs_dir.mkdir(parents=True, exist_ok=True)
+            dir_fd = os.open(self.blobs_dir, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                for start in range(0, len(rows), _FSYNC_BATCH):
+                    fds: list[int] = []
+                    try:
+                        for n, row in enumerate(rows[start : start + _FSYNC_BATCH], start + 1):
+                            blob_id = new_blob_id(self._clock())
+                            current = self.blobs_dir / blob_id
+                            # 0600: values are GitHub tokens; wrangler dev runs as the same user.
+                            fd = os.open(blob_id, flags, 0o600, dir_fd=dir_fd)
+                            ids.append(blob_id)
+                            fds.append(fd)
+                            view = memoryview(row.value)
+                            while view:
+                                view = view[os.write(fd, view) :]
+                            if progress is not None and (n % 256 == 0 or n == len(rows)):
+                                progress(n - reported)  # batched: one update per value is slow
+                                reported = n
+                        current = self.blobs_dir
+                        # Only what this write made: parallel fsyncs share journal commits.
+                        if pool is None:
+                            for fd in fds:
+                                os.fsync(fd)
+                        else:
+                            list(pool.map(os.fsync, fds))
+                    finally:
+                        for fd in fds:
+                            os.close(fd)
                 os.fsync(dir_fd)  # the new names must be durable too, not just the bytes
-            else:
-                # One sync for thousands of files: an fsync each costs ~0.5 ms apiece.
-                os.sync()
-        except BaseException:
+            finally:
+                os.close(dir_fd)
+        except BaseException as exc:
             self._unlink_blobs(ids)
+            if isinstance(exc, OSError):
+                raise fsutil.os_error(exc, current) from None
             raise
         finally:
-            os.close(dir_fd)
+            if pool is not None:
+                pool.shutdown()
         return ids
 
     def _blob_ids(self, conn: sqlite3.Connection, keys: Sequence[str]) -> Sequence[str]:
@@ -505,7 +573,7 @@ def _decode_cursor(cursor: str) -> str:
         ) from None
 
 
-def _sqlite_error(exc: sqlite3.OperationalError, path: Path) -> WorktimeError:
+def _sqlite_error(exc: sqlite3.DatabaseError, path: Path) -> WorktimeError:
     # By the primary result code, never by words in the message: a table or key named
     # "unlocked_items" must not read as a lock (issue 10).
     code = getattr(exc, "sqlite_errorcode", None)
@@ -514,4 +582,4 @@ def _sqlite_error(exc: sqlite3.OperationalError, path: Path) -> WorktimeError:
             f"the KV store {path.name} is locked by another process",
             hint="wait for the other write (wrangler dev or worktime) to finish, then retry",
         )
-    return WorktimeError(f"KV store {path}: {exc}")
+    return storage_error(exc, path, what="KV index") or WorktimeError(f"KV store {path}: {exc}")

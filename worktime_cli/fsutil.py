@@ -1,0 +1,211 @@
+"""Files the one way: atomic writes, bounded reads, temp files, and OSError as a user error.
+
+- `atomic_output` / `write_atomic`: readers see the old file or the new one, never a mix. A
+  target that exists and is not a regular file (a FIFO, `/dev/null`, `/dev/full`, a tty) is
+  written into directly and never renamed over: replacing `/dev/full` with a regular file
+  (issue 13) is worse than any torn write.
+- `read_bounded`: read at most `limit` bytes, refusing as soon as more arrive, so
+  `/dev/zero` or an endless FIFO costs `limit` bytes of memory, not all of it.
+- Temporary files are named `.<name>.<random>.worktime-tmp` next to their target, and every
+  folder we write temp files into is swept by `clean_temps` on the next run: a temp file
+  (with any SQLite `-journal`/`-wal`/`-shm` of its own) older than `GRACE_SECONDS` belongs to
+  a run that died.
+- `GRACE_SECONDS` is the one grace rule of every cleanup (KV gc, temp files): anything younger
+  may belong to a write still in flight in another process.
+- `os_error`: one translation of OSError into `WorktimeError`, naming the path and a fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import stat
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from worktime_cli.errors import LimitError, WorktimeError
+
+GRACE_SECONDS = 60
+TEMP_SUFFIX = ".worktime-tmp"
+# SQLite puts its own side files next to a temp database we write (a snapshot in progress).
+_TEMP_NAME = re.compile(r"^\..+\.worktime-tmp(?:-journal|-wal|-shm)?$")
+_READ_CHUNK = 1 << 20
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+_FIXES: dict[int, str] = {
+    errno.ENOSPC: "the disk is full: free some space, then run the command again",
+    errno.EDQUOT: "your disk quota is used up: free some space, then run the command again",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f): raise the limit",
+    errno.EACCES: "you lack permission: check the owner and mode (ls -l), "
+    "or run as the user who owns it",
+    errno.EPERM: "the operation is not permitted: check the owner and mode (ls -l)",
+    errno.EROFS: "the file system is read-only: use a writable folder (e.g. --persist-to DIR)",
+    errno.ELOOP: "a symbolic link points (indirectly) at itself: fix or remove the link",
+    errno.EISDIR: "a folder is where a file should be: move the folder aside",
+    errno.ENOTDIR: "a file is where a folder should be: move the file aside",
+    errno.ENAMETOOLONG: "the name is longer than the file system allows: choose a shorter one",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n)",
+    errno.EIO: "the disk reported an I/O error: check the device",
+}
+
+
+def os_error(exc: OSError, path: Path | str | None = None, action: str = "write") -> WorktimeError:
+    """`cannot <action> <path>: <reason>` with a fix for the errno, as a `WorktimeError`."""
+    where = path if path is not None else exc.filename
+    reason = exc.strerror or type(exc).__name__
+    fix = _FIXES.get(exc.errno or 0)
+    if exc.errno == errno.EISDIR and action == "read":
+        fix = "give a file, not a folder"
+    return WorktimeError(f"cannot {action} {where}: {reason}", hint=fix)
+
+
+@contextlib.contextmanager
+def translated(path: Path | str, action: str = "write") -> Iterator[None]:
+    """Turn an OSError raised in the block into `os_error(exc, path, action)`."""
+    try:
+        yield
+    except OSError as exc:
+        raise os_error(exc, path, action) from None
+
+
+# --- temp files and their cleanup ------------------------------------------------------------
+
+
+def temp_path(target: Path) -> Path:
+    """A fresh temporary name beside `target`, which `clean_temps` recognises."""
+    return target.with_name(f".{target.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+
+
+def is_temp(name: str) -> bool:
+    return _TEMP_NAME.match(name) is not None
+
+
+def clean_temps(folder: Path, *, grace_seconds: float = GRACE_SECONDS) -> int:
+    """Remove temp files in `folder` older than the grace period (a killed run's); how many went."""
+    cutoff = time.time() - grace_seconds
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return 0
+    for entry in entries:
+        if not is_temp(entry.name):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                continue
+            os.unlink(entry.path)
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            continue
+        removed += 1
+    return removed
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the names in `folder` durable (a rename or a new file is not, until this)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _special(path: Path) -> bool:
+    """True when `path` exists and is not a regular file (FIFO, device, socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    if stat.S_ISDIR(mode):
+        raise WorktimeError(
+            f"cannot write {path}: it is a folder", hint="give a file name, not a folder"
+        )
+    return not stat.S_ISREG(mode)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary file whose content replaces `path` only if the block completes.
+
+    Regular files: written to a temp name, fsynced, given `mode` (else the old file's mode,
+    else 0666 & ~umask), renamed over `path`, and the folder fsynced. A FIFO or device is
+    opened and written directly. OSErrors become `os_error` naming `path`.
+    """
+    try:
+        special = _special(path)
+        if special:
+            with open(path, "wb") as out:
+                yield out
+            return
+        tmp = temp_path(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise os_error(exc, path) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # some file systems refuse fsync on folders
+            fsync_dir(path.parent)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise os_error(exc, path) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write `data` to `path` so readers see the old file or the new one, never a mix."""
+    with atomic_output(path, mode) as out:
+        out.write(data)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
+    """At most `limit` bytes of `path`; `LimitError` as soon as byte `limit + 1` arrives.
+
+    Works on FIFOs and devices (their size is unknown until read). Memory stays at `limit`.
+    """
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            buffer = bytearray()
+            while chunk := handle.read(min(_READ_CHUNK, limit + 1 - len(buffer))):
+                buffer += chunk
+                if len(buffer) > limit:
+                    raise LimitError(
+                        f"{path}: {what} is larger than the limit of {limit:,} bytes",
+                        hint="nothing was written; split it or shrink it",
+                    )
+            return bytes(buffer)
+    except FileNotFoundError:
+        raise WorktimeError(f"{path} not found") from None
+    except OSError as exc:
+        raise os_error(exc, path, "read") from None
