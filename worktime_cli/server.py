@@ -225,8 +225,9 @@ def _migrations_problem(cfg: Config, db: D1Binding, persist_to: Path | None) -> 
 
 def startup_warnings(bindings: Bindings) -> list[str]:
     """What `worktime dev` should warn about before serving: names only, never values."""
-    warnings = []
     env = bindings.env
+    # An --env nothing defines, an unencrypted keyring the user named: as `dev --worker` says.
+    warnings = list(env.warnings)
     if env.missing:
         warnings.append(
             "required secrets resolve from nowhere: "

@@ -215,3 +215,21 @@ def test_reload_survives_a_migrations_folder_that_is_a_symlink_loop(healthy: Pat
         threading.excepthook = previous
     assert errors == []
     assert not [event for event in running.events if event[0] == "error"]
+
+
+def test_dev_startup_says_the_keyring_is_unencrypted(
+    healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]  # no stubs upstream
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring_pass.cfg")
+    keyring.set_keyring(backend)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    bindings = server.build_bindings(config.load(healthy / "wrangler.toml"))
+    warnings = server.startup_warnings(bindings)
+    assert [w for w in warnings if "stored unencrypted" in w] == [
+        "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
+        "keyrings.alt.file.PlaintextKeyring, and it keeps values unencrypted in a file"
+    ]
