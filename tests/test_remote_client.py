@@ -188,3 +188,53 @@ def test_from_environment_builds_the_client_from_the_credentials(fake, project) 
         assert client.account_id == "from-toml"
         assert client.base_url == fake.url
         assert TOKEN not in repr(client)
+
+
+def test_a_429_holds_back_the_clients_other_requests(fake: FakeCloudflare) -> None:
+    client, slept = make(fake)
+    fake.fail("GET", "/user/tokens/verify", 429, headers={"Retry-After": "5"})
+    client.call("GET", "/user/tokens/verify")
+    assert slept == [5.0]
+    # The fake sleep did not pass the time: any request (another thread's, here the next one)
+    # waits out the rest of the pause before it is sent, and only once.
+    client.call("GET", "/accounts")
+    assert len(slept) == 2 and 4.0 < slept[1] <= 5.0
+    assert len(fake.calls("GET", "/accounts")) == 1
+
+
+def test_in_flight_bounds_the_work_and_reports_each_error() -> None:
+    import threading
+
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def work(n: int) -> int:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+            if running == 3:
+                release.set()
+        release.wait(5)
+        with lock:
+            running -= 1
+        if n == 4:
+            raise RemoteError("no", code=7)
+        return n * 10
+
+    outcomes = dict(clientmod.in_flight(work, list(range(10)), limit=3))
+    assert most == 3
+    assert {n: r for n, r in outcomes.items() if not isinstance(r, RemoteError)} == {
+        n: n * 10 for n in range(10) if n != 4
+    }
+    error = outcomes[4]
+    assert isinstance(error, RemoteError) and error.code == 7
+
+
+def test_one_connection_serves_every_sequential_request(fake: FakeCloudflare) -> None:
+    client, _slept = make(fake)
+    for _ in range(5):
+        client.call("GET", "/accounts")
+    assert fake.connections == 1  # keep-alive: no second handshake

@@ -135,6 +135,30 @@ def test_bulk_put_and_delete_remote(fake, cli, project: Path) -> None:
     assert sorted(fake.namespaces[ns_id]["entries"]) == ["k2"]
 
 
+def test_bulk_put_remote_names_the_keys_of_a_chunk_that_failed(fake, cli, project: Path) -> None:
+    ns_id = fake.add_namespace("anything")
+    keys = [f"k{i:05d}" for i in range(10_003)]
+    (project / "seed.json").write_text(json.dumps([{"key": k, "value": "v"} for k in keys]))
+    fake.fail("PUT", "/bulk$", 400, code=10020, message="nope", body_contains=b'"key":"k10001"')
+    argv = ("kv", "bulk", "put", "seed.json", "--namespace-id", ns_id, "--remote")
+    human = cli(*argv)
+    assert human.exit_code == 1
+    assert human.stderr.splitlines()[0] == (
+        "error: 3 of 10003 key(s) were not written: 10020: nope"
+    )
+    assert "'k10000', 'k10001', 'k10002'" in human.stderr
+    assert len(fake.namespaces[ns_id]["entries"]) == 10_000
+    fake.fail("PUT", "/bulk$", 400, code=10020, message="nope", body_contains=b'"key":"k10001"')
+    as_json = cli(*argv, "--json")
+    assert as_json.exit_code == 1
+    error = json.loads(as_json.stdout)["error"]
+    assert error["result"] == {
+        "written": 10_000,
+        "requested": 10_003,
+        "failed": [{"keys": keys[10_000:], "error": "10020: nope", "code": 10020}],
+    }
+
+
 def test_persist_to_with_remote_is_a_usage_error(fake, cli) -> None:
     result = cli("kv", "key", "get", "k", "--namespace-id", "x", "--remote", "--persist-to", "s")
     assert result.exit_code == 2

@@ -12,9 +12,9 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from worktime_cli import config as configmod
@@ -34,10 +34,14 @@ from worktime_cli.kv import (  # the local store's shapes: one JSON for both
     PutItem,
     PutResult,
 )
-from worktime_cli.remote.client import Client, chunked
+from worktime_cli.remote.client import IN_FLIGHT, Client, in_flight
 
-BULK_CHUNK = 1000  # items per request: well under the API's 10,000 items / 100 MB
+# Cloudflare's published limits for one bulk request: up to 10,000 pairs, and the whole
+# request under 100 MB. A chunk is as large as both allow: fewer round trips, fewer requests
+# against the account's rate limit.
+BULK_MAX_ITEMS = 10_000
 BULK_MAX_BYTES = 100 * 1000 * 1000
+BULK_CHUNK = BULK_MAX_ITEMS
 MAX_KEY_BYTES = 512
 MIN_LIST_LIMIT = 10  # the API refuses smaller pages
 KEY_NOT_FOUND = 10009
@@ -259,37 +263,223 @@ def list_keys(
     return list(iter_keys(client, namespace_id, prefix=prefix, limit=limit))
 
 
-def bulk_put(
-    client: Client, namespace_id: str, items: Iterable[BulkItem], *, chunk: int = BULK_CHUNK
-) -> int:
-    """Write items in chunks of `chunk`; returns how many were written."""
-    path = _ns_path(client, namespace_id, "/bulk")
-    written = 0
-    for batch in chunked(items, chunk):
-        body = [item.to_api() for item in batch]
-        if len(json.dumps(body)) > BULK_MAX_BYTES:
+@dataclass(frozen=True)
+class Chunk:
+    """One bulk request: its body (JSON, encoded once) and the keys it carries."""
+
+    keys: tuple[str, ...]
+    body: bytes
+
+
+def put_chunks(
+    items: Iterable[BulkItem],
+    *,
+    max_items: int = BULK_MAX_ITEMS,
+    max_bytes: int = BULK_MAX_BYTES,
+) -> list[Chunk]:
+    """Bulk-write bodies as large as the API allows: `max_items` pairs, under `max_bytes`."""
+    return _pack(((item.key, item.to_api()) for item in items), max_items, max_bytes)
+
+
+def delete_chunks(
+    keys: Iterable[str], *, max_items: int = BULK_MAX_ITEMS, max_bytes: int = BULK_MAX_BYTES
+) -> list[Chunk]:
+    return _pack(((key, key) for key in keys), max_items, max_bytes)
+
+
+def _pack(entries: Iterable[tuple[str, Any]], max_items: int, max_bytes: int) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    keys: list[str] = []
+    parts: list[bytes] = []
+    size = 2  # the brackets
+    for key, entry in entries:
+        key_segment(key)  # the API's key rules (not empty, not . or .., 512 bytes)
+        part = json.dumps(entry, separators=(",", ":")).encode()
+        if 2 + len(part) >= max_bytes:
             raise LimitError(
-                f"a bulk write of {len(batch)} items exceeds the API's 100 MB per request",
-                hint="split the file, or pass smaller values",
+                f"the bulk item {key!r} alone is {len(part)} bytes encoded; one API request "
+                f"is under {max_bytes // 1_000_000} MB",
+                hint="write that value with `worktime kv key put` instead",
             )
-        for item in batch:
-            key_segment(item.key)
-        client.call("PUT", path, json=body)
-        written += len(batch)
-    return written
+        if keys and (len(keys) == max_items or size + 1 + len(part) >= max_bytes):
+            chunks.append(Chunk(tuple(keys), b"[" + b",".join(parts) + b"]"))
+            keys, parts, size = [], [], 2
+        size += len(part) + (1 if keys else 0)
+        keys.append(key)
+        parts.append(part)
+    if keys:
+        chunks.append(Chunk(tuple(keys), b"[" + b",".join(parts) + b"]"))
+    return chunks
+
+
+@dataclass(frozen=True)
+class ChunkFailure:
+    """Keys that did not land, and why (the request failed for good, or the API said so)."""
+
+    keys: tuple[str, ...]
+    error: str
+    code: int | None = None
+    cause: RemoteError | None = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keys": list(self.keys), "error": self.error, "code": self.code}
+
+
+@dataclass(frozen=True)
+class BulkReport:
+    """What a remote bulk write or delete got through: keys landed, and those that did not."""
+
+    action: Literal["written", "deleted"]
+    landed: int
+    requested: int
+    failed: tuple[ChunkFailure, ...] = ()
+
+    @property
+    def failed_keys(self) -> tuple[str, ...]:
+        return tuple(key for failure in self.failed for key in failure.keys)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            self.action: self.landed,
+            "requested": self.requested,
+            "failed": [failure.to_json() for failure in self.failed],
+        }
+
+
+def send_chunks(
+    client: Client,
+    method: str,
+    path: str,
+    chunks: Sequence[Chunk],
+    *,
+    action: Literal["written", "deleted"],
+    progress: Callable[[int], None] | None = None,
+    limit: int = IN_FLIGHT,
+) -> BulkReport:
+    """Send every chunk, `limit` in flight; a chunk that fails for good does not stop the others.
+
+    Bulk writes and deletes are idempotent (the same keys, the same values), so the client
+    retries a chunk on 429 (after Retry-After, pausing every chunk) and on 5xx.
+    """
+
+    def send(chunk: Chunk) -> Any:
+        return client.call(
+            method,
+            path,
+            content=chunk.body,
+            headers={"Content-Type": "application/json"},
+            idempotent=True,
+        ).result
+
+    landed = 0
+    failed: list[ChunkFailure] = []
+    for chunk, outcome in in_flight(send, chunks, limit=limit):
+        if isinstance(outcome, RemoteError):
+            failed.append(ChunkFailure(chunk.keys, outcome.message, outcome.code, outcome))
+            continue
+        refused = _unsuccessful(outcome, chunk.keys)
+        if refused:
+            failed.append(ChunkFailure(refused, "Cloudflare answered that these keys failed"))
+        landed += len(chunk.keys) - len(refused)
+        if progress is not None:
+            progress(len(chunk.keys))
+    requested = sum(len(chunk.keys) for chunk in chunks)
+    # Chunks finish in any order: report the failed keys in the order they were given.
+    order = {chunk.keys[0]: i for i, chunk in enumerate(chunks) if chunk.keys}
+    failed.sort(key=lambda f: order.get(f.keys[0], len(order)) if f.keys else 0)
+    return BulkReport(action, landed, requested, tuple(failed))
+
+
+def _unsuccessful(result: Any, sent: tuple[str, ...]) -> tuple[str, ...]:
+    """`unsuccessful_keys` of a bulk answer, in the order they were sent."""
+    named = result.get("unsuccessful_keys") if isinstance(result, dict) else None
+    if not named or not isinstance(named, list):
+        return ()
+    refused = {str(key) for key in named}
+    return tuple(key for key in sent if key in refused)
+
+
+SHOWN_KEYS = 10
+
+
+class BulkError(RemoteError):
+    """A remote bulk write/delete that did not fully land; `result` names every key."""
+
+    def __init__(self, message: str, hint: str | None, *, code: int | None, result: BulkReport):
+        super().__init__(message, hint, code=code)
+        self.result = result  # the JSON error envelope shows it as error.result
+
+
+def bulk_failed(report: BulkReport) -> BulkError:
+    """The error for a bulk that did not fully land: which keys, and the report as `.result`."""
+    first = report.failed[0]
+    keys = report.failed_keys
+    causes = {(f.code, f.error) for f in report.failed}
+    if report.landed == 0 and len(causes) == 1 and first.cause is not None:
+        # Nothing landed, for one reason: that reason is the whole story (and keeps its hint).
+        cause = first.cause
+        return BulkError(cause.message, cause.hint, code=cause.code, result=report)
+    verb = "written" if report.action == "written" else "deleted"
+    shown = ", ".join(repr(key) for key in keys[:SHOWN_KEYS])
+    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return BulkError(
+        f"{len(keys)} of {report.requested} key(s) were not {verb}: {first.error}",
+        hint=f"not {verb}: {shown}{more} (--json lists every key); "
+        "the others were, and running the same file again is safe",
+        code=first.code,
+        result=report,
+    )
+
+
+def bulk_put(
+    client: Client,
+    namespace_id: str,
+    items: Iterable[BulkItem],
+    *,
+    chunk: int = BULK_MAX_ITEMS,
+    progress: Callable[[int], None] | None = None,
+    limit: int = IN_FLIGHT,
+) -> int:
+    """Write items in the largest chunks the API takes, `limit` in flight; how many landed.
+
+    Raises `bulk_failed(...)` naming every key that did not land.
+    """
+    report = send_chunks(
+        client,
+        "PUT",
+        _ns_path(client, namespace_id, "/bulk"),
+        put_chunks(items, max_items=chunk),
+        action="written",
+        progress=progress,
+        limit=limit,
+    )
+    if report.failed:
+        raise bulk_failed(report)
+    return report.landed
 
 
 def bulk_delete(
-    client: Client, namespace_id: str, keys: Iterable[str], *, chunk: int = BULK_CHUNK
+    client: Client,
+    namespace_id: str,
+    keys: Iterable[str],
+    *,
+    chunk: int = BULK_MAX_ITEMS,
+    progress: Callable[[int], None] | None = None,
+    limit: int = IN_FLIGHT,
 ) -> int:
-    """Delete keys in chunks via `POST …/bulk/delete`; returns how many were sent."""
-    path = _ns_path(client, namespace_id, "/bulk/delete")
-    deleted = 0
-    for batch in chunked(keys, chunk):
-        # Deleting the same keys twice is harmless: safe to retry on 5xx.
-        client.call("POST", path, json=list(batch), idempotent=True)
-        deleted += len(batch)
-    return deleted
+    """Delete keys via `POST …/bulk/delete` in chunks (deleting twice is harmless: retried)."""
+    report = send_chunks(
+        client,
+        "POST",
+        _ns_path(client, namespace_id, "/bulk/delete"),
+        delete_chunks(keys, max_items=chunk),
+        action="deleted",
+        progress=progress,
+        limit=limit,
+    )
+    if report.failed:
+        raise bulk_failed(report)
+    return report.landed
 
 
 # --- the remote target (the `KVNamespaces` / `KVNamespace` protocols of `targets.kv`) -------
@@ -413,11 +603,12 @@ class RemoteNamespace:
         for item in items:  # a later duplicate wins, as locally: send it alone
             last.pop(item.key, None)
             last[item.key] = item
-        written = 0
-        for batch in chunked((BulkItem.from_put_item(i) for i in last.values()), BULK_CHUNK):
-            written += bulk_put(self.client, self.id, batch)
-            if progress is not None:
-                progress(len(batch))
+        written = bulk_put(
+            self.client,
+            self.id,
+            (BulkItem.from_put_item(i) for i in last.values()),
+            progress=progress,
+        )
         return BulkResult("written", written, len(items))
 
     def bulk_delete(
@@ -426,10 +617,7 @@ class RemoteNamespace:
         for key in keys:
             local_kv.validate_key(key)
         unique = list(dict.fromkeys(keys))
-        for batch in chunked(unique, BULK_CHUNK):
-            bulk_delete(self.client, self.id, batch)
-            if progress is not None:
-                progress(len(batch))
+        bulk_delete(self.client, self.id, unique, progress=progress)
         # The API does not say which keys existed: every listed key is gone now.
         return BulkResult("deleted", len(unique), len(keys))
 
