@@ -26,6 +26,8 @@ COMMANDS = [
     ("d1", "migrations", "apply"),
     ("d1", "migrations", "rollback"),
     ("d1", "migrations", "mark-applied"),
+    ("d1", "migrations", "down"),
+    ("d1", "migrations", "verify"),
     ("d1", "restore"),
 ]
 
@@ -85,7 +87,7 @@ def test_list_table(cli, proj: Project) -> None:
     assert result.stdout == (
         " name                    ┃ status  ┃ applied at ┃ down \n"
         "━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━\n"
-        " 0001_initial_schema.sql │ pending │            │ yes  \n"
+        " 0001_initial_schema.sql │ pending │            │ file \n"
     )
     assert result.stderr == "1 pending\n"
 

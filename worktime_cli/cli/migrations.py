@@ -23,6 +23,7 @@ from worktime_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from worktime_cli.config import Config
     from worktime_cli.migrations import (
         CreatedMigration,
         MarkResult,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
         RunResult,
         Status,
     )
+    from worktime_cli.migrations.engine import DownSQL
+    from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.snapshots import RestoreResult, SnapshotList
     from worktime_cli.targets.migrations import MigrationsTarget
 
@@ -98,6 +101,10 @@ def list_(
 ) -> None:
     """List migrations and whether each is applied, pending, drifted or missing.
 
+    The down column says where a rollback's SQL comes from: file (migrations/down/NAME),
+    captured (its copy recorded at apply time), derived (worktime inverts a migration that
+    only creates, adds columns or renames) or none (irreversible).
+
     Locally this only reads. With --remote, ask the database on Cloudflare; like wrangler,
     that creates the empty tracking tables there if they do not exist yet.
 
@@ -133,7 +140,7 @@ def _show_states(status: Status, folder: str) -> None:
                 s.name,
                 s.state + (" (out of order)" if s.out_of_order else ""),
                 s.applied_at or "",
-                "yes" if s.has_down else "no",
+                s.down,
             ]
             for s in status.migrations
         ],
@@ -164,6 +171,13 @@ def apply(
             "--allow-empty", help="Record migrations that hold no SQL statement as applied."
         ),
     ] = False,
+    allow_broken_down: Annotated[
+        bool,
+        typer.Option(
+            "--allow-broken-down",
+            help="Apply even if a pending migration's down SQL fails verify (warns instead).",
+        ),
+    ] = False,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -171,6 +185,9 @@ def apply(
     json: JsonOption = False,
 ) -> None:
     """Apply pending migrations, each atomically with its tracking row.
+
+    First the pending migrations are replayed in memory (as `verify`): one whose down SQL
+    does not undo it is refused unless --allow-broken-down.
 
     Asks first on a terminal (as wrangler); without a terminal it proceeds. A failing
     migration leaves no trace; the ones before it stay applied. Locally a snapshot is taken
@@ -200,6 +217,7 @@ def apply(
             allow_drift=allow_drift,
             allow_out_of_order=allow_out_of_order,
             allow_empty=allow_empty,
+            allow_broken_down=allow_broken_down,
         )
         count = len(planned.steps)
         if (
@@ -313,7 +331,10 @@ def rollback(
     """Roll back applied migrations, newest first, using their down SQL.
 
     The down SQL comes from migrations/down/NAME, or, if that file is gone (another git
-    branch), from the copy captured when the migration was applied. Locally a snapshot is
+    branch), from the copy captured when the migration was applied, or is derived from the
+    up file when every statement of it can be inverted (CREATE, ADD COLUMN, RENAME). A
+    migration applied by wrangler gets derived down SQL only while the live schema is
+    exactly what the applied files build. Locally a snapshot is
     taken first; with --remote, each rollback runs on Cloudflare as one atomic batch.
 
     Example:
@@ -372,7 +393,117 @@ def _show_rollback(result: RunResult) -> None:
 
 
 def _source(source: str | None) -> str:
-    return "the copy captured at apply time" if source == "captured" else "the down file"
+    return {
+        "captured": "the copy captured at apply time",
+        "derived": "derived from the up file",
+    }.get(source or "", "the down file")
+
+
+OptionalDatabaseArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="The database's database_name or binding (default: the only one configured).",
+        show_default=False,
+    ),
+]
+
+
+def _only_database(cfg: Config, database: str | None) -> str:
+    from worktime_cli.errors import UsageError
+
+    if database is not None:
+        return database
+    names = [db.database_name for db in cfg.d1_databases]
+    if len(names) != 1:
+        raise UsageError(
+            "name the database: "
+            + (f"{cfg.path.name} configures {', '.join(names)}" if names else "none is configured")
+        )
+    return names[0]
+
+
+@app.command("down")
+def down(
+    database: DatabaseArg,
+    name: Annotated[
+        str,
+        typer.Argument(help="The migration, e.g. 0002_add_notes.", show_default=False),
+    ],
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Save derived or captured down SQL as the down file."),
+    ] = False,
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Print the down SQL a rollback of one migration would run, and where it comes from.
+
+    With --write, save it as migrations/down/NAME to review and commit (never over a down
+    file that already holds statements).
+
+    Example:
+
+        worktime d1 migrations down worktime-db 0001_initial_schema
+        worktime d1 migrations down worktime-db 0002_add_notes --write
+    """
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
+
+    with open_context(config=config, persist_to=persist_to) as ctx:
+        result = engine.down_sql(ctx.migrations(database), name, write=write)
+    output.render(result, json=json, human=_show_down)
+
+
+def _show_down(result: DownSQL) -> None:
+    output.print_value(result.sql.rstrip("\n"))
+    output.info(f"down SQL of {result.name}: {_source(result.source)}")
+    if result.written is not None:
+        output.success(f"wrote {result.written}")
+
+
+@app.command("verify")
+def verify(
+    database: OptionalDatabaseArg = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Replay every migration in memory: up, down, up again; report each that does not hold.
+
+    For each migration on a scratch database: its up must run on what the ones before it
+    built; its down SQL (file, or derived) must restore the schema from before; up again
+    must build the same schema. Exits 1 on any problem, with a schema diff. The real
+    database is not read.
+
+    Example:
+
+        worktime d1 migrations verify
+        worktime d1 migrations verify worktime-db --json
+    """
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
+
+    with open_context(config=config) as ctx:
+        result = engine.verify_all(ctx.migrations(_only_database(ctx.config, database)))
+    output.render(result, json=json, human=_show_verified)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _show_verified(result: VerifyResult) -> None:
+    if not result.migrations:
+        output.info(f"no migrations for {result.database}")
+        return
+    output.print_table(
+        ["name", "up", "down", "down SQL from"],
+        [[m.name, m.up, m.down, m.down_source] for m in result.migrations],
+    )
+    for m in result.problems:
+        output.error(f"{m.name}: {m.error}")
+        for line in m.diff:
+            output.info(f"  {line}")
+    if result.ok:
+        output.success(f"verified {len(result.migrations)} migration(s) of {result.database}")
 
 
 @app.command("mark-applied")

@@ -163,6 +163,7 @@ def apply(
     allow_drift: bool = False,
     allow_out_of_order: bool = False,
     allow_empty: bool = False,
+    allow_broken_down: bool = False,
     on_event: Callable[[MigrationEvent], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations to the local database (see `engine.apply`)."""
@@ -175,6 +176,7 @@ def apply(
         allow_drift=allow_drift,
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
+        allow_broken_down=allow_broken_down,
         on_event=on_event,
     )
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worktime_cli.errors import NotFoundError, SQLError, WorktimeError
@@ -22,17 +23,21 @@ from worktime_cli.migrations.plan import (
     PENDING,
     ROLLED_BACK,
     SKIPPED,
+    AppliedRow,
     RunPlan,
     Status,
     Step,
     apply_step,
+    down_for,
     merge,
     plan_apply,
     plan_rollback,
     resolve,
+    why_irreversible,
 )
 
 if TYPE_CHECKING:
+    from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.snapshots import Snapshot
     from worktime_cli.targets.migrations import MigrationsTarget
 
@@ -153,17 +158,145 @@ def plan_apply_for(
     allow_drift: bool = False,
     allow_out_of_order: bool = False,
     allow_empty: bool = False,
+    verify: bool = True,
+    allow_broken_down: bool = False,
 ) -> RunPlan:
-    """What `apply` would run on `target`; raises before anything if it must refuse."""
-    return plan_apply(
-        sources(target, missing_ok=False),
-        target.applied(),
+    """What `apply` would run on `target`; raises before anything if it must refuse.
+
+    With `verify` (the default), the pending migrations are replayed in memory first (see
+    `verify.py`): a down SQL that fails or does not restore the schema is refused unless
+    `allow_broken_down` (then it is a warning).
+    """
+    found = sources(target, missing_ok=False)
+    applied = target.applied()
+    the_plan = plan_apply(
+        found,
+        applied,
         folder=target.folder,
         to=to,
         allow_drift=allow_drift,
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
     )
+    if not verify or not the_plan.steps:
+        return the_plan
+    warnings = verify_pending(target, found, applied, the_plan, allow_broken_down=allow_broken_down)
+    return replace(the_plan, warnings=the_plan.warnings + tuple(warnings))
+
+
+class BrokenDownError(WorktimeError):
+    """A pending migration's down SQL fails or does not restore the schema (verify)."""
+
+
+def verify_pending(
+    target: MigrationsTarget,
+    found: list[files.Source],
+    applied: list[AppliedRow],
+    the_plan: RunPlan,
+    *,
+    allow_broken_down: bool = False,
+) -> list[str]:
+    """Replay the applied files (in the order applied), then check each planned one."""
+    from worktime_cli.migrations import verify
+
+    by_name = {s.name: s for s in found}
+    ground = [by_name[r.name] for r in applied if r.name in by_name]
+    planned = [by_name[s.name] for s in the_plan.steps]
+    checked = verify.replay(
+        ground + planned,
+        check={s.name for s in planned},
+        migrations_table=target.binding.migrations_table,
+    )
+    if checked and checked[0].name not in {s.name for s in planned}:
+        # Only a failing ground migration is reported (`replay` stops there): the applied
+        # history does not replay, so the pending ones cannot be checked on it.
+        first = checked[0]
+        return [
+            f"not verified: the applied {first.name} does not replay on an empty database "
+            f"({first.error})"
+        ]
+    warnings: list[str] = []
+    broken = [m for m in checked if m.broken_down]
+    for m in checked:
+        if m.up == verify.FAILED:
+            warnings.append(f"verify: {m.name} fails on a fresh database: {m.error}")
+    if broken and not allow_broken_down:
+        first = broken[0]
+        details = "\n".join(first.diff[:10])
+        raise BrokenDownError(
+            f"the down SQL of {', '.join(m.name for m in broken)} does not undo the migration "
+            f"({first.error}){chr(10) + details if details else ''}; nothing applied",
+            hint="fix the down file (`worktime d1 migrations verify` shows every problem), "
+            "or pass --allow-broken-down",
+        )
+    for m in broken:
+        warnings.append(f"the down SQL of {m.name} is broken: {m.error} (--allow-broken-down)")
+    return warnings
+
+
+def verify_all(target: MigrationsTarget) -> VerifyResult:
+    """`migrations verify`: replay every migration file in memory (the database is not read)."""
+    from worktime_cli.migrations import verify
+
+    return verify.VerifyResult(
+        target.binding.database_name,
+        tuple(
+            verify.replay(
+                sources(target, missing_ok=False),
+                migrations_table=target.binding.migrations_table,
+            )
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DownSQL:
+    """`migrations down`: the down SQL a rollback of `name` would run, and where it is from.
+
+    written: the down file `--write` wrote (None without it).
+    """
+
+    database: str
+    name: str
+    source: str  # file | captured | derived
+    sql: str
+    written: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "name": self.name,
+            "source": self.source,
+            "sql": self.sql,
+            "written": None if self.written is None else str(self.written),
+        }
+
+
+def down_sql(target: MigrationsTarget, name: str, *, write: bool = False) -> DownSQL:
+    """The down SQL of migration `name` (file, captured or derived); `write` saves a derived
+    or captured one as its down file, for review (never over a down file with statements)."""
+    found = sources(target)
+    rows = target.applied() if target.location().get("exists", True) else []
+    chosen = resolve(name, [s.name for s in found] + [r.name for r in rows])
+    if chosen is None:
+        raise NotFoundError(f"no migration {name!r} in {target.folder}")
+    source = next((s for s in found if s.name == chosen), None)
+    row = next((r for r in rows if r.name == chosen), None)
+    down = down_for(source, row)
+    if down is None:
+        raise WorktimeError(
+            f"{chosen} has no down SQL: {why_irreversible(source, row)}",
+            hint=f"write it in {files.down_path(target.folder, chosen)}",
+        )
+    written = None
+    if write:
+        if down.source == "file":
+            raise WorktimeError(
+                f"{files.down_path(target.folder, chosen)} already holds the down SQL; not overwritten"
+            )
+        written = files.down_path(target.folder, chosen)
+        files.write_down(written, down.sql)
+    return DownSQL(target.binding.database_name, chosen, down.source, down.sql, written)
 
 
 def plan_rollback_for(
@@ -213,6 +346,7 @@ def apply(
     allow_drift: bool = False,
     allow_out_of_order: bool = False,
     allow_empty: bool = False,
+    allow_broken_down: bool = False,
     on_event: Callable[[MigrationEvent], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations in order, each with its tracking rows atomically."""
@@ -223,6 +357,7 @@ def apply(
         allow_drift=allow_drift,
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
+        allow_broken_down=allow_broken_down,
     )
     return run(target, the_plan, dry_run=dry_run, on_event=on_event, started=started)
 

@@ -158,6 +158,14 @@ def read_all(files: Sequence[MigrationFile]) -> list[Source]:
     return [read(f) for f in files]
 
 
+def write_down(path: Path, sql: str) -> None:
+    """Write a down file (atomically: an interrupted write leaves the old file)."""
+    from worktime_cli.fsutil import write_atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, sql.encode("utf-8"))
+
+
 # --- create ----------------------------------------------------------------------------------
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")

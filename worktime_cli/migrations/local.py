@@ -91,7 +91,7 @@ def applied_rows(conn: sqlite3.Connection, db: D1Binding) -> list[AppliedRow]:
     return [AppliedRow(*row) for row in conn.execute(sql)]
 
 
-def _foreign_key_check(conn: sqlite3.Connection, source: str) -> None:
+def foreign_key_check(conn: sqlite3.Connection, source: str) -> None:
     """Fail on real violations; then clear SQLite's deferred-violation counter.
 
     The table-rebuild recipe (`PRAGMA defer_foreign_keys = ON`, copy, DROP, RENAME) leaves
@@ -234,7 +234,7 @@ class LocalMigrations:
             for statement in step.statements:
                 conn.run(statement, step.label, collect=False)
             if step.statements:
-                _foreign_key_check(conn, step.label)
+                foreign_key_check(conn, step.label)
             if step.kind == "apply":
                 duration = (time.perf_counter() - began) * 1000
                 conn.execute(

@@ -22,6 +22,7 @@ from typing import Any
 from worktime_cli import d1
 from worktime_cli.errors import WorktimeError
 from worktime_cli.migrations.files import Source
+from worktime_cli.migrations.local import foreign_key_check
 from worktime_cli.migrations.plan import AppliedRow, down_for, why_irreversible
 from worktime_cli.migrations.schema import SchemaRow, schema_of
 from worktime_cli.sqlscript import Statement
@@ -83,6 +84,10 @@ class Scratch:
     def statements(self, statements: Sequence[Statement], label: str) -> None:
         for statement in statements:
             self.conn.run(statement, label, collect=False)
+        if statements:
+            # As the local target: real violations fail, a rebuild's stale deferred
+            # counter is cleared (see `local.foreign_key_check`).
+            foreign_key_check(self.conn, label)
 
     def begin(self) -> None:
         self.conn.execute("BEGIN /* worktime */")
