@@ -105,23 +105,44 @@ def test_store_delete_of_a_missing_secret_is_not_found(fake, store) -> None:
     assert caught.value.hint == "see the names with `worktime secret list --remote`"
 
 
-def test_store_bulk_failure_says_what_was_already_changed(fake, store) -> None:
+def test_store_bulk_is_one_settings_change_all_or_nothing(fake, store) -> None:
+    fake.scripts["worktime-backend"].update({"OLD": VALUE, "KEEP": VALUE + "k"})
+    fake.script_bindings["worktime-backend"] = [{"type": "kv_namespace", "name": "KV"}]
+    names = [f"S{i}" for i in range(20)]
+    result = store.bulk({**{n: VALUE + n for n in names}, "OLD": None, "GONE": None})
+    assert (result.stored, result.deleted) == (tuple(names), ("OLD",))
+    # Two round trips for 22 changes: the bindings read, then written back whole.
+    assert [(r.method, r.path.rsplit("/", 1)[1]) for r in fake.requests] == [
+        ("GET", "settings"),
+        ("PATCH", "settings"),
+    ]
+    assert fake.scripts["worktime-backend"] == {
+        "KEEP": VALUE + "k",
+        **{n: VALUE + n for n in names},
+    }
+    assert fake.script_bindings["worktime-backend"] == [{"type": "kv_namespace", "name": "KV"}]
+    sent = fake.calls("PATCH", "/settings$")[0].body
+    assert (
+        b'"name": "KEEP"' in sent and VALUE.encode() + b'k"' not in sent
+    )  # inherited, not re-sent
+
+
+def test_store_bulk_failure_changes_nothing_and_says_so(fake, store) -> None:
     fake.scripts["worktime-backend"]["OLD"] = VALUE
-    original = fake._secrets
-
-    def second_put_fails(req, rest):
-        if req.method == "PUT" and len(fake.calls("PUT", "/secrets$")) == 2:
-            return (
-                400,
-                {"Content-Type": "application/json"},
-                b'{"success":false,"errors":[{"code":10021,"message":"no"}],"messages":[],"result":null}',
-            )
-        return original(req, rest)
-
-    fake._secrets = second_put_fails  # one injected server fault
+    fake.fail("PATCH", "/settings$", 400, code=10021, message="no")
     with pytest.raises(RemoteError) as caught:
-        store.bulk({"A": VALUE, "OLD": None, "GONE": None, "B": VALUE})
-    assert caught.value.message == "10021: no (already uploaded: A; deleted: OLD)"
-    assert fake.scripts["worktime-backend"] == {"A": VALUE}
-    assert fake.calls("DELETE", "/secrets/GONE$") == []  # absent: nothing to send
-    assert VALUE not in str(caught.value)
+        store.bulk({"A": VALUE, "OLD": None, "B": VALUE})
+    assert caught.value.message == "10021: no (nothing was changed: the secrets go in one request)"
+    assert fake.scripts["worktime-backend"] == {"OLD": VALUE}
+    assert VALUE not in str(caught.value) + repr(caught.value)
+
+
+def test_store_bulk_with_nothing_to_change_sends_no_write(fake, store) -> None:
+    assert store.bulk({"ABSENT": None}).deleted == ()
+    assert [r.method for r in fake.requests] == ["GET"]
+
+
+def test_store_bulk_on_a_missing_worker_says_deploy_first(fake, store) -> None:
+    del fake.scripts["worktime-backend"]
+    with pytest.raises(RemoteError, match="does not exist on this account yet"):
+        store.bulk({"A": VALUE})

@@ -82,6 +82,8 @@ class FakeCloudflare:
         self.databases: dict[str, Database] = {}
         self.namespaces: dict[str, dict[str, Any]] = {}  # id -> {title, entries}
         self.scripts: dict[str, dict[str, str]] = {}
+        # A script's bindings other than its secrets (vars, KV…), as its settings list them.
+        self.script_bindings: dict[str, list[dict[str, Any]]] = {}
         self.uploads: dict[str, bytes] = {}
         self.imports: dict[str, dict[str, Any]] = {}
         self.exports: dict[str, dict[str, Any]] = {}  # bookmark -> the finished export answer
@@ -586,12 +588,49 @@ class FakeCloudflare:
             return _ok({"name": body["name"], "type": body["type"]})
         if rest[1:] == ["secrets"] and req.method == "GET":
             return _ok([{"name": n, "type": "secret_text"} for n in sorted(script)])
+        if rest[1:] == ["settings"] and req.method == "GET":
+            return _ok({"bindings": self._bindings(rest[0]), "compatibility_date": "2024-09-23"})
+        if rest[1:] == ["settings"] and req.method == "PATCH":
+            return self._patch_settings(req, rest[0], script)
         if len(rest) == 3 and rest[1] == "secrets" and req.method == "DELETE":
             if rest[2] not in script:
                 return _json(404, _failure(10056, "secret not found"))
             del script[rest[2]]
             return _ok(None)
         return _json(404, _failure(7003, "No route for the URI"))
+
+    def _bindings(self, name: str) -> list[dict[str, Any]]:
+        secrets = [{"type": "secret_text", "name": n} for n in sorted(self.scripts[name])]
+        return [dict(b) for b in self.script_bindings.get(name, [])] + secrets
+
+    def _patch_settings(
+        self, req: Recorded, name: str, script: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """The bindings as sent become the script's (all at once): a secret_text with `text`
+        is set, one without is kept as it was, any binding not listed is removed."""
+        parts = _multipart(req.headers.get("content-type", ""), req.body)
+        bindings = json.loads(parts["settings"])["bindings"]
+        names = [b["name"] for b in bindings]
+        if len(names) != len(set(names)):
+            return _json(400, _failure(10021, "binding names must be unique"))
+        others = {b["name"]: b for b in self.script_bindings.get(name, [])}
+        secrets: dict[str, str] = {}
+        kept: list[dict[str, Any]] = []
+        for binding in bindings:
+            if binding["type"] == "secret_text" and "text" in binding:
+                secrets[binding["name"]] = binding["text"]
+            elif binding["type"] == "secret_text" and binding["name"] in script:
+                secrets[binding["name"]] = script[binding["name"]]
+            elif binding["name"] in others:
+                kept.append(others[binding["name"]])
+            else:
+                return _json(
+                    400, _failure(10021, f"binding {binding['name']} has nothing to inherit")
+                )
+        script.clear()
+        script.update(secrets)
+        self.script_bindings[name] = kept
+        return _ok({"bindings": self._bindings(name)})
 
 
 def _dump(path: Path, options: dict[str, Any]) -> bytes:

@@ -6,10 +6,18 @@ without it, so say exactly that.
 
 `RemoteSecrets(client, config)` is the remote `SecretStore`: the same checks (from
 `targets.secrets`) run before any request, and it returns the same results as the keyring.
+
+Many secrets at once (`secret bulk --remote`, `secret push`) go as ONE change of the Worker's
+settings, as `wrangler secret bulk` sends them: the current bindings are read, then written
+back with the new secrets set and the deleted ones left out. Two round trips whatever the
+count, one new Worker version, and all or nothing like the keyring. Not one PUT per secret
+in parallel: Cloudflare's single-secret endpoint does not take concurrent writes to one
+Worker (they queue, then time out; cloudflare/wrangler-action#255 made them sequential).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -90,6 +98,59 @@ def list_secrets(client: Client, script: str) -> list[RemoteSecret]:
     return [RemoteSecret(name=str(i.get("name", "")), type=str(i.get("type", ""))) for i in result]
 
 
+def settings_bindings(client: Client, script: str) -> list[dict[str, Any]]:
+    """The Worker's bindings as its settings list them (secrets by name and type only)."""
+    path = client.account_path(f"/workers/scripts/{quote(script, safe='')}/settings")
+    try:
+        result = client.call("GET", path).result or {}
+    except RemoteError as exc:
+        raise _worker_missing(script, exc) from None
+    bindings = result.get("bindings") if isinstance(result, dict) else None
+    if not isinstance(bindings, list):
+        raise RemoteError(f"unexpected settings answer for the Worker {script!r}")
+    return [b for b in bindings if isinstance(b, dict) and isinstance(b.get("name"), str)]
+
+
+def replace_secrets(
+    client: Client,
+    script: str,
+    bindings: list[dict[str, Any]],
+    changes: Mapping[str, str | None],
+) -> None:
+    """Write the bindings back with `changes` applied: one PATCH, applied whole or not at all.
+
+    A binding sent as its type and name only keeps what it has (wrangler's "inherit"); a
+    binding left out is removed. The values travel in the multipart body only.
+    """
+    keep = [
+        {"type": b.get("type"), "name": b["name"]}
+        for b in bindings
+        if not (b.get("type") == "secret_text" and b["name"] in changes)
+    ]
+    upserts = [
+        {"type": "secret_text", "name": name, "text": value}
+        for name, value in changes.items()
+        if value is not None
+    ]
+    settings = json.dumps({"bindings": keep + upserts}).encode()
+    path = client.account_path(f"/workers/scripts/{quote(script, safe='')}/settings")
+    try:
+        # Setting the same bindings twice is the same end state: safe to retry on 5xx.
+        client.call(
+            "PATCH",
+            path,
+            files={"settings": (None, settings, "application/json")},
+            idempotent=True,
+        )
+    except RemoteError as exc:
+        error = _worker_missing(script, exc)
+        raise RemoteError(
+            f"{error.message} (nothing was changed: the secrets go in one request)",
+            error.hint,
+            code=error.code,
+        ) from None
+
+
 def delete(client: Client, script: str, name: str) -> None:
     try:
         client.call("DELETE", _path(client, script, f"/{quote(name, safe='')}"))
@@ -165,33 +226,20 @@ class RemoteSecrets:
         return SecretDeleted(self.target, name)
 
     def bulk(self, changes: Mapping[str, str | None]) -> SecretBulk:
-        """Puts and deletes in file order, one request each; deleting an absent name is a no-op.
-
-        Cloudflare cannot read a value back, so a failure half-way cannot be undone: the
-        error says what was already changed.
+        """Puts and deletes as one settings change (all or nothing); deleting an absent name
+        is a no-op. Two requests, however many secrets: read the bindings, write them back.
         """
         clean = clean_changes(changes)
         script = self.script
-        present = (
-            {secret.name for secret in list_secrets(self.client, script)}
-            if any(value is None for value in clean.values())
-            else set()
-        )
-        stored: list[str] = []
-        deleted: list[str] = []
-        for name, value in clean.items():
-            try:
-                if value is not None:
-                    put(self.client, script, name, value)
-                    stored.append(name)
-                elif name in present:
-                    delete(self.client, script, name)
-                    deleted.append(name)
-            except RemoteError as exc:
-                done = [f"uploaded: {', '.join(stored)}"] if stored else []
-                done += [f"deleted: {', '.join(deleted)}"] if deleted else []
-                if done:
-                    exc.message = f"{exc.message} (already {'; '.join(done)})"
-                    exc.args = (exc.message,)
-                raise
-        return SecretBulk(self.target, tuple(stored), tuple(deleted))
+        bindings = settings_bindings(self.client, script)
+        present = {b["name"] for b in bindings if b.get("type") == "secret_text"}
+        stored = tuple(name for name, value in clean.items() if value is not None)
+        deleted = tuple(name for name, value in clean.items() if value is None and name in present)
+        if stored or deleted:
+            replace_secrets(
+                self.client,
+                script,
+                bindings,
+                {n: v for n, v in clean.items() if n in stored or n in deleted},
+            )
+        return SecretBulk(self.target, stored, deleted)
