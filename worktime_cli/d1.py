@@ -18,10 +18,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from worktime_cli import config as configmod
-from worktime_cli import state
+from worktime_cli import fsutil, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
-from worktime_cli.sqlite_errors import is_busy, locked_error
+from worktime_cli.sqlite_errors import (
+    busy_timeout_ms,
+    is_busy,
+    locked_error,
+    note_waiting,
+    storage_error,
+)
 from worktime_cli.sqlscript import (
     INTERNAL_TABLE_PREFIXES,
     RESERVED_PREFIX,
@@ -64,7 +70,14 @@ __all__ = [
     "quote_identifier",
 ]
 
-BUSY_TIMEOUT_MS = 5_000
+# How long a write queues behind another writer (a migration can run for minutes): long
+# enough that a second `apply` waits instead of failing; $WORKTIME_BUSY_TIMEOUT overrides it.
+BUSY_TIMEOUT_MS = 60_000
+
+
+def _busy_ms() -> int:
+    return busy_timeout_ms(BUSY_TIMEOUT_MS)
+
 
 # D1's documented limits, applied per connection so local runs fail where D1 would.
 LIMITS = {
@@ -174,18 +187,21 @@ class D1Connection(sqlite3.Connection):
     """A connection with D1's pragmas, limits and statement rules (see `connect`)."""
 
     guard: _Guard
+    path: Path
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[None]:
         """`BEGIN IMMEDIATE` … `COMMIT`, rolled back on any exception.
 
         IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout
-        instead of failing half-way with SQLITE_BUSY on their first write.
+        instead of failing half-way with SQLITE_BUSY on their first write. A write that has
+        to queue says so first (`note_waiting`). `read_only` begins DEFERRED: in WAL mode a
+        reader takes no write lock and never waits for a writer.
         """
-        try:
-            self.execute("BEGIN IMMEDIATE /* worktime */")
-        except sqlite3.Error as exc:
-            raise _locked_or(exc) from None
+        if read_only:
+            self.execute("BEGIN DEFERRED /* worktime */")
+        else:
+            self._begin_immediate()
         try:
             yield
         except BaseException:
@@ -199,6 +215,25 @@ class D1Connection(sqlite3.Connection):
                 if self.in_transaction:
                     self.execute("ROLLBACK /* worktime */")
                 raise SQLError(f"commit failed: {exc}") from None
+
+    def _begin_immediate(self) -> None:
+        timeout = _busy_ms()
+        try:
+            self.execute("PRAGMA busy_timeout = 0 /* worktime */")
+            try:
+                self.execute("BEGIN IMMEDIATE /* worktime */")
+                return
+            except sqlite3.Error as exc:
+                if not is_busy(exc) or timeout == 0:
+                    raise
+            note_waiting(f"database {self.path}", timeout)
+            self.execute(f"PRAGMA busy_timeout = {timeout} /* worktime */")
+            self.execute("BEGIN IMMEDIATE /* worktime */")
+        except sqlite3.Error as exc:
+            raise _locked_or(exc) from None
+        finally:
+            with suppress(sqlite3.Error):
+                self.execute(f"PRAGMA busy_timeout = {timeout} /* worktime */")
 
     def run(self, statement: Statement, source: str, *, collect: bool = True) -> StatementResult:
         """Execute one user statement under D1's rules; errors name `source:line`.
@@ -302,7 +337,7 @@ def set_wal_mode(conn: sqlite3.Connection) -> None:
     once there instead of calling the busy handler (two `apply` runs on a fresh database
     meet here), so the wait is ours: up to the busy timeout.
     """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + _busy_ms() / 1000
     while True:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -320,30 +355,35 @@ def connect(path: Path, *, create: bool = False) -> D1Connection:
             f"local database file {path} does not exist",
             hint="create it with `worktime d1 create NAME` or `worktime init`",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with fsutil.translated(path.parent, "create"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    timeout_ms = _busy_ms()
     try:
         conn = sqlite3.connect(
             path,
             factory=D1Connection,
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=timeout_ms / 1000,
             check_same_thread=False,  # the dev server hands connections to worker threads
             cached_statements=0,  # every statement passes the guard (see _Guard)
         )
     except sqlite3.Error as exc:
-        raise SQLError(f"cannot open {path}: {exc}") from None
+        raise storage_error(exc, path) or SQLError(f"cannot open {path}: {exc}") from None
     assert isinstance(conn, D1Connection)
+    conn.path = path
     try:
         # foreign_keys is per connection and off by default; it is also a silent no-op
         # inside a transaction, so it must be set here, before any BEGIN.
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
         set_wal_mode(conn)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if is_busy(exc):
             raise locked_error() from None
-        raise SQLError(f"{path} is not a usable SQLite database: {exc}") from None
+        raise storage_error(exc, path) or SQLError(
+            f"{path} is not a usable SQLite database: {exc}"
+        ) from None
     for limit, value in LIMITS.items():
         conn.setlimit(limit, value)
     conn.guard = _Guard()
@@ -369,10 +409,27 @@ def execute_command(db_path: Path, sql: str, *, create: bool = False) -> list[St
         raise SQLError("no SQL statement to run")
     conn = connect(db_path, create=create)
     try:
-        with conn.transaction():
+        with conn.transaction(read_only=all(map(is_read_only, statements))):
             return list(run_statements(conn, statements, "command"))
     finally:
         conn.close()
+
+
+_READ_START = re.compile(r"(?:SELECT|VALUES|EXPLAIN)(?![\w$])", re.I)
+_WITH_START = re.compile(r"WITH(?![\w$])", re.I)
+_WRITE_WORD = re.compile(r"(?<![\w$])(?:INSERT|UPDATE|DELETE|REPLACE)(?![\w$])", re.I)
+
+
+def is_read_only(statement: Statement) -> bool:
+    """True when `statement` surely only reads (it then runs without the write lock).
+
+    Conservative: SELECT, VALUES and EXPLAIN, or a WITH that names no writing keyword. A
+    PRAGMA may write, so it counts as a write; a false "write" only costs a lock.
+    """
+    sql = statement.sql
+    if _READ_START.match(sql):
+        return True
+    return _WITH_START.match(sql) is not None and _WRITE_WORD.search(sql) is None
 
 
 def execute_file(
@@ -478,7 +535,8 @@ def _execute_natively(
 
     if not db_path.is_file():
         return None
-    native = sqlite_native.open_native(db_path, busy_timeout_ms=BUSY_TIMEOUT_MS, limits=LIMITS)
+    # No waiting here: a busy database falls to the portable path, which says it is waiting.
+    native = sqlite_native.open_native(db_path, busy_timeout_ms=0, limits=LIMITS)
     if native is None:
         return None
     guard = _Guard()
@@ -687,10 +745,22 @@ def create(
         "database_id": str(uuid.uuid4()),
         "migrations_dir": configmod.DEFAULT_MIGRATIONS_DIR,
     }
-    new_cfg = configmod.append_table(cfg.path, "d1_databases", entry)
+    # State first, config second, the state rolled back if the config edit fails: a
+    # read-only or full state folder must not leave an entry without its file (issue 13).
+    planned = D1Binding(binding=binding, database_name=name, database_id=entry["database_id"])
+    path = database_path(cfg, planned, persist_to)
+    existed = path.exists()
+    try:
+        connect(path, create=True).close()
+        new_cfg = configmod.append_table(cfg.path, "d1_databases", entry)
+    except BaseException:
+        if not existed:
+            for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
+                with suppress(OSError):
+                    candidate.unlink(missing_ok=True)
+        raise
     db = new_cfg.d1(name)
-    path = database_path(new_cfg, db, persist_to)
-    connect(path, create=True).close()
+    assert database_path(new_cfg, db, persist_to) == path
     return CreatedDatabase(
         binding=db.binding,
         database_name=db.database_name,

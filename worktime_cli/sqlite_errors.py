@@ -7,7 +7,10 @@ code is its low byte (SQLITE_BUSY_SNAPSHOT = 5 | 2<<8, SQLITE_LOCKED_SHAREDCACHE
 
 from __future__ import annotations
 
-from worktime_cli.errors import LockedError, WorktimeError
+import math
+import os
+
+from worktime_cli.errors import LockedError, UsageError, WorktimeError
 
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
@@ -78,3 +81,39 @@ def storage_error(
         return None
     why, fix = _STORAGE[code]
     return WorktimeError(f"cannot use the {what} {path}: {why}", hint=fix)
+
+
+BUSY_TIMEOUT_ENV = "WORKTIME_BUSY_TIMEOUT"
+_MAX_BUSY_SECONDS = 7 * 24 * 3600
+
+
+def busy_timeout_ms(default_ms: int) -> int:
+    """How long a write waits for another writer: `$WORKTIME_BUSY_TIMEOUT` seconds, or the default."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default_ms
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= _MAX_BUSY_SECONDS:  # also refuses nan and inf
+        raise UsageError(
+            f"{BUSY_TIMEOUT_ENV} must be a number of seconds from 0 to {_MAX_BUSY_SECONDS}",
+            hint=f"e.g. {BUSY_TIMEOUT_ENV}=120",
+        )
+    return int(seconds * 1000)
+
+
+def note_waiting(what: str, timeout_ms: int) -> None:
+    """Say (on the `worktime` logger: stderr unless the CLI routes it) that a write is queued.
+
+    The core never prints; a logger is how it can still tell a person why nothing happens.
+    """
+    import logging
+
+    logging.getLogger("worktime").warning(
+        "waiting for another writer to finish with %s (up to %g s; %s sets how long)",
+        what,
+        timeout_ms / 1000,
+        BUSY_TIMEOUT_ENV,
+    )
