@@ -8,12 +8,12 @@ indexes, views and triggers. Triggers come last so re-importing rows does not fi
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
+from worktime_cli import fsutil
 from worktime_cli.errors import NotFoundError, WorktimeError
 from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
 from worktime_cli.targets.d1 import ExportResult
@@ -37,6 +37,9 @@ def export(
 ) -> ExportResult:
     """Write the dump of `conn`'s database to `output` atomically (no partial file on failure).
 
+    A FIFO or device (`/dev/stdout`, a pipe) is written into directly, never renamed over
+    (`fsutil.atomic_output`).
+
     `conn` is a D1 connection (`d1.connect`, which `d1.export` opens); the caller closes it.
     """
     check_parts(data=data, schema=schema)
@@ -45,10 +48,10 @@ def export(
     conn.execute("BEGIN DEFERRED /* worktime */")
     conn.execute("SELECT count(*) FROM sqlite_master /* worktime */").fetchone()
     output = output.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     try:
         rows = 0
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        with fsutil.atomic_output(output) as raw:
+            out = _Utf8(raw)
             names = _ordered_tables(conn, tables)
             out.write("PRAGMA defer_foreign_keys = ON;\n")
             if schema:
@@ -74,13 +77,19 @@ def export(
                     (json.dumps(names), not tables),
                 ):
                     out.write(f"{sql};\n")
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         conn.execute("ROLLBACK /* worktime */")
     return ExportResult(path=output, tables=tuple(names), rows=rows, size=output.stat().st_size)
+
+
+class _Utf8:
+    """Text written as UTF-8 into a binary file (no text layer to flush or detach)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def write(self, text: str) -> None:
+        self._raw.write(text.encode("utf-8"))
 
 
 def _ordered_tables(conn: sqlite3.Connection, wanted: Sequence[str]) -> list[str]:

@@ -86,8 +86,13 @@ def is_temp(name: str) -> bool:
     return _TEMP_NAME.match(name) is not None
 
 
-def clean_temps(folder: Path, *, grace_seconds: float = GRACE_SECONDS) -> int:
-    """Remove temp files in `folder` older than the grace period (a killed run's); how many went."""
+def clean_temps(
+    folder: Path, *, grace_seconds: float = GRACE_SECONDS, also: re.Pattern[str] | None = None
+) -> int:
+    """Remove temp files in `folder` older than the grace period (a killed run's); how many went.
+
+    `also` matches older names of a folder that is ours alone (v1's `.NAME.tmp` snapshots).
+    """
     cutoff = time.time() - grace_seconds
     removed = 0
     try:
@@ -95,7 +100,7 @@ def clean_temps(folder: Path, *, grace_seconds: float = GRACE_SECONDS) -> int:
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return 0
     for entry in entries:
-        if not is_temp(entry.name):
+        if not is_temp(entry.name) and (also is None or not also.match(entry.name)):
             continue
         try:
             if entry.stat(follow_symlinks=False).st_mtime > cutoff:

@@ -5,6 +5,11 @@ which reads through a normal connection: pages still in the `-wal` file are incl
 a concurrent writer cannot tear the copy. Files live in
 `<state>/v3/d1/snapshots/<database_name>/<UTC timestamp>-<operation>.sqlite`; only the
 newest `KEEP` are kept.
+
+A snapshot is written under a temporary name (`fsutil.temp_path`) and renamed when complete;
+temp files a killed run left (and their SQLite journals) are removed by the next snapshot or
+restore once older than the grace period. `restore` checks a snapshot with
+`PRAGMA quick_check` before it replaces anything, and names the newest good one if it fails.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, state
+from worktime_cli import d1, fsutil, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError
-from worktime_cli.sqlite_errors import is_busy, locked_error
+from worktime_cli.sqlite_errors import is_busy, locked_error, storage_error
 
 KEEP = 10
 OPERATIONS = ("apply", "rollback", "restore")
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
 _NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(apply|rollback|restore)\.sqlite$")
+# What worktime 1 named its snapshot temp files (`.<name>.tmp`, plus SQLite's journal).
+_V1_TEMP = re.compile(r"^\..+\.sqlite\.tmp(?:-journal)?$")
 
 
 @dataclass(frozen=True)
@@ -65,22 +72,31 @@ def take(
     if not source_path.is_file():
         return None
     target_dir = folder(cfg, db, persist_to)
-    target_dir.mkdir(parents=True, exist_ok=True)
+    with fsutil.translated(target_dir, "create"):
+        target_dir.mkdir(parents=True, exist_ok=True)
+    clean_temps(target_dir)
     created = datetime.now(UTC)
     name = f"{created.strftime(_STAMP)}-{operation}.sqlite"
     target = target_dir / name
-    tmp = target_dir / f".{name}.tmp"
+    tmp = fsutil.temp_path(target)
     source = d1.connect(source_path)
     try:
         _backup(source, tmp)
+        with fsutil.translated(target):
+            tmp.replace(target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
         raise
     finally:
         source.close()
-    tmp.replace(target)
     _prune(target_dir, keep)
     return Snapshot(name, target, created, operation, target.stat().st_size)
+
+
+def clean_temps(target_dir: Path) -> int:
+    """Remove what killed snapshot runs left in `target_dir` (older than the grace period)."""
+    return fsutil.clean_temps(target_dir, also=_V1_TEMP)
 
 
 def discard(snapshot: Snapshot) -> None:
@@ -97,7 +113,9 @@ def _backup(source: sqlite3.Connection, target: Path) -> None:
         # self-contained file, so switch it back to a rollback journal.
         copy.execute("PRAGMA journal_mode = DELETE")
     except sqlite3.Error as exc:
-        raise SQLError(f"cannot write snapshot {target}: {exc}") from None
+        raise storage_error(exc, target, what="snapshot") or SQLError(
+            f"cannot write snapshot {target}: {exc}"
+        ) from None
     finally:
         copy.close()
 
@@ -166,6 +184,27 @@ def find(cfg: Config, db: D1Binding, persist_to: Path | None, name: str | None =
     )
 
 
+def check(snapshot: Snapshot) -> str | None:
+    """None when `snapshot` is a sound SQLite file (`PRAGMA quick_check`), else what is wrong.
+
+    quick_check reads every page and checks its structure (not index contents), so a
+    truncated or overwritten copy fails in time linear in its size.
+    """
+    try:
+        source = sqlite3.connect(f"{snapshot.path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        return str(exc)
+    try:
+        rows = source.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        source.close()
+    if rows == [("ok",)]:
+        return None
+    return "; ".join(str(row[0]) for row in rows)[:200]
+
+
 @dataclass(frozen=True)
 class RestoreResult:
     restored: Snapshot
@@ -187,6 +226,24 @@ def restore(
     undoable. The backup API writes the live file in one transaction under its write lock:
     readers and `wrangler dev` see the old database or the restored one, never a mix.
     """
+    problem = check(snapshot)
+    if problem is not None:
+        good = next(
+            (
+                s
+                for s in list_snapshots(cfg, db, persist_to)
+                if s.created < snapshot.created and check(s) is None
+            ),
+            None,
+        )
+        hint = (
+            f"restore the newest good one: `worktime d1 restore {db.database_name} {good.name}`"
+            if good is not None
+            else f"no older snapshot of {db.database_name!r} passes the check either"
+        )
+        raise SQLError(
+            f"snapshot {snapshot.path} is damaged ({problem}); nothing was restored", hint=hint
+        )
     previous = take(cfg, db, persist_to, "restore")
     target_path = d1.database_path(cfg, db, persist_to)
     try:
