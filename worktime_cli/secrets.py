@@ -223,10 +223,17 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
 
 def _validate_name_at(name: str, where: str) -> None:
     # Names read from a file are not echoed when invalid: it may be a value in the wrong place.
+    from worktime_cli import scrub
+
     try:
         validate_name(name)
     except WorktimeError as exc:
         raise WorktimeError(f"{where}: not a valid secret name", exc.hint) from None
+    if scrub.looks_secret(name):
+        raise WorktimeError(
+            f"{where}: a name that looks like a secret value (not shown)",
+            hint='expected {"NAME": "value"}: is a value in the name\'s place?',
+        )
 
 
 # --- push: local values to the deployed Worker ----------------------------------------------

@@ -69,14 +69,18 @@ def checked_name(name: str) -> str:
     from worktime_cli import scrub
     from worktime_cli.targets.secrets import validate_name
 
+    hint = "names start with a letter or _ and contain only letters, digits and _"
+    if scrub.looks_secret(name) or not name.isprintable():
+        # `sk_live_…` even matches the name pattern: stored, its "name" would be printed.
+        raise WorktimeError(
+            "invalid secret name (not shown: it looks like a secret value)",
+            hint="give the name (e.g. STRIPE_KEY) as the argument; the value is read from a "
+            "hidden prompt or standard input (clear the value from your shell history)",
+        )
     try:
         return validate_name(name)
     except WorktimeError as exc:
-        if scrub.looks_secret(name) or not name.isprintable():
-            raise WorktimeError(
-                "invalid secret name (not shown: it looks like a secret value)", exc.hint
-            ) from None
-        raise
+        raise WorktimeError(exc.message, exc.hint or hint) from None
 
 
 def _stdin_is_terminal() -> bool:
