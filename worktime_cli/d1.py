@@ -404,7 +404,7 @@ def execute_command(db_path: Path, sql: str, *, create: bool = False) -> list[St
 
     With `create`, a missing database file is created first, as `wrangler d1 execute` does.
     """
-    statements = split(sql)
+    statements = split(sql, "command")
     if not statements:
         raise SQLError("no SQL statement to run")
     conn = connect(db_path, create=create)
@@ -458,7 +458,9 @@ def execute_file(
         sql_file = open_sql_file(sql_path)  # a second pass: the progress bar is already full
         on_progress = None
     conn = connect(db_path)
-    counted = _Counted(without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress))))
+    counted = _Counted(
+        without_transaction_wrapper(iter_statements(sql_file.chunks(on_progress), str(sql_path)))
+    )
     try:
         before = conn.total_changes
         with conn.transaction():
@@ -521,7 +523,10 @@ def _needs_guard(body: str) -> bool:
     )
 
 
-_MAX_PENDING = 64 << 20  # no statement boundary in 64 MiB: leave it to the streaming splitter
+# No complete line in this much text: leave it to the streaming splitter, which refuses a
+# statement over D1's limit at once. Small, because finding the last complete line re-reads
+# the pending text; at 64 MiB a long string literal took minutes (issue 13).
+_MAX_PENDING = 2 << 20
 
 
 def _execute_natively(

@@ -27,16 +27,24 @@ class Statement:
     line: int  # 1-based line of the statement's first non-blank character
 
 
-def split(text: str) -> list[Statement]:
+# D1's limit on one statement (SQLITE_LIMIT_SQL_LENGTH), in UTF-8 bytes.
+MAX_STATEMENT_BYTES = 100_000
+STATEMENT_LIMIT_HINT = "D1 allows statements of at most 100,000 bytes"
+
+
+def split(text: str, source: str | None = None) -> list[Statement]:
     """All statements in `text` (for `--command` and migration files)."""
-    return list(iter_statements([text]))
+    return list(iter_statements([text], source))
 
 
-def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
+def iter_statements(chunks: Iterable[str], source: str | None = None) -> Iterator[Statement]:
     """Statements from text arriving in `chunks`; a trailing unterminated one is kept.
 
     Leading blanks and comments are not part of a statement, so its line is where its
-    first keyword is: the line an editor should jump to.
+    first keyword is: the line an editor should jump to. A statement longer than D1's
+    100,000 bytes is refused (`source:line`) as soon as the text read passes the limit, so
+    a 64 MiB string literal costs one limit's worth of work and memory, not a re-scan of
+    everything pending at every `;` inside it.
     """
     complete = sqlite3.complete_statement
     pending = ""
@@ -47,33 +55,63 @@ def iter_statements(chunks: Iterable[str]) -> Iterator[Statement]:
         search = 0
         while (semi := pending.find(";", search)) >= 0:
             search = semi + 1
+            if search - start > MAX_STATEMENT_BYTES:
+                # Longer than the limit in characters, so in bytes too (a character is at
+                # least one byte): no need to ask SQLite whether it is complete.
+                skipped = leading_noise(pending, start, search)
+                if search - skipped > MAX_STATEMENT_BYTES:
+                    raise _too_long(source, line + pending.count("\n", start, skipped))
             candidate = pending[start:search]
             if complete(candidate):
                 skipped = leading_noise(candidate)
                 body = candidate[skipped:]
                 first_line = line + candidate.count("\n", 0, skipped)
                 line = first_line + body.count("\n")
+                if len(body) * 4 > MAX_STATEMENT_BYTES and _utf8_len(body) > MAX_STATEMENT_BYTES:
+                    raise _too_long(source, first_line)
                 if body != ";":
                     yield Statement(body, first_line)
                 start = search
+        if len(pending) - start > MAX_STATEMENT_BYTES:
+            skipped = leading_noise(pending, start)
+            if len(pending) - skipped > MAX_STATEMENT_BYTES:
+                raise _too_long(source, line + pending.count("\n", start, skipped))
+            # Only blanks and comments so far: drop them, so the pending text stays small.
+            line += pending.count("\n", start, skipped)
+            start = skipped
         pending = pending[start:]
     skipped = leading_noise(pending)
     if skipped < len(pending):
-        yield Statement(pending[skipped:], line + pending.count("\n", 0, skipped))
+        first_line = line + pending.count("\n", 0, skipped)
+        if _utf8_len(pending[skipped:]) > MAX_STATEMENT_BYTES:
+            raise _too_long(source, first_line)
+        yield Statement(pending[skipped:], first_line)
 
 
-def leading_noise(text: str) -> int:
-    """Length of the blanks and comments at the start of `text`."""
-    i, n = 0, len(text)
+def _utf8_len(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _too_long(source: str | None, line: int) -> SQLError:
+    where = f"{source}:{line}" if source else f"line {line}"
+    return SQLError(
+        f"{where}: statement is longer than D1's limit of {MAX_STATEMENT_BYTES:,} bytes",
+        hint=STATEMENT_LIMIT_HINT,
+    )
+
+
+def leading_noise(text: str, start: int = 0, end: int | None = None) -> int:
+    """End of the blanks and comments from `start` (their length when `start` is 0)."""
+    i, n = start, len(text) if end is None else end
     while True:
         while i < n and text[i] in _WS:
             i += 1
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end < 0 else end + 2
+        if text.startswith("--", i, n):
+            stop = text.find("\n", i, n)
+            i = n if stop < 0 else stop + 1
+        elif text.startswith("/*", i, n):
+            stop = text.find("*/", i + 2, n)
+            i = n if stop < 0 else stop + 2
         else:
             return i
 
