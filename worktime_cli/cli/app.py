@@ -215,7 +215,42 @@ def _load(name: str) -> Any:
     holder = typer.Typer()
     holder.callback()(lambda: None)  # a callback keeps get_command() a group
     module.register(holder)
-    return typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    _plain_help(command)
+    return command
+
+
+def _plain_help(command: Any) -> None:
+    """Help text is shown as written, reflowed to the terminal.
+
+    `[vars]` or `[[d1_databases]]` in a docstring or an option's help is text, not Rich
+    markup (which would silently drop it); prose paragraphs are joined so they wrap at the
+    window's width instead of at the source's; indented blocks (examples) keep their lines.
+    Arguments show as `KEY`, not `{key}`.
+    """
+    from rich.markup import escape
+
+    if command.help:
+        command.help = escape(_reflow(command.help))
+    for param in getattr(command, "params", ()):
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+        if getattr(param, "param_type_name", "") == "argument" and param.metavar is None:
+            param.metavar = param.name.upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _reflow(text: str) -> str:
+    import inspect
+
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p
+        if any(line.startswith((" ", "\t")) for line in p.splitlines())
+        else " ".join(p.split("\n"))
+        for p in paragraphs
+    )
 
 
 def main() -> None:
