@@ -29,6 +29,7 @@ the environment never load it. This module sits below `secrets`, `environment` a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -85,6 +86,7 @@ class Backend:
 
 
 _noticed: weakref.WeakSet[Any] = weakref.WeakSet()
+_judged: weakref.WeakKeyDictionary[Any, Backend] = weakref.WeakKeyDictionary()
 _notices: list[str] = []
 _notices_lock = threading.Lock()
 
@@ -194,8 +196,21 @@ def _backend_path(backend: object) -> str:
 
 def assess(backend: Any) -> Backend:
     """Whether `backend` keeps values encrypted, and whether the user chose it by name."""
-    path = _backend_path(backend)
     explicit = bool(os.environ.get(BACKEND_VARIABLE, "").strip())
+    # Judged once per backend object: Secret Service's priority opens a D-Bus connection
+    # each time it is read, and every keyring call passes through here.
+    try:
+        judged = _judged[backend]
+    except (KeyError, TypeError):
+        judged = _judge(backend)
+        with contextlib.suppress(TypeError):  # a backend that cannot be weakly referenced
+            _judged[backend] = judged
+    return dataclasses.replace(judged, explicit=explicit)
+
+
+def _judge(backend: Any) -> Backend:
+    path = _backend_path(backend)
+    explicit = False  # filled in by assess()
     judged = backend
     if path == _CHAINER:
         # The chainer writes to its highest-priority backend: that one holds the values.
