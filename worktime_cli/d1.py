@@ -33,6 +33,7 @@ from worktime_cli.sqlscript import (
     RESERVED_PREFIX,
     SQLFile,
     Statement,
+    check_utf8,
     count_statements,
     iter_statements,
     open_sql_file,
@@ -837,6 +838,10 @@ def batch(
     db_path: Path, statements: Sequence[BoundStatement], *, create: bool = False
 ) -> list[list[dict[str, Any]]]:
     """Rows of each `(sql, params)`: all in one transaction, all or nothing, D1's rules on."""
+    for index, (_sql, params) in enumerate(statements, 1):
+        for value in params:
+            if isinstance(value, str):
+                check_utf8(value, f"a value bound to batch statement {index}")
     conn = connect(db_path, create=create)
     try:
         with conn.transaction():

@@ -34,7 +34,20 @@ STATEMENT_LIMIT_HINT = "D1 allows statements of at most 100,000 bytes"
 
 def split(text: str, source: str | None = None) -> list[Statement]:
     """All statements in `text` (for `--command` and migration files)."""
+    check_utf8(text, source or "the SQL")
     return list(iter_statements([text], source))
+
+
+def check_utf8(text: str, what: str) -> None:
+    """Refuse text holding lone surrogates (bytes argv could not decode), without echoing it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise SQLError(
+            f"{what} is not valid UTF-8 text (character {exc.start + 1} is an undecodable"
+            " byte or a lone surrogate)",
+            hint="pass UTF-8 text (check the terminal's or the script's encoding)",
+        ) from None
 
 
 def iter_statements(chunks: Iterable[str], source: str | None = None) -> Iterator[Statement]:

@@ -12,7 +12,7 @@ Everything callers need is re-exported here: `from worktime_cli.kv import KVStor
 
 from __future__ import annotations
 
-from worktime_cli.kv.bulk import BulkPut, parse_bulk_delete, parse_bulk_put
+from worktime_cli.kv.bulk import BulkPut, parse_bulk_delete, parse_bulk_put, read_value_file
 from worktime_cli.kv.limits import (
     BULK_MAX_ERRORS,
     MAX_KEY_BYTES,
@@ -97,6 +97,7 @@ __all__ = [
     "new_blob_id",
     "parse_bulk_delete",
     "parse_bulk_put",
+    "read_value_file",
     "resolve_expiration",
     "select_binding",
     "unknown_binding",

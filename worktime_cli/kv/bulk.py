@@ -15,6 +15,7 @@ from worktime_cli.fsutil import read_bounded
 from worktime_cli.kv.limits import (
     BULK_MAX_ERRORS,
     MAX_BULK_FILE_BYTES,
+    MAX_VALUE_BYTES,
     check_text,
     validate_item,
     validate_key,
@@ -45,6 +46,11 @@ def _load_json_file(path: Path) -> Any:
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise WorktimeError(f"{path} is not valid JSON: {exc}") from None
+
+
+def read_value_file(path: Path) -> bytes:
+    """A value for `key put --path`: at most 25 MiB, refused while reading (FIFOs, /dev/zero)."""
+    return read_bounded(path, MAX_VALUE_BYTES, "the value (KV's limit is 25 MiB)")
 
 
 def _is_number(value: Any) -> bool:
