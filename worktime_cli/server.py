@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from worktime_cli import d1 as d1mod
-from worktime_cli import environment, kv, migrations, state
+from worktime_cli import environment, kv, migrations, scrub, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import WorktimeError
 
@@ -752,7 +752,7 @@ def _watch(
     except Exception as exc:  # never a traceback from this thread: say so, and stop reloading
         event(
             "error",
-            f"watching for changes stopped ({type(exc).__name__}: {exc}); "
+            f"watching for changes stopped ({type(exc).__name__}: {scrub.clean(str(exc))}); "
             "restart `worktime dev` to reload again",
         )
 
@@ -781,7 +781,10 @@ def _watch_loop(
                 event("warn", f"{what} changed but the bindings were kept: {exc.message}")
                 continue
             except Exception as exc:  # a bug must not silently end reloading for the session
-                event("error", f"{what} changed but reloading failed: {type(exc).__name__}: {exc}")
+                detail = scrub.clean(str(exc))  # an error may quote a value it was given
+                event(
+                    "error", f"{what} changed but reloading failed: {type(exc).__name__}: {detail}"
+                )
                 continue
             reload_app(app, bindings)
             event("info", f"{what} changed: bindings reloaded")
