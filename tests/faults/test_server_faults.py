@@ -233,3 +233,35 @@ def test_dev_startup_says_the_keyring_is_unencrypted(
         "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
         "keyrings.alt.file.PlaintextKeyring, and it keeps values unencrypted in a file"
     ]
+
+
+@pytest.mark.parametrize(("ip", "warned"), [("0", True), ("::0", True), ("localhost", False)])
+def test_dev_worker_warns_for_every_spelling_too(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch, ip: str, warned: bool
+):
+    """wrangler binds there itself; worktime still says what that means."""
+    from worktime_cli import worker
+
+    (project / "wrangler.toml").write_text('name = "worktime-backend"\nmain = "src/index.ts"\n')
+    (project / "src").mkdir()
+    (project / "src" / "index.ts").write_text("export default {};\n")
+    launcher = project / "wrangler"
+    launcher.write_text("#!/bin/sh\nexit 0\n")
+    launcher.chmod(0o755)
+    monkeypatch.setenv("WORKTIME_WRANGLER", str(launcher))
+    monkeypatch.setattr(worker, "require_node", lambda _env: None)  # wrangler is not started
+    started: list[list[str]] = []
+
+    def run(argv: list[str], _env: object, **_options: object) -> int:
+        started.append(list(argv))
+        return 0
+
+    monkeypatch.setattr(worker, "run", run)
+    result = cli("dev", "--worker", "--ip", ip, "--log-level", "warn")
+    assert result.exit_code == 0, result.stderr
+    assert started and "--ip" in started[0]
+    warning = (
+        "warning: listening on every network interface: anyone on your network can reach "
+        "this server"
+    )
+    assert (warning in result.stderr.splitlines()) is warned, result.stderr

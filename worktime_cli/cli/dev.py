@@ -26,6 +26,20 @@ class LogLevel(StrEnum):
 
 
 _RANK = {"debug": 0, "info": 1, "log": 1, "warn": 2, "error": 3, "none": 4}
+EVERYWHERE_WARNING = (
+    "listening on every network interface: anyone on your network can reach this server"
+)
+
+
+def _everywhere(ip: str) -> bool:
+    """Whether wrangler will listen on every interface for `--ip` (any spelling of 0.0.0.0/::)."""
+    from worktime_cli import server
+    from worktime_cli.errors import WorktimeError
+
+    try:
+        return server.is_unspecified(server.resolve_ip(ip)[1])
+    except WorktimeError:
+        return False  # wrangler reports an address it cannot use in its own words
 
 
 def register(app: typer.Typer) -> None:
@@ -128,10 +142,7 @@ def dev(
         busy = ", ".join(str(p) for p in listener.taken)
         say("warn", f"port {busy} is in use; using {listener.port} instead")
     if listener.everywhere:  # decided from the bound address: "", 0, ::0 … all count
-        say(
-            "warn",
-            "listening on every network interface: anyone on your network can reach this server",
-        )
+        say("warn", EVERYWHERE_WARNING)
 
     def rebuild() -> server.Bindings:
         return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
@@ -168,6 +179,8 @@ def _run_worker(
     child = worker.worker_environment(resolved)
     worker.require_node(child.variables)
     if rank <= 2:
+        if _everywhere(ip):
+            output.warn(EVERYWHERE_WARNING)
         for warning in resolved.warnings:
             output.warn(warning)
         if resolved.keyring_error is not None and resolved.missing:
