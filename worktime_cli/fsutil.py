@@ -199,18 +199,31 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
     """
     try:
         with open(path, "rb", buffering=0) as handle:
-            if stat.S_ISDIR(os.fstat(handle.fileno()).st_mode):
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            if stat.S_ISREG(mode):
+                # One read returns the whole file (no copy); one byte more tells "too big".
+                data = handle.read(limit + 1)
+                while len(data) <= limit and (more := handle.read(limit + 1 - len(data))):
+                    data += more  # a short read (signal, network file system): rare
+                if len(data) > limit:
+                    raise _too_big(path, what, limit)
+                return data
             buffer = bytearray()
             while chunk := handle.read(min(_READ_CHUNK, limit + 1 - len(buffer))):
                 buffer += chunk
                 if len(buffer) > limit:
-                    raise LimitError(
-                        f"{path}: {what} is larger than the limit of {limit:,} bytes",
-                        hint="nothing was written; split it or shrink it",
-                    )
+                    raise _too_big(path, what, limit)
             return bytes(buffer)
     except FileNotFoundError:
         raise WorktimeError(f"{path} not found") from None
     except OSError as exc:
         raise os_error(exc, path, "read") from None
+
+
+def _too_big(path: Path, what: str, limit: int) -> LimitError:
+    return LimitError(
+        f"{path}: {what} is larger than the limit of {limit:,} bytes",
+        hint="nothing was written; split it or shrink it",
+    )
