@@ -109,13 +109,27 @@ def cli() -> Runner:
     return Runner()
 
 
+# How to get each tool a test may need, for the skip message (Debian package names).
+HOW_TO_GET = {
+    "chromium": "apt-get install chromium",
+    "npm": "apt-get install nodejs npm",
+    "node": "apt-get install nodejs",
+    "sqlite3": "apt-get install sqlite3",
+    "git": "apt-get install git",
+    "wrk": "apt-get install wrk",
+    "unshare": "apt-get install util-linux",
+    "setpriv": "apt-get install util-linux",
+}
+
+
 def require_tool(name: str, why: str) -> str:
-    """The path of `name`; skipped locally when missing, but a failure under CI=true."""
+    """The path of `name`; skipped locally (saying how to get it), a failure under CI=true."""
     path = shutil.which(name)
     if path is None:
         if IN_CI:
             pytest.fail(f"{name} is required under CI=true ({why}); .ci/run must install it")
-        pytest.skip(f"{name} not installed ({why})")
+        how = HOW_TO_GET.get(name, f"install {name}")
+        pytest.skip(f"{name} not installed ({why}); to run this test: {how}")
     return path
 
 

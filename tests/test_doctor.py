@@ -182,6 +182,22 @@ def test_missing_secret(healthy):
     )
 
 
+def test_a_secret_set_nowhere_says_so_not_none(healthy):
+    """Review: both sides None read as "does not see JWT_SECRET (None)"."""
+    (healthy / ".dev.vars").write_text("JWT_SECRET=x\n")
+    message = run(healthy)["wrangler dev"].message
+    assert "None" not in message
+    assert "GITHUB_CLIENT_ID (worktime: nowhere)" in message
+
+
+def test_doctor_json_failure_still_says_why_on_stderr(healthy, cli):
+    (healthy / ".dev.vars").write_text("JWT_SECRET=x\n")
+    result = cli("doctor", "--json", "--port", str(free_port()))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["ok"] is False
+    assert result.stderr == "error: 1 check(s) failed\n"
+
+
 def test_keyring_unusable_is_a_warning_when_dev_vars_supplies_everything(healthy, monkeypatch):
     import keyring
     from keyring.backends import fail

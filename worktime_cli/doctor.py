@@ -334,10 +334,11 @@ def _wrangler_dev_check(env: Environment) -> Check:
     unseen = [s for s in sights if s.wrangler is None]
 
     def where(sight: worker.SecretSight) -> str:
-        if sight.wrangler == sight.worktime:
-            return f"{sight.name} ({sight.wrangler})"
+        # Unseen first: when neither resolves it, both are None and would read as "(None)".
         if sight.wrangler is None:
             return f"{sight.name} (worktime: {sight.worktime or 'nowhere'})"
+        if sight.wrangler == sight.worktime:
+            return f"{sight.name} ({sight.wrangler})"
         return f"{sight.name} ({sight.wrangler}; worktime: {sight.worktime or 'nowhere'})"
 
     if not unseen:

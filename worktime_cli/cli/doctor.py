@@ -43,15 +43,17 @@ def doctor(
             ["", "check", "detail", "fix"],
             [[_MARKS[c.status], c.name, c.message, c.hint or ""] for c in report.checks],
         )
-        failed = sum(c.status == "fail" for c in report.checks)
-        warned = sum(c.status == "warn" for c in report.checks)
-        if failed:
-            output.error(f"{failed} check(s) failed")
-        elif warned:
-            # Not "all checks passed": a warning (e.g. a secret plain `wrangler dev` cannot
-            # see) is exactly what a user must not miss.
-            output.warn(f"{warned} warning{'s' if warned > 1 else ''}, no check failed")
-        else:
-            output.success("all checks passed")
+    # The verdict is talk (stderr) in both modes: a script reading --json still sees why the
+    # exit code is 1.
+    failed = sum(c.status == "fail" for c in report.checks)
+    warned = sum(c.status == "warn" for c in report.checks)
+    if failed:
+        output.error(f"{failed} check(s) failed")
+    elif warned:
+        # Not "all checks passed": a warning (e.g. a secret plain `wrangler dev` cannot
+        # see) is exactly what a user must not miss.
+        output.warn(f"{warned} warning{'s' if warned > 1 else ''}, no check failed")
+    else:
+        output.success("all checks passed")
     if not report.ok:
         raise typer.Exit(1)
