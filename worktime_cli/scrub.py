@@ -139,3 +139,15 @@ def looks_secret(text: str) -> bool:
         )
         return classes >= 3
     return False
+
+
+_WORD = re.compile(r"""[^\s'"(),]+""")
+
+
+def usage_message(message: str) -> str:
+    """A usage error's text (Click's own wording) with every word that looks like a secret masked.
+
+    Click repeats what it could not parse ("Got unexpected extra argument (sk_live_…)",
+    "No such option: --ghp_…"); the usual such word is a value pasted in the wrong place.
+    """
+    return _WORD.sub(lambda m: MASK if looks_secret(m.group().lstrip("-")) else m.group(), message)

@@ -260,3 +260,24 @@ def test_a_backend_without_priority_is_not_trusted():
             pass
 
     assert keyring_store.assess(Unrated()).secure is False
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Got unexpected extra argument (sk_live_4eC39HqLyjWDarjtT1zdp7dc)",
+            "Got unexpected extra argument (***)",
+        ),
+        (
+            "No such option: --ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "No such option: ***",
+        ),
+        (
+            "Invalid value for '--port' / '-p': 'eighty' is not a valid int range.",
+            "Invalid value for '--port' / '-p': 'eighty' is not a valid int range.",
+        ),
+    ],
+)
+def test_usage_messages_mask_secret_looking_words(message: str, expected: str):
+    assert scrub.usage_message(message) == expected
