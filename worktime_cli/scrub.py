@@ -124,21 +124,32 @@ _SECRET_SHAPES = re.compile(
 def looks_secret(text: str) -> bool:
     """Whether `text` looks like a credential: a known token prefix, or long random-looking text.
 
+    "Random-looking" is 16+ characters without spaces mixing upper case, lower case and
+    digits (base64, most API tokens); hex ids (KV namespaces, hashes) and paths are not.
     For deciding whether to repeat a word the user typed: when in doubt, it is not shown.
     """
     if _SECRET_SHAPES.search(text):
         return True
-    if len(text) >= 16 and not any(c.isspace() for c in text):
-        classes = sum(
-            (
-                any(c.islower() for c in text),
-                any(c.isupper() for c in text),
-                any(c.isdigit() for c in text),
-                any(not c.isalnum() for c in text),
-            )
-        )
-        return classes >= 3
-    return False
+    if len(text) < 16 or any(c.isspace() for c in text):
+        return False
+    if text.startswith(("/", "./", "../", "~/")) and text.count("/") >= 2:
+        return False  # a path: Click names the file it could not use
+    return (
+        any(c.islower() for c in text)
+        and any(c.isupper() for c in text)
+        and any(c.isdigit() for c in text)
+    )
+
+
+def value_as_name(name: str) -> bool:
+    """Whether a would-be secret *name* is more likely a value typed in its place.
+
+    Stricter than `looks_secret`: names like `GithubClientId2024` stay usable; a token
+    prefix, or 20+ random-looking characters with no `_`, does not pass.
+    """
+    if _SECRET_SHAPES.search(name):
+        return True
+    return len(name) >= 20 and "_" not in name and looks_secret(name)
 
 
 _WORD = re.compile(r"""[^\s'"(),]+""")

@@ -229,7 +229,7 @@ def _validate_name_at(name: str, where: str) -> None:
         validate_name(name)
     except WorktimeError as exc:
         raise WorktimeError(f"{where}: not a valid secret name", exc.hint) from None
-    if scrub.looks_secret(name):
+    if scrub.value_as_name(name):
         raise WorktimeError(
             f"{where}: a name that looks like a secret value (not shown)",
             hint='expected {"NAME": "value"}: is a value in the name\'s place?',

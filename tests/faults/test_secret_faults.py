@@ -222,6 +222,9 @@ def test_describe_shows_shape_not_strings():
         ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", True),
         ("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", True),
         ("JWT_SECRET", False),
+        ("8261cfe8323dd703d3e553434db498fec63d9a7e", False),  # a hex id
+        ("/tmp/pytest-of-root/test_Bad_input0/inputs/a-folder", False),
+        ("Jq7dK2mX9pLwR4tZ8vN3bY6c", True),
         ("localhost", False),
         ("wrangler.toml", False),
     ],
@@ -277,7 +280,30 @@ def test_a_backend_without_priority_is_not_trusted():
             "Invalid value for '--port' / '-p': 'eighty' is not a valid int range.",
             "Invalid value for '--port' / '-p': 'eighty' is not a valid int range.",
         ),
+        (
+            "Invalid value for '--config': File '/tmp/pytest-7/Inputs2/a-folder' is a directory.",
+            "Invalid value for '--config': File '/tmp/pytest-7/Inputs2/a-folder' is a directory.",
+        ),
     ],
 )
 def test_usage_messages_mask_secret_looking_words(message: str, expected: str):
     assert scrub.usage_message(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "refused"),
+    [
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", True),
+        ("Jq7dK2mX9pLwR4tZ8vN3bY6c", True),
+        ("GithubClientId2024Prod", False),
+        ("STRIPE_KEY_2024_PROD_EU", False),
+    ],
+)
+def test_secret_names_that_are_values(cli, memory_keyring, name: str, refused: bool):
+    result = cli("secret", "put", name, input="value-1234")
+    if refused:
+        assert result.exit_code == 1
+        assert name not in result.output
+        assert memory_keyring.store == {}
+    else:
+        assert result.exit_code == 0, result.stderr

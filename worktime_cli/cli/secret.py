@@ -70,7 +70,7 @@ def checked_name(name: str) -> str:
     from worktime_cli.targets.secrets import validate_name
 
     hint = "names start with a letter or _ and contain only letters, digits and _"
-    if scrub.looks_secret(name) or not name.isprintable():
+    if scrub.value_as_name(name) or not name.isprintable():
         # `sk_live_…` even matches the name pattern: stored, its "name" would be printed.
         raise WorktimeError(
             "invalid secret name (not shown: it looks like a secret value)",
