@@ -16,6 +16,7 @@ holds tokens: `{"key": 1, "value": <string, 40 chars>}`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable
@@ -144,12 +145,18 @@ def looks_secret(text: str) -> bool:
 def value_as_name(name: str) -> bool:
     """Whether a would-be secret *name* is more likely a value typed in its place.
 
-    Stricter than `looks_secret`: names like `GithubClientId2024` stay usable; a token
-    prefix, or 20+ random-looking characters with no `_`, does not pass.
+    Stricter than `looks_secret`: names like `GithubClientId2024Prod` stay usable; a token
+    prefix, or 20+ characters with no `_` that switch between upper case, lower case and
+    digits at least every other character (random text does ~62% of the time, words far
+    less), does not pass.
     """
     if _SECRET_SHAPES.search(name):
         return True
-    return len(name) >= 20 and "_" not in name and looks_secret(name)
+    if len(name) < 20 or "_" in name or not looks_secret(name):
+        return False
+    classes = [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3 for c in name]
+    switches = sum(a != b for a, b in itertools.pairwise(classes))
+    return switches / (len(name) - 1) >= 0.5
 
 
 _WORD = re.compile(r"""[^\s'"(),]+""")
