@@ -289,19 +289,37 @@ def delete_chunks(
 
 def _pack(entries: Iterable[tuple[str, Any]], max_items: int, max_bytes: int) -> list[Chunk]:
     chunks: list[Chunk] = []
+    group: list[tuple[str, Any]] = []
+    for key, entry in entries:
+        _check_bulk_key(key)
+        group.append((key, entry))
+        if len(group) == max_items:
+            chunks += _by_size(group, max_bytes)
+            group = []
+    if group:
+        chunks += _by_size(group, max_bytes)
+    return chunks
+
+
+def _by_size(group: list[tuple[str, Any]], max_bytes: int) -> list[Chunk]:
+    """One chunk when the group's body fits (encoded once: the common case), else split."""
+    body = json.dumps([entry for _key, entry in group], separators=_COMPACT).encode()
+    if len(body) < max_bytes:
+        return [Chunk(tuple(key for key, _entry in group), body)]
+    # Too large: item by item (the same bytes, as a compact list is its items joined by ",").
+    chunks: list[Chunk] = []
     keys: list[str] = []
     parts: list[bytes] = []
     size = 2  # the brackets
-    for key, entry in entries:
-        key_segment(key)  # the API's key rules (not empty, not . or .., 512 bytes)
-        part = json.dumps(entry, separators=(",", ":")).encode()
+    for key, entry in group:
+        part = json.dumps(entry, separators=_COMPACT).encode()
         if 2 + len(part) >= max_bytes:
             raise LimitError(
                 f"the bulk item {key!r} alone is {len(part)} bytes encoded; one API request "
                 f"is under {max_bytes // 1_000_000} MB",
                 hint="write that value with `worktime kv key put` instead",
             )
-        if keys and (len(keys) == max_items or size + 1 + len(part) >= max_bytes):
+        if keys and size + 1 + len(part) >= max_bytes:
             chunks.append(Chunk(tuple(keys), b"[" + b",".join(parts) + b"]"))
             keys, parts, size = [], [], 2
         size += len(part) + (1 if keys else 0)
@@ -310,6 +328,15 @@ def _pack(entries: Iterable[tuple[str, Any]], max_items: int, max_bytes: int) ->
     if keys:
         chunks.append(Chunk(tuple(keys), b"[" + b",".join(parts) + b"]"))
     return chunks
+
+
+_COMPACT = (",", ":")
+
+
+def _check_bulk_key(key: str) -> None:
+    """`key_segment`'s rules without building the segment (a bulk key is not in the URL)."""
+    if not key or key in (".", "..") or len(key) * 4 > MAX_KEY_BYTES:
+        key_segment(key)  # raises the one message for each rule (or passes a long-looking key)
 
 
 @dataclass(frozen=True)
