@@ -388,7 +388,6 @@ XFAIL: dict[str, str] = {
     "report-user-not-utf8": "admin (report --user): " + NOT_UTF8,
     "sessions-user-not-utf8": "admin (sessions list --user): " + NOT_UTF8,
     "users-show-login-not-utf8": "admin (users show LOGIN): " + NOT_UTF8,
-    "d1-execute-sql-not-utf8": "d1 execute --command: " + NOT_UTF8,
     "migrations-create-name-too-long": "migrations create: a name longer than the file system allows is unexpected OSError, not refused first",
     "migrations-create-not-utf8": "migrations create: a message with bytes that are not UTF-8 is slugged silently instead of refused",
     "d1-execute-file-fifo": "d1 execute --file: opening a FIFO with no writer hangs",
