@@ -293,7 +293,8 @@ def test_defer_foreign_keys_table_rebuild_works(proj: Project) -> None:
     # … with PRAGMA defer_foreign_keys = ON it works, and the check at the end passes.
     proj.write("0002_rebuild_p.sql", "PRAGMA defer_foreign_keys = ON;\n" + rebuild)
     result = migrations.apply(proj.cfg, proj.db, None)
-    assert result.warnings == ()
+    # Only lint's warning about the DROP (no ON DELETE action: no cascade-drop error).
+    assert [w.split(": ")[1] for w in result.warnings] == ["destructive"]
     assert proj.query("SELECT c.id, p.name FROM c JOIN p ON p.id = c.p_id") == [(10, "one")]
 
 
@@ -303,7 +304,10 @@ def test_foreign_keys_off_warns(proj: Project) -> None:
         "0002_off.sql",
         "-- rebuild\nPRAGMA foreign_keys = OFF;\nSELECT 1;\nPRAGMA foreign_keys=ON;\n",
     )
-    result = migrations.apply(proj.cfg, proj.db, None)
+    # An error-level lint finding (fk-off): refused unless allowed, then a warning.
+    with pytest.raises(WorktimeError, match=rf"{re.escape(str(path))}:2: fk-off: "):
+        migrations.apply(proj.cfg, proj.db, None)
+    result = migrations.apply(proj.cfg, proj.db, None, allow=("fk-off",))
     assert len(result.warnings) == 1
     assert result.warnings[0].startswith(f"{path}:2: PRAGMA foreign_keys = OFF has no effect here")
     assert result.applied == ["0001_initial_schema.sql", "0002_off.sql"]

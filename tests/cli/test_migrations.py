@@ -28,6 +28,7 @@ COMMANDS = [
     ("d1", "migrations", "mark-applied"),
     ("d1", "migrations", "down"),
     ("d1", "migrations", "verify"),
+    ("d1", "migrations", "lint"),
     ("d1", "restore"),
 ]
 
@@ -153,8 +154,11 @@ def test_apply_failure_names_file_and_line(cli, proj: Project) -> None:
 
 def test_apply_warns_about_foreign_keys_off(cli, proj: Project) -> None:
     path = proj.write("0002_off.sql", "PRAGMA foreign_keys = OFF;\n")
-    result = cli("d1", "migrations", "apply", "worktime-db")
-    assert result.exit_code == 0
+    refused = cli("d1", "migrations", "apply", "worktime-db")
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith("hint: fix them, or pass --allow fk-off to apply anyway\n")
+    result = cli("d1", "migrations", "apply", "worktime-db", "--allow", "fk-off")
+    assert result.exit_code == 0, result.output
     assert f"warning: {path}:1: PRAGMA foreign_keys = OFF has no effect here" in " ".join(
         result.stderr.split()
     )

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         Status,
     )
     from worktime_cli.migrations.engine import DownSQL
+    from worktime_cli.migrations.lint import LintResult
     from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.snapshots import RestoreResult, SnapshotList
     from worktime_cli.targets.migrations import MigrationsTarget
@@ -178,6 +179,14 @@ def apply(
             help="Apply even if a pending migration's down SQL fails verify (warns instead).",
         ),
     ] = False,
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            metavar="CODE",
+            help="Apply despite this error-level lint finding (repeatable), e.g. fk-off.",
+        ),
+    ] = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -186,8 +195,9 @@ def apply(
 ) -> None:
     """Apply pending migrations, each atomically with its tracking row.
 
-    First the pending migrations are replayed in memory (as `verify`): one whose down SQL
-    does not undo it is refused unless --allow-broken-down.
+    First the pending migrations are linted (as `lint`: error-level findings refuse the
+    run unless --allow CODE) and replayed in memory (as `verify`: one whose down SQL does
+    not undo it is refused unless --allow-broken-down).
 
     Asks first on a terminal (as wrangler); without a terminal it proceeds. A failing
     migration leaves no trace; the ones before it stay applied. Locally a snapshot is taken
@@ -218,6 +228,7 @@ def apply(
             allow_out_of_order=allow_out_of_order,
             allow_empty=allow_empty,
             allow_broken_down=allow_broken_down,
+            allow=tuple(allow or ()),
         )
         count = len(planned.steps)
         if (
@@ -488,6 +499,53 @@ def verify(
     output.render(result, json=json, human=_show_verified)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("lint")
+def lint(
+    database: OptionalDatabaseArg = None,
+    config: ConfigOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Find D1's hazards in the migration files before apply: code, severity, file:line, fix.
+
+    Errors: DROP TABLE of a parent with ON DELETE CASCADE children (their rows go, even in a
+    rebuild: D1 cannot turn foreign keys off), PRAGMA foreign_keys = OFF, BEGIN/COMMIT,
+    statements over 100,000 bytes, tables over 100 columns, trigger bodies D1's splitter
+    cuts (CRLF, lowercase begin, CASE … END). Warnings: destructive statements, ADD COLUMN
+    NOT NULL without DEFAULT, quote marks in comments. Exits 1 on any error.
+
+    Example:
+
+        worktime d1 migrations lint
+        worktime d1 migrations lint worktime-db --json
+    """
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.migrations import engine
+
+    with open_context(config=config) as ctx:
+        result = engine.lint_all(ctx.migrations(_only_database(ctx.config, database)))
+    output.render(result, json=json, human=_show_lint)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _show_lint(result: LintResult) -> None:
+    for f in result.findings:
+        line = f"{f.where}: {f.code}: {f.message}"
+        if f.severity == "error":
+            output.error(line, hint=f"fix: {f.fix}")
+        else:
+            output.warn(f"{line} (fix: {f.fix})")
+    errors = len(result.errors)
+    summary = (
+        f"{result.checked} migration(s) of {result.database}: {errors} error(s), "
+        f"{len(result.findings) - errors} warning(s)"
+    )
+    if result.ok:
+        output.success(summary)
+    else:
+        output.info(summary)
 
 
 def _show_verified(result: VerifyResult) -> None:

@@ -16,7 +16,7 @@ callers that only ever work locally (`init`, `dev`, `doctor`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from worktime_cli.config import Config, D1Binding
@@ -164,6 +164,7 @@ def apply(
     allow_out_of_order: bool = False,
     allow_empty: bool = False,
     allow_broken_down: bool = False,
+    allow: Collection[str] = (),
     on_event: Callable[[MigrationEvent], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations to the local database (see `engine.apply`)."""
@@ -177,6 +178,7 @@ def apply(
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
         allow_broken_down=allow_broken_down,
+        allow=allow,
         on_event=on_event,
     )
 

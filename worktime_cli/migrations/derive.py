@@ -24,7 +24,7 @@ from worktime_cli.sqlscript import Statement
 
 DERIVED_MARK = "-- Derived by worktime"
 
-_TOKEN = re.compile(
+TOKEN = re.compile(
     r"""
     (?P<space>\s+|--[^\n]*(?:\n|$)|/\*.*?(?:\*/|$))
   | (?P<ident>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|[A-Za-z_\x80-\U0010ffff][\w$\x80-\U0010ffff]*)
@@ -58,7 +58,7 @@ _KINDS = frozenset({"TABLE", "INDEX", "VIEW", "TRIGGER"})
 def tokens(sql: str, limit: int = 64) -> list[str]:
     """The first `limit` tokens of `sql`, comments and blanks skipped."""
     found: list[str] = []
-    for match in _TOKEN.finditer(sql):
+    for match in TOKEN.finditer(sql):
         if match.lastgroup == "space":
             continue
         found.append(match.group())

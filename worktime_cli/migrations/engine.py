@@ -10,7 +10,7 @@ restore nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +37,7 @@ from worktime_cli.migrations.plan import (
 )
 
 if TYPE_CHECKING:
+    from worktime_cli.migrations.lint import LintResult
     from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.snapshots import Snapshot
     from worktime_cli.targets.migrations import MigrationsTarget
@@ -160,6 +161,8 @@ def plan_apply_for(
     allow_empty: bool = False,
     verify: bool = True,
     allow_broken_down: bool = False,
+    lint: bool = True,
+    allow: Collection[str] = (),
 ) -> RunPlan:
     """What `apply` would run on `target`; raises before anything if it must refuse.
 
@@ -178,10 +181,49 @@ def plan_apply_for(
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
     )
-    if not verify or not the_plan.steps:
+    if not the_plan.steps:
         return the_plan
-    warnings = verify_pending(target, found, applied, the_plan, allow_broken_down=allow_broken_down)
+    warnings: list[str] = []
+    if lint:
+        warnings += lint_pending(found, applied, the_plan, allow=allow)
+    if verify:
+        warnings += verify_pending(
+            target, found, applied, the_plan, allow_broken_down=allow_broken_down
+        )
     return replace(the_plan, warnings=the_plan.warnings + tuple(warnings))
+
+
+def lint_pending(
+    found: list[files.Source],
+    applied: list[AppliedRow],
+    the_plan: RunPlan,
+    *,
+    allow: Collection[str] = (),
+) -> list[str]:
+    """Lint what `the_plan` applies (on the applied history); error-level findings not in
+    `allow` refuse the run before anything changes, the rest become warnings."""
+    from worktime_cli.migrations import lint
+
+    lint.check_allowed(allow)
+    by_name = {s.name: s for s in found}
+    ground = [by_name[r.name] for r in applied if r.name in by_name]
+    planned = [by_name[s.name] for s in the_plan.steps]
+    findings = lint.lint(ground + planned, check={s.name for s in planned})
+    blocking = [f for f in findings if f.severity == lint.ERROR and f.code not in allow]
+    if blocking:
+        shown = "\n".join(f"  {f.text()}\n    fix: {f.fix}" for f in blocking)
+        codes = sorted({f.code for f in blocking})
+        raise lint.LintError(
+            f"{len(blocking)} error-level lint finding(s) in what apply would run; nothing "
+            f"applied:\n{shown}",
+            hint="fix them, or pass "
+            + " ".join(f"--allow {c}" for c in codes)
+            + " to apply anyway",
+        )
+    # Rules already warned by the plan (foreign_keys = OFF) are not said twice.
+    return [
+        f"{f.text()} (fix: {f.fix})" for f in findings if f not in blocking and f.code != "fk-off"
+    ]
 
 
 class BrokenDownError(WorktimeError):
@@ -217,9 +259,8 @@ def verify_pending(
         ]
     warnings: list[str] = []
     broken = [m for m in checked if m.broken_down]
-    for m in checked:
-        if m.up == verify.FAILED:
-            warnings.append(f"verify: {m.name} fails on a fresh database: {m.error}")
+    # A pending up that fails here is not reported: the real run fails on it with the same
+    # file:line (the scratch holds the same schema), and says what went through before it.
     if broken and not allow_broken_down:
         first = broken[0]
         details = "\n".join(first.diff[:10])
@@ -247,6 +288,16 @@ def verify_all(target: MigrationsTarget) -> VerifyResult:
             )
         ),
     )
+
+
+def lint_all(target: MigrationsTarget) -> LintResult:
+    """`migrations lint`: every migration file, replayed in order (the database is not read)."""
+    from worktime_cli.migrations import lint
+
+    found, unreadable = lint.read_for_lint(files.discover(target.folder))
+    findings = unreadable + lint.lint(found)
+    checked = len(found) + len({f.file for f in unreadable})
+    return lint.LintResult(target.binding.database_name, checked, tuple(findings))
 
 
 @dataclass(frozen=True)
@@ -347,6 +398,7 @@ def apply(
     allow_out_of_order: bool = False,
     allow_empty: bool = False,
     allow_broken_down: bool = False,
+    allow: Collection[str] = (),
     on_event: Callable[[MigrationEvent], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations in order, each with its tracking rows atomically."""
@@ -358,6 +410,7 @@ def apply(
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
         allow_broken_down=allow_broken_down,
+        allow=allow,
     )
     return run(target, the_plan, dry_run=dry_run, on_event=on_event, started=started)
 

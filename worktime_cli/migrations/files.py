@@ -148,9 +148,9 @@ def read(file: MigrationFile) -> Source:
         file,
         sql,
         checksum(data),
-        tuple(split(sql)),
+        tuple(split(sql, str(file.path))),
         down,
-        tuple(split(down)) if down is not None else (),
+        tuple(split(down, str(file.down_path))) if down is not None else (),
     )
 
 
