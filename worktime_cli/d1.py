@@ -351,7 +351,7 @@ def set_wal_mode(conn: sqlite3.Connection) -> None:
 
 def connect(path: Path, *, create: bool = False) -> D1Connection:
     """Open a local D1 file with D1's behaviour. Without `create`, a missing file is an error."""
-    if not create and not path.is_file():
+    if not create and not fsutil.is_file(path):
         raise NotFoundError(
             f"local database file {path} does not exist",
             hint="create it with `worktime d1 create NAME` or `worktime init`",
@@ -449,7 +449,7 @@ def execute_file(
     """
     started = time.perf_counter()
     sql_file = open_sql_file(sql_path)
-    if create and not db_path.is_file():
+    if create and not fsutil.is_file(db_path):
         connect(db_path, create=True).close()
     native = _execute_natively(db_path, sql_file, on_progress)
     if native is not None:
@@ -539,7 +539,7 @@ def _execute_natively(
     """
     from worktime_cli import sqlite_native
 
-    if not db_path.is_file():
+    if not fsutil.is_file(db_path):
         return None
     # No waiting here: a busy database falls to the portable path, which says it is waiting.
     native = sqlite_native.open_native(db_path, busy_timeout_ms=0, limits=LIMITS)
@@ -689,7 +689,7 @@ def database_path(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
 def describe(cfg: Config, db: D1Binding, persist_to: Path | None, *, tables: bool) -> DatabaseInfo:
     """Facts about one database; with `tables`, user tables and their row counts."""
     path = database_path(cfg, db, persist_to)
-    exists = path.is_file()
+    exists = fsutil.is_file(path)
     size = sum(p.stat().st_size for p in (path, _sibling(path, "-wal")) if p.is_file())
     table_info: tuple[TableInfo, ...] | None = None
     if tables:

@@ -60,8 +60,6 @@ def os_error(exc: OSError, path: Path | str | None = None, action: str = "write"
     where = path if path is not None else exc.filename
     reason = exc.strerror or type(exc).__name__
     fix = _FIXES.get(exc.errno or 0)
-    if exc.errno == errno.EISDIR and action == "read":
-        fix = "give a file, not a folder"
     return WorktimeError(f"cannot {action} {where}: {reason}", hint=fix)
 
 
@@ -72,6 +70,16 @@ def translated(path: Path | str, action: str = "write") -> Iterator[None]:
         yield
     except OSError as exc:
         raise os_error(exc, path, action) from None
+
+
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, but a folder we may not enter is an error naming it, not a crash."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise os_error(exc, path, "open") from None
 
 
 # --- temp files and their cleanup ------------------------------------------------------------
@@ -218,6 +226,10 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
             return bytes(buffer)
     except FileNotFoundError:
         raise WorktimeError(f"{path} not found") from None
+    except IsADirectoryError:
+        raise WorktimeError(
+            f"cannot read {path}: Is a directory", hint="give a file, not a folder"
+        ) from None
     except OSError as exc:
         raise os_error(exc, path, "read") from None
 

@@ -69,7 +69,7 @@ def take(
     if operation not in OPERATIONS:
         raise ValueError(f"unknown snapshot operation {operation!r}")
     source_path = d1.database_path(cfg, db, persist_to)
-    if not source_path.is_file():
+    if not fsutil.is_file(source_path):
         return None
     target_dir = folder(cfg, db, persist_to)
     with fsutil.translated(target_dir, "create"):

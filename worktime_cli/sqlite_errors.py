@@ -80,7 +80,22 @@ def storage_error(
     if code is None or code not in _STORAGE:
         return None
     why, fix = _STORAGE[code]
+    if code in (SQLITE_CANTOPEN, SQLITE_READONLY) and _on_read_only_fs(path):
+        # SQLite cannot tell "read-only file system" from "no permission": the kernel can.
+        why = "it is on a read-only file system"
+        fix = "remount it read-write, or use a writable state folder (--persist-to DIR)"
     return WorktimeError(f"cannot use the {what} {path}: {why}", hint=fix)
+
+
+def _on_read_only_fs(path: object) -> bool:
+    folder = os.path.dirname(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else None
+    while folder:
+        try:
+            return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            parent = os.path.dirname(folder)
+            folder = parent if parent != folder else None
+    return False
 
 
 BUSY_TIMEOUT_ENV = "WORKTIME_BUSY_TIMEOUT"

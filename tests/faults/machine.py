@@ -55,7 +55,13 @@ def as_other_user(argv: list[str], *, cwd: Path, home: Path) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "HOME": str(home), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={
+            **os.environ,
+            "HOME": str(home),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # The repository, importable by any uid (the editable install's hook may not be).
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        },
     )
 
 

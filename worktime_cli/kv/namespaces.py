@@ -7,6 +7,8 @@ a namespace, so an unknown name is the same error locally and with `--remote`.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -236,7 +238,8 @@ def create_namespace(
                 store.index_path.parent.mkdir(parents=True, exist_ok=True)
                 store.blobs_dir.mkdir(parents=True)
         except BaseException:
-            _remove_local_data(state_root, store)
+            with contextlib.suppress(OSError):  # what could not be made cannot be removed
+                _remove_local_data(state_root, store)
             raise
     try:
         new_cfg = append_table(cfg.path, "kv_namespaces", {"binding": binding, "id": namespace_id})
@@ -252,7 +255,8 @@ def _remove_local_data(state_root: Path, store: KVStore) -> None:
     import shutil
 
     for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{store.index_path}{suffix}").unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{store.index_path}{suffix}")
     folder = store.blobs_dir.parent  # v3/kv/<id>: KVStore refuses ids that would be anything else
     assert folder.parent == state_root / "v3" / "kv" and folder.name != state.KV_UNIQUE_KEY
     shutil.rmtree(folder, ignore_errors=True)

@@ -147,7 +147,7 @@ class KVStore:
 
     @property
     def exists(self) -> bool:
-        return self.index_path.is_file()
+        return fsutil.is_file(self.index_path)
 
     def create(self) -> None:
         """Create the (empty) index and value folder now rather than on the first write.
@@ -164,7 +164,7 @@ class KVStore:
         """The connection, opened on first use; `None` when reading a store never written."""
         if self._conn is not None:
             return self._conn
-        if not create and not self.index_path.is_file():
+        if not create and not fsutil.is_file(self.index_path):
             return None
         with fsutil.translated(self.index_path.parent, "create"):
             self.index_path.parent.mkdir(parents=True, exist_ok=True)
