@@ -53,9 +53,12 @@ DryRunOption = Annotated[
 
 
 def register(d1_app: typer.Typer) -> None:
-    """Add `migrations` (and `restore`) under the `d1` group."""
+    """Add `migrations`, `restore` and `reset` under the `d1` group."""
+    from worktime_cli.cli.reset import reset
+
     d1_app.add_typer(app)
     d1_app.command("restore")(restore)
+    d1_app.command("reset")(reset)
 
 
 @app.command("create")

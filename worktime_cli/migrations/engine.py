@@ -399,6 +399,8 @@ def apply(
     allow_empty: bool = False,
     allow_broken_down: bool = False,
     allow: Collection[str] = (),
+    verify: bool = True,
+    lint: bool = True,
     on_event: Callable[[MigrationEvent], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations in order, each with its tracking rows atomically."""
@@ -411,6 +413,8 @@ def apply(
         allow_empty=allow_empty,
         allow_broken_down=allow_broken_down,
         allow=allow,
+        verify=verify,
+        lint=lint,
     )
     return run(target, the_plan, dry_run=dry_run, on_event=on_event, started=started)
 
