@@ -11,6 +11,7 @@ from tests.support.migrations import SEED, SEED_DOWN, Project, make_project, tab
 from worktime_cli import migrations
 from worktime_cli.migrations import engine
 from worktime_cli.migrations.engine import BrokenDownError
+from worktime_cli.migrations.verify import VerifyResult
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def proj(project: Path) -> Project:
     return make_project(project)
 
 
-def _verify(proj: Project) -> engine.VerifyResult:
+def _verify(proj: Project) -> VerifyResult:
     return engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db))
 
 

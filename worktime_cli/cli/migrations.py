@@ -182,6 +182,13 @@ def apply(
             help="Apply even if a pending migration's down SQL fails verify (warns instead).",
         ),
     ] = False,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group",
+            help="Run them all as ONE atomic unit (remote: one request): all or none.",
+        ),
+    ] = False,
     allow: Annotated[
         list[str] | None,
         typer.Option(
@@ -202,8 +209,13 @@ def apply(
     run unless --allow CODE) and replayed in memory (as `verify`: one whose down SQL does
     not undo it is refused unless --allow-broken-down).
 
-    Asks first on a terminal (as wrangler); without a terminal it proceeds. A failing
-    migration leaves no trace; the ones before it stay applied. Locally a snapshot is taken
+    Asks first on a terminal (as wrangler); without a terminal it proceeds.
+
+    What a failure leaves behind: without --group, each migration is atomic on its own, the
+    run stops at the first failure, and the ones before it stay applied. With --group, all
+    pending migrations and their tracking rows run as one atomic unit (remote: one /query
+    request, one round trip): a failure leaves none of them applied. --group refuses before
+    sending when the group does not fit one D1 request (1,000 statements, 10 MB). Locally a snapshot is taken
     first (`worktime d1 restore` undoes the run). With --remote, each migration runs on
     Cloudflare as one atomic batch, in wrangler's protocol (same d1_migrations table).
 
@@ -246,7 +258,7 @@ def apply(
             )
         ):
             raise typer.Exit(1)
-        _run(target, planned, dry_run=dry_run, json=json, human=_show_apply)
+        _run(target, planned, dry_run=dry_run, json=json, human=_show_apply, group=group)
 
 
 def _run(
@@ -256,12 +268,15 @@ def _run(
     dry_run: bool,
     json: bool,
     human: Callable[[RunResult], None],
+    group: bool = False,
 ) -> None:
     """Run a plan and show its result; on failure, what went through, then the error."""
     from worktime_cli.migrations import MigrationError, engine
 
     try:
-        result = engine.run(target, planned, dry_run=dry_run, on_event=_event_printer(json))
+        result = engine.run(
+            target, planned, dry_run=dry_run, on_event=_event_printer(json), group=group
+        )
     except MigrationError as exc:
         _warn(exc.result)
         # With --json the error boundary prints the one error envelope on stdout; a second
@@ -334,6 +349,13 @@ def rollback(
         str | None, typer.Option("--to", help="Roll back everything applied after this migration.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Roll back every applied migration.")] = False,
+    group: Annotated[
+        bool,
+        typer.Option(
+            "--group",
+            help="Run them all as ONE atomic unit (remote: one request): all or none.",
+        ),
+    ] = False,
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     remote: RemoteOption = False,
@@ -348,8 +370,13 @@ def rollback(
     branch), from the copy captured when the migration was applied, or is derived from the
     up file when every statement of it can be inverted (CREATE, ADD COLUMN, RENAME). A
     migration applied by wrangler gets derived down SQL only while the live schema is
-    exactly what the applied files build. Locally a snapshot is
-    taken first; with --remote, each rollback runs on Cloudflare as one atomic batch.
+    exactly what the applied files build.
+
+    What a failure leaves behind: without --group, the rollbacks before the failing one stay
+    done. With --group (e.g. --steps N --group), every rollback and its tracking rows run as
+    one atomic unit (remote: one request): a failure leaves all of them applied. Locally a
+    snapshot is taken first; with --remote, each rollback runs on Cloudflare as one atomic
+    batch.
 
     Example:
 
@@ -379,7 +406,7 @@ def rollback(
                 yes=yes,
                 action=f"roll back migrations of {target.label}",
             )
-        _run(target, planned, dry_run=dry_run, json=json, human=_show_rollback)
+        _run(target, planned, dry_run=dry_run, json=json, human=_show_rollback, group=group)
 
 
 def _show_rollback(result: RunResult) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli.errors import NotFoundError, SQLError, WorktimeError
+from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.migrations import files
 from worktime_cli.migrations.plan import (
     APPLIED,
@@ -446,8 +446,13 @@ def run(
     dry_run: bool = False,
     on_event: Callable[[MigrationEvent], None] | None = None,
     started: float | None = None,
+    group: bool = False,
 ) -> RunResult:
-    """The one run loop: every step of `the_plan` through `target.run`, in order."""
+    """The one run loop: every step of `the_plan` through `target.run`, in order.
+
+    With `group`, all steps go through `target.run_group` as one atomic unit instead: a
+    failure leaves none of them done (per step, the ones before a failure stay done).
+    """
     started = time.perf_counter() if started is None else started
     operation = the_plan.operation
     database = target.binding.database_name
@@ -464,6 +469,8 @@ def run(
             the_plan.warnings,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
+    if group:
+        return _run_group(target, the_plan, on_event=on_event, started=started)
     snapshot = target.before_run(operation)
     outcomes = {s.name: Outcome(s.name, idle, source=s.source) for s in the_plan.steps}
     changed = False
@@ -518,6 +525,55 @@ def run(
         target.discard(snapshot)
         snapshot = None
     return result()
+
+
+def _run_group(
+    target: MigrationsTarget,
+    the_plan: RunPlan,
+    *,
+    on_event: Callable[[MigrationEvent], None] | None,
+    started: float,
+) -> RunResult:
+    operation = the_plan.operation
+    database = target.binding.database_name
+    idle = APPLIED if operation == "rollback" else PENDING
+    done_status = APPLIED if operation == "apply" else ROLLED_BACK
+    total = len(the_plan.steps)
+    snapshot = target.before_run(operation)
+
+    def result(status: str, error: str | None = None, ms: float | None = None) -> RunResult:
+        return RunResult(
+            operation,
+            database,
+            False,
+            tuple(Outcome(s.name, status, ms, source=s.source) for s in the_plan.steps),
+            the_plan.warnings,
+            snapshot,
+            (time.perf_counter() - started) * 1000,
+            error,
+        )
+
+    if on_event:
+        on_event(MigrationEvent(f"{total} migration(s) as one group", "start", 1, 1))
+    began = time.perf_counter()
+    try:
+        with target.lock():
+            target.run_group(the_plan.steps)
+    except WorktimeError as exc:
+        target.discard(snapshot)
+        snapshot = None
+        if isinstance(exc, UsageError):
+            raise
+        raise MigrationError(
+            f"{'apply' if operation == 'apply' else 'rollback'} of the group failed; none of "
+            f"its {total} migration(s) changed: {exc.message}",
+            exc.hint,
+            result(idle, exc.message),
+        ) from None
+    except BaseException:
+        target.discard(snapshot)
+        raise
+    return result(done_status, ms=(time.perf_counter() - began) * 1000 / total)
 
 
 def mark_applied(target: MigrationsTarget, name: str) -> MarkResult:

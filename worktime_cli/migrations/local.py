@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -212,14 +212,52 @@ class LocalMigrations:
             finally:
                 conn.close()
 
+    def run_group(self, steps: Sequence[Step]) -> None:
+        """Every step in one `BEGIN IMMEDIATE` transaction: all or none."""
+        conn = self._conn
+        if conn is None:
+            raise AssertionError("LocalMigrations.run_group outside lock()")
+        db = self._binding
+        tracking = d1.quote_identifier(db.migrations_table)
+        with conn.transaction():
+            conn.execute(tracking_ddl(db.migrations_table))
+            conn.execute(facts_ddl(facts_table(db)))
+            for step in steps:
+                done = conn.execute(
+                    f"SELECT 1 FROM {tracking} WHERE name = ? /* worktime */", (step.name,)
+                ).fetchone()
+                if (done is not None) == (step.kind == "apply"):
+                    verb = "applied" if step.kind == "apply" else "rolled back"
+                    raise SQLError(f"{step.name} was {verb} by another run meanwhile")
+                self._steps_in_transaction(conn, step)
+
+    def _steps_in_transaction(self, conn: d1.D1Connection, step: Step) -> None:
+        db = self._binding
+        tracking = d1.quote_identifier(db.migrations_table)
+        facts = d1.quote_identifier(facts_table(db))
+        began = time.perf_counter()
+        for statement in step.statements:
+            conn.run(statement, step.label, collect=False)
+        if step.statements:
+            foreign_key_check(conn, step.label)
+        if step.kind == "apply":
+            duration = (time.perf_counter() - began) * 1000
+            conn.execute(f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (step.name,))
+            conn.execute(
+                f"INSERT OR REPLACE INTO {facts} (name, checksum, down_sql, duration_ms) "
+                "VALUES (?, ?, ?, ?) /* worktime */",
+                (step.name, step.checksum, step.down_sql, duration),
+            )
+        else:
+            conn.execute(f"DELETE FROM {tracking} WHERE name = ? /* worktime */", (step.name,))
+            conn.execute(f"DELETE FROM {facts} WHERE name = ? /* worktime */", (step.name,))
+
     def run(self, step: Step) -> bool:
         conn = self._conn
         if conn is None:
             raise AssertionError("LocalMigrations.run outside lock()")
         db = self._binding
         tracking = d1.quote_identifier(db.migrations_table)
-        facts = d1.quote_identifier(facts_table(db))
-        began = time.perf_counter()
         with conn.transaction():
             if not self._prepared:  # never dropped once created, so once per run is enough
                 conn.execute(tracking_ddl(db.migrations_table))
@@ -231,22 +269,6 @@ class LocalMigrations:
             ).fetchone()
             if (done is not None) == (step.kind == "apply"):
                 return False
-            for statement in step.statements:
-                conn.run(statement, step.label, collect=False)
-            if step.statements:
-                foreign_key_check(conn, step.label)
-            if step.kind == "apply":
-                duration = (time.perf_counter() - began) * 1000
-                conn.execute(
-                    f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (step.name,)
-                )
-                conn.execute(
-                    f"INSERT OR REPLACE INTO {facts} (name, checksum, down_sql, duration_ms) "
-                    "VALUES (?, ?, ?, ?) /* worktime */",
-                    (step.name, step.checksum, step.down_sql, duration),
-                )
-            else:
-                conn.execute(f"DELETE FROM {tracking} WHERE name = ? /* worktime */", (step.name,))
-                conn.execute(f"DELETE FROM {facts} WHERE name = ? /* worktime */", (step.name,))
+            self._steps_in_transaction(conn, step)
         self._prepared = True
         return True

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import RemoteError, SQLError
+from worktime_cli.errors import RemoteError, SQLError, UsageError
 from worktime_cli.migrations import files, local
 from worktime_cli.migrations.plan import AppliedRow, Step
 from worktime_cli.remote import d1 as remote_d1
@@ -30,6 +30,14 @@ if TYPE_CHECKING:
     from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.remote.client import Client
     from worktime_cli.snapshots import Snapshot
+
+
+# One `--group` request, under D1's published limits (developers.cloudflare.com/d1/platform/
+# limits): each statement stays under 100,000 bytes (checked when the files are read); a
+# batch of at most 1,000 queries (D1's queries per invocation, Workers Paid); and a body far
+# below Cloudflare's 100 MB request limit, so one request never runs into the 30 s query cap.
+GROUP_MAX_STATEMENTS = 1_000
+GROUP_MAX_BYTES = 10_000_000
 
 
 def quote_identifier(name: str) -> str:
@@ -188,6 +196,35 @@ class RemoteMigrations:
         # D1 has no lock to take: each step is one atomic batch, and the UNIQUE name in the
         # tracking table makes a second run's INSERT of the same migration fail the batch.
         yield
+
+    def run_group(self, steps: Sequence[Step]) -> None:
+        """Every step and its tracking rows in ONE `/query` call: D1 runs it as one atomic
+        batch, so all apply or none. Refused before sending when it exceeds `GROUP_LIMITS`."""
+        table = self._binding.migrations_table
+        sql = "\n".join(step_sql(step, table, self._bookkeeping) for step in steps)
+        statements = sum(len(step.statements) for step in steps) + 2 * len(steps)
+        size = len(sql.encode("utf-8"))
+        too_big = [
+            f"{what} ({value:,} > {limit:,})"
+            for what, value, limit in (
+                ("statements", statements, GROUP_MAX_STATEMENTS),
+                ("bytes", size, GROUP_MAX_BYTES),
+            )
+            if value > limit
+        ]
+        if too_big:
+            raise UsageError(
+                f"--group: {len(steps)} migration(s) do not fit in one D1 request: "
+                f"{', '.join(too_big)}; nothing sent",
+                hint="run without --group (each migration atomic on its own), or in parts with --to",
+            )
+        try:
+            remote_d1.query(self.client, self.database_id, sql)
+        except RemoteError as exc:
+            raise SQLError(
+                f"the group failed: {exc.message}",
+                hint="D1 ran the group as one batch, so none of it was applied",
+            ) from None
 
     def run(self, step: Step) -> bool:
         sql = step_sql(step, self._binding.migrations_table, self._bookkeeping)

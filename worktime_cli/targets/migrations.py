@@ -8,6 +8,7 @@ Cloudflare (`worktime_cli.remote.migrations.RemoteMigrations`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -66,6 +67,12 @@ class MigrationsTarget(Protocol):
 
     def lock(self) -> AbstractContextManager[None]:
         """Hold the target for one run (connections, write locks) and release it after."""
+        ...
+
+    def run_group(self, steps: Sequence[Step]) -> None:
+        """Run every step with its tracking rows as ONE atomic unit: all or none (`--group`).
+        Raises `UsageError` before anything when the group cannot be one unit (remote: over
+        D1's limits for one request), `WorktimeError` when it failed (nothing changed)."""
         ...
 
     def run(self, step: Step) -> bool:
