@@ -172,8 +172,12 @@ def test_close_stale_completed_rebuilds_days(cli: Runner, backend: Backend) -> N
 
 def test_demo_seed(cli: Runner, backend: Backend) -> None:
     if backend.remote:
+        # Refused as every destructive command is without a terminal: exit 1, --yes named.
         refused = cli("demo", "seed", *backend.args)
-        assert refused.exit_code == 2 and "--yes" in refused.stderr
+        assert refused.exit_code == 1, refused.output
+        assert "refusing to write demo data to the remote database" in refused.stderr
+        assert "--yes" in refused.stderr
+        assert backend.db.query("SELECT count(*) AS n FROM users")[0]["n"] == 0
     result = cli("demo", "seed", "--users", "3", "--days", "5", "--end", "2024-06-30",
                  "--yes", "--json", *backend.args)  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -144,6 +144,43 @@ def existing_users(db: Database) -> int:
     return int(db.query("SELECT count(*) AS n FROM users")[0]["n"])
 
 
+@dataclass(frozen=True)
+class SeedPlan:
+    """What seeding `database` would do, and the confirmation it needs (None: none)."""
+
+    existing: int  # users already there: replaced (locally only)
+    question: str | None
+    action: str  # as `output.confirm` words a refusal: "refusing to <action> without …"
+
+
+def plan_seed(db: Database, place: str, database: str) -> SeedPlan:
+    """Demo data is for local development: elsewhere (`place` is the D1 target's) it only
+    fills an empty database, and always after confirmation; locally it replaces existing
+    users after confirmation."""
+    from worktime_cli.admin.targets import describe
+
+    named = describe(place, database)
+    existing = existing_users(db)
+    if place != "local":
+        if existing:
+            raise WorktimeError(
+                f"{named} has {existing} users; demo seed only fills an empty database there",
+                hint="demo data is meant for local development",
+            )
+        return SeedPlan(
+            0,
+            f"Write demo rows to {named}? Demo data is meant for local development.",
+            f"write demo data to {named}",
+        )
+    if existing:
+        return SeedPlan(
+            existing,
+            f"Replace the {existing} users of {named} (and their sessions and stats) with demo data?",
+            "replace the database's users with demo data",
+        )
+    return SeedPlan(0, None, "")
+
+
 def seed(
     db: Database,
     namespace: Namespace,

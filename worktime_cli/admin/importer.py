@@ -142,6 +142,32 @@ def _check_table(db: Database, table: str, columns: Sequence[str], pk: str | Non
     return found
 
 
+def import_rows(
+    db: Database,
+    table: str,
+    columns: list[str],
+    rows: Iterator[list[Any]],
+    *,
+    upsert: bool = False,
+    pk: str | None = None,
+    dry_run: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Import through the handle given: a local file gets sqlite-utils on worktime's own
+    connection (one transaction); any other database gets batched statements within D1's
+    limits. The handle decides, so the command never asks where it runs."""
+    from worktime_cli.admin.targets import local_file
+
+    path = local_file(db)
+    if path is None:
+        return import_remote(
+            db, table, columns, rows, upsert=upsert, pk=pk, dry_run=dry_run, on_progress=on_progress
+        )
+    return import_local(
+        path, table, columns, rows, upsert=upsert, pk=pk, dry_run=dry_run, on_progress=on_progress
+    )
+
+
 def import_local(
     path: Path,
     table: str,
@@ -159,12 +185,11 @@ def import_local(
     from worktime_cli import d1
     from worktime_cli.admin.targets import SQLiteDatabase
 
-    with SQLiteDatabase(path) as probe:
-        _check_table(probe, table, columns, pk)
     conn = d1.connect(path)
     batch = max(1, MAX_PARAMS // max(1, len(columns)))
     counter = _Counter(rows, batch, on_progress)
     try:
+        _check_table(SQLiteDatabase.over(conn), table, columns, pk)  # one connection, not two
         lib = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
         target = lib.table(table)
         try:

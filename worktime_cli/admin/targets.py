@@ -54,6 +54,24 @@ def all_keys(namespace: Namespace, prefix: str) -> list[KeyInfo]:
         cursor = page.cursor
 
 
+def describe(place: str, name: str) -> str:
+    """How prompts name a database, from where its target says it is (`D1Databases.place`)."""
+    return f"the {place} database {name}"
+
+
+def local_file(db: object) -> Path | None:
+    """The SQLite file behind a local database handle; None for a remote one.
+
+    Work that is only worth doing on the file itself (sqlite-utils' bulk insert) asks this
+    instead of the command asking whether it runs with --remote.
+    """
+    from worktime_cli.d1 import LocalDatabase
+
+    if isinstance(db, LocalDatabase | SQLiteDatabase):
+        return db.path
+    return None
+
+
 class SQLiteDatabase:
     """A local D1 file on one connection kept open (`d1.connect`: foreign keys, D1's limits).
 

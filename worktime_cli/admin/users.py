@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,10 +103,40 @@ _SUMMARY = (
     " AS active_sessions,"
     " (SELECT coalesce(sum(d.total_duration_seconds), 0) FROM daily_stats AS d"
     " WHERE d.user_id = u.id) AS total_seconds,"
-    " max(coalesce(u.last_active, ''), coalesce((SELECT max(s.start_time) FROM time_sessions AS s"
-    " WHERE s.user_id = u.id), '')) AS last_active"
+    " u.last_active AS last_seen, (SELECT s.start_time FROM time_sessions AS s"
+    " WHERE s.user_id = u.id ORDER BY julianday(s.start_time) DESC LIMIT 1) AS last_started"
     " FROM users AS u"
 )
+
+
+def utc_text(stamp: str | None) -> str | None:
+    """A stored timestamp (`YYYY-MM-DD HH:MM:SS`, or ISO 8601 with `T`, fractions, `Z` or an
+    offset) as one UTC form for people, `YYYY-MM-DD HH:MM:SS UTC`; a value that is none of
+    these comes back as stored (it is data to look at, not to hide)."""
+    moment = _moment(stamp)
+    if moment is None:
+        return stamp
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _moment(stamp: str | None) -> dt.datetime | None:
+    if not stamp:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    # The seed's DATETIME values carry no zone: they are UTC, as SQLite's datetime('now').
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _latest(*stamps: str | None) -> str | None:
+    """The latest of stored timestamps compared as times, not text (`…T01:00` sorts after
+    `… 09:00` as text); returned as stored."""
+    known = [(m, s) for s in stamps if s for m in [_moment(s)] if m is not None]
+    if known:
+        return max(known, key=lambda pair: pair[0])[1]
+    return next((s for s in stamps if s), None)
 
 
 def _summary(row: dict[str, Any]) -> UserSummary:
@@ -116,7 +147,7 @@ def _summary(row: dict[str, Any]) -> UserSummary:
         sessions=int(row["sessions"]),
         active_sessions=int(row["active_sessions"]),
         total_seconds=int(row["total_seconds"]),
-        last_active=row["last_active"] or None,
+        last_active=_latest(row["last_seen"], row["last_started"]),
     )
 
 

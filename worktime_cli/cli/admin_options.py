@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -51,21 +51,32 @@ DryRunOption = Annotated[
 
 @dataclass
 class Admin:
-    """The context of one admin command, with its database and (on demand) the token namespace."""
+    """The context of one admin command: its database, where it is, and the token namespace."""
 
     ctx: Context
     db: Database
     database: str
-    opened: list[KVNamespace] = field(default_factory=list)
+    place: str  # 'local' or 'remote', as the D1 target says (`D1Databases.place`)
 
-    def tokens(self) -> tuple[Layout, Namespace]:
+    @property
+    def named(self) -> str:
+        """The database as prompts name it ("the remote database worktime-db")."""
+        from worktime_cli.admin.targets import describe
+
+        return describe(self.place, self.database)
+
+    @contextmanager
+    def tokens(self) -> Iterator[tuple[Layout, Namespace]]:
+        """The GitHub-token layout and its namespace, closed when the block ends (a local
+        namespace holds its SQLite index open)."""
         from worktime_cli.admin.tokens import layout
 
         where = layout(self.ctx.config)
-        opened = self.ctx.kv().namespace(where.binding)
-        self.opened.append(opened)
-        namespace: Namespace = opened
-        return where, namespace
+        opened: KVNamespace = self.ctx.kv().namespace(where.binding)
+        try:
+            yield where, opened
+        finally:
+            opened.close()
 
     def pending_path(self) -> Path:
         from worktime_cli import state
@@ -98,8 +109,9 @@ def open_admin(
     persist_to: Path | None,
     remote: bool,
     local: bool,
-    env: str | None = None,
+    env: str | None,
 ) -> Iterator[Admin]:
+    """The command's context and database; `env` selects wrangler's `[env.NAME]` bindings."""
     from worktime_cli.cli.context import open_context
     from worktime_cli.errors import SQLError
 
@@ -112,18 +124,15 @@ def open_admin(
         local_only={"--persist-to": persist_to},
     ) as ctx:
         name = default_database(ctx, database)
-        db: Database = ctx.d1().database(name)
-        admin = Admin(ctx=ctx, db=db, database=name)
+        databases = ctx.d1()
+        db: Database = databases.database(name)
         try:
-            yield admin
+            yield Admin(ctx=ctx, db=db, database=name, place=databases.place)
         except SQLError as exc:
             from worktime_cli.admin import schema
 
             # "no such table: users" is better said as the table and migration missing.
             raise schema.explain_failure(db, exc, name) from None
-        finally:
-            for namespace in admin.opened:
-                namespace.close()  # a local namespace holds its SQLite index open
 
 
 def user_id_of(admin: Admin, login: str | None) -> int | None:

@@ -12,6 +12,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DryRunOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     LocalOption,
     PersistOption,
     RemoteOption,
@@ -59,6 +60,7 @@ def import_rows(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Import rows into a table, all or nothing, within D1's limits; a bad row is named by number.
 
@@ -86,7 +88,7 @@ def import_rows(
         raise UsageError("--pk goes with --upsert")
     fmt = importer.detect_format(file, chosen[0] if chosen else None)
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         columns, rows = importer.read_rows(file, fmt)
         if not columns:
@@ -97,30 +99,16 @@ def import_rows(
             with file.open("rb") as handle:
                 total = sum(1 for _ in handle) - (1 if fmt in ("csv", "tsv") else 0)
         with output.progress_items(total, f"importing {file.name}") as advance:
-            path = getattr(admin.db, "path", None)
-            if not admin.ctx.remote and isinstance(path, Path):
-                # Locally sqlite-utils writes through worktime's own connection to the file.
-                result = importer.import_local(
-                    path,
-                    table,
-                    columns,
-                    rows,
-                    upsert=upsert,
-                    pk=pk,
-                    dry_run=dry_run,
-                    on_progress=advance,
-                )
-            else:
-                result = importer.import_remote(
-                    admin.db,
-                    table,
-                    columns,
-                    rows,
-                    upsert=upsert,
-                    pk=pk,
-                    dry_run=dry_run,
-                    on_progress=advance,
-                )
+            result = importer.import_rows(
+                admin.db,
+                table,
+                columns,
+                rows,
+                upsert=upsert,
+                pk=pk,
+                dry_run=dry_run,
+                on_progress=advance,
+            )
     _show(result)
 
 

@@ -10,6 +10,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -55,13 +56,14 @@ def seed(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Seed a local database with realistic demo data.
 
     Users with several repos and PRs, sessions crossing midnight, active and abandoned ones,
     GitHub tokens (placeholders) with TTLs in KV, then a consistent daily_stats. A database
-    that already has users is replaced after confirmation. --remote is refused unless --yes
-    is given and the remote database is empty.
+    that already has users is replaced after confirmation. With --remote the database must be
+    empty, and the write is confirmed (--yes when not interactive).
 
     Example:
 
@@ -71,36 +73,21 @@ def seed(
 
     from worktime_cli.admin import demo, inputs, schema
     from worktime_cli.cli.admin_options import open_admin
-    from worktime_cli.errors import UsageError, WorktimeError
 
     last = inputs.parse_date(end, "--end")
-    if remote and not yes:
-        raise UsageError(
-            "demo seed --remote writes demo rows to Cloudflare; refusing without --yes",
-            hint="demo data is meant for local development; pass --yes to seed an empty remote database",
-        )
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         schema.require(admin.db, admin.database)
-        existing = demo.existing_users(admin.db)
-        if existing and admin.ctx.remote:
-            raise WorktimeError(
-                f"the remote database {admin.database} has {existing} users; demo seed --remote "
-                "only fills an empty database"
-            )
-        if existing:
-            output.confirm(
-                f"Replace the {existing} users of {admin.database} (and their sessions and stats) "
-                "with demo data?",
-                yes=yes,
-                action="replace the database's users with demo data",
-            )
+        # The target's place decides what needs confirming (and what is refused) in the core.
+        plan = demo.plan_seed(admin.db, admin.place, admin.database)
+        if plan.question is not None:
+            output.confirm(plan.question, yes=yes, action=plan.action)
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         day = dt.date.fromisoformat(last) if last else now.date()
         data = demo.generate(users=users, days=days, seed=seed, end=day, now=now)
-        where, namespace = admin.tokens()
-        result = demo.seed(admin.db, namespace, where, data, replace=bool(existing))
+        with admin.tokens() as (where, namespace):
+            result = demo.seed(admin.db, namespace, where, data, replace=bool(plan.existing))
     output.render(result, json=json, human=_show)
 
 

@@ -11,6 +11,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import FromOption, ToOption, UserOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -59,6 +60,7 @@ def report(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Report tracked time by day, repo, PR or user (table, JSON, CSV, HTML).
 
@@ -81,7 +83,7 @@ def report(
     start, end = inputs.parse_range(date_from, date_to)
     pair = inputs.parse_repo(repo)
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         filters = core.Filters(start, end, user_id_of(admin, user), pair)
         if html is not None:

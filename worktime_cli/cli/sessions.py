@@ -10,6 +10,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument, DryRunOption, UserOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -55,6 +56,7 @@ def list_(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """List sessions, newest first.
 
@@ -76,7 +78,7 @@ def list_(
     if limit < 1:
         raise UsageError(f"--limit {limit} must be at least 1")
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         result = sessions.list_sessions(
             admin.db,
@@ -140,6 +142,7 @@ def close_stale(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Close sessions a browser left active; rebuild their days of daily_stats in the same transaction.
 
@@ -156,7 +159,7 @@ def close_stale(
     if as_status not in ("abandoned", "completed"):
         raise UsageError(f"--as {as_status!r} must be abandoned or completed")
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         plan = sessions.close_stale(
             admin.db, older_than=age, as_status=as_status, cap=longest, dry_run=True

@@ -17,6 +17,7 @@ from worktime_cli.cli.admin_options import (
 )
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -66,6 +67,7 @@ def rebuild(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Recompute daily_stats from time_sessions for a range of days, in one transaction.
 
@@ -83,7 +85,7 @@ def rebuild(
     inputs.parse_range(date_from, date_to)  # bad dates are usage errors before any I/O
     inputs.parse_zone(tz)
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         selection = _selection(admin, date_from, date_to, user, tz)
         result = stats.rebuild(admin.db, selection, dry_run=dry_run or not yes)
@@ -91,9 +93,8 @@ def rebuild(
         # changing or deleting existing ones does (and is refused without a terminal).
         if not dry_run and not yes:
             if result.updated or result.deleted:
-                place = "the remote database" if admin.ctx.remote else "database"
                 output.confirm(
-                    f"Rebuild daily_stats of {place} {admin.database}: insert {result.inserted}, "
+                    f"Rebuild daily_stats of {admin.named}: insert {result.inserted}, "
                     f"update {result.updated}, delete {result.deleted} row(s)?",
                     yes=yes,
                     action=f"update {result.updated} and delete {result.deleted} daily_stats row(s)",
@@ -114,6 +115,7 @@ def check(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Compare daily_stats with time_sessions; exit 1 and list the differences if they disagree.
 
@@ -130,7 +132,7 @@ def check(
     inputs.parse_range(date_from, date_to)
     inputs.parse_zone(tz)
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         result = stats.check(admin.db, _selection(admin, date_from, date_to, user, tz))
     output.render(result, json=json, human=_show_check)

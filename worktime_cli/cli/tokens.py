@@ -9,6 +9,7 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -44,6 +45,7 @@ def list_(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """List token keys with their owner and time to expiry (7-day TTL); values are never shown.
 
@@ -57,10 +59,12 @@ def list_(
     from worktime_cli.admin import tokens
     from worktime_cli.cli.admin_options import open_admin
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as admin:
-        where, namespace = admin.tokens()
+    with (
+        open_admin(
+            database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
+        ) as admin,
+        admin.tokens() as (where, namespace),
+    ):
         result = tokens.list_tokens(admin.db, namespace, where)
     output.render(result, json=json, human=_show_list)
 
@@ -93,6 +97,7 @@ def audit(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Find expired-but-not-purged tokens, tokens expiring within 24 h, orphans and users without one.
 
@@ -103,10 +108,12 @@ def audit(
     from worktime_cli.admin import tokens
     from worktime_cli.cli.admin_options import open_admin
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as admin:
-        where, namespace = admin.tokens()
+    with (
+        open_admin(
+            database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
+        ) as admin,
+        admin.tokens() as (where, namespace),
+    ):
         result = tokens.audit(admin.db, namespace, where)
     output.render(result, json=json, human=_show_audit)
 
@@ -139,6 +146,7 @@ def revoke(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Delete a user's GitHub token from KV (they sign in again to get a new one).
 
@@ -150,16 +158,16 @@ def revoke(
     from worktime_cli.cli.admin_options import open_admin
 
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         user = users.resolve(admin.db, login)
-        where, namespace = admin.tokens()
-        output.confirm(
-            f"Delete the GitHub token of {user.login} ({where.key(user.github_user_id)})?",
-            yes=yes,
-            action=f"revoke the token of {user.login}",
-        )
-        result = tokens.revoke(namespace, where, user.login, user.github_user_id)
+        with admin.tokens() as (where, namespace):
+            output.confirm(
+                f"Delete the GitHub token of {user.login} ({where.key(user.github_user_id)})?",
+                yes=yes,
+                action=f"revoke the token of {user.login}",
+            )
+            result = tokens.revoke(namespace, where, user.login, user.github_user_id)
     output.render(result, json=json, human=_show_revoked)
 
 

@@ -10,6 +10,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument, DryRunOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -53,6 +54,7 @@ def list_(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """List users with their sessions, total time and last activity.
 
@@ -64,7 +66,7 @@ def list_(
     from worktime_cli.cli.admin_options import open_admin
 
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         result = users.list_users(admin.db)
     output.render(result, json=json, human=_show_list)
@@ -72,6 +74,7 @@ def list_(
 
 def _show_list(result: UserList) -> None:
     from worktime_cli.admin.report import hours
+    from worktime_cli.admin.users import utc_text
 
     if not result.users:
         output.info("no users")
@@ -79,7 +82,14 @@ def _show_list(result: UserList) -> None:
     output.print_table(
         ["id", "login", "sessions", "active", "time", "last active"],
         [
-            [u.id, u.login, u.sessions, u.active_sessions, hours(u.total_seconds), u.last_active]
+            [
+                u.id,
+                u.login,
+                u.sessions,
+                u.active_sessions,
+                hours(u.total_seconds),
+                utc_text(u.last_active) or "-",
+            ]
             for u in result.users
         ],
         justify={"id": "right", "sessions": "right", "active": "right", "time": "right"},
@@ -96,6 +106,7 @@ def show(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Show one user: time per repo, active sessions, and whether a GitHub token is stored.
 
@@ -109,11 +120,11 @@ def show(
     from worktime_cli.cli.admin_options import open_admin
 
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         user = users.resolve(admin.db, login, user_id)
-        where, namespace = admin.tokens()
-        result = users.show(admin.db, namespace, where, user)
+        with admin.tokens() as (where, namespace):
+            result = users.show(admin.db, namespace, where, user)
     output.render(result, json=json, human=_show_one)
 
 
@@ -121,12 +132,13 @@ def _show_one(result: UserDetail) -> None:
     import time
 
     from worktime_cli.admin.report import hours
+    from worktime_cli.admin.users import utc_text
 
     s = result.summary
     output.print_value(f"{s.login} (id {s.id}, GitHub id {s.github_user_id})")
     output.print_value(
         f"sessions: {s.sessions} ({s.active_sessions} active), time: {hours(s.total_seconds)}, "
-        f"last active: {s.last_active or '-'}"
+        f"last active: {utc_text(s.last_active) or '-'}"
     )
     if result.token_present:
         left = (
@@ -144,7 +156,9 @@ def _show_one(result: UserDetail) -> None:
             justify={"time": "right", "sessions": "right", "days": "right"},
         )
     for a in result.active:
-        output.print_value(f"active: session {a.id} on {a.repo}#{a.pr_number} since {a.start_time}")
+        output.print_value(
+            f"active: session {a.id} on {a.repo}#{a.pr_number} since {utc_text(a.start_time)}"
+        )
 
 
 @app.command("forget")
@@ -159,6 +173,7 @@ def forget(
     local: LocalOption = False,
     config: ConfigOption = None,
     persist_to: PersistOption = None,
+    env: EnvOption = None,
 ) -> None:
     """Delete a user, their sessions and daily_stats, and their GitHub token in KV.
 
@@ -174,7 +189,7 @@ def forget(
     from worktime_cli.errors import NotFoundError
 
     with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local
+        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         pending = users.PendingForget(admin.pending_path())
         in_d1 = True
@@ -185,19 +200,21 @@ def forget(
             if left is None:
                 raise
             user, in_d1 = left, False
-        where, namespace = admin.tokens()
-        plan = users.forget(admin.db, namespace, where, user, pending, dry_run=True, in_d1=in_d1)
-        if dry_run:
-            result = plan
-        else:
-            place = " on Cloudflare" if admin.ctx.remote else ""
-            output.confirm(
-                f"Forget {user.login}{place}: {plan.sessions} session(s), {plan.stats_rows} "
-                f"daily_stats row(s){', and the GitHub token' if plan.token_removed else ''}?",
-                yes=yes,
-                action=f"forget user {user.login}",
+        with admin.tokens() as (where, namespace):
+            plan = users.forget(
+                admin.db, namespace, where, user, pending, dry_run=True, in_d1=in_d1
             )
-            result = users.forget(admin.db, namespace, where, user, pending, in_d1=in_d1)
+            if dry_run:
+                result = plan
+            else:
+                output.confirm(
+                    f"Forget {user.login} in {admin.named}: {plan.sessions} session(s), "
+                    f"{plan.stats_rows} daily_stats row(s)"
+                    f"{', and the GitHub token' if plan.token_removed else ''}?",
+                    yes=yes,
+                    action=f"forget user {user.login}",
+                )
+                result = users.forget(admin.db, namespace, where, user, pending, in_d1=in_d1)
     output.render(result, json=json, human=_show_forgotten)
 
 
