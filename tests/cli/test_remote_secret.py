@@ -200,3 +200,29 @@ def test_push_with_nothing_required_needs_no_login(cli, project: Path, monkeypat
         "skipped": [],
     }
     assert result.stderr.startswith("no required secrets:")
+
+
+def test_push_and_bulk_are_one_settings_change(fake, cli, worker, project: Path) -> None:
+    names = [f"S{i:02d}" for i in range(12)]
+    (project / "wrangler.toml").write_text(
+        f'name = "worktime-backend"\n\n[secrets]\nrequired = {json.dumps(names)}\n'
+    )
+    (project / ".dev.vars").write_text("".join(f"{n}={VALUE}{n}\n" for n in names))
+    pushed = cli("secret", "push", "--yes", "--json")
+    assert pushed.exit_code == 0, pushed.output
+    assert json.loads(pushed.stdout)["uploaded"] == names
+    # Two round trips for twelve secrets: the Worker's bindings read, then written back whole.
+    assert [(r.method, r.path.rsplit("/", 1)[1]) for r in fake.requests] == [
+        ("GET", "settings"),
+        ("PATCH", "settings"),
+    ]
+    assert worker == {n: VALUE + n for n in names}
+    fake.fail("PATCH", "/settings$", 400, code=10013, message="try later")
+    (project / "s.json").write_text(json.dumps({"S00": "new", "S01": None}))
+    failed = cli("secret", "bulk", "s.json", "--remote", "--yes")
+    assert failed.exit_code == 1
+    assert failed.stderr.startswith(
+        "error: 10013: try later (nothing was changed: the secrets go in one request)\n"
+    )
+    assert worker == {n: VALUE + n for n in names}
+    _clean(pushed, failed)
