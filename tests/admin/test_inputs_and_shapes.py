@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.admin.support import add_session, add_user, schema_db
@@ -35,7 +37,7 @@ def test_dates_zones_repos() -> None:
         inputs.parse_repo("acme")
 
 
-def test_json_shapes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_json_shapes(tmp_path: Path) -> None:
     db = schema_db(tmp_path / "db.sqlite")
     alice = add_user(db, "alice")
     add_session(db, alice, start_time="2024-06-01 10:00:00", duration_seconds=90)

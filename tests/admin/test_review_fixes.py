@@ -4,14 +4,16 @@ chosen from the database handle, every token namespace closed."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.admin.support import WRANGLER_TOML, add_session, add_user, admin_project, schema_db
 from tests.conftest import Runner
 from worktime_cli.admin import importer, users
-from worktime_cli.admin.targets import SQLiteDatabase, describe, local_file
+from worktime_cli.admin.targets import SQLiteDatabase, Statement, describe, local_file
 
 STAGING = """
 [env.staging]
@@ -99,12 +101,12 @@ def test_the_import_path_follows_the_handle(project: Path) -> None:
                 self.inner = inner
                 self.batches = 0
 
-            def query(self, sql: str, params: object = ()) -> list[dict[str, object]]:
-                return self.inner.query(sql, params)  # type: ignore[arg-type]  # test double
+            def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+                return self.inner.query(sql, params)
 
-            def batch(self, statements: list[tuple[str, list[object]]]) -> list[list[object]]:
+            def batch(self, statements: Sequence[Statement]) -> list[list[dict[str, Any]]]:
                 self.batches += 1
-                return self.inner.batch(statements)  # type: ignore[return-value]  # test double
+                return self.inner.batch(statements)
 
         other = Elsewhere(db)
         assert local_file(other) is None
