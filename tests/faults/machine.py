@@ -19,6 +19,15 @@ import pytest
 
 from tests.conftest import IN_CI, require_tool
 
+# Peak RSS of the process itself: VmHWM starts afresh at exec, whereas ru_maxrss keeps the
+# forking parent's (pytest's) resident size.
+PEAK_RSS = (
+    "def peak_rss_kib():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1])\n"
+)
+
 WORKTIME = f"{shlex.quote(sys.executable)} -m worktime_cli"
 
 

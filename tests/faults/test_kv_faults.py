@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.machine import WORKTIME, as_other_user, assert_clean_failure, in_private_mounts
+from tests.faults.machine import (
+    PEAK_RSS,
+    WORKTIME,
+    as_other_user,
+    assert_clean_failure,
+    in_private_mounts,
+)
 from worktime_cli import config, fsutil
 from worktime_cli.errors import LimitError, WorktimeError
 from worktime_cli.kv import (
@@ -225,13 +231,13 @@ def test_deeply_nested_metadata_is_one_error() -> None:
 def test_bulk_put_from_dev_zero_stops_at_the_limit_with_bounded_memory(kv_project: Path) -> None:
     """v1 grew past 6 GB: now the read stops at Cloudflare's 100 MB bulk request limit."""
     code = (
-        "import resource, sys\n"
+        PEAK_RSS + "import sys\n"
         "from worktime_cli.cli.app import main\n"
         "try:\n"
         "    main()\n"
         "except SystemExit as exc:\n"
         "    sys.stderr.write(f'exit {exc.code}\\n')\n"
-        "    sys.stderr.write(f'rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')\n"
+        "    sys.stderr.write(f'rss {peak_rss_kib()}\\n')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, "kv", "bulk", "put", "/dev/zero", "--binding", "KV"],
