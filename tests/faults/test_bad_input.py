@@ -334,60 +334,15 @@ CASES: list[Case] = [
 # Cases that still fail at the deadline, in modules other helpers own right now: whose
 # module and what is wrong. Each is xfail(strict=True), so the fix turns it into a failure
 # until the entry is removed here.
-CLICK_BOX = (
-    "cli/app.py: Click's usage errors are printed as Typer's boxed panel (Usage/Try/╭─ Error), "
-    "not one `error:` line + hint"
-)
 OVERFLOW = "an integer beyond 64 bits reaches SQLite: unexpected OverflowError"
 NOT_UTF8 = (
     "argv bytes that are not UTF-8 reach SQLite as lone surrogates: unexpected UnicodeEncodeError"
 )
 XFAIL: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "dev-port-zero",
-            "dev-port-65536",
-            "dev-port-huge",
-            "dev-port-negative",
-            "dev-port-text",
-            "dev-port-float",
-            "doctor-port-text",
-            "kv-put-ttl-float",
-            "kv-list-limit-text",
-            "rollback-steps-zero",
-            "rollback-steps-negative",
-            "rollback-steps-text",
-            "users-show-id-text",
-            "demo-users-zero",
-            "demo-users-huge",
-            "demo-days-huge",
-            "demo-seed-text",
-            "dev-log-level-unknown",
-            "kv-put-path-dir",
-            "kv-bulk-put-dir",
-            "kv-bulk-delete-dir",
-            "d1-execute-file-dir",
-            "d1-export-output-dir",
-            "d1-import-file-dir",
-            "types-output-dir",
-            "report-html-dir",
-            "config-dir",
-            "persist-to-file",
-            "init-directory-is-file",
-            "init-persist-to-file",
-        ],
-        CLICK_BOX,
-    ),
-    "kv-get-extra-arg": "cli/app.py: Click's 'Got unexpected extra argument (…)' quotes the value (and is boxed)",
-    "doctor-port-huge": "cli/doctor.py: --port has no range; a huge port reaches socket.connect: OverflowError",
-    "doctor-port-negative": "doctor: --port -5 is accepted, and the KV check creates .wrangler/state/v3/kv (a check must not write)",
     "sessions-pr-huge": "admin (sessions list --pr): " + OVERFLOW,
     "sessions-limit-huge": "admin (sessions list --limit): " + OVERFLOW,
     "users-show-id-huge": "admin (users show --id): " + OVERFLOW,
     "users-forget-id-huge": "admin (users forget --id): " + OVERFLOW,
-    "report-user-not-utf8": "admin (report --user): " + NOT_UTF8,
-    "sessions-user-not-utf8": "admin (sessions list --user): " + NOT_UTF8,
-    "users-show-login-not-utf8": "admin (users show LOGIN): " + NOT_UTF8,
     "migrations-create-name-too-long": "migrations create: a name longer than the file system allows is unexpected OSError, not refused first",
     "migrations-create-not-utf8": "migrations create: a message with bytes that are not UTF-8 is slugged silently instead of refused",
     "d1-execute-file-fifo": "d1 execute --file: opening a FIFO with no writer hangs",

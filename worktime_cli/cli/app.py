@@ -54,23 +54,30 @@ class Root(TyperGroup):
 
             if debug:
                 _print_traceback()
+            from worktime_cli.scrub import clean
+
+            # Values seen this run (stored, read) are scrubbed from what we print, in every
+            # form: a backend's error can quote one.
+            message = clean(exc.message)
+            hint: str | None = clean(exc.hint) if exc.hint else None
             code = exc.exit_code
             if as_json:
-                output.error_json(exc.message, exc.hint, code, getattr(exc, "result", None))
-            output.error(exc.message, exc.hint)
+                output.error_json(message, hint, code, getattr(exc, "result", None))
+            output.error(message, hint)
         except Exception as exc:
             from worktime_cli.cli import output
 
             if _is_usage_error(exc):
                 code = exc.exit_code  # type: ignore[attr-defined]
+                message, hint = _usage_error(exc)
                 if as_json:
-                    output.error_json(_usage_message(exc), None, code)
-                _show_usage_error(exc)
+                    output.error_json(message, hint, code)
+                output.error(message, hint)
             else:
                 if debug:
                     _print_traceback()
                 message = f"unexpected {type(exc).__name__} (a bug in worktime)"
-                hint: str | None = "re-run with --debug for the traceback"
+                hint = "re-run with --debug for the traceback"
                 if debug:
                     message, hint = message[:-1] + "; traceback above)", None
                 code = EXIT_USER_ERROR
@@ -106,19 +113,19 @@ def _is_usage_error(exc: Exception) -> bool:
     return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
-def _usage_message(exc: Exception) -> str:
+def _usage_error(exc: Exception) -> tuple[str, str]:
+    """A usage error as our one line plus a hint, never echoing a pasted secret.
+
+    Click repeats what it could not parse ("Got unexpected extra argument (sk_live_…)"): words
+    that look like secret values are masked.
+    """
+    from worktime_cli.scrub import usage_message
+
     format_message = getattr(exc, "format_message", None)
-    return str(format_message() if callable(format_message) else exc)
-
-
-def _show_usage_error(exc: Exception) -> None:
-    """The same usage message Typer prints in standalone mode."""
-    try:
-        from typer import rich_utils
-
-        rich_utils.rich_format_error(exc)  # type: ignore[arg-type]
-    except (ImportError, AttributeError):
-        exc.show()  # type: ignore[attr-defined]
+    text = str(format_message() if callable(format_message) else exc)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "worktime"
+    return usage_message(" ".join(text.split())), f"see `{path} --help`"
 
 
 def _print_traceback() -> None:

@@ -20,7 +20,7 @@ def doctor(
     config: ConfigOption = None,
     persist_to: PersistOption = None,
     env: EnvOption = None,
-    port: Annotated[int, typer.Option(help="Dev server port to check.")] = 8787,
+    port: Annotated[int, typer.Option(help="Dev server port to check.", min=1, max=65535)] = 8787,
     json: JsonOption = False,
 ) -> None:
     """Check the project against the setup plan; exit 1 if a check fails.
