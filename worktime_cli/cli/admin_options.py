@@ -136,6 +136,8 @@ def open_admin(
 
 
 def user_id_of(admin: Admin, login: str | None) -> int | None:
+    if login is None:
+        return None  # no users import on the plain path (report start-up)
     from worktime_cli.admin import users
 
-    return None if login is None else users.resolve(admin.db, login).id
+    return users.resolve(admin.db, login).id
