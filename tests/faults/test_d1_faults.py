@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Runner
 from tests.faults.machine import (
     PEAK_RSS,
     WORKTIME,
@@ -21,7 +22,7 @@ from tests.faults.machine import (
     in_private_mounts,
     require_root,
 )
-from worktime_cli import config, d1, fsutil, snapshots
+from worktime_cli import config, d1, fsutil, snapshots, sqlscript
 from worktime_cli.errors import SQLError, UsageError, WorktimeError
 
 DB = "faults-db"
@@ -186,7 +187,7 @@ find {mnt} > {project}/after.txt
 # --- export onto special files --------------------------------------------------------------------
 
 
-def test_export_into_a_fifo_writes_through_it(d1_project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_export_into_a_fifo_writes_through_it(d1_project: Path, cli: Runner) -> None:
     d1.execute_command(db_path(), "CREATE TABLE t (x); INSERT INTO t VALUES (42)", create=True)
     fifo = d1_project / "dump.pipe"
     os.mkfifo(fifo)
@@ -206,7 +207,7 @@ def test_export_into_a_fifo_writes_through_it(d1_project: Path, cli) -> None:  #
     assert not [p for p in d1_project.iterdir() if fsutil.is_temp(p.name)]
 
 
-def test_export_onto_devices_never_replaces_them(d1_project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_export_onto_devices_never_replaces_them(d1_project: Path, cli: Runner) -> None:
     require_root("make private /dev/null and /dev/full nodes with mknod")
     d1.execute_command(db_path(), "CREATE TABLE t (x); INSERT INTO t VALUES (1)", create=True)
     null, full = d1_project / "null", d1_project / "full"
@@ -262,9 +263,9 @@ def test_a_64_mib_literal_is_refused_at_the_limit_with_its_line_and_bounded_memo
 def test_a_statement_over_the_limit_in_multibyte_text_is_refused(tmp_path: Path) -> None:
     text = "SELECT '" + "é" * 50_000 + "';"  # 50,000 characters, 100,000+ bytes
     with pytest.raises(SQLError) as caught:
-        d1.split(text, "x.sql")
+        sqlscript.split(text, "x.sql")
     assert caught.value.message == "x.sql:1: statement is longer than D1's limit of 100,000 bytes"
-    assert len(d1.split("SELECT '" + "x" * 99_000 + "';")) == 1
+    assert len(sqlscript.split("SELECT '" + "x" * 99_000 + "';")) == 1
 
 
 def test_non_utf8_command_is_one_line_without_echo(d1_project: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Runner
 from tests.faults.machine import (
     PEAK_RSS,
     WORKTIME,
@@ -52,14 +53,13 @@ def state_root(project: Path) -> Path:
     return project / ".wrangler" / "state"
 
 
-def worktime(*args: str, cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def worktime(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "worktime_cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
-        **kwargs,  # type: ignore[call-overload]  # passes through to subprocess.run
     )
 
 
@@ -193,7 +193,7 @@ def test_out_of_range_expirations_are_one_line_errors(
     assert caught.value.message == message
 
 
-def test_cli_ttl_out_of_range(kv_project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_ttl_out_of_range(kv_project: Path, cli: Runner) -> None:
     result = cli("kv", "key", "put", "k", "v", "--binding", "KV", "--ttl", "9223372036854775808")
     assert result.exit_code == 1
     assert result.stderr.startswith("error: TTL of 9223372036854775808 seconds ends after")
@@ -210,7 +210,7 @@ def test_bulk_expiration_numbers_out_of_range(kv_project: Path, number: str) -> 
     assert "the item at index 0" in caught.value.message
 
 
-def test_deeply_nested_bulk_file_is_one_error(kv_project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_deeply_nested_bulk_file_is_one_error(kv_project: Path, cli: Runner) -> None:
     bulk = kv_project / "deep.json"
     bulk.write_text("[" * 3000 + "]" * 3000, encoding="utf-8")
     result = cli("kv", "bulk", "put", str(bulk), "--binding", "KV")
@@ -256,7 +256,9 @@ def test_bulk_put_from_dev_zero_stops_at_the_limit_with_bounded_memory(kv_projec
     assert rss_kib < 200 * 1024
 
 
-def test_a_key_that_is_not_utf8_is_refused_without_echoing_it(kv_project: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_that_is_not_utf8_is_refused_without_echoing_it(
+    kv_project: Path, cli: Runner
+) -> None:
     key = "sk\udcffSECRETKEY"  # argv bytes b"sk\xffSECRETKEY" decode to this
     result = cli("kv", "key", "put", key, "v", "--binding", "KV")
     assert result.exit_code == 1
