@@ -272,8 +272,9 @@ def bulk(
 ) -> None:
     """Store (and delete) many secrets at once from a JSON or .env file.
 
-    Every entry is checked before anything is written. Locally it is all or nothing; with
-    --remote, one request per entry in file order (a failure says what was already sent).
+    Every entry is checked before anything is written, and it is all or nothing: locally in
+    the keyring; with --remote, one change to the Worker's settings for every entry, as
+    `wrangler secret bulk` does.
     Deleting (`null`) asks first (--yes to skip).
 
     Example:
