@@ -229,8 +229,8 @@ class _Counter:
         self.on_progress = on_progress
 
     def __iter__(self) -> Iterator[list[Any]]:
-        # Whole batches, as sqlite-utils reads them: the per-row bookkeeping was a tenth of
-        # an import's time; per batch it is noise.
+        # Whole batches, as sqlite-utils reads them (it reads a batch before inserting it, so
+        # `chunk` is the failed batch when an insert fails).
         rows, size, reported = self.rows, self.batch, 0
         while chunk := list(islice(rows, size)):
             self.chunk = chunk
