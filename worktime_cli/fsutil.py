@@ -206,7 +206,11 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
     Works on FIFOs and devices (their size is unknown until read). Memory stays at `limit`.
     """
     try:
-        with open(path, "rb", buffering=0) as handle:
+        # O_NONBLOCK: opening a FIFO nobody writes to returns at once (then reads see EOF)
+        # instead of hanging; cleared right after, so reads from a live writer block as usual.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        os.set_blocking(fd, True)
+        with open(fd, "rb", buffering=0) as handle:
             mode = os.fstat(handle.fileno()).st_mode
             if stat.S_ISDIR(mode):
                 raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))

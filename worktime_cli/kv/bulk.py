@@ -21,6 +21,7 @@ from worktime_cli.kv.limits import (
     validate_key,
 )
 from worktime_cli.kv.records import PutItem
+from worktime_cli.scrub import describe
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,8 @@ def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
             and (raw.get("base64") is None or isinstance(raw["base64"], bool))
             and (raw.get("metadata") is None or isinstance(raw["metadata"], dict))
         ):
-            shown = json.dumps(raw, ensure_ascii=False)
-            problem = f"is {shown[:200]}{'…' if len(shown) > 200 else ''}"
+            # Its shape, never its strings: values are GitHub tokens and the like.
+            problem = f"is {describe(raw)}"
         else:
             unexpected = sorted(set(raw) - _BULK_PUT_KEYS)
             if unexpected and len(warnings) <= BULK_MAX_ERRORS:
@@ -161,7 +162,7 @@ def parse_bulk_delete(path: Path) -> list[str]:
         key = item.get("name") if isinstance(item, dict) else item
         problem = None
         if not isinstance(key, str):
-            problem = f"is {json.dumps(item)[:200]}"
+            problem = f"is {describe(item)}"
         else:
             try:
                 validate_key(key)
