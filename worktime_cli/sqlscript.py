@@ -8,8 +8,10 @@ them. Files are read in chunks, so a 1 GB dump is split in flat memory.
 from __future__ import annotations
 
 import codecs
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +165,14 @@ class SQLFile:
 def open_sql_file(path: Path) -> SQLFile:
     """Check that `path` is a readable SQL text file (not a database) and open it for streaming."""
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode):
+            # The file is read twice (its head, then streamed; again if the fast path gives
+            # up): a pipe would hang on open or lose what the first read took.
+            raise SQLError(
+                f"{path} is not a regular file (a pipe or device)",
+                hint="write the SQL to a file first, then pass that file",
+            )
         with open(path, "rb") as handle:
             head = handle.read(len(_SQLITE_MAGIC))
         size = path.stat().st_size

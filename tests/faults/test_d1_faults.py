@@ -389,3 +389,12 @@ def test_symlink_loop_migrations_folder(d1_project: Path) -> None:
     d1.execute_command(db_path(), "SELECT 1", create=True)
     result = worktime("d1", "migrations", "list", DB, cwd=d1_project)
     assert_clean_failure(result, str(d1_project / "migrations"))
+
+
+def test_execute_file_refuses_a_pipe_instead_of_hanging(d1_project: Path) -> None:
+    fifo = d1_project / "sql.pipe"
+    os.mkfifo(fifo)
+    d1.execute_command(db_path(), "SELECT 1", create=True)
+    with pytest.raises(SQLError) as caught:
+        d1.execute_file(db_path(), fifo)
+    assert caught.value.message == f"{fifo} is not a regular file (a pipe or device)"
