@@ -339,10 +339,6 @@ NOT_UTF8 = (
     "argv bytes that are not UTF-8 reach SQLite as lone surrogates: unexpected UnicodeEncodeError"
 )
 XFAIL: dict[str, str] = {
-    "sessions-pr-huge": "admin (sessions list --pr): " + OVERFLOW,
-    "sessions-limit-huge": "admin (sessions list --limit): " + OVERFLOW,
-    "users-show-id-huge": "admin (users show --id): " + OVERFLOW,
-    "users-forget-id-huge": "admin (users forget --id): " + OVERFLOW,
     "migrations-create-name-too-long": "migrations create: a name longer than the file system allows is unexpected OSError, not refused first",
     "migrations-create-not-utf8": "migrations create: a message with bytes that are not UTF-8 is slugged silently instead of refused",
     "d1-execute-file-fifo": "d1 execute --file: opening a FIFO with no writer hangs",

@@ -39,7 +39,10 @@ def list_(
     repo: Annotated[
         str | None, typer.Option("--repo", help="Only this repo, OWNER/NAME.", show_default=False)
     ] = None,
-    pr: Annotated[int | None, typer.Option("--pr", help="Only this PR number.")] = None,
+    # Bounded as SQLite's INTEGER: a larger number is a usage error, not an overflow.
+    pr: Annotated[
+        int | None, typer.Option("--pr", help="Only this PR number.", min=1, max=2**63 - 1)
+    ] = None,
     status: Annotated[
         str | None,
         typer.Option("--status", help="active, completed or abandoned.", show_default=False),
@@ -50,7 +53,9 @@ def list_(
             "--since", help="Started on or after this day (YYYY-MM-DD, UTC).", show_default=False
         ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", help="At most this many, newest first.", min=1, max=2**63 - 1)
+    ] = 50,
     json: JsonOption = False,
     remote: RemoteOption = False,
     local: LocalOption = False,

@@ -32,7 +32,13 @@ LoginArgument = Annotated[
 ]
 IdOption = Annotated[
     int | None,
-    typer.Option("--id", help="Select the user by users.id instead.", show_default=False),
+    typer.Option(
+        "--id",
+        help="Select the user by users.id instead.",
+        show_default=False,
+        min=1,
+        max=2**63 - 1,  # SQLite's INTEGER: larger is a usage error, not an overflow
+    ),
 ]
 DatabaseOption = Annotated[
     str | None,
