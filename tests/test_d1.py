@@ -35,7 +35,7 @@ def test_connections_behave_like_d1(db_path):
     conn = d1.connect(db_path)
     assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-    assert conn.execute("PRAGMA busy_timeout").fetchone() == (5000,)
+    assert conn.execute("PRAGMA busy_timeout").fetchone() == (60000,)
     assert conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) == 100
     assert conn.getlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH) == 100_000
     assert conn.getlimit(sqlite3.SQLITE_LIMIT_COLUMN) == 100

@@ -314,8 +314,9 @@ def key_put(
     """
     import json as jsonlib
 
-    from worktime_cli.errors import LimitError, UsageError, WorktimeError
+    from worktime_cli.errors import UsageError, WorktimeError
     from worktime_cli.kv import MAX_VALUE_BYTES, PutItem, validate_item
+    from worktime_cli.kv.bulk import read_value_file
 
     if (value is None) == (path is None):
         raise UsageError("give exactly one of VALUE or --path")
@@ -326,6 +327,8 @@ def key_put(
         if metadata is not None:
             try:
                 meta = jsonlib.loads(metadata)
+            except RecursionError:
+                raise WorktimeError("--metadata is nested too deeply") from None
             except ValueError as exc:
                 raise WorktimeError(f"--metadata is not valid JSON: {exc}") from None
         # Check what we can before reading a possibly huge file or stdin.
@@ -334,15 +337,8 @@ def key_put(
         )
         data: bytes
         if path is not None:
-            try:
-                size = path.stat().st_size
-                if size > MAX_VALUE_BYTES:
-                    raise LimitError(
-                        f"value is {size} bytes; the limit is {MAX_VALUE_BYTES} bytes (25 MiB)"
-                    )
-                data = path.read_bytes()
-            except OSError as exc:
-                raise WorktimeError(f"cannot read {path}: {exc.strerror}") from None
+            # Bounded while reading: /dev/zero or a FIFO cannot make us read without end.
+            data = read_value_file(path)
         elif value == "-":
             data = sys.stdin.buffer.read(MAX_VALUE_BYTES + 1)
         else:
