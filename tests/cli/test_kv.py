@@ -358,9 +358,9 @@ def test_bulk_delete(cli, bound: Path) -> None:
 
 def test_namespace_gc_json(cli, bound: Path) -> None:
     cli("kv", "key", "put", "k", "v", "--binding", "KV")
-    from worktime_cli.kv import new_blob_id
-
     import time
+
+    from worktime_cli.kv import new_blob_id
 
     # Older than the grace period: a fresh orphan may belong to a write still committing.
     (store(bound).blobs_dir / new_blob_id(time.time() - 120)).write_bytes(b"orphan")
