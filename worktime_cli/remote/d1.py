@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from worktime_cli import config as configmod
-from worktime_cli import state
+from worktime_cli import fsutil, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, RemoteError, SQLError, WorktimeError
 from worktime_cli.remote.client import Client
@@ -402,8 +402,6 @@ def export_database(
     The dump comes from a presigned URL (no Authorization header: it is not Cloudflare's
     API). It is written atomically, so a failed download leaves no partial file.
     """
-    import os
-    import tempfile
 
     from worktime_cli.dump import check_parts
 
@@ -438,14 +436,9 @@ def export_database(
     if not response.is_success:
         raise RemoteError(f"downloading the export failed: HTTP {response.status_code}")
     output = output.resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(response.content)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # The local export's rule: a FIFO or device is written into, a file replaced atomically.
+    with fsutil.atomic_output(output) as out:
+        out.write(response.content)
     # D1's dump has one statement per line: the summary is read from it, not guessed.
     names: list[str] = []
     rows = 0
