@@ -29,6 +29,7 @@ from worktime_cli.migrations.engine import (
 )
 from worktime_cli.migrations.files import (
     DOWN_DIR,
+    FACTS_SUFFIX,
     CreatedMigration,
     MigrationFile,
     Source,
@@ -43,7 +44,6 @@ from worktime_cli.migrations.files import (
     sort_key,
 )
 from worktime_cli.migrations.local import (
-    FACTS_SUFFIX,
     LocalMigrations,
     facts_ddl,
     facts_table,

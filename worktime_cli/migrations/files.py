@@ -20,6 +20,8 @@ from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeErr
 from worktime_cli.sqlscript import Statement, split
 
 DOWN_DIR = "down"
+# Our bookkeeping table is `<migrations_table>` + this, beside wrangler's.
+FACTS_SUFFIX = "_worktime"
 
 
 def down_path(folder: Path, name: str) -> Path:

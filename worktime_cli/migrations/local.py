@@ -23,14 +23,12 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli import d1, snapshots
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import SQLError
-from worktime_cli.migrations.files import migrations_dir
+from worktime_cli.migrations.files import FACTS_SUFFIX, migrations_dir
 from worktime_cli.migrations.plan import AppliedRow, Step
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.snapshots import Snapshot
-
-FACTS_SUFFIX = "_worktime"
 
 
 def _ident(name: str) -> str:

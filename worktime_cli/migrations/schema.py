@@ -9,8 +9,7 @@ from typing import Any
 
 from worktime_cli import d1
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.migrations.files import discover, migrations_dir, read_sql
-from worktime_cli.migrations.local import FACTS_SUFFIX
+from worktime_cli.migrations.files import FACTS_SUFFIX, discover, migrations_dir, read_sql
 from worktime_cli.sqlscript import split
 
 SchemaRow = tuple[str, str, str, str]  # (type, name, tbl_name, normalised sql)

@@ -283,7 +283,7 @@ def _legacy_target(
 
 
 def _check_bookkeeping(table: str, bookkeeping: str) -> None:
-    if bookkeeping != table + local.FACTS_SUFFIX:
+    if bookkeeping != table + files.FACTS_SUFFIX:
         raise ValueError("the facts table is always <migrations_table>_worktime")
 
 
