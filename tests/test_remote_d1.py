@@ -302,10 +302,11 @@ def test_rollback_refuses_irreversible_before_changing_anything(
     db = fake.add_database("d")
     folder = project / "migrations"
     folder.mkdir()
-    (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\n")
+    # An INSERT cannot be inverted from the SQL alone (a create-only file now can: issue 12).
+    (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\nINSERT INTO x VALUES (1);\n")
     migrations = remote_migrations.load(folder)
     remote_migrations.apply(client, db.uuid, migrations)
-    with pytest.raises(WorktimeError, match=r"0001_x\.sql has no down SQL"):
+    with pytest.raises(WorktimeError, match=r"0001_x\.sql"):
         remote_migrations.rollback(client, db.uuid, migrations)
     assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(1,)]
 

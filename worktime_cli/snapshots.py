@@ -27,9 +27,9 @@ from worktime_cli.errors import NotFoundError, SQLError
 from worktime_cli.sqlite_errors import is_busy, locked_error, storage_error
 
 KEEP = 10
-OPERATIONS = ("apply", "rollback", "restore")
+OPERATIONS = ("apply", "rollback", "restore", "reset")
 _STAMP = "%Y%m%dT%H%M%S.%fZ"
-_NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(apply|rollback|restore)\.sqlite$")
+_NAME = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-(apply|rollback|restore|reset)\.sqlite$")
 # What worktime 1 named its snapshot temp files (`.<name>.tmp`, plus SQLite's journal).
 _V1_TEMP = re.compile(r"^\..+\.sqlite\.tmp(?:-journal)?$")
 

@@ -56,9 +56,8 @@ def reset(
     if seed is not None and not seed.is_file():
         raise NotFoundError(f"no seed file at {seed}")
     path = d1.database_path(cfg, db, persist_to)
-    # The snapshot is labelled "apply": a reset is an apply of every migration onto an
-    # empty file, and `restore` lists it under that operation.
-    snapshot = snapshots.take(cfg, db, persist_to, "apply")
+    # Labelled "reset" so `restore --list` shows which snapshot a reset left behind.
+    snapshot = snapshots.take(cfg, db, persist_to, "reset")
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)
     d1.connect(path, create=True).close()
