@@ -69,6 +69,7 @@ def test_healthy_project_passes(healthy):
         "d1 worktime-db: migrations",
         "d1 worktime-db: schema",
         "d1 worktime-db: foreign keys",
+        "d1 worktime-db: verify",
         "kv KV",
         "environment",
         "secrets",
@@ -79,6 +80,16 @@ def test_healthy_project_passes(healthy):
         "dev-vars-permissions",
         "dev port",
     ]
+
+
+def test_a_broken_down_file_fails_verify(healthy):
+    """Issue 12: doctor replays the migrations too, so a down that undoes nothing shows up."""
+    (healthy / "migrations" / "down" / "0001_initial_schema.sql").write_text(
+        "DROP TABLE daily_stats;\n"
+    )
+    check = run(healthy)["d1 worktime-db: verify"]
+    assert check.status == "fail"
+    assert check.message.startswith("0001_initial_schema.sql: up ok, down differs")
 
 
 def test_broken_config(healthy):

@@ -102,10 +102,28 @@ def _database_checks(cfg: Config, db: D1Binding, persist_to: Path | None) -> Ite
         yield _migration_state(label, db, status)
         yield _schema(label, cfg, db, conn, status)
         yield _foreign_keys(label, conn)
+        yield _replay(label, cfg, db, persist_to)
     except WorktimeError as exc:
         yield Check(label, "fail", exc.message, exc.hint)
     finally:
         conn.close()
+
+
+def _replay(label: str, cfg: Config, db: D1Binding, persist_to: Path | None) -> Check:
+    """`migrations verify` as a check: every up runs on a fresh database, every down undoes it."""
+    from worktime_cli.migrations import LocalMigrations, engine
+
+    result = engine.verify_all(LocalMigrations(cfg, persist_to, db))
+    if result.ok:
+        return Check(
+            f"{label}: verify", "ok", f"{len(result.migrations)} migration(s) replay up/down/up"
+        )
+    return Check(
+        f"{label}: verify",
+        "fail",
+        "; ".join(f"{m.name}: up {m.up}, down {m.down}" for m in result.problems[:3]),
+        f"see `worktime d1 migrations verify {db.database_name}` for the schema diff",
+    )
 
 
 def _integrity(label: str, conn: sqlite3.Connection, path: Path) -> Check:
