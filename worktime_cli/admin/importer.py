@@ -69,7 +69,15 @@ def detect_format(path: Path, given: str | None) -> str:
 def read_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[list[Any]]]:
     """(columns, rows as lists in column order). CSV/TSV values stay text: column affinity
     converts them as SQLite (and D1) would for the same text."""
+    import stat
+
     try:
+        # A regular file only: a device (/dev/zero) or a FIFO has no end to read up to, and a
+        # line without end would grow without bound.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise WorktimeError(
+                f"cannot import {path}: not a regular file", hint="give a CSV, TSV or JSON file"
+            )
         handle = path.open("r", encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise NotFoundError(f"cannot read {path}: {exc.strerror}") from None
@@ -104,6 +112,8 @@ def read_rows(path: Path, fmt: str) -> tuple[list[str], Iterator[list[Any]]]:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
         raise WorktimeError(f"{path.name}: not valid JSON: {exc.msg} (line {exc.lineno})") from None
+    except RecursionError:
+        raise WorktimeError(f"{path.name}: JSON nested too deeply for a row") from None
     columns: list[str] = []
     for number, record in enumerate(records, 1):
         if not isinstance(record, dict):
