@@ -206,8 +206,8 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
     Works on FIFOs and devices (their size is unknown until read). Memory stays at `limit`.
     """
     try:
-        # O_NONBLOCK: opening a FIFO nobody writes to returns at once (then reads see EOF)
-        # instead of hanging; cleared right after, so reads from a live writer block as usual.
+        # O_NONBLOCK: opening a FIFO nobody writes to returns at once instead of hanging
+        # (then `_wait_for_writer` waits, bounded); cleared right after, so reads block as usual.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         os.set_blocking(fd, True)
         with open(fd, "rb", buffering=0) as handle:
@@ -222,6 +222,8 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
                 if len(data) > limit:
                     raise _too_big(path, what, limit)
                 return data
+            if stat.S_ISFIFO(mode):
+                _wait_for_writer(fd, path)
             buffer = bytearray()
             while chunk := handle.read(min(_READ_CHUNK, limit + 1 - len(buffer))):
                 buffer += chunk
@@ -236,6 +238,25 @@ def read_bounded(path: Path, limit: int, what: str = "the file") -> bytes:
         ) from None
     except OSError as exc:
         raise os_error(exc, path, "read") from None
+
+
+def _wait_for_writer(fd: int, path: Path) -> None:
+    """Wait (bounded) until a FIFO's writer has written or closed: a read before that sees EOF.
+
+    A writer that starts a moment after us is the usual case (`mkfifo p; cmd > p &`); one that
+    never comes would otherwise hang us, so after `WORKTIME_FIFO_TIMEOUT` seconds (10) it is an
+    error naming the pipe.
+    """
+    import select
+
+    timeout = float(os.environ.get("WORKTIME_FIFO_TIMEOUT", "10"))
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    if not poller.poll(int(timeout * 1000)):
+        raise WorktimeError(
+            f"nothing was written to the pipe {path} within {timeout:g} s",
+            hint="start the command that writes to it first, or give a regular file",
+        )
 
 
 def _too_big(path: Path, what: str, limit: int) -> LimitError:

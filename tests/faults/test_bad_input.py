@@ -276,8 +276,7 @@ CASES: list[Case] = [
     # --- special files, folders, missing files --------------------------------------------
     case("kv-put-path-dev-zero", "kv", "key", "put", "k", "--path", "/dev/zero"),
     case("kv-put-path-dir", "kv", "key", "put", "k", "--path", DIR),
-    # kv key put --path FIFO with no writer: reads as EOF at once (no hang) and stores an
-    # empty value, as `cat FIFO | worktime kv key put k -` would; not an error, so not here.
+    case("kv-put-path-fifo", "kv", "key", "put", "k", "--path", FIFO, timeout=15),
     case("kv-put-path-missing", "kv", "key", "put", "k", "--path", MISSING),
     case("kv-bulk-put-dev-zero", "kv", "bulk", "put", "/dev/zero"),
     case("kv-bulk-put-dir", "kv", "bulk", "put", DIR),
@@ -457,6 +456,7 @@ def _child_env(home: Path) -> dict[str, str]:
         "COLUMNS": "80",
         "TERM": "dumb",
         "LANG": "C.UTF-8",
+        "WORKTIME_FIFO_TIMEOUT": "1",  # a pipe nobody writes to: an error after 1 s, not 10
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         "CLOUDFLARE_API_BASE_URL": "http://127.0.0.1:9/client/v4",
         "CLOUDFLARE_ACCOUNT_ID": "0" * 32,
