@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         RunResult,
         Status,
     )
+    from worktime_cli.migrations.alter import CreatedAlter
     from worktime_cli.migrations.engine import DownSQL
     from worktime_cli.migrations.lint import LintResult
     from worktime_cli.migrations.verify import VerifyResult
@@ -71,27 +72,103 @@ def create(
             show_default=False,
         ),
     ],
+    alter: Annotated[
+        str | None,
+        typer.Option(
+            "--alter",
+            metavar="TABLE",
+            help="Write a D1-safe rebuild of TABLE (as the migrations define it) and its down.",
+            show_default=False,
+        ),
+    ] = None,
+    type_: Annotated[
+        list[str] | None,
+        typer.Option("--type", metavar="COL=TYPE", help="With --alter: change a column's type."),
+    ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option("--drop", metavar="COL", help="With --alter: drop a column."),
+    ] = None,
+    rename: Annotated[
+        list[str] | None,
+        typer.Option("--rename", metavar="OLD=NEW", help="With --alter: rename a column."),
+    ] = None,
+    not_null: Annotated[
+        list[str] | None,
+        typer.Option("--not-null", metavar="COL", help="With --alter: make a column NOT NULL."),
+    ] = None,
+    default: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--default", metavar="COL=VALUE", help="With --alter: set a column's default."
+        ),
+    ] = None,
     config: ConfigOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create the next numbered migration file and its down (rollback) file.
 
+    With --alter TABLE the pair rebuilds the table the D1-safe way (SQLite has no ALTER
+    COLUMN): sqlite-utils' rebuild under PRAGMA defer_foreign_keys = ON, indexes and
+    triggers recreated, and the rows of tables whose ON DELETE CASCADE / SET NULL would
+    fire on the drop copied aside and put back (D1 cannot turn foreign keys off). The pair
+    is replayed (up, down, up) before it is written. The options repeat.
+
     Example:
 
         worktime d1 migrations create worktime-db "add notes"
+        worktime d1 migrations create worktime-db "pr as text" --alter time_sessions --type pr_number=TEXT
+        worktime d1 migrations create worktime-db "tidy users" --alter users --rename avatar_url=avatar --drop last_active
     """
-    from worktime_cli import migrations
     from worktime_cli.cli.context import open_context
 
+    changes = {
+        "--type": type_,
+        "--drop": drop,
+        "--rename": rename,
+        "--not-null": not_null,
+        "--default": default,
+    }
+    if alter is None:
+        given = next((name for name, values in changes.items() if values), None)
+        if given is not None:
+            from worktime_cli.errors import UsageError
+
+            raise UsageError(f"{given} needs --alter TABLE", hint="name the table to rebuild")
+        from worktime_cli import migrations
+
+        with open_context(config=config) as ctx:
+            created = migrations.create(ctx.config, ctx.config.d1(database), message)
+        output.render(created, json=json, human=_show_created)
+        return
+
+    from worktime_cli.migrations import alter as alter_
+
+    spec = alter_.AlterSpec(
+        alter,
+        types=alter_.pairs(type_ or [], "--type"),
+        drop=tuple(drop or ()),
+        rename=alter_.pairs(rename or [], "--rename"),
+        not_null=tuple(not_null or ()),
+        defaults=alter_.pairs(default or [], "--default"),
+    )
     with open_context(config=config) as ctx:
-        created = migrations.create(ctx.config, ctx.config.d1(database), message)
-    output.render(created, json=json, human=_show_created)
+        rebuilt = alter_.create(ctx.config, ctx.config.d1(database), message, spec)
+    output.render(rebuilt, json=json, human=_show_altered)
 
 
 def _show_created(created: CreatedMigration) -> None:
     output.success(f"created {created.name}")
     output.info(f"up:   {created.path}")
     output.info(f"down: {created.down_path}")
+
+
+def _show_altered(created: CreatedAlter) -> None:
+    output.success(f"created {created.name}: a rebuild of {created.table}")
+    output.info(f"up:   {created.path}")
+    output.info(f"down: {created.down_path}")
+    if created.preserved:
+        output.info(f"rows of {', '.join(created.preserved)} are kept across the drop")
 
 
 @app.command("list")

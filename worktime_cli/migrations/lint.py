@@ -8,7 +8,10 @@ D1 limits (the limits are what is being checked) and foreign keys on, as on D1.
 Codes (severity):
 - `cascade-drop` (error): DROP TABLE of a table other tables reference with ON DELETE
   CASCADE / SET NULL / SET DEFAULT: on D1 their rows change even inside a rebuild, because
-  foreign keys cannot be turned off there (workers-sdk #5438).
+  foreign keys cannot be turned off there (workers-sdk #5438). A child whose rows were
+  copied to `_keep_<child>` before the drop and are put back later in the same file
+  (`INSERT [OR REPLACE] INTO child SELECT * FROM _keep_child`, as `create --alter` writes)
+  is safe.
 - `fk-off` (error): `PRAGMA foreign_keys = OFF` is a no-op on D1 (and inside a migration).
 - `transaction` (error): BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/ATTACH, refused by D1.
 - `too-large` (error): a statement over D1's 100,000 bytes.
@@ -321,7 +324,30 @@ class _Schema:
             self.broken = True
 
 
-def _schema_rules(schema: _Schema, statement: Statement, file: str) -> Iterable[Finding]:
+def _restores(statement: Statement) -> tuple[str, str] | None:
+    """(table, keep table) of `INSERT [OR …] INTO t SELECT * FROM _keep_t`, else None."""
+    toks = tokens(statement.sql, limit=12)
+    i = 3 if _upper(toks, 1) == "OR" else 1
+    if _upper(toks, 0) != "INSERT" or _upper(toks, i) != "INTO":
+        return None
+    rest = [t.upper() for t in toks[i + 2 : i + 5]]
+    if rest != ["SELECT", "*", "FROM"] or len(toks) < i + 6 or toks[i + 6 :] not in ([], [";"]):
+        return None
+    return unquote(toks[i + 1]).lower(), unquote(toks[i + 5]).lower()
+
+
+def _preserved(schema: _Schema, child: str, later: Sequence[Statement]) -> bool:
+    """The safe pattern `migrations create --alter` writes: the child's rows were copied to
+    `_keep_<child>` before this DROP and are put back by a later statement of the file."""
+    keep = f"_keep_{child}".lower()
+    if keep not in (t.lower() for t in schema.tables()):
+        return False
+    return any(_restores(s) == (child.lower(), keep) for s in later)
+
+
+def _schema_rules(
+    schema: _Schema, statement: Statement, file: str, later: Sequence[Statement] = ()
+) -> Iterable[Finding]:
     toks = tokens(statement.sql, limit=12)
     head = _upper(toks, 0)
     if schema.broken:
@@ -331,7 +357,7 @@ def _schema_rules(schema: _Schema, statement: Statement, file: str) -> Iterable[
         if _upper(toks, 2) == "IF":
             i = 4
         name = unquote(toks[i + 2] if _at(toks, i + 1) == "." else _at(toks, i))
-        children = schema.referencing(name)
+        children = [c for c in schema.referencing(name) if not _preserved(schema, c[0], later)]
         if children:
             listed = ", ".join(f"{c} (ON DELETE {a})" for c, a in children)
             keep = children[0][0]
@@ -392,10 +418,11 @@ def lint(
                 schema.conn.execute("BEGIN")
             except sqlite3.Error:
                 schema.broken = True
-            for statement in source.statements:
+            for at, statement in enumerate(source.statements):
                 if checked:
                     findings.extend(_static(statement, file))
-                    findings.extend(_schema_rules(schema, statement, file))
+                    later = source.statements[at + 1 :]
+                    findings.extend(_schema_rules(schema, statement, file, later))
                 schema.run(statement.sql)
                 if checked:
                     findings.extend(_column_rule(schema, statement, file))
