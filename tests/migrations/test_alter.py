@@ -188,3 +188,29 @@ def test_cli_writes_the_pair(cli: Runner, proj: Project) -> None:
     assert data["preserved"] == ["time_sessions", "daily_stats"]
     assert 'RENAME TO "users"' in Path(data["path"]).read_text()
     assert "users_worktime_old" in Path(data["down_path"]).read_text()
+
+
+def test_set_null_children_grandchildren_and_triggers(project: Path) -> None:
+    proj = make_project(project)
+    proj.write(
+        "0001_tree.sql",
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, name TEXT, touched INTEGER DEFAULT 0);\n"
+        "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id) ON DELETE SET NULL);\n"
+        "CREATE TABLE g (id INTEGER PRIMARY KEY, c_id INTEGER REFERENCES c(id) ON DELETE CASCADE);\n"
+        "CREATE TRIGGER p_touch AFTER UPDATE OF name ON p BEGIN\n"
+        "  UPDATE p SET touched = touched + 1 WHERE id = new.id;\nEND;\n",
+    )
+    migrations.apply(proj.cfg, proj.db, None)
+    _fk_on(
+        proj,
+        "INSERT INTO p VALUES (1, 'a', 0); INSERT INTO c VALUES (2, 1); INSERT INTO g VALUES (3, 2);",
+    )
+    created = alter.create(proj.cfg, proj.db, "p", AlterSpec("p", types=(("name", "VARCHAR(9)"),)))
+    assert created.preserved == ("c", "g")
+    migrations.apply(proj.cfg, proj.db, None)
+    assert (_rows(proj, "c"), _rows(proj, "g")) == ([(2, 1)], [(3, 2)])
+    _fk_on(proj, "UPDATE p SET name = 'b' WHERE id = 1;")
+    assert _rows(proj, "p") == [(1, "b", 1)]  # the trigger came back with the table
+    migrations.rollback(proj.cfg, proj.db, None, steps=1)
+    assert (_rows(proj, "c"), _rows(proj, "g")) == ([(2, 1)], [(3, 2)])
+    assert engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok
