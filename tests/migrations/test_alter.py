@@ -214,3 +214,45 @@ def test_set_null_children_grandchildren_and_triggers(project: Path) -> None:
     migrations.rollback(proj.cfg, proj.db, None, steps=1)
     assert (_rows(proj, "c"), _rows(proj, "g")) == ([(2, 1)], [(3, 2)])
     assert engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok
+
+
+def test_not_null_with_a_default_fills_the_nulls_already_there(proj: Project) -> None:
+    spec = AlterSpec("users", not_null=("email",), defaults=(("email", "none@example.com"),))
+    alter.create(proj.cfg, proj.db, "email required", spec)
+    migrations.apply(proj.cfg, proj.db, None)
+    assert proj.query("SELECT id, email FROM users ORDER BY id") == [
+        (1, "ada@example.com"),
+        (2, "none@example.com"),
+    ]
+    assert len(_rows(proj, "time_sessions")) == len(_rows(proj, "daily_stats")) == 2
+    migrations.rollback(proj.cfg, proj.db, None, steps=1)
+    assert [c[3] for c in proj.query("PRAGMA table_info(users)")][3] == 0  # nullable again
+
+
+@pytest.mark.wrangler
+@pytest.mark.slow
+def test_the_real_wrangler_applies_the_rebuild_and_keeps_the_rows(
+    wrangler: str, proj: Project
+) -> None:
+    """workerd's D1 (wrangler --local) runs the generated file as D1 does: rows survive."""
+    import os
+    import subprocess
+
+    before = [_rows(proj, t) for t in ("users", "time_sessions", "daily_stats")]
+    created = alter.create(
+        proj.cfg, proj.db, "tidy", AlterSpec("users", rename=(("email", "mail"),))
+    )
+    env = {**os.environ, "CI": "true", "WRANGLER_SEND_METRICS": "false", "NO_COLOR": "1"}
+    out = subprocess.run(
+        [wrangler, "d1", "migrations", "apply", "worktime-db", "--local"],
+        cwd=proj.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert proj.applied()[-1] == created.name
+    assert [_rows(proj, t) for t in ("users", "time_sessions", "daily_stats")] == before
+    assert "mail" in [c[1] for c in proj.query("PRAGMA table_info(users)")]

@@ -253,6 +253,31 @@ def _fix_types(create: str, keep: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _literal(value: str) -> str:
+    if _NUMBER.match(value) or value.upper() in _TIME_KEYWORDS:
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
+_TIME_KEYWORDS = ("CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME")
+
+
+def _fill(insert: str, filled: dict[str, str]) -> str:
+    """The copy with `coalesce(col, default)` for each column made NOT NULL with a default:
+    without it a NULL already in the table makes the new NOT NULL refuse the copy."""
+    at = insert.index("\n   SELECT ")
+    head, select = insert[:at], insert[at:]
+    for column, value in filled.items():
+        item = re.compile(
+            rf"(NULLIF\({re.escape(_q(column))}, ''\)|{re.escape(_q(column))})(?=, | FROM )"
+        )
+        found = item.search(select)
+        if found is not None:
+            filled_sql = f"coalesce({found.group(1)}, {_literal(value)})"
+            select = select[: found.start()] + filled_sql + select[found.end() :]
+    return head + select
+
+
 def _keep(tables: Sequence[str]) -> list[str]:
     return [f"CREATE TABLE {_q(KEEP_PREFIX + t)} AS SELECT * FROM {_q(t)};" for t in tables]
 
@@ -278,18 +303,26 @@ def _up(conn: sqlite3.Connection, spec: AlterSpec, preserved: list[str]) -> list
     rename = dict(spec.rename)
     keep_types = {rename.get(c, c): t for c, t in declared.items() if c not in types}
     keep_types.update({rename.get(c, c): t for c, t in spec.types})
-    statements = sqlite_utils.Database(conn).table(table).transform_sql(
-        types=types or None,
-        rename=rename or None,
-        drop=set(spec.drop) or None,
-        not_null=set(spec.not_null) or None,
-        defaults={c: _default(v) for c, v in spec.defaults} or None,
-        tmp_suffix=_NEW_SUFFIX,
+    statements = (
+        sqlite_utils.Database(conn)
+        .table(table)
+        .transform_sql(
+            types=types or None,
+            rename=rename or None,
+            drop=set(spec.drop) or None,
+            not_null=set(spec.not_null) or None,
+            defaults={c: _default(v) for c, v in spec.defaults} or None,
+            tmp_suffix=_NEW_SUFFIX,
+        )
     )
     out = ["PRAGMA defer_foreign_keys = ON;", *_keep(preserved)]
+    defaults = dict(spec.defaults)
+    filled = {c: defaults[c] for c in spec.not_null if c in defaults}
     for statement in statements:
         if statement.lstrip().upper().startswith("CREATE TABLE"):
             statement = _fix_types(statement, keep_types)
+        elif statement.lstrip().upper().startswith("INSERT INTO") and filled:
+            statement = _fill(statement, filled)
         out.append(_end(statement))
     out += _restore(preserved)
     out += [_end(sql) for _, sql in _master(conn, "trigger", table)]
