@@ -256,3 +256,25 @@ def test_the_real_wrangler_applies_the_rebuild_and_keeps_the_rows(
     assert proj.applied()[-1] == created.name
     assert [_rows(proj, t) for t in ("users", "time_sessions", "daily_stats")] == before
     assert "mail" in [c[1] for c in proj.query("PRAGMA table_info(users)")]
+
+
+def test_the_kept_tables_triggers_do_not_fire_and_come_back(proj: Project) -> None:
+    proj.write(
+        "0002_triggers.sql",
+        "CREATE TABLE audit (what TEXT);\n"
+        "CREATE TRIGGER sessions_gone AFTER DELETE ON time_sessions BEGIN\n"
+        "  INSERT INTO audit VALUES ('deleted ' || old.id);\nEND;\n"
+        "CREATE TRIGGER sessions_count AFTER INSERT ON time_sessions BEGIN\n"
+        "  UPDATE daily_stats SET session_count = session_count + 1 WHERE user_id = new.user_id;\n"
+        "END;\n",
+    )
+    migrations.apply(proj.cfg, proj.db, None)
+    stats = _rows(proj, "daily_stats")
+    alter.create(proj.cfg, proj.db, "tidy", AlterSpec("users", drop=("avatar_url",)))
+    migrations.apply(proj.cfg, proj.db, None)
+    migrations.rollback(proj.cfg, proj.db, None, steps=1)
+    assert _rows(proj, "daily_stats") == stats
+    assert proj.query("SELECT * FROM audit") == []
+    triggers = proj.query("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+    assert triggers == [("sessions_count",), ("sessions_gone",)]
+    assert engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok

@@ -13,6 +13,8 @@ Two traps make that rebuild unsafe on D1 as it stands, and this module closes bo
 - `transform_sql` writes declared types through its own mapping (DATETIME becomes REAL); a
   column the user did not `--type` keeps its declared type exactly.
 Triggers on the table are dropped with it; they are recreated from their original SQL.
+The kept tables' triggers are dropped for the rebuild and recreated after it, so the
+cascade's deletes and the restore's inserts do not fire them.
 
 The down file rebuilds the original table from its original `CREATE TABLE` text, indexes
 and triggers, so `migrations verify` sees the schema restored. Before anything is written,
@@ -278,6 +280,18 @@ def _fill(insert: str, filled: dict[str, str]) -> str:
     return head + select
 
 
+def _quiet(conn: sqlite3.Connection, tables: Sequence[str]) -> list[str]:
+    """The kept tables' triggers dropped for the rebuild: the cascade's deletes and the
+    restore's inserts are not real changes, and their triggers would act on them (a
+    counter bumped twice, an audit row for a delete that did not happen)."""
+    return [f"DROP TRIGGER {_q(n)};" for t in tables for n, _ in _master(conn, "trigger", t)]
+
+
+def _loud(conn: sqlite3.Connection, tables: Sequence[str]) -> list[str]:
+    """The kept tables' triggers back, from their original SQL."""
+    return [_end(sql) for t in tables for _, sql in _master(conn, "trigger", t)]
+
+
 def _keep(tables: Sequence[str]) -> list[str]:
     return [f"CREATE TABLE {_q(KEEP_PREFIX + t)} AS SELECT * FROM {_q(t)};" for t in tables]
 
@@ -315,7 +329,7 @@ def _up(conn: sqlite3.Connection, spec: AlterSpec, preserved: list[str]) -> list
             tmp_suffix=_NEW_SUFFIX,
         )
     )
-    out = ["PRAGMA defer_foreign_keys = ON;", *_keep(preserved)]
+    out = ["PRAGMA defer_foreign_keys = ON;", *_keep(preserved), *_quiet(conn, preserved)]
     defaults = dict(spec.defaults)
     filled = {c: defaults[c] for c in spec.not_null if c in defaults}
     for statement in statements:
@@ -325,6 +339,7 @@ def _up(conn: sqlite3.Connection, spec: AlterSpec, preserved: list[str]) -> list
             statement = _fill(statement, filled)
         out.append(_end(statement))
     out += _restore(preserved)
+    out += _loud(conn, preserved)
     out += [_end(sql) for _, sql in _master(conn, "trigger", table)]
     return out
 
@@ -342,7 +357,8 @@ def _down(
     rename = dict(spec.rename)
     dropped = {d.lower() for d in spec.drop}
     back = [c for c in _declared(conn, table) if c.lower() not in dropped]
-    out = ["PRAGMA defer_foreign_keys = ON;", *_keep(preserved), _end(create)]
+    out = ["PRAGMA defer_foreign_keys = ON;", *_keep(preserved), *_quiet(conn, preserved)]
+    out.append(_end(create))
     if back:
         # rowid too: a table without INTEGER PRIMARY KEY keeps its row ids, as the up does.
         into = ", ".join(["rowid", *(_q(c) for c in back)])
@@ -356,6 +372,7 @@ def _down(
     ]
     out += [_end(sql) for _, sql in _master(conn, "index", table)]
     out += _restore(preserved)
+    out += _loud(conn, preserved)
     out += [_end(sql) for _, sql in _master(conn, "trigger", table)]
     return out
 
