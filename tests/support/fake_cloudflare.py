@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ class FakeCloudflare:
         self.imports: dict[str, dict[str, Any]] = {}
         self.exports: dict[str, dict[str, Any]] = {}  # bookmark -> the finished export answer
         self.downloads: dict[str, bytes] = {}  # filename -> dump served at /__download/
+        # database uuid -> [(bookmark, taken at, file bytes or None)], oldest first
+        self.time_travel: dict[str, list[tuple[str, float, bytes | None]]] = {}
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
@@ -300,6 +303,51 @@ class FakeCloudflare:
             return self._import(req, db)
         if action == ["export"] and req.method == "POST":
             return self._export(req, db)
+        if action[:1] == ["time_travel"]:
+            return self._time_travel(req, db, action[1:])
+        return _json(404, _failure(7003, "No route for the URI"))
+
+    # --- D1 Time Travel ----------------------------------------------------------------------
+    # A bookmark is a copy of the database file's bytes at the moment it was asked for (None:
+    # no file yet), so a restore really puts the content back. A `timestamp` answers the newest
+    # bookmark taken at or before it (the fake keeps no history between bookmarks).
+
+    def _bookmark(self, db: Database) -> str:
+        history = self.time_travel.setdefault(db.uuid, [])
+        mark = f"{len(history) + 1:08x}-{int(time.time()):08x}-00000000-{uuid.uuid4().hex}"
+        content = db.path.read_bytes() if db.path.exists() else None
+        history.append((mark, time.time(), content))
+        return mark
+
+    def _time_travel(
+        self, req: Recorded, db: Database, rest: list[str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        history = self.time_travel.setdefault(db.uuid, [])
+        timestamp = req.query.get("timestamp", [None])[0]
+        older: list[str] = []
+        if timestamp is not None:
+            try:
+                when = datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                return _json(400, _failure(7400, f"Invalid timestamp: {timestamp}"))
+            older = [m for m, at, _ in history if at <= when]
+            if not older:
+                return _json(400, _failure(7400, "No bookmark at or before that timestamp"))
+        if rest == ["bookmark"] and req.method == "GET":
+            return _ok({"bookmark": older[-1] if timestamp is not None else self._bookmark(db)})
+        if rest == ["restore"] and req.method == "POST":
+            wanted = older[-1] if timestamp is not None else req.query.get("bookmark", [""])[0]
+            found = [content for m, _, content in history if m == wanted]
+            if not found:
+                return _json(400, _failure(7400, f"Invalid bookmark: {wanted}"))
+            previous = self._bookmark(db)
+            if found[0] is None:
+                db.path.unlink(missing_ok=True)
+            else:
+                db.path.write_bytes(found[0])
+            return _ok(
+                {"bookmark": wanted, "message": "Database restored", "previous_bookmark": previous}
+            )
         return _json(404, _failure(7003, "No route for the URI"))
 
     def _run_sql(self, db: Database, sql: str, params: list[Any] | None) -> list[dict[str, Any]]:

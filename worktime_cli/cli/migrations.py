@@ -60,6 +60,7 @@ def register(d1_app: typer.Typer) -> None:
     d1_app.add_typer(app)
     d1_app.command("restore")(restore)
     d1_app.command("reset")(reset)
+    __import__("worktime_cli.cli.time_travel", fromlist=["register"]).register(d1_app)
 
 
 @app.command("create")

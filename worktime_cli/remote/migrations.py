@@ -16,7 +16,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +26,22 @@ from worktime_cli.errors import RemoteError, SQLError, UsageError
 from worktime_cli.migrations import files, local
 from worktime_cli.migrations.plan import AppliedRow, Step
 from worktime_cli.remote import d1 as remote_d1
+from worktime_cli.snapshots import Snapshot
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.remote.client import Client
-    from worktime_cli.snapshots import Snapshot
+
+
+@dataclass(frozen=True)
+class Bookmark(Snapshot):
+    """A remote run's restore point, where the engine keeps a local run's snapshot.
+
+    `name` (and `path`, which `--json` prints as `snapshot`) is the Time Travel bookmark;
+    `command` is the exact command back to it.
+    """
+
+    command: str = ""
 
 
 # One `--group` request, under D1's published limits (developers.cloudflare.com/d1/platform/
@@ -89,6 +101,7 @@ class RemoteMigrations:
         self._folder = files.migrations_dir(config, self._binding)
         self._database_id: str | None = None
         self._tables_ready = False
+        self._bookmark: Bookmark | None = None
 
     @classmethod
     def attached(
@@ -102,6 +115,7 @@ class RemoteMigrations:
         self._folder = folder
         self._database_id = database_id
         self._tables_ready = False
+        self._bookmark = None
         return self
 
     @property
@@ -118,7 +132,29 @@ class RemoteMigrations:
 
     @property
     def undo_note(self) -> str:
-        return "there is no snapshot on Cloudflare"
+        """Shown in the confirmation, before anything changes: the command back to now."""
+        return f"to undo: `{self._restore_point().command}`"
+
+    def _restore_point(self) -> Bookmark:
+        """The database's Time Travel bookmark now, read once per run (cached)."""
+        if self._bookmark is None:
+            self._bookmark = self._read_bookmark()
+        return self._bookmark
+
+    def _read_bookmark(self) -> Bookmark:
+        from worktime_cli.remote import time_travel
+
+        now = datetime.now(UTC)
+        name = self._binding.database_name
+        try:
+            mark = time_travel.bookmark(self.client, self.database_id)
+        except RemoteError:
+            # Time Travel unavailable (an alpha database, a token without D1 read on it):
+            # the run still goes ahead, and the way back is the time it started.
+            stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+            command = f"worktime d1 time-travel restore {name} --timestamp {stamp}"
+            return Bookmark(stamp, Path(stamp), now, "", 0, command)
+        return Bookmark(mark, Path(mark), now, "", 0, time_travel.restore_command(name, mark))
 
     @property
     def database_id(self) -> str:
@@ -183,10 +219,15 @@ class RemoteMigrations:
         )
 
     def before_run(self, operation: str) -> Snapshot | None:
-        # No snapshot on Cloudflare. D1's Time Travel bookmark could be recorded here; until
-        # then a remote run is undone by rolling back.
+        """The restore point: D1's Time Travel bookmark, read just before the first change.
+
+        Read afresh (not the confirmation's), so a write between the question and the run is
+        not lost by going back. The tracking tables already exist (planning read them).
+        """
         self.ensure_tables()
-        return None
+        self._bookmark = None
+        point = self._restore_point()
+        return replace(point, operation=operation)
 
     def discard(self, snapshot: Snapshot | None) -> None:
         return None
