@@ -172,6 +172,16 @@ def test_traffic_matches_the_published_spec(
     assert expected <= covered, sorted(expected - covered)
 
 
+def test_time_travel_is_not_in_the_subset(spec) -> None:
+    """D1 Time Travel (`migrations apply --remote` asks for a bookmark first) is absent from the
+    2024 subset and no newer full document was available, so `_check` skips those requests;
+    `tests/remote/test_time_travel.py` checks them against wrangler's requests instead. When a
+    newer subset adds them, this fails: add them to `expected` above."""
+    base = "/client/v4/accounts/a/d1/database/d"
+    assert _operation(spec, "GET", base + "/time_travel/bookmark") is None
+    assert _operation(spec, "POST", base + "/time_travel/restore") is None
+
+
 def test_validator_catches_a_wrong_request(spec) -> None:
     """The checker itself can fail: a create without `name` is refused."""
     record = Recorded(
