@@ -250,3 +250,34 @@ def test_core_info_and_restore(fake: FakeCloudflare, remote_db: str) -> None:
     assert result.bookmark == before.bookmark
     assert result.message == "Database restored"
     assert _tables(fake, remote_db) == []
+
+
+def test_confirmation_note_names_the_current_bookmark(fake: FakeCloudflare, remote_db: str) -> None:
+    from worktime_cli import config
+    from worktime_cli.remote.migrations import RemoteMigrations
+
+    cfg = config.load(None)
+    with from_environment(cfg) as client:
+        target = RemoteMigrations(client, cfg, "DB")
+        note = target.undo_note
+        mark = fake.calls("GET", "/time_travel/bookmark$")[-1].response["result"]["bookmark"]
+        assert note == f"to undo: `worktime d1 time-travel restore worktime-db --bookmark {mark}`"
+        assert target.undo_note == note  # read once, not per mention
+        assert len(fake.calls("GET", "/time_travel/bookmark$")) == 1
+        point = target.before_run("rollback")
+    # the run's own restore point is read afresh, just before the first change
+    assert point is not None and point.operation == "rollback"
+    assert len(fake.calls("GET", "/time_travel/bookmark$")) == 2
+
+
+def test_apply_goes_ahead_with_a_timestamp_when_no_bookmark_can_be_read(
+    fake: FakeCloudflare, cli, remote_db: str
+) -> None:
+    fake.fail("GET", "/time_travel/bookmark$", 400, code=7500, message="Time travel unavailable")
+    applied = cli("d1", "migrations", "apply", "DB", "--remote", "--json")
+    assert applied.exit_code == 0, applied.output
+    stamp = json.loads(applied.stdout)["snapshot"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+    assert "b" in _tables(fake, remote_db)
+    # that time is a valid way back (within 30 days, not in the future)
+    assert time_travel.parse_timestamp(stamp) == stamp
