@@ -13,10 +13,11 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, Recorded, fake_fixture
 from worktime_cli.errors import UsageError
 from worktime_cli.remote import time_travel
 from worktime_cli.remote.client import from_environment
@@ -281,3 +282,67 @@ def test_apply_goes_ahead_with_a_timestamp_when_no_bookmark_can_be_read(
     assert "b" in _tables(fake, remote_db)
     # that time is a valid way back (within 30 days, not in the future)
     assert time_travel.parse_timestamp(stamp) == stamp
+
+
+def test_wrangler_sends_the_same_time_travel_requests(
+    fake: FakeCloudflare, cli, remote_db: str, project: Path, wrangler: str, tmp_path: Path
+) -> None:
+    """The real wrangler against the same fake: worktime's requests are wrangler's."""
+    import os
+    import subprocess
+
+    env = {
+        **os.environ,
+        "CLOUDFLARE_API_BASE_URL": fake.url,
+        "CLOUDFLARE_API_TOKEN": TOKEN,
+        "CLOUDFLARE_ACCOUNT_ID": ACCOUNT,
+        "WRANGLER_SEND_METRICS": "false",
+        "HOME": str(tmp_path),
+    }
+    wrangler_calls: list[Recorded] = []
+    worktime_calls: list[Recorded] = []
+
+    def shape(records: list[Recorded]) -> list[tuple[str, str, tuple[str, ...], str]]:
+        return [
+            (r.method, r.path, tuple(sorted(r.query)), r.headers.get("content-type", ""))
+            for r in records
+            if "/time_travel/" in r.path
+        ]
+
+    def by_wrangler(*args: str) -> dict[str, Any]:
+        start = len(fake.requests)
+        out = subprocess.run(
+            [wrangler, "d1", "time-travel", *args, "--json"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        wrangler_calls[:] = fake.requests[start:]
+        answer: dict[str, Any] = json.loads(out.stdout)
+        return answer
+
+    def by_worktime(*args: str) -> dict[str, Any]:
+        start = len(fake.requests)
+        out = cli("d1", "time-travel", *args, "--json")
+        assert out.exit_code == 0, out.output
+        worktime_calls[:] = fake.requests[start:]
+        answer: dict[str, Any] = json.loads(out.stdout)
+        return answer
+
+    mark = by_wrangler("info", "DB")["bookmark"]
+    assert by_worktime("info", "DB")["bookmark"]
+    assert shape(worktime_calls) == shape(wrangler_calls)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    by_wrangler("info", "DB", "--timestamp", stamp)
+    by_worktime("info", "DB", "--timestamp", stamp)
+    assert shape(worktime_calls) == shape(wrangler_calls)
+    assert worktime_calls[-1].query == wrangler_calls[-1].query  # the same ISO form
+    restored = by_wrangler("restore", "DB", "--bookmark", mark)
+    ours = by_worktime("restore", "DB", "--bookmark", mark, "--yes")
+    assert shape(worktime_calls) == shape(wrangler_calls)
+    # worktime's JSON keeps wrangler's keys and values' meaning, and adds to them
+    assert set(restored) <= set(ours)
