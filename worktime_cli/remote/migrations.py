@@ -149,7 +149,7 @@ class RemoteMigrations:
         try:
             mark = time_travel.bookmark(self.client, self.database_id)
         except RemoteError:
-            # Time Travel unavailable (an alpha database, a token without D1 read on it):
+            # Time Travel unavailable (wrangler: alpha databases have none) or the API failed:
             # the run still goes ahead, and the way back is the time it started.
             stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
             command = f"worktime d1 time-travel restore {name} --timestamp {stamp}"
@@ -222,11 +222,12 @@ class RemoteMigrations:
         """The restore point: D1's Time Travel bookmark, read just before the first change.
 
         Read afresh (not the confirmation's), so a write between the question and the run is
-        not lost by going back. The tracking tables already exist (planning read them).
+        not lost by going back. Read before the tracking tables are made (when planning has
+        not made them already), so going back undoes those too.
         """
-        self.ensure_tables()
         self._bookmark = None
         point = self._restore_point()
+        self.ensure_tables()
         return replace(point, operation=operation)
 
     def discard(self, snapshot: Snapshot | None) -> None:
