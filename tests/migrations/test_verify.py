@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -156,3 +157,99 @@ def test_cli_down_prints_and_writes_derived_sql(cli, proj: Project) -> None:
     assert down.read_text().endswith("DROP INDEX ti;\nDROP TABLE t;\n")
     again = cli("d1", "migrations", "down", "worktime-db", "0001_t", "--write")
     assert again.exit_code == 1 and "already holds the down SQL" in again.stderr
+
+
+# The replay follows the schema incrementally (`verify._Tracker`): after every step its model
+# must be exactly what a full read of sqlite_master gives, whatever the step did.
+_STEPS = [
+    "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT UNIQUE);\nCREATE INDEX a_v ON a(v);\n",
+    "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id));\n"
+    "CREATE VIEW vb AS SELECT * FROM b;\n"
+    "CREATE TRIGGER tb AFTER INSERT ON b BEGIN SELECT 1; END;\n",
+    "DROP TABLE b;\n",  # its trigger goes with it; the view stays
+    "CREATE TABLE b (x);\n",  # reuses the greatest rowid the DROP freed
+    "ALTER TABLE a RENAME TO a2;\n",  # rewrites other rows: re-read all
+    "ALTER TABLE a2 ADD COLUMN w TEXT;\n",
+    "DROP INDEX a_v;\nDROP VIEW vb;\n",
+    "PRAGMA writable_schema = ON;\n"
+    "UPDATE sqlite_master SET sql = 'CREATE TABLE b (x, y)' WHERE name = 'b';\n",
+    "CREATE TABLE IF NOT EXISTS b (z);\n",  # touched, not changed
+    "INSERT INTO a2 (v) VALUES ('x');\n",  # no schema change at all
+]
+
+
+def _full(scratch: object) -> dict[int, tuple[str, str, str, str]]:
+    from worktime_cli.migrations import verify
+
+    assert isinstance(scratch, verify.Scratch)
+    rows = scratch.conn.execute(verify._ROWS).fetchall()
+    return {rowid: verify._row(t, n, tbl, sql) for rowid, t, n, tbl, sql in rows}
+
+
+def test_the_tracked_schema_is_always_the_whole_schema() -> None:
+    from worktime_cli.migrations import verify
+    from worktime_cli.sqlscript import split
+
+    with verify.Scratch(track=True) as scratch:
+        tracker = scratch.tracker
+        assert tracker is not None
+        for at, sql in enumerate(_STEPS):
+            model = dict(tracker.rows)
+            assert scratch.run(split(sql), f"step {at}") is None
+            delta = tracker.refresh()
+            assert tracker.rows == _full(scratch), sql
+            assert tracker.order == sorted(tracker.rows)
+            # The delta is exactly the change: applying it to the model before gives the model after.
+            rebuilt = {r: row for r, row in model.items() if r not in delta.removed}
+            rebuilt.update(delta.added)
+            assert rebuilt == tracker.rows, sql
+        # A step rolled back: the model is taken back with it.
+        scratch.begin()
+        scratch.statements(split("DROP TABLE a2;\nCREATE TABLE c (x);\n"), "rolled back")
+        delta = tracker.refresh()
+        assert tracker.rows == _full(scratch)
+        scratch.rollback()
+        tracker.undo(delta)
+        assert tracker.rows == _full(scratch)
+        assert tracker.refresh().rowids() == set()
+
+
+def test_a_down_rolled_back_leaves_the_next_migrations_verified_on_the_right_schema(
+    proj: Project,
+) -> None:
+    # 0002's down is broken (rolled back in the scratch); 0003 then stands on 0002's schema,
+    # and its own down is checked against exactly that.
+    proj.write("0001_a.sql", "CREATE TABLE a (x);\n")
+    proj.write("0002_b.sql", "CREATE TABLE b (x);\nCREATE INDEX bi ON b(x);\n", "DROP INDEX bi;\n")
+    proj.write("0003_c.sql", "CREATE TABLE c (x);\n", "DROP TABLE c;\nDROP INDEX bi;\n")
+    proj.write("0004_d.sql", "ALTER TABLE a RENAME TO d;\n")  # derived: the reverse rename
+    by_name = {m.name: m for m in _verify(proj).migrations}
+    assert (by_name["0001_a.sql"].down, by_name["0002_b.sql"].down) == ("ok", "differs")
+    assert by_name["0002_b.sql"].diff == ("+ table b: CREATE TABLE b (x)",)
+    c = by_name["0003_c.sql"]
+    assert (c.down, c.diff) == ("differs", ("- index bi: CREATE INDEX bi ON b(x)",))
+    assert by_name["0004_d.sql"].down == "ok"
+
+
+def test_apply_checks_the_pending_ones_on_ground_replayed_in_one_transaction(
+    proj: Project,
+) -> None:
+    """The applied ones are replayed as one run; a failing one is still named."""
+    for n in range(1, 4):
+        proj.write(f"000{n}_t{n}.sql", *table(n))
+    migrations.apply(proj.cfg, proj.db, None)
+    proj.write("0004_t4.sql", "CREATE TABLE t4 (x);\n", "SELECT 1;\n")
+    with pytest.raises(BrokenDownError, match=r"0004_t4\.sql"):
+        migrations.apply(proj.cfg, proj.db, None)
+    from worktime_cli.migrations import files, verify
+    from worktime_cli.sqlscript import split
+
+    sources = files.read_all(files.discover(proj.migrations))
+    broken = split("INSERT INTO nope VALUES (1);\n")
+    sources[1] = dataclasses.replace(sources[1], statements=tuple(broken))
+    checked = verify.replay(sources, check={"0004_t4.sql"})
+    assert [(m.name, m.up) for m in checked] == [
+        ("0002_t2.sql", "failed"),
+        ("0004_t4.sql", "skipped"),
+    ]
+    assert "no such table: nope" in (checked[0].error or "")

@@ -9,18 +9,28 @@ The scratch connection is a `d1.connect` one: D1's limits and statement rules ap
 statement D1 would refuse fails here too. Schemas are compared as `sqlite_master` rows,
 whitespace collapsed and plain identifiers unquoted (SQLite writes `"t"` back after a rename
 round trip: the same table).
+
+Speed: a replay of n migrations must not read the whole schema at each step (n² rows). The
+scratch keeps `sqlite_master` as a Python model (`_Tracker`) and, after each step, re-reads
+only the rows that step could have changed: what SQLite's authorizer saw it create or drop
+(by name, and every row of a dropped table), plus the rows past the last untouched rowid
+(SQLite gives a new row max(rowid)+1). A step the authorizer cannot pin down (ALTER, virtual
+tables, a write to sqlite_master, a schema cookie that moved unseen) re-reads every row.
+Schemas are then compared on the rows one of the two steps changed: the rest is the same row.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from worktime_cli import d1
-from worktime_cli.errors import WorktimeError
+from worktime_cli.errors import SQLError, WorktimeError
 from worktime_cli.migrations.files import Source
 from worktime_cli.migrations.local import foreign_key_check
 from worktime_cli.migrations.plan import AppliedRow, down_for, why_irreversible
@@ -60,11 +70,16 @@ def diff(before: Iterable[SchemaRow], after: Iterable[SchemaRow]) -> tuple[str, 
 
 
 class Scratch:
-    """An in-memory D1-like database to replay migrations into."""
+    """An in-memory D1-like database to replay migrations into.
 
-    def __init__(self, migrations_table: str = "d1_migrations") -> None:
+    With `track`, the schema is followed as a `_Tracker` model (what `replay` compares);
+    without it, `_snap` fingerprints are the way to compare (`alter` does).
+    """
+
+    def __init__(self, migrations_table: str = "d1_migrations", *, track: bool = False) -> None:
         self.conn = d1.connect(Path(":memory:"), create=True)
         self.migrations_table = migrations_table
+        self.tracker = _Tracker(self.conn) if track else None
 
     def close(self) -> None:
         self.conn.close()
@@ -77,30 +92,44 @@ class Scratch:
 
     def run(self, statements: Sequence[Statement], label: str) -> str | None:
         """Run `statements` as one transaction, kept; the error message on failure (rolled back)."""
+        self.begin()
         try:
-            with self.conn.transaction():
-                self.statements(statements, label)
+            self.statements(statements, label)
+            self.commit()
         except WorktimeError as exc:
+            self.rollback()
             return exc.message
         return None
 
     def statements(self, statements: Sequence[Statement], label: str) -> None:
+        tracker = self.tracker
         for statement in statements:
+            if tracker is not None:
+                tracker.statement_started()
             self.conn.run(statement, label, collect=False)
+            if tracker is not None:
+                tracker.statement_done()
         if statements:
             # As the local target: real violations fail, a rebuild's stale deferred
             # counter is cleared (see `local.foreign_key_check`).
             foreign_key_check(self.conn, label)
 
+    # Plain BEGIN, not the file connection's BEGIN IMMEDIATE with its busy-timeout dance:
+    # nobody else can hold a lock on a private in-memory database.
     def begin(self) -> None:
         self.conn.execute("BEGIN /* worktime */")
 
     def commit(self) -> None:
-        self.conn.execute("COMMIT /* worktime */")
+        try:
+            self.conn.execute("COMMIT /* worktime */")
+        except sqlite3.Error as exc:
+            raise SQLError(f"commit failed: {exc}") from None
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK /* worktime */")
+        if self.tracker is not None:
+            self.tracker.forget_pending()
 
     def fingerprint(self) -> str:
         (value,) = self.conn.execute(_FINGERPRINT).fetchone()
@@ -108,6 +137,205 @@ class Scratch:
 
     def rows(self) -> list[SchemaRow]:
         return schema_of(self.conn, self.migrations_table)
+
+
+# The rows compared, as `_FINGERPRINT` selects them.
+_COMPARED = "sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+_ROWS = "SELECT rowid, type, name, tbl_name, sql FROM sqlite_master WHERE " + _COMPARED
+_MASTER = frozenset({"sqlite_master", "sqlite_schema"})
+# Under D1's limit of 100 bound parameters per statement.
+_CHUNK = 90
+
+# What an authorizer action tells about the sqlite_master rows a statement may change.
+_NAMED = frozenset(
+    {
+        sqlite3.SQLITE_CREATE_INDEX,
+        sqlite3.SQLITE_CREATE_TABLE,
+        sqlite3.SQLITE_CREATE_TRIGGER,
+        sqlite3.SQLITE_CREATE_VIEW,
+        sqlite3.SQLITE_DROP_INDEX,
+        sqlite3.SQLITE_DROP_TRIGGER,
+    }
+)  # the row named arg1 (a CREATE also writes only the row it inserts)
+_OWNER = frozenset({sqlite3.SQLITE_DROP_TABLE, sqlite3.SQLITE_DROP_VIEW})
+# ^ every row whose tbl_name is arg1: the table's indexes and triggers go with it
+_UNPINNED = frozenset(
+    {sqlite3.SQLITE_ALTER_TABLE, sqlite3.SQLITE_CREATE_VTABLE, sqlite3.SQLITE_DROP_VTABLE}
+)  # a rename rewrites other objects' SQL; a virtual table makes shadow tables
+_WRITES = frozenset({sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+
+_Rows = dict[int, SchemaRow]
+
+
+@dataclass(frozen=True)
+class _Delta:
+    """One step's change to sqlite_master by rowid: `removed` holds the rows as they were,
+    `added` as they are (a changed row is in both)."""
+
+    removed: _Rows
+    added: _Rows
+    version: int  # the schema cookie before the step
+
+    def rowids(self) -> set[int]:
+        return self.removed.keys() | self.added.keys()
+
+
+def _net(first: _Delta, second: _Delta) -> tuple[list[SchemaRow], list[SchemaRow]]:
+    """The rows before `first` and after `second` (run in that order), over the rowids either
+    changed: every other row is the same in both schemas, so they compare as the whole."""
+    before: list[SchemaRow] = []
+    after: list[SchemaRow] = []
+    for rowid in first.rowids() | second.rowids():
+        if rowid in first.removed:
+            before.append(first.removed[rowid])
+        elif rowid not in first.added and rowid in second.removed:
+            before.append(second.removed[rowid])
+        if rowid in second.added:
+            after.append(second.added[rowid])
+        elif rowid not in second.removed and rowid in first.added:
+            after.append(first.added[rowid])
+    return before, after
+
+
+class _Tracker:
+    """The scratch's sqlite_master as a Python model, refreshed from what each step touched.
+
+    It is the connection's authorizer (in front of D1's guard, which still decides): while
+    a user statement is prepared it notes the names created or dropped. `refresh` then reads
+    the rows under those names, and every row past the greatest rowid no step touched (a
+    new row gets max(rowid)+1, so none can hide below it).
+    """
+
+    def __init__(self, conn: d1.D1Connection) -> None:
+        self.conn = conn
+        self.guard = conn.guard
+        self.rows: _Rows = {}
+        self.order: list[int] = []  # rowids, sorted
+        self.by_name: dict[str, set[int]] = {}
+        self.by_table: dict[str, set[int]] = {}
+        self.names: set[str] = set()
+        self.tables: set[str] = set()
+        self.unpinned = False
+        self._named = False
+        self._wrote = False
+        self.version = self._version()
+        self._reload()
+        conn.set_authorizer(self)
+
+    def __call__(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None
+    ) -> int:
+        guard = self.guard
+        if not guard.armed:
+            return sqlite3.SQLITE_OK
+        verdict = guard(action, arg1, arg2, db, trigger)
+        if verdict != sqlite3.SQLITE_OK:
+            return verdict
+        if action in _NAMED:
+            self.names.add((arg1 or "").lower())
+            self._named = True
+        elif action in _OWNER:
+            name = (arg1 or "").lower()
+            self.names.add(name)
+            self.tables.add(name)
+            self._named = True
+        elif action in _UNPINNED:
+            self.unpinned = True
+        elif action in _WRITES and (arg1 or "").lower() in _MASTER and arg2 != "rootpage":
+            # SQLite's own write for a CREATE/DROP names its object too; a bare one is a
+            # statement under `PRAGMA writable_schema` that may change any row.
+            self._wrote = True
+        return verdict
+
+    def statement_started(self) -> None:
+        self._named = self._wrote = False
+
+    def statement_done(self) -> None:
+        if self._wrote and not self._named:
+            self.unpinned = True
+
+    def forget_pending(self) -> None:
+        """After a rollback: what the rolled-back statements touched is gone with them."""
+        self.names, self.tables, self.unpinned = set(), set(), False
+
+    def _version(self) -> int:
+        (value,) = self.conn.execute("PRAGMA schema_version /* worktime */").fetchone()
+        return int(value)
+
+    def refresh(self) -> _Delta:
+        """Bring the model up to the connection's schema; what changed since the last call."""
+        version = self._version()
+        before = self.version
+        names, tables, unpinned = self.names, self.tables, self.unpinned
+        self.forget_pending()
+        if not (names or tables or unpinned):
+            if version == before:
+                return _Delta({}, {}, before)
+            unpinned = True  # the cookie moved and nothing we know of did it: read all
+        self.version = version
+        if unpinned:
+            return self._reload(before)
+        touched: set[int] = set()
+        for name in names:
+            touched |= self.by_name.get(name, set())
+        for table in tables:
+            touched |= self.by_table.get(table, set())
+        order = self.order
+        top = len(order)
+        while top and order[top - 1] in touched:
+            top -= 1
+        floor = order[top - 1] if top else 0
+        fetched = self.conn.execute(_ROWS + " AND rowid > ? /* worktime */", (floor,)).fetchall()
+        below = sorted(r for r in touched if r <= floor)
+        for at in range(0, len(below), _CHUNK):
+            chunk = below[at : at + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            fetched += self.conn.execute(
+                f"{_ROWS} AND rowid IN ({marks}) /* worktime */", chunk
+            ).fetchall()
+        now = {rowid: _row(t, n, tbl, sql) for rowid, t, n, tbl, sql in fetched}
+        removed = {r: self.rows[r] for r in touched | set(order[top:]) if r in self.rows}
+        return self._apply(removed, now, before)
+
+    def _reload(self, before: int | None = None) -> _Delta:
+        rows = self.conn.execute(_ROWS + " /* worktime */").fetchall()
+        now = {rowid: _row(t, n, tbl, sql) for rowid, t, n, tbl, sql in rows}
+        return self._apply(dict(self.rows), now, self.version if before is None else before)
+
+    def _apply(self, removed: _Rows, added: _Rows, version: int) -> _Delta:
+        for rowid in removed.keys() & added.keys():
+            if removed[rowid] == added[rowid]:
+                del removed[rowid], added[rowid]
+        for rowid in removed:
+            self._drop(rowid)
+        for rowid, row in added.items():
+            self._add(rowid, row)
+        return _Delta(removed, added, version)
+
+    def undo(self, delta: _Delta) -> None:
+        """Back to the schema before `delta` (its step was rolled back)."""
+        for rowid in delta.added:
+            self._drop(rowid)
+        for rowid, row in delta.removed.items():
+            self._add(rowid, row)
+        self.version = delta.version
+
+    def _add(self, rowid: int, row: SchemaRow) -> None:
+        self.rows[rowid] = row
+        bisect.insort(self.order, rowid)
+        self.by_name.setdefault(row[1].lower(), set()).add(rowid)
+        self.by_table.setdefault(row[2].lower(), set()).add(rowid)
+
+    def _drop(self, rowid: int) -> None:
+        row = self.rows.pop(rowid)
+        del self.order[bisect.bisect_left(self.order, rowid)]
+        self.by_name[row[1].lower()].discard(rowid)
+        self.by_table[row[2].lower()].discard(rowid)
+
+
+def _row(type_: Any, name: Any, tbl_name: Any, sql: Any) -> SchemaRow:
+    """A row as `Snapshot.rows` gives it: whitespace collapsed."""
+    return (str(type_), str(name), str(tbl_name), " ".join(str(sql).split()))
 
 
 @dataclass(frozen=True)
@@ -211,9 +439,11 @@ def replay(
     """
     rows = rows or {}
     results: list[VerifiedMigration] = []
-    with Scratch(migrations_table) as scratch:
-        before: Snapshot | None = _snap(scratch)
+    with Scratch(migrations_table, track=True) as scratch:
+        tracker = scratch.tracker
+        assert tracker is not None
         failed = False
+        ground: VerifiedMigration | None = None  # the last of an open run of unchecked ones
         for source in sources:
             checked = check is None or source.name in check
             row = rows.get(source.name)
@@ -223,28 +453,56 @@ def replay(
                 if checked:
                     results.append(VerifiedMigration(source.name, SKIPPED, SKIPPED, kind))
                 continue
-            if checked and before is None:
-                before = _snap(scratch)
-            error = scratch.run(source.statements, str(source.file.path))
+            label = str(source.file.path)
+            if not checked:
+                # Ground for the checked ones: one transaction for a run of them (a
+                # BEGIN/COMMIT each is most of a small migration's cost); the replay stops
+                # at a failing one anyway, so rolling them all back loses nothing.
+                if ground is None:
+                    scratch.begin()
+                ground = VerifiedMigration(source.name, FAILED, SKIPPED, kind)
+                try:
+                    scratch.statements(source.statements, label)
+                except WorktimeError as exc:
+                    scratch.rollback()
+                    ground, failed = None, True
+                    results.append(
+                        VerifiedMigration(source.name, FAILED, SKIPPED, kind, exc.message)
+                    )
+                continue
+            if ground is not None:
+                failure = _commit_ground(scratch, ground)
+                ground = None
+                if failure is not None:
+                    failed = True
+                    results += [failure, VerifiedMigration(source.name, SKIPPED, SKIPPED, kind)]
+                    continue
+                tracker.refresh()
+            error = scratch.run(source.statements, label)
             if error is not None:
                 failed = True
                 results.append(VerifiedMigration(source.name, FAILED, SKIPPED, kind, error))
                 continue
-            if not checked or before is None:
-                # Ground for the checked ones: no schema read (it would cost more than the
-                # replay), so the next checked migration reads its own "before".
-                before = None
-                continue
-            after = _snap(scratch)
+            up = tracker.refresh()
             if down is None:
                 why = why_irreversible(source, row)
                 results.append(VerifiedMigration(source.name, OK, NONE, NONE, why))
             else:
-                results.append(
-                    _check_down(scratch, source, down.statements, down.label, kind, before, after)
-                )
-            before = after
+                results.append(_check_down(scratch, source, down.statements, down.label, kind, up))
+        if ground is not None and (failure := _commit_ground(scratch, ground)) is not None:
+            results.append(failure)
     return results
+
+
+def _commit_ground(scratch: Scratch, last: VerifiedMigration) -> VerifiedMigration | None:
+    """Commit a run of unchecked migrations; on failure, `last` (the one that ended it) with
+    the error, as its own COMMIT would have failed."""
+    try:
+        scratch.commit()
+    except WorktimeError as exc:
+        scratch.rollback()
+        return replace(last, error=exc.message)
+    return None
 
 
 def _check_down(
@@ -253,25 +511,30 @@ def _check_down(
     down: Sequence[Statement],
     down_label: str,
     kind: str,
-    before: Snapshot,
-    after: Snapshot,
+    up: _Delta,
 ) -> VerifiedMigration:
+    """Down, then up again, on the schema `up` built; kept when both restore what they must."""
+    tracker = scratch.tracker
+    assert tracker is not None
     name = source.name
+    done: list[_Delta] = []  # the steps to take back from the model if this is rolled back
     scratch.begin()
     try:
         try:
             scratch.statements(down, down_label)
         except WorktimeError as exc:
             return VerifiedMigration(name, OK, FAILED, kind, exc.message)
-        restored = _snap(scratch)
-        if not _same(restored, before):
+        undone = tracker.refresh()
+        done.append(undone)
+        before, restored = _net(up, undone)
+        if normalise(before) != normalise(restored):
             return VerifiedMigration(
                 name,
                 OK,
                 DIFFERS,
                 kind,
                 f"{down_label}: does not restore the schema from before {name}",
-                diff(before.rows, restored.rows),
+                diff(before, restored),
             )
         try:
             scratch.statements(source.statements, str(source.file.path))
@@ -279,22 +542,28 @@ def _check_down(
             return VerifiedMigration(
                 name, OK, DIFFERS, kind, f"up again after the down SQL fails: {exc.message}"
             )
-        again = _snap(scratch)
-        if not _same(again, after):
+        redone = tracker.refresh()
+        done.append(redone)
+        after, again = _net(undone, redone)
+        if normalise(after) != normalise(again):
             return VerifiedMigration(
                 name,
                 OK,
                 DIFFERS,
                 kind,
                 "up again after the down SQL builds another schema",
-                diff(after.rows, again.rows),
+                diff(after, again),
             )
         # Down then up again left exactly the schema after up: keep it. A rollback would
         # make SQLite re-read the whole schema, once per migration.
         scratch.commit()
+        done.clear()
         return VerifiedMigration(name, OK, OK, kind)
     finally:
-        scratch.rollback()
+        if scratch.conn.in_transaction:
+            scratch.rollback()
+            for delta in reversed(done):
+                tracker.undo(delta)
 
 
 def built_schema(
