@@ -218,8 +218,7 @@ class _Tracker:
         self.unpinned = False
         self._named = False
         self._wrote = False
-        self.version = self._version()
-        self._reload()
+        self.version = 0  # a new in-memory database: no row, cookie 0
         conn.set_authorizer(self)
 
     def __call__(
@@ -246,6 +245,15 @@ class _Tracker:
             # statement under `PRAGMA writable_schema` that may change any row.
             self._wrote = True
         return verdict
+
+    def pause(self) -> None:
+        """Stop noting (D1's guard alone, one Python call per action, not two) until `resume`:
+        for a run of ground migrations, read once as a whole afterwards."""
+        self.conn.set_authorizer(self.guard)
+
+    def resume(self) -> None:
+        self.conn.set_authorizer(self)
+        self.unpinned = True  # the next refresh reads every row
 
     def statement_started(self) -> None:
         self._named = self._wrote = False
@@ -459,6 +467,7 @@ def replay(
                 # BEGIN/COMMIT each is most of a small migration's cost); the replay stops
                 # at a failing one anyway, so rolling them all back loses nothing.
                 if ground is None:
+                    tracker.pause()
                     scratch.begin()
                 ground = VerifiedMigration(source.name, FAILED, SKIPPED, kind)
                 try:
@@ -473,6 +482,7 @@ def replay(
             if ground is not None:
                 failure = _commit_ground(scratch, ground)
                 ground = None
+                tracker.resume()
                 if failure is not None:
                     failed = True
                     results += [failure, VerifiedMigration(source.name, SKIPPED, SKIPPED, kind)]
