@@ -253,3 +253,19 @@ def test_apply_checks_the_pending_ones_on_ground_replayed_in_one_transaction(
         ("0004_t4.sql", "skipped"),
     ]
     assert "no such table: nope" in (checked[0].error or "")
+
+
+def test_a_check_sqlite_rolled_back_by_itself_is_taken_back_from_the_model(proj: Project) -> None:
+    # 0002's second up fails with OR ROLLBACK: SQLite ends the transaction itself. 0003 then
+    # drops what 0002 made; its down puts it back, which only checks out on the real schema.
+    proj.write("0001_keep.sql", "CREATE TABLE keep (x UNIQUE);\n")
+    proj.write(
+        "0002_u.sql",
+        "CREATE TABLE u (x UNIQUE);\nINSERT OR ROLLBACK INTO keep VALUES (1);\n",
+        "DROP TABLE u;\n",
+    )
+    proj.write("0003_drop_u.sql", "DROP TABLE u;\n", "CREATE TABLE u (x UNIQUE);\n")
+    by_name = {m.name: m for m in _verify(proj).migrations}
+    u = by_name["0002_u.sql"]
+    assert u.down == "differs" and "up again after the down SQL fails" in (u.error or "")
+    assert by_name["0003_drop_u.sql"].down == "ok"

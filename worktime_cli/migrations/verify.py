@@ -570,10 +570,11 @@ def _check_down(
         done.clear()
         return VerifiedMigration(name, OK, OK, kind)
     finally:
-        if scratch.conn.in_transaction:
-            scratch.rollback()
-            for delta in reversed(done):
-                tracker.undo(delta)
+        # Also when SQLite already rolled back by itself (`INSERT OR ROLLBACK`, a trigger's
+        # RAISE(ROLLBACK)): the steps it took back are taken back from the model too.
+        scratch.rollback()
+        for delta in reversed(done):
+            tracker.undo(delta)
 
 
 def built_schema(
