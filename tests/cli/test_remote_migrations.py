@@ -55,7 +55,13 @@ def test_list_apply_list_rollback(fake, cli, remote_db: str) -> None:
         ("0001_init.sql", "applied"),
         ("0002_more.sql", "applied"),
     ]
-    assert (out["applied"], out["snapshot"], out["error"]) == (2, None, None)
+    assert (out["applied"], out["error"]) == (2, None)
+    # Issue 12: the Time Travel bookmark taken before the first change is the restore point,
+    # and the way back is said on stderr before anything changed.
+    bookmark = out["snapshot"]
+    assert bookmark
+    undo = f"to go back: worktime d1 time-travel restore worktime-db --bookmark {bookmark}"
+    assert undo in applied.stderr
     # wrangler's protocol: the file, a newline, then the INSERT, in one /query call
     sent = [r.json()["sql"] for r in fake.calls("POST", "/query$")]
     assert any(
@@ -90,7 +96,8 @@ def test_apply_remote_human_output(fake, cli, remote_db) -> None:
     result = cli("d1", "migrations", "apply", "DB", "--remote", "--to", "0001_init")
     assert result.exit_code == 0, result.output
     assert "0001_init" in result.stdout and "0002_more" not in result.stdout
-    assert result.stderr.startswith("✓ applied 1 migration(s) to worktime-db in ")
+    assert "\n✓ applied 1 migration(s) to worktime-db in " in result.stderr
+    assert result.stderr.startswith("Time Travel bookmark before this run: ")
 
 
 def test_apply_remote_refuses_out_of_order(fake, cli, remote_db, project: Path) -> None:

@@ -55,12 +55,13 @@ DryRunOption = Annotated[
 
 def register(d1_app: typer.Typer) -> None:
     """Add `migrations`, `restore` and `reset` under the `d1` group."""
+    from worktime_cli.cli import time_travel
     from worktime_cli.cli.reset import reset
 
     d1_app.add_typer(app)
     d1_app.command("restore")(restore)
     d1_app.command("reset")(reset)
-    __import__("worktime_cli.cli.time_travel", fromlist=["register"]).register(d1_app)
+    time_travel.register(d1_app)
 
 
 @app.command("create")
@@ -372,11 +373,14 @@ def _warn(result: RunResult) -> None:
 
 
 def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
-    if json or not output.is_terminal(sys.stderr):
-        return None
+    progress = not json and output.is_terminal(sys.stderr)
 
     def show(event: MigrationEvent) -> None:
-        if event.kind == "start":
+        # The way back is said before anything changes, terminal or not (it is talk: stderr).
+        if event.kind == "restore-point":
+            output.info(f"Time Travel bookmark before this run: {event.name}")
+            output.info(f"to go back: {event.undo}")
+        elif event.kind == "start" and progress:
             output.info(f"[{event.index}/{event.total}] {event.name} …")
 
     return show
@@ -409,7 +413,12 @@ def _show_apply(result: RunResult) -> None:
 def _show_snapshot(result: RunResult) -> None:
     # The engine keeps a snapshot only when the run changed something, so this never
     # suggests a restore that would restore nothing.
-    if result.snapshot is not None:
+    if result.snapshot is None:
+        return
+    command = getattr(result.snapshot, "command", "")  # remote: a Time Travel bookmark
+    if command:
+        output.info(f"Time Travel bookmark before: {result.snapshot.name} (undo with `{command}`)")
+    else:
         output.info(
             f"snapshot taken before: {result.snapshot.name} "
             f"(undo with `worktime d1 restore {result.database}`)"

@@ -45,12 +45,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class MigrationEvent:
-    """Progress: `kind` is start | done | failed; `index` counts from 1 to `total`."""
+    """Progress: `kind` is start | done | failed; `index` counts from 1 to `total`.
+
+    `restore-point` comes first, before anything changes: `name` is the snapshot (local) or
+    Time Travel bookmark (remote), `undo` the exact command back to it.
+    """
 
     name: str
     kind: str
     index: int
     total: int
+    undo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -472,6 +477,7 @@ def run(
     if group:
         return _run_group(target, the_plan, on_event=on_event, started=started)
     snapshot = target.before_run(operation)
+    _announce(snapshot, len(the_plan.steps), on_event)
     outcomes = {s.name: Outcome(s.name, idle, source=s.source) for s in the_plan.steps}
     changed = False
 
@@ -527,6 +533,22 @@ def run(
     return result()
 
 
+def _announce(
+    snapshot: Snapshot | None,
+    total: int,
+    on_event: Callable[[MigrationEvent], None] | None,
+) -> None:
+    """Say how to go back before the first change, for a remote run's Time Travel bookmark.
+
+    A local snapshot is only announced after the run: it is discarded when nothing changed,
+    and a restore that restores nothing must not be suggested.
+    """
+    undo = getattr(snapshot, "command", "")
+    if snapshot is None or on_event is None or not undo:
+        return
+    on_event(MigrationEvent(snapshot.name, "restore-point", 0, total, undo))
+
+
 def _run_group(
     target: MigrationsTarget,
     the_plan: RunPlan,
@@ -540,6 +562,7 @@ def _run_group(
     done_status = APPLIED if operation == "apply" else ROLLED_BACK
     total = len(the_plan.steps)
     snapshot = target.before_run(operation)
+    _announce(snapshot, len(the_plan.steps), on_event)
 
     def result(status: str, error: str | None = None, ms: float | None = None) -> RunResult:
         return RunResult(

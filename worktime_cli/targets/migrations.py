@@ -57,8 +57,9 @@ class MigrationsTarget(Protocol):
 
     def before_run(self, operation: str) -> Snapshot | None:
         """Called once before the first step changes anything: local takes a snapshot (None
-        when there is no database file yet); remote creates the tracking tables (as wrangler)
-        and, for now, keeps no bookmark."""
+        when there is no database file yet); remote records the D1 Time Travel
+        bookmark (a `Bookmark` with the command back to it), then creates the tracking tables
+        (as wrangler)."""
         ...
 
     def discard(self, snapshot: Snapshot | None) -> None:
