@@ -245,8 +245,9 @@ def test_failing_migration(both: Both) -> None:
             " 0002_t2.sql │ applied ",
             " 0003_t3.sql │ failed  ",
         ]
-        # SQLite and D1 word the cause differently; the frame is the same.
-        assert result.stderr.startswith("error: migration 0003_t3.sql failed: ")
+        # SQLite and D1 word the cause differently; the frame is the same. (Remote also says
+        # its Time Travel way back first: the error is the first error line on both.)
+        assert _error_lines(result.stderr)[0].startswith("error: migration 0003_t3.sql failed: ")
         assert "no such table: nope" in result.stderr
     envelopes = {t: json.loads(r.stdout) for t, r in both.run("apply", "DB", "--json").items()}
     for envelope in envelopes.values():
