@@ -454,6 +454,7 @@ def test_round_trip_against_the_real_secret_service(cli, project):
                     "source": "keyring",
                     "required": False,
                     "defined_in": ["keyring"],
+                    "type": None,  # remote lists say secret_text; a local keyring entry has none
                 }
             ]
             deleted = cli("secret", "delete", "JWT_SECRET", "--yes")
