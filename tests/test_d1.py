@@ -278,7 +278,7 @@ def test_busy_and_locked_are_classified_by_code():
 
     def error(code: int, message: str) -> sqlite3.Error:
         exc = sqlite3.OperationalError(message)
-        exc.sqlite_errorcode = code  # type: ignore[attr-defined]  # as SQLite sets it
+        exc.sqlite_errorcode = code  # as SQLite sets it
         return exc
 
     assert is_busy(error(5, "database is busy"))

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_child_environment_for_run_is_ours_plus_every_resolved_name(project):
     }
 
 
-def sights(project: Path, process_env: dict[str, str] | None = None) -> list[tuple]:
+def sights(project: Path, process_env: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
     resolved = environment.resolve(config.load(project / "wrangler.toml"))
     return [
         (s.name, s.worktime, s.wrangler) for s in worker.wrangler_sight(resolved, process_env or {})

@@ -203,7 +203,7 @@ def test_a_failing_command_keeps_nothing(db: D1Database) -> None:
 
 
 def test_a_failing_batch_keeps_nothing(db: D1Database) -> None:
-    statements = [
+    statements: list[tuple[str, list[object]]] = [
         ("INSERT INTO p (id, name) VALUES (?, ?)", [1, "a"]),
         ("INSERT INTO c (id, p) VALUES (?, ?)", [10, 99]),
     ]

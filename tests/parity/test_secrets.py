@@ -283,4 +283,4 @@ def test_core_stores_return_the_same_result_types(fake, worker, project) -> None
                 ]
             )
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][2][1] == ("B",)
+    assert outcomes[0][2][1] == ("B",)  # type: ignore[index]  # a list of mixed tuples
