@@ -338,11 +338,7 @@ OVERFLOW = "an integer beyond 64 bits reaches SQLite: unexpected OverflowError"
 NOT_UTF8 = (
     "argv bytes that are not UTF-8 reach SQLite as lone surrogates: unexpected UnicodeEncodeError"
 )
-XFAIL: dict[str, str] = {
-    "migrations-create-name-too-long": "migrations create: a name longer than the file system allows is unexpected OSError, not refused first",
-    "migrations-create-not-utf8": "migrations create: a message with bytes that are not UTF-8 is slugged silently instead of refused",
-    "rollback-steps-huge": "migrations rollback --steps 10^20 --yes rolls back every migration instead of refusing a count beyond those applied",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _ids(cases: list[Case]) -> list[str]:

@@ -430,7 +430,12 @@ def rollback(
     database: DatabaseArg,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", min=1, help="Roll back the newest N migrations (default 1)."),
+        typer.Option(
+            "--steps",
+            min=1,
+            max=1_000_000,  # far beyond any history; a typo like 10^20 is a usage error
+            help="Roll back the newest N migrations (default 1).",
+        ),
     ] = None,
     to: Annotated[
         str | None, typer.Option("--to", help="Roll back everything applied after this migration.")

@@ -8,6 +8,7 @@ a down file is built by `down_path`, so errors and hints name the real file.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -182,6 +183,17 @@ def slug(message: str) -> str:
     return _NOT_SLUG.sub("_", message.lower()).strip("_")
 
 
+def _name_max(folder: Path) -> int:
+    """The longest file name the migrations folder (or its nearest existing parent) allows."""
+    here = folder
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    try:
+        return os.pathconf(here, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255  # every common file system
+
+
 @dataclass(frozen=True)
 class CreatedMigration:
     name: str
@@ -200,6 +212,9 @@ def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
     to `[a-z0-9_]` (wrangler only turns spaces into `_`); one with no letter or digit is a
     usage error.
     """
+    if any("\udc80" <= ch <= "\udcff" for ch in message):
+        # Bytes that are not UTF-8 on argv arrive as lone surrogates: refuse, never echo.
+        raise UsageError("the migration message is not valid UTF-8", hint="retype it")
     words = slug(message)
     if not words:
         raise UsageError(
@@ -213,6 +228,13 @@ def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
     name = f"{number}_{words}.sql"
     up = folder / name
     down = down_path(folder, name)
+    # Refused before anything is written: a name the file system cannot hold.
+    limit = _name_max(folder)
+    if len(name.encode()) > limit:
+        raise UsageError(
+            f"the migration name is {len(name.encode())} bytes; this file system allows {limit}",
+            hint="use a shorter message",
+        )
     if up.exists() or down.exists():
         raise WorktimeError(f"{up} already exists")
     down.parent.mkdir(parents=True, exist_ok=True)
