@@ -58,6 +58,31 @@ def as_other_user(argv: list[str], *, cwd: Path, home: Path) -> subprocess.Compl
     """Run `argv` as `nobody` (a uid that owns nothing here)."""
     require_root("switch to another uid")
     setpriv = require_tool("setpriv", "run a command as a second uid")
+    repo = Path(__file__).resolve().parents[2]
+    # The second uid must reach this interpreter and the repository; a checkout or Python
+    # under a root-only folder (0700 /root, a mktemp parent) does not allow that, and no test
+    # should loosen the machine's permissions to get there.
+    probe = subprocess.run(
+        [
+            setpriv,
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            f"import os; os.listdir({str(repo)!r})",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            "uid 65534 cannot run this Python or read the repository here (a root-only parent "
+            "folder); clone and install under a folder every uid can enter to run this test"
+        )
     return subprocess.run(
         [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", *argv],
         cwd=cwd,
