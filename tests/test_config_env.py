@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli import config, state
-from worktime_cli.errors import ConfigError
+from worktime_cli.errors import UsageError
 
 TOML = """\
 name = "worktime-backend"
@@ -120,7 +120,7 @@ def test_env_with_its_own_name_and_overrides(cfg_path: Path) -> None:
 
 
 def test_unknown_env_lists_the_defined_ones(cfg_path: Path) -> None:
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(UsageError) as err:
         config.load(env="prod")
     assert err.value.message == (
         f"{cfg_path}: no environment 'prod' (defined: production, staging)"
@@ -128,18 +128,21 @@ def test_unknown_env_lists_the_defined_ones(cfg_path: Path) -> None:
     assert err.value.hint == "did you mean 'production'?"
 
 
-def test_env_in_a_config_without_envs_uses_the_top_level(project: Path) -> None:
-    """As wrangler: only a warning, the top level's bindings, the name with `-<env>`."""
+def test_env_in_a_config_without_envs_is_refused(project: Path) -> None:
+    """wrangler only warns and uses the top level here, bindings included: a write meant for
+    `--env preview` would reach the top-level database. Refused, saying how to add one."""
     (project / "wrangler.toml").write_text(
         'name = "app"\n\n[[kv_namespaces]]\nbinding = "KV"\nid = "k"\n', encoding="utf-8"
     )
-    cfg = config.load(env="preview")
-    assert cfg.name == "app-preview"
-    assert cfg.kv(binding="KV").id == "k"
-    assert cfg.section_path == ()
-    assert cfg.warnings == (
-        "no environment 'preview' in wrangler.toml: using the top level "
-        "(add an `env.preview` section to give it its own bindings)",
+    with pytest.raises(UsageError) as err:
+        config.load(env="preview")
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        f"{project / 'wrangler.toml'}: no environment 'preview' (none is defined)"
+    )
+    assert err.value.hint == (
+        "add an `[env.preview]` section to wrangler.toml (bindings are not inherited), "
+        "or leave out --env / CLOUDFLARE_ENV for the top level"
     )
 
 

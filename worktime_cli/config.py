@@ -5,7 +5,8 @@ Discovery, formats and environments follow wrangler 4 (`findWranglerConfig`,
 would. Reading TOML uses tomllib (fast, stdlib); editing it uses tomlkit so comments, key
 order and layout survive. JSON/JSONC is read and edited by `config_jsonc` (text splices at
 parsed offsets, as wrangler's own jsonc-parser `modify` edits). Every edit is re-validated
-and written through a temp file + rename, so a crash never leaves half a file.
+and written through a temp file + rename, so a crash never leaves half a file, and keeps
+the file's BOM, line endings and final newline (`config_text`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from worktime_cli.errors import ConfigError, NotFoundError
+from worktime_cli.errors import ConfigError, NotFoundError, UsageError
 from worktime_cli.fsutil import write_atomic as write_atomic  # the one copy; callers import it here
 
 if TYPE_CHECKING:
@@ -339,26 +340,23 @@ def _select(
     top = {k: v for k, v in data.items() if k != "env"}
     if env is None:
         return defined, top, ()
+    from worktime_cli.devvars import validate_env
+
+    validate_env(env)  # before it is echoed: a newline in it would forge an `error:` line
     if env not in envs:
-        if defined:
-            raise ConfigError(
-                f"{path}: no environment {env!r} (defined: {', '.join(defined)})",
-                hint=did_you_mean(
-                    env,
-                    list(defined),
-                    shown=list(defined),
-                    create=f"add an `env.{env}` section to {path.name}",
-                ),
+        # wrangler errors only when other environments exist, and otherwise warns and keeps
+        # the top level, bindings included: `d1 execute --remote --env production` would then
+        # write to the top-level database. A name the config does not define is refused.
+        add = f"add an `[env.{env}]` section to {path.name} (bindings are not inherited)"
+        if not defined:
+            raise UsageError(
+                f"{path}: no environment {env!r} (none is defined)",
+                hint=f"{add}, or leave out --env / CLOUDFLARE_ENV for the top level",
             )
-        # wrangler only warns here and keeps the top level, bindings included.
-        section = dict(top)
-        if isinstance(top.get("name"), str):
-            section["name"] = f"{top['name']}-{env}"
-        warning = (
-            f"no environment {env!r} in {path.name}: using the top level "
-            f"(add an `env.{env}` section to give it its own bindings)"
+        raise UsageError(
+            f"{path}: no environment {env!r} (defined: {', '.join(defined)})",
+            hint=did_you_mean(env, list(defined), shown=list(defined), create=add),
         )
-        return defined, section, (warning,)
     raw: dict[str, Any] = envs[env]
     section = {k: v for k, v in top.items() if k not in NON_INHERITABLE}
     if isinstance(top.get("name"), str):
@@ -373,12 +371,10 @@ def _select(
 
 
 def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text") from None
+    """The text parsers see: as wrangler reads it (UTF-8, a BOM dropped), CRLF as LF."""
+    from worktime_cli import config_text
+
+    return config_text.read(path).text
 
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -678,8 +674,11 @@ def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
     config that we (or wrangler) would then refuse to read. Returns the new `Config`, with
     the same env selected.
     """
+    from worktime_cli import config_text
+
     path, env, prefix = _target(target)
-    original = _read_text(path)
+    source = config_text.read(path)
+    original = source.text  # no BOM, LF: `restore` puts the file's own layout back
     parse(path, original, env=env)  # refuse to edit what we cannot read (deep nesting too)
     document: Document
     if format_of(path) == "toml":
@@ -705,8 +704,9 @@ def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
         except (tomllib.TOMLDecodeError, RecursionError):
             raise _broken_edit(path) from None  # the JSON side checks each splice itself
     config = parse(path, text, env=env)  # bindings still unique, entries still complete
-    if text != original:  # an edit that changes nothing leaves the file (and mtime) alone
-        write_atomic(path, text.encode("utf-8"))
+    data = source.restore(text)  # BOM, line endings and final newline as they were
+    if data != source.data:  # an edit that changes nothing leaves the file (and mtime) alone
+        write_atomic(path, data)
     return config
 
 

@@ -270,6 +270,9 @@ def test_list_json_shape(cli, populated):
 
 
 def test_list_with_env(cli, populated, memory_keyring):
+    # An env must be defined in the config (issue 19: an unknown env is a usage error).
+    with (populated / "wrangler.toml").open("a") as toml:
+        toml.write("\n[env.staging]\n")
     (populated / ".dev.vars.staging").write_text("JWT_SECRET=staging\n")
     put = cli("secret", "put", "GITHUB_CLIENT_ID", "--env", "staging", input=VALUE)
     assert put.stderr.startswith(
@@ -284,16 +287,15 @@ def test_list_with_env(cli, populated, memory_keyring):
     assert (SERVICE, "GITHUB_CLIENT_ID") in memory_keyring.store  # the top level's, untouched
 
 
-def test_list_with_an_env_nothing_defines_warns(cli, populated):
-    """`--env stagign` with no [env.stagign] and no .dev.vars.stagign is probably a typo."""
-    result = cli("secret", "list", "--env", "stagign")
-    assert result.exit_code == 0, result.output
-    assert (
-        "warning: no environment 'stagign': wrangler.toml has no [env.stagign] and there is no "
-        ".dev.vars.stagign or .env.stagign file; using the top-level settings\n"
-    ) in result.stderr
+def test_list_with_an_env_the_config_does_not_define_is_a_usage_error(cli, populated):
+    """`--env stagign` with no [env.stagign] is refused (issue 19), even with .dev.vars.stagign:
+    the top level's bindings and secrets would be used in its place."""
     (populated / ".dev.vars.stagign").write_text("A=1\n")
-    assert "no environment" not in cli("secret", "list", "--env", "stagign").stderr
+    result = cli("secret", "list", "--env", "stagign")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(
+        f"error: {populated / 'wrangler.toml'}: no environment 'stagign' (none is defined)\n"
+    )
 
 
 def test_list_empty(cli):
