@@ -75,6 +75,7 @@ def test_healthy_project_passes(healthy):
         "secrets",
         "wrangler dev",
         "keyring",
+        "wrangler",
         "gitignore",
         "dev-vars-untracked",
         "dev-vars-permissions",

@@ -171,13 +171,15 @@ def test_init_writes_the_seeds_worker(tmp_path):
     assert package["name"] == "my-backend"
     assert package["private"] is True
     assert package["dependencies"] == {"hono": "^4.13.19"}
-    # wrangler pinned exactly (the seed's risk table); workers-types is the version wrangler
-    # 4.86's own workerd was built with (its peer dependency's minimum).
+    # wrangler pinned exactly (the seed's risk table); workers-types as a range from the
+    # version its workerd was built with (its peer dependency's minimum), so
+    # `npm install -D wrangler@latest` can move it along instead of failing with ERESOLVE.
     assert package["devDependencies"] == {
-        "@cloudflare/workers-types": "4.20260426.1",
+        "@cloudflare/workers-types": "^5.20261117.1",
         "typescript": "5.9.3",
-        "wrangler": "4.86.0",
+        "wrangler": "4.164.0",
     }
+    assert package["engines"] == {"node": ">=22.12.0"}
     assert package["scripts"] == {
         "dev": "wrangler dev",
         "deploy": "wrangler deploy",

@@ -68,6 +68,7 @@ def run(
         )
     checks.extend(_kv_checks(cfg, persist_to))
     checks.extend(_environment_checks(cfg, env))
+    checks.extend(_toolchain_checks(cfg, persist_to))
     from worktime_cli import safety
 
     checks.extend(safety.checks(cfg.root))
@@ -374,6 +375,57 @@ def _wrangler_dev_check(env: Environment) -> Check:
         "or put them in .dev.vars"
     )
     return Check("wrangler dev", "warn", message, hint)
+
+
+# --- the Worker's toolchain ------------------------------------------------------------------
+
+
+def _toolchain_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
+    """The project's node_modules wrangler against worktime's floor, the state and Node."""
+    from worktime_cli import state, toolchain
+
+    installed = toolchain.installed_wrangler(cfg.root)
+    if installed is None:
+        yield Check(
+            "wrangler",
+            "skip",
+            "no node_modules/wrangler (worktime dev needs none)",
+            "run `npm install` to run the Worker itself with `worktime dev --worker`",
+        )
+        return
+    have = toolchain.shown(installed.version)
+    upgrade = f"npm install --save-dev wrangler@{toolchain.pinned('wrangler')}"
+    floor = toolchain.parse_version(toolchain.TESTED_FLOOR)
+    newer_state = toolchain.state_from_newer_workerd(state.root(cfg, persist_to))
+    if floor is not None and installed.version < floor:
+        yield Check(
+            "wrangler",
+            "warn",
+            f"node_modules has wrangler {have}, older than the oldest worktime is tested "
+            f"with ({toolchain.TESTED_FLOOR})",
+            upgrade,
+        )
+    elif newer_state is not None and installed.version < toolchain.parse_version_or_zero(
+        toolchain.pinned("wrangler")
+    ):
+        yield Check(
+            "wrangler",
+            "warn",
+            f"the local state was written by a newer wrangler ({newer_state.parent.name} has "
+            f"_cf_ALARM.{toolchain.NEWER_STATE_COLUMN}); wrangler {have} may fail to open it "
+            "(4.86 does: 'table _cf_ALARM has 3 columns but 2 values were supplied')",
+            upgrade,
+        )
+    else:
+        yield Check("wrangler", "ok", f"node_modules has wrangler {have}")
+    problem = toolchain.node_problem(installed.node_engines, toolchain.node_version())
+    if problem is not None:
+        yield Check(
+            "node",
+            "warn",
+            problem,
+            toolchain.NODE_HINT.format(need=installed.node_engines or "22"),
+        )
 
 
 # --- dev server port -----------------------------------------------------------------------
