@@ -78,3 +78,29 @@ def test_init_in_a_jsonc_project_needs_no_yes(cli, tmp_path):
     assert done.exit_code == 0, done.output
     assert not (target / "wrangler.toml").exists()
     assert "// from create cloudflare" in (target / "wrangler.jsonc").read_text()
+
+
+def test_the_printed_dev_vars_step_makes_a_file_doctor_accepts(cli, tmp_path, monkeypatch):
+    """Followed literally, init's `.dev.vars` step gives a file only its owner can read."""
+    import shlex
+    import subprocess
+
+    from worktime_cli import safety
+
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    # No usable keyring: init's next step is the local file, not `secret put`.
+    monkeypatch.setattr(keyring, "get_keyring", NoKeyring)
+    target = tmp_path / "backend"
+    done = cli("init", str(target))
+    assert done.exit_code == 0, done.output
+    steps = [
+        line.strip("│ ").split("#")[0].strip()
+        for line in done.stderr.splitlines()
+        if ".dev.vars.example .dev.vars" in line
+    ]
+    assert steps == ["install -m 600 .dev.vars.example .dev.vars"], done.stderr
+    subprocess.run(shlex.split(steps[0]), cwd=target, check=True)
+    assert (target / ".dev.vars").read_bytes() == (target / ".dev.vars.example").read_bytes()
+    assert safety.check_permissions(target).status == "ok"

@@ -115,7 +115,8 @@ def _closing_panel(result: InitResult) -> None:
         body.append(f"  cd {result.root}\n")
     if result.missing_secrets and result.warnings:
         # No usable keyring: the local file is the way to give values.
-        body.append("  cp .dev.vars.example .dev.vars   # then edit the values\n")
+        # install -m 600: a copy only its owner can read, as doctor asks (cp keeps 0644).
+        body.append("  install -m 600 .dev.vars.example .dev.vars   # then edit the values\n")
     else:
         for name in result.missing_secrets:
             body.append(f"  worktime secret put {name}\n")
