@@ -85,10 +85,10 @@ def test_the_printed_dev_vars_step_makes_a_file_doctor_accepts(cli, tmp_path, mo
     import shlex
     import subprocess
 
-    from worktime_cli import safety
-
     import keyring
     from keyring.backends.fail import Keyring as NoKeyring
+
+    from worktime_cli import safety
 
     # No usable keyring: init's next step is the local file, not `secret put`.
     monkeypatch.setattr(keyring, "get_keyring", NoKeyring)
