@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from worktime_cli import config as configmod
 from worktime_cli import fsutil, state
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
+from worktime_cli.errors import LockedError, NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.sqlite_errors import (
     busy_timeout_ms,
     is_busy,
@@ -789,10 +789,16 @@ def validate_database_name(name: str) -> None:
 
 
 def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDatabase:
-    """Remove the local file (and its WAL/SHM) and the wrangler.toml entry."""
+    """Remove the local file (and its WAL/SHM) and the wrangler.toml entry.
+
+    Refused while another process holds the file open: it would go on writing into the
+    deleted file, and believe its rows kept (issue 19).
+    """
     path = database_path(cfg, db, persist_to)
     existed = path.exists()
-    for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
+    files = (path, _sibling(path, "-wal"), _sibling(path, "-shm"))
+    refuse_if_open(files, db.database_name)
+    for candidate in files:
         candidate.unlink(missing_ok=True)
     configmod.remove_table(cfg.path, "d1_databases", {"binding": db.binding})
     return DeletedDatabase(
@@ -802,6 +808,18 @@ def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDataba
         had_file=existed,
         config=cfg.path,
     )
+
+
+def refuse_if_open(files: Iterable[Path], database_name: str) -> None:
+    """A `LockedError` naming the processes that hold one of `files` open, if any do."""
+    holders = fsutil.open_by(files)
+    if holders:
+        who = ", ".join(f"PID {pid} ({name})" for pid, name in holders)
+        raise LockedError(
+            f"database {database_name} is in use by {who}; nothing was deleted",
+            hint="stop that process (wrangler dev, worktime dev, a sqlite3 shell), then run "
+            "the command again",
+        )
 
 
 def _sibling(path: Path, suffix: str) -> Path:

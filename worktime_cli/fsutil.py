@@ -13,6 +13,7 @@
 - `GRACE_SECONDS` is the one grace rule of every cleanup (KV gc, temp files): anything younger
   may belong to a write still in flight in another process.
 - `os_error`: one translation of OSError into `WorktimeError`, naming the path and a fix.
+- `open_by`: which other processes hold a file open (a database we must not unlink).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -118,6 +119,52 @@ def clean_temps(
             continue
         removed += 1
     return removed
+
+
+# --- other processes ---------------------------------------------------------------------------
+
+
+def open_by(paths: Iterable[Path]) -> list[tuple[int, str]]:
+    """Other processes that have one of `paths` open: (PID, command name), oldest PID first.
+
+    Read from /proc (Linux), by device and inode, so another name for the same file counts.
+    Empty where /proc is missing or a process's descriptors are not ours to read.
+    """
+    wanted = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            found = os.stat(path)
+            wanted.add((found.st_dev, found.st_ino))
+    if not wanted:
+        return []
+    try:
+        pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+    except OSError:
+        return []
+    holders = []
+    for pid in pids:
+        if pid == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or another user's
+            continue
+        for fd in fds:
+            try:
+                found = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if (found.st_dev, found.st_ino) in wanted:
+                holders.append((pid, _command_name(pid)))
+                break
+    return holders
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return "?"
 
 
 # --- writing -----------------------------------------------------------------------------------

@@ -6,10 +6,18 @@ a concurrent writer cannot tear the copy. Files live in
 `<state>/v3/d1/snapshots/<database_name>/<UTC timestamp>-<operation>.sqlite`; only the
 newest `KEEP` are kept.
 
+The ring is pruned only once a new snapshot is known to stay (`settle`), never when it is
+taken: a run that changes nothing discards its snapshot, and had the oldest been pruned for
+it, a snapshot of nothing would have displaced one of data; a restore would prune the very
+snapshot it is about to read. So after any command the ring holds at most `KEEP`, and every
+snapshot that existed before it except the oldest ones the kept new ones displaced.
+
 A snapshot is written under a temporary name (`fsutil.temp_path`) and renamed when complete;
 temp files a killed run left (and their SQLite journals) are removed by the next snapshot or
 restore once older than the grace period. `restore` checks a snapshot with
 `PRAGMA quick_check` before it replaces anything, and names the newest good one if it fails.
+A restore (and a reset, `replace`) changes the live file in place, never unlinks it
+(`worktime_cli.inplace`), and takes its safety snapshot under the live file's write lock.
 """
 
 from __future__ import annotations
@@ -21,10 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, fsutil, state
+from worktime_cli import d1, fsutil, inplace, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError
-from worktime_cli.sqlite_errors import is_busy, locked_error, storage_error
+from worktime_cli.sqlite_errors import storage_error
 
 KEEP = 10
 OPERATIONS = ("apply", "rollback", "restore", "reset")
@@ -58,13 +66,12 @@ def folder(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
     return state.d1_snapshot_dir(state.root(cfg, persist_to), db.database_name)
 
 
-def take(
-    cfg: Config, db: D1Binding, persist_to: Path | None, operation: str, *, keep: int = KEEP
-) -> Snapshot | None:
+def take(cfg: Config, db: D1Binding, persist_to: Path | None, operation: str) -> Snapshot | None:
     """Copy the live database into a new snapshot; None when there is no database file yet.
 
     The copy is written to a temporary name and renamed, so a crash never leaves a
-    half-written snapshot that `restore` could pick.
+    half-written snapshot that `restore` could pick. The ring is not pruned here: call
+    `settle` once the snapshot is to stay, or `discard` when the run changed nothing.
     """
     if operation not in OPERATIONS:
         raise ValueError(f"unknown snapshot operation {operation!r}")
@@ -90,7 +97,6 @@ def take(
         raise
     finally:
         source.close()
-    _prune(target_dir, keep)
     return Snapshot(name, target, created, operation, target.stat().st_size)
 
 
@@ -102,6 +108,16 @@ def clean_temps(target_dir: Path) -> int:
 def discard(snapshot: Snapshot) -> None:
     """Delete a snapshot of a run that changed nothing: restoring it would restore nothing."""
     snapshot.path.unlink(missing_ok=True)
+
+
+def settle(snapshot: Snapshot, *, keep: int = KEEP) -> None:
+    """`snapshot` stays: prune its ring to the newest `keep` (it is the newest)."""
+    _prune(snapshot.path.parent, keep)
+
+
+def settle_ring(cfg: Config, db: D1Binding, persist_to: Path | None, *, keep: int = KEEP) -> None:
+    """Prune `db`'s ring to the newest `keep`: after a run that kept the snapshot it took."""
+    _prune(folder(cfg, db, persist_to), keep)
 
 
 def _backup(source: sqlite3.Connection, target: Path) -> None:
@@ -220,11 +236,12 @@ class RestoreResult:
 def restore(
     cfg: Config, db: D1Binding, persist_to: Path | None, snapshot: Snapshot
 ) -> RestoreResult:
-    """Replace the live database's content with `snapshot`'s.
+    """Replace the live database's content with `snapshot`'s, in place (see `replace`).
 
     The current content is snapshotted first (operation `restore`), so a restore is itself
     undoable. The backup API writes the live file in one transaction under its write lock:
-    readers and `wrangler dev` see the old database or the restored one, never a mix.
+    readers and `wrangler dev` see the old database or the restored one, never a mix, and
+    keep every row they commit afterwards.
     """
     problem = check(snapshot)
     if problem is not None:
@@ -244,21 +261,38 @@ def restore(
         raise SQLError(
             f"snapshot {snapshot.path} is damaged ({problem}); nothing was restored", hint=hint
         )
-    previous = take(cfg, db, persist_to, "restore")
-    target_path = d1.database_path(cfg, db, persist_to)
-    try:
-        source = sqlite3.connect(f"{snapshot.path.as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise SQLError(f"cannot open snapshot {snapshot.path}: {exc}") from None
-    target = d1.connect(target_path, create=True)
-    try:
-        source.backup(target)
-    except sqlite3.Error as exc:
-        # By code, never by the words of the message (issue 10 part 4).
-        if is_busy(exc):
-            raise locked_error(what=f"database {db.database_name!r}") from None
-        raise SQLError(f"restore from {snapshot.path} failed: {exc}") from None
-    finally:
-        target.close()
-        source.close()
+    previous = replace(cfg, db, persist_to, snapshot.path, "restore")
     return RestoreResult(restored=snapshot, previous=previous)
+
+
+def replace(
+    cfg: Config, db: D1Binding, persist_to: Path | None, source: Path, operation: str
+) -> Snapshot | None:
+    """Snapshot the live database (labelled `operation`), then give it `source`'s content.
+
+    In place: the file is never unlinked, so a process holding it open sees the new content
+    and keeps what it writes later. The snapshot is taken under the live file's write lock,
+    so no row another process commits falls between it and the new content. Returns the
+    snapshot (None: there was no file before); it stays in the ring, which is then pruned.
+    If the replacement fails, the live file is as it was and the snapshot is discarded.
+    """
+    target = d1.database_path(cfg, db, persist_to)
+    existed = fsutil.is_file(target)
+    taken: list[Snapshot] = []
+
+    def snapshot_now() -> None:
+        if existed and (snap := take(cfg, db, persist_to, operation)) is not None:
+            taken.append(snap)
+
+    try:
+        inplace.copy_into(
+            target, source, what=f"database {db.database_name!r}", under_lock=snapshot_now
+        )
+    except BaseException:
+        for snap in taken:
+            discard(snap)
+        raise
+    if not taken:
+        return None
+    settle(taken[0])
+    return taken[0]

@@ -140,6 +140,7 @@ class LocalMigrations:
         self.path = d1.database_path(config, self._binding, persist_to)
         self._conn: d1.D1Connection | None = None
         self._prepared = False
+        self._changed = False  # a step ran: the run's snapshot stays (see `lock`)
 
     @property
     def binding(self) -> D1Binding:
@@ -199,6 +200,7 @@ class LocalMigrations:
         conn = d1.connect(self.path, create=True)
         relaxed = _relax_sync(conn)
         self._conn = conn
+        self._changed = False
         try:
             yield
         finally:
@@ -209,6 +211,10 @@ class LocalMigrations:
                     _sync(conn)
             finally:
                 conn.close()
+            # The engine keeps the snapshot of a run that changed something (and discards
+            # the others): only now may the ring drop its oldest for it (issue 19).
+            if self._changed:
+                snapshots.settle_ring(self.config, self._binding, self.persist_to)
 
     def run_group(self, steps: Sequence[Step]) -> None:
         """Every step in one `BEGIN IMMEDIATE` transaction: all or none."""
@@ -228,6 +234,7 @@ class LocalMigrations:
                     verb = "applied" if step.kind == "apply" else "rolled back"
                     raise SQLError(f"{step.name} was {verb} by another run meanwhile")
                 self._steps_in_transaction(conn, step)
+        self._changed = True
 
     def _steps_in_transaction(self, conn: d1.D1Connection, step: Step) -> None:
         db = self._binding
@@ -269,4 +276,5 @@ class LocalMigrations:
                 return False
             self._steps_in_transaction(conn, step)
         self._prepared = True
+        self._changed = True
         return True

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli import d1, snapshots
+from worktime_cli import d1, fsutil, snapshots
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.migrations.local import LocalMigrations
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.engine import RunResult
@@ -46,47 +47,68 @@ class ResetResult:
 def reset(
     cfg: Config, db: D1Binding, persist_to: Path | None, *, seed: Path | None = None
 ) -> ResetResult:
-    """Snapshot the local file, recreate it empty, apply every migration, run `seed`.
+    """Build the new content from every migration and `seed`, snapshot the file, swap it in.
 
-    The seed file is checked before anything changes. If a migration or the seed fails,
-    the snapshot is kept and named in the error (`worktime d1 restore DB` puts it back).
+    The new content is built in a scratch file beside the snapshots, so a failing migration
+    or seed changes nothing (and keeps no snapshot). It then replaces the live file's
+    content in place (`snapshots.replace`): a process holding the file open (`wrangler dev`)
+    sees the new content and keeps every row it commits afterwards, which an unlink and a
+    new file would have sent into a deleted inode (issue 19).
     """
-    from worktime_cli.migrations import LocalMigrations, MigrationError, engine
+    from worktime_cli.migrations import MigrationError, engine
 
     if seed is not None and not seed.is_file():
         raise NotFoundError(f"no seed file at {seed}")
     path = d1.database_path(cfg, db, persist_to)
-    # Labelled "reset" so `restore --list` shows which snapshot a reset left behind.
-    snapshot = snapshots.take(cfg, db, persist_to, "reset")
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        stale.unlink(missing_ok=True)
-    d1.connect(path, create=True).close()
-    target = LocalMigrations(cfg, persist_to, db)
-    undo = (
-        f"the old content is in snapshot {snapshot.name} (`worktime d1 restore {db.database_name} "
-        f"{snapshot.name}`)"
-        if snapshot is not None
-        else "there was no file before"
-    )
+    scratch_dir = snapshots.folder(cfg, db, persist_to)
+    with fsutil.translated(scratch_dir, "create"):
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    snapshots.clean_temps(scratch_dir)
+    scratch = fsutil.temp_path(scratch_dir / f"reset-{db.database_name}.sqlite")
     try:
-        # Lint and verify judge migrations before they reach a database that matters; the
-        # ones replayed here are the project's history, applied before: not re-judged.
-        result: RunResult = engine.apply(
-            target, allow_empty=True, allow_out_of_order=True, verify=False, lint=False
-        )
-    except MigrationError as exc:
-        raise MigrationError(f"{exc.message}; {undo}", exc.hint, exc.result) from None
-    # engine.apply keeps its own snapshot of the (empty) file it started from: useless here.
-    if result.snapshot is not None:
-        snapshots.discard(result.snapshot)
-    count = 0
-    if seed is not None:
+        d1.connect(scratch, create=True).close()  # no migrations at all: an empty database
+        target = _ScratchMigrations(cfg, persist_to, db, scratch)
         try:
-            done = d1.execute_file(path, seed)
-        except WorktimeError as exc:
-            raise WorktimeError(
-                f"seed {seed} failed: {exc.message}; the migrations are applied, {undo}",
-                exc.hint,
+            # Lint and verify judge migrations before they reach a database that matters;
+            # the ones replayed here are the project's history, applied before: not re-judged.
+            result: RunResult = engine.apply(
+                target, allow_empty=True, allow_out_of_order=True, verify=False, lint=False
+            )
+        except MigrationError as exc:
+            raise MigrationError(
+                f"{exc.message}; {db.database_name} was not changed", exc.hint, exc.result
             ) from None
-        count = int(done.meta.get("statements", 0) or 0)
+        count = 0
+        if seed is not None:
+            try:
+                done = d1.execute_file(scratch, seed, create=True)
+            except WorktimeError as exc:
+                raise WorktimeError(
+                    f"seed {seed} failed: {exc.message}; {db.database_name} was not changed",
+                    exc.hint,
+                ) from None
+            count = int(done.meta.get("statements", 0) or 0)
+        # Labelled "reset" so `restore --list` shows which snapshot a reset left behind.
+        snapshot = snapshots.replace(cfg, db, persist_to, scratch, "reset")
+    finally:
+        for leftover in (scratch, *(scratch.with_name(scratch.name + s) for s in _SIDE_FILES)):
+            leftover.unlink(missing_ok=True)
     return ResetResult(db.database_name, path, snapshot, tuple(result.applied), seed, count)
+
+
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class _ScratchMigrations(LocalMigrations):
+    """The migrations target of a reset: the scratch file, with no snapshot of its own (a
+    snapshot of an empty file would restore nothing, and would crowd a real one out)."""
+
+    def __init__(self, cfg: Config, persist_to: Path | None, db: D1Binding, path: Path) -> None:
+        super().__init__(cfg, persist_to, db)
+        self.path = path
+
+    def before_run(self, operation: str) -> Snapshot | None:
+        return None
+
+    def discard(self, snapshot: Snapshot | None) -> None:
+        return None

@@ -1,0 +1,229 @@
+"""Commands that replace a local database change it in place (issue 19, part 2).
+
+A process that has the file open (`wrangler dev`, `worktime dev`, a sqlite3 shell) keeps its
+file descriptor: had the file been unlinked and recreated, every row it commits afterwards would
+go into a deleted inode and vanish. Each test runs a real second process holding a connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.migrations import Project, make_project, table
+from worktime_cli import migrations, snapshots
+
+# A second process with one connection open: each stdin line `insert V` inserts a row into t2
+# and answers `ok`; `bg` starts a second connection that inserts `bg-1`, `bg-2`, … every few
+# milliseconds until stdin closes, then prints the last number it committed.
+_WRITER = r"""
+import sqlite3, sys, threading, time
+
+path = sys.argv[1]
+conn = sqlite3.connect(path, timeout=60, isolation_level=None)
+stop = threading.Event()
+last = [0]
+started = threading.Event()
+
+def background():
+    bg = sqlite3.connect(path, timeout=60, isolation_level=None)
+    n = 0
+    while not stop.is_set():
+        n += 1
+        bg.execute("INSERT INTO t2 (v) VALUES (?)", (f"bg-{n}",))
+        last[0] = n
+        started.set()
+        time.sleep(0.003)
+    bg.close()
+
+thread = None
+print("ready", flush=True)
+for line in sys.stdin:
+    command, _, value = line.rstrip("\n").partition(" ")
+    if command == "insert":
+        conn.execute("INSERT INTO t2 (v) VALUES (?)", (value,))
+    elif command == "bg":
+        thread = threading.Thread(target=background)
+        thread.start()
+        started.wait()
+    elif command == "stop":
+        stop.set()
+        thread.join()
+        print(f"last {last[0]}", flush=True)
+        continue
+    print("ok", flush=True)
+conn.close()
+"""
+
+
+class Writer:
+    def __init__(self, path: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._read() == "ready"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        assert line, f"writer died (exit {self.proc.poll()})"
+        return line
+
+    def send(self, line: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def insert(self, *values: str) -> None:
+        for value in values:
+            assert self.send(f"insert {value}") == "ok"
+
+    def start_background(self) -> None:
+        assert self.send("bg") == "ok"
+
+    def stop_background(self) -> int:
+        answer = self.send("stop")
+        assert answer.startswith("last ")
+        return int(answer.removeprefix("last "))
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def proj(project: Path) -> Project:
+    p = make_project(project)
+    p.write("0001_t2.sql", *table(2))
+    migrations.apply(p.cfg, p.db, None)
+    return p
+
+
+@pytest.fixture
+def writer(proj: Project) -> Iterator[Writer]:
+    w = Writer(proj.path)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def _values(proj: Project) -> list[str]:
+    return [str(v) for (v,) in proj.query("SELECT v FROM t2 ORDER BY id")]
+
+
+def _background_rows_kept(values: list[str], last: int) -> None:
+    """The background rows in the file end at the last one committed, with no gap after the
+    command: a reset/restore may drop the ones before it, never one committed after it."""
+    numbers = [int(v.removeprefix("bg-")) for v in values if v.startswith("bg-")]
+    assert numbers, "no background row survived"
+    assert numbers[-1] == last
+    assert numbers == list(range(numbers[0], last + 1))
+
+
+def test_reset_keeps_rows_another_process_commits_afterwards(
+    cli, proj: Project, writer: Writer
+) -> None:
+    writer.insert("before")
+    writer.start_background()
+    time.sleep(0.05)  # the background writer is mid-stream when the reset runs
+    result = cli("d1", "reset", "worktime-db", "--yes")
+    assert result.exit_code == 0, result.output
+    writer.insert(*(f"after-{n}" for n in range(26)))
+    last = writer.stop_background()
+    values = _values(proj)
+    assert "before" not in values  # the reset emptied the table the writer sees
+    assert [v for v in values if v.startswith("after-")] == [f"after-{n}" for n in range(26)]
+    _background_rows_kept(values, last)
+    # The snapshot taken before the reset holds the pre-reset rows, up to the very last one:
+    # it is taken under the write lock the new content is committed with, so every row the
+    # background writer committed is in the snapshot or in the live file.
+    [snap] = snapshots.list_snapshots(proj.cfg, proj.db, None)
+    assert snap.operation == "reset"
+    conn = sqlite3.connect(snap.path)
+    old = [str(v) for (v,) in conn.execute("SELECT v FROM t2 ORDER BY id")]
+    conn.close()
+    assert old[0] == "before"
+    both = [int(v.removeprefix("bg-")) for v in old[1:] + values if v.startswith("bg-")]
+    assert both == list(range(1, last + 1))
+
+
+def test_restore_keeps_rows_another_process_commits_afterwards(
+    cli, proj: Project, writer: Writer
+) -> None:
+    writer.insert("in the snapshot")
+    snap = snapshots.take(proj.cfg, proj.db, None, "apply")
+    assert snap is not None
+    writer.insert("undone by the restore")
+    writer.start_background()
+    time.sleep(0.05)
+    result = cli("d1", "restore", "worktime-db", snap.name, "--yes")
+    assert result.exit_code == 0, result.output
+    writer.insert("after")
+    last = writer.stop_background()
+    values = _values(proj)
+    assert values[0] == "in the snapshot"
+    assert "undone by the restore" not in values
+    assert "after" in values
+    _background_rows_kept(values, last)
+
+
+def test_reset_from_a_database_with_another_page_size(cli, proj: Project, writer: Writer) -> None:
+    """The backup API cannot change a WAL database's page size: the new content is built at
+    the live file's page size, so the reset still happens in place."""
+    writer.close()
+    proj.path.unlink()
+    for suffix in ("-wal", "-shm"):
+        proj.path.with_name(proj.path.name + suffix).unlink(missing_ok=True)
+    conn = sqlite3.connect(proj.path)
+    conn.execute("PRAGMA page_size = 8192")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    migrations.apply(proj.cfg, proj.db, None)
+    other = Writer(proj.path)
+    try:
+        other.insert("before")
+        assert cli("d1", "reset", "worktime-db", "--yes").exit_code == 0
+        other.insert("after")
+    finally:
+        other.close()
+    assert _values(proj) == ["after"]
+    assert proj.query("PRAGMA page_size") == [(8192,)]
+
+
+def test_delete_refuses_a_database_another_process_has_open(
+    cli, proj: Project, writer: Writer
+) -> None:
+    path = proj.path
+    writer.insert("kept")
+    result = cli("d1", "delete", "worktime-db", "--yes")
+    assert result.exit_code == 1
+    assert f"database worktime-db is in use by PID {writer.pid}" in result.stderr
+    assert proj.path.is_file()
+    assert "worktime-db" in (proj.root / "wrangler.toml").read_text()
+    writer.insert("still kept")
+    assert _values(proj) == ["kept", "still kept"]
+    writer.close()
+    assert cli("d1", "delete", "worktime-db", "--yes").exit_code == 0
+    assert not path.exists()
