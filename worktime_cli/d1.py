@@ -758,7 +758,7 @@ def create(
     existed = path.exists()
     try:
         connect(path, create=True).close()
-        new_cfg = configmod.append_table(cfg.path, "d1_databases", entry)
+        new_cfg = configmod.append_table(cfg, "d1_databases", entry)
     except BaseException:
         if not existed:
             for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
@@ -800,7 +800,7 @@ def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDataba
     refuse_if_open(files, db.database_name)
     for candidate in files:
         candidate.unlink(missing_ok=True)
-    configmod.remove_table(cfg.path, "d1_databases", {"binding": db.binding})
+    configmod.remove_table(cfg, "d1_databases", {"binding": db.binding})
     return DeletedDatabase(
         database_name=db.database_name,
         database_id=db.database_id,

@@ -9,19 +9,21 @@ whether they are remote: they call the resource they are given.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from worktime_cli.cli.output import Renderable
     from worktime_cli.config import Config
     from worktime_cli.remote.client import Client
     from worktime_cli.targets.d1 import D1Databases
     from worktime_cli.targets.kv import KVNamespaces
     from worktime_cli.targets.migrations import MigrationsTarget
+    from worktime_cli.targets.remote_write import Kind, RemoteWrite
     from worktime_cli.targets.secrets import SecretStore
 
 
@@ -104,10 +106,50 @@ class Context:
 
         return KeyringSecrets(self.config, self.env)
 
+    def aim(self, kind: Kind, name: str, ident: Callable[[], str | None]) -> RemoteWrite | None:
+        """Before a write: with --remote, say which resource it changes (one line on stderr:
+        name, id, env, account) and return it for `--json`; locally, nothing (None).
+
+        Every remote write calls this, before its confirmation. `ident` gives the resource's
+        id and is only called remotely (it may need a request).
+        """
+        if not self.remote:
+            return None
+        from worktime_cli.cli import output
+        from worktime_cli.targets.remote_write import RemoteWrite
+
+        target = RemoteWrite(kind, name, ident(), self.config.env, self.client.account_id)
+        output.info(target.line())
+        return target
+
+    def aim_database(self, name_or_binding: str) -> RemoteWrite | None:
+        """`aim` at a D1 database as the user named it (name or binding), resolved first."""
+        if not self.remote:
+            return None
+        found = self.d1().database(name_or_binding)
+        return self.aim("d1_database", found.name, lambda: found.database_id)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def render(
+    result: Renderable,
+    target: RemoteWrite | None,
+    *,
+    json: bool,
+    human: Callable[[Any], None],
+) -> None:
+    """`output.render`, with the remote write's target (`Context.aim`) in the JSON."""
+    from worktime_cli.cli import output
+    from worktime_cli.targets.remote_write import with_target
+
+    if json:
+        output.print_json(with_target(result.to_json(), target))
+    else:
+        human(result)
 
 
 def check_options(

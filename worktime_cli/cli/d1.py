@@ -15,12 +15,14 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
     RemoteOption,
     YesOption,
 )
+from worktime_cli.targets.remote_write import with_target
 
 if TYPE_CHECKING:
     from worktime_cli.targets.d1 import (
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
         FileResult,
         StatementResult,
     )
+    from worktime_cli.targets.remote_write import RemoteWrite
 
 app = typer.Typer(
     name="d1",
@@ -84,6 +87,7 @@ def create(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -97,17 +101,19 @@ def create(
         worktime d1 create worktime-db
         worktime d1 create worktime-db --remote --location weur
     """
-    from worktime_cli.cli.context import open_context
+    from worktime_cli.cli.context import open_context, render
 
     with open_context(
         config=config,
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         remote_only={"--location": location},
     ) as ctx:
+        target = ctx.aim("d1_database", name, lambda: None)
         created = ctx.d1().create(name, binding=binding, location=location)
-    output.render(created, json=json, human=_show_created)
+    render(created, target, json=json, human=_show_created)
 
 
 def _show_created(created: CreatedDatabase) -> None:
@@ -127,6 +133,7 @@ def list_(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -144,6 +151,7 @@ def list_(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         databases = ctx.d1().list()
@@ -184,6 +192,7 @@ def info(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -201,6 +210,7 @@ def info(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         found = ctx.d1().info(database)
@@ -240,6 +250,7 @@ def execute(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -265,13 +276,20 @@ def execute(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         db = ctx.d1().database(database)
         if command is not None:
-            _show_results(db.execute(command), json=json)
+            target = (
+                ctx.aim("d1_database", db.name, lambda: db.database_id)
+                if _writes(command)
+                else None
+            )
+            _show_results(db.execute(command), json=json, target=target)
             return
         assert file is not None
+        target = ctx.aim("d1_database", db.name, lambda: db.database_id)
         warning = db.import_warning(file)
         if warning is not None:
             output.confirm(
@@ -281,9 +299,22 @@ def execute(
         with output.progress_bytes(size, f"executing {file.name}") as advance:
             result = db.execute_file(file, advance, output.info)
     if json or not output.is_terminal():
-        output.print_json([result.to_json()])  # wrangler's rule: a list, one item per input
+        # wrangler's rule: a list, one item per input.
+        output.print_json(with_target([result.to_json()], target))
         return
     _show_file_result(result, file)
+
+
+def _writes(sql: str) -> bool:
+    """Whether `--command` may change the database (a statement that is not surely a read)."""
+    from worktime_cli.d1 import is_read_only
+    from worktime_cli.errors import SQLError
+    from worktime_cli.sqlscript import split
+
+    try:
+        return not all(is_read_only(statement) for statement in split(sql))
+    except SQLError:
+        return True  # the run reports it; the target is named all the same
 
 
 def _show_file_result(result: FileResult, file: Path) -> None:
@@ -295,10 +326,12 @@ def _show_file_result(result: FileResult, file: Path) -> None:
     )
 
 
-def _show_results(results: list[StatementResult], *, json: bool) -> None:
+def _show_results(
+    results: list[StatementResult], *, json: bool, target: RemoteWrite | None
+) -> None:
     """wrangler's rule: a table per statement on a terminal, JSON when piped or asked."""
     if json or not output.is_terminal():
-        output.print_json([r.to_json() for r in results])
+        output.print_json(with_target([r.to_json() for r in results], target))
         return
     for result in results:
         if result.rows:
@@ -316,7 +349,14 @@ def _show_rows(rows: list[dict[str, object]]) -> None:
 def export(
     database: DatabaseArg,
     output_path: Annotated[
-        Path, typer.Option("--output", "-o", help="File to write the SQL dump to.", dir_okay=False)
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write the SQL dump to; - writes it to stdout.",
+            dir_okay=False,
+            allow_dash=True,
+        ),
     ],
     no_data: Annotated[bool, typer.Option("--no-data", help="Schema only.")] = False,
     no_schema: Annotated[bool, typer.Option("--no-schema", help="Rows only.")] = False,
@@ -326,35 +366,67 @@ def export(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
-    """Dump a local database to a SQL file that `execute --file` re-imports.
+    """Dump a database to a SQL file that `execute --file` re-imports (--remote: Cloudflare's).
+
+    With --output -, the dump goes to stdout, and only once it is complete: a failure
+    prints nothing there.
 
     Example:
 
         worktime d1 export worktime-db --output backup.sql
+        worktime d1 export worktime-db --output - | gzip > backup.sql.gz
     """
+    import tempfile
+    from contextlib import ExitStack
+
     from worktime_cli.cli.context import open_context
+    from worktime_cli.errors import UsageError
 
-    with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        local_only={"--persist-to": persist_to},
-    ) as ctx:
-        result = (
-            ctx.d1()
-            .database(database)
-            .export(output_path, data=not no_data, schema=not no_schema, tables=table or ())
-        )
-    output.render(result, json=json, human=_show_export)
+    to_stdout = str(output_path) == "-"
+    if to_stdout and json:
+        raise UsageError("--json cannot be combined with --output -: the dump is stdout")
+    with ExitStack() as stack:
+        destination = output_path
+        if to_stdout:
+            # Dumped whole to a private file first: stdout gets all of it or nothing.
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="worktime-export-"))
+            destination = Path(folder) / "dump.sql"
+        with open_context(
+            config=config,
+            persist_to=persist_to,
+            remote=remote,
+            local=local,
+            env=env,
+            local_only={"--persist-to": persist_to},
+        ) as ctx:
+            result = (
+                ctx.d1()
+                .database(database)
+                .export(destination, data=not no_data, schema=not no_schema, tables=table or ())
+            )
+        if to_stdout:
+            _copy_to_stdout(destination)
+            output.success(_exported(result, "stdout"))
+            return
+    output.render(result, json=json, human=lambda r: output.success(_exported(r, str(r.path))))
 
 
-def _show_export(result: ExportResult) -> None:
-    output.success(
-        f"exported {len(result.tables)} table(s), {result.rows} row(s) to {result.path} "
+def _copy_to_stdout(path: Path) -> None:
+    import shutil
+    import sys
+
+    with path.open("rb") as dump:
+        shutil.copyfileobj(dump, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def _exported(result: ExportResult, where: str) -> str:
+    return (
+        f"exported {len(result.tables)} table(s), {result.rows} row(s) to {where} "
         f"({output.human_size(result.size)})"
     )
 
@@ -366,6 +438,7 @@ def delete(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -379,17 +452,20 @@ def delete(
         worktime d1 delete worktime-db --yes
         worktime d1 delete worktime-db --remote
     """
-    from worktime_cli.cli.context import open_context
+    from worktime_cli.cli.context import open_context, render
 
     with open_context(
         config=config,
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         databases = ctx.d1()
-        # Confirm before anything is read or sent: without a terminal and --yes, nothing is.
+        # Named (remote: resolved, a read) before the question, so what is confirmed is
+        # the exact database; without a terminal and --yes, nothing is deleted.
+        target = ctx.aim_database(database)
         output.confirm(
             f"Delete the {databases.place} database {database} and all its data? "
             "This cannot be undone.",
@@ -397,7 +473,7 @@ def delete(
             action=f"delete the {databases.place} database {database}",
         )
         deleted = databases.delete(database)
-    output.render(deleted, json=json, human=_show_deleted)
+    render(deleted, target, json=json, human=_show_deleted)
 
 
 def _show_deleted(deleted: DeletedDatabase) -> None:

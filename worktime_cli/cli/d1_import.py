@@ -20,6 +20,7 @@ from worktime_cli.cli.options import (
 
 if TYPE_CHECKING:
     from worktime_cli.admin.importer import ImportResult
+    from worktime_cli.config import Config
 
 
 def register(d1_app: typer.Typer) -> None:
@@ -90,6 +91,8 @@ def import_rows(
     with open_admin(
         database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
+        if not dry_run:
+            admin.ctx.aim_database(admin.database)
         columns, rows = importer.read_rows(file, fmt)
         if not columns:
             raise UsageError(f"{file} has no rows")
@@ -108,8 +111,16 @@ def import_rows(
                 pk=pk,
                 dry_run=dry_run,
                 on_progress=advance,
+                ledger=_ledgers(admin.ctx.config),
             )
     _show(result)
+
+
+def _ledgers(config: Config) -> list[str]:
+    """Every configured database's migrations ledger (a custom migrations_table included)."""
+    from worktime_cli.migrations.files import ledger_tables
+
+    return [t for db in config.d1_databases for t in ledger_tables(db.migrations_table)]
 
 
 def _show(result: ImportResult) -> None:

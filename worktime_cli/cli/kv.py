@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from worktime_cli.cli import output
+from worktime_cli.cli.context import render
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
         Page,
     )
     from worktime_cli.targets.kv import KVNamespace
+    from worktime_cli.targets.remote_write import RemoteWrite
 
 app = typer.Typer(
     name="kv",
@@ -90,7 +93,7 @@ def _named(binding: str | None, namespace_id: str | None) -> tuple[str, bool]:
 
 @contextmanager
 def _context(
-    *, config: Path | None, persist_to: Path | None, remote: bool, local: bool
+    *, config: Path | None, env: str | None, persist_to: Path | None, remote: bool, local: bool
 ) -> Iterator[Context]:
     """The command's context: --persist-to is local state, so it means nothing with --remote."""
     from worktime_cli.cli.context import open_context
@@ -100,6 +103,7 @@ def _context(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         yield ctx
@@ -111,16 +115,20 @@ def _namespace(
     namespace_id: str | None,
     *,
     config: Path | None,
+    env: str | None,
     persist_to: Path | None,
     remote: bool,
     local: bool,
-) -> Iterator[KVNamespace]:
-    """The one namespace a key or bulk command acts on, closed when the command ends."""
-    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+    writes: bool = False,
+) -> Iterator[tuple[KVNamespace, RemoteWrite | None]]:
+    """The one namespace a key or bulk command acts on, closed when the command ends; with
+    `writes`, its remote target said first (`Context.aim`)."""
+    with _context(config=config, env=env, persist_to=persist_to, remote=remote, local=local) as ctx:
         name, by_id = _named(binding, namespace_id)
         namespace = ctx.kv().namespace(name, by_id=by_id)
         try:
-            yield namespace
+            target = ctx.aim("kv_namespace", name, lambda: namespace.id) if writes else None
+            yield namespace, target
         finally:
             namespace.close()
 
@@ -136,6 +144,7 @@ def namespace_create(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create a namespace: a new 32-hex id, appended to wrangler.toml as [[kv_namespaces]].
@@ -148,9 +157,10 @@ def namespace_create(
         worktime kv namespace create KV
         worktime kv namespace create KV --remote
     """
-    with _context(config=config, persist_to=None, remote=remote, local=local) as ctx:
+    with _context(config=config, env=env, persist_to=None, remote=remote, local=local) as ctx:
+        target = ctx.aim("kv_namespace", binding, lambda: None)
         created = ctx.kv().create(binding)
-    output.render(created, json=json, human=_created)
+    render(created, target, json=json, human=_created)
 
 
 def _created(created: CreatedNamespace) -> None:
@@ -164,6 +174,7 @@ def namespace_list(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -174,7 +185,7 @@ def namespace_list(
         worktime kv namespace list --json
         worktime kv namespace list --remote
     """
-    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+    with _context(config=config, env=env, persist_to=persist_to, remote=remote, local=local) as ctx:
         found = ctx.kv().list()
     output.render(found, json=json, human=_namespace_table)
 
@@ -195,6 +206,7 @@ def namespace_delete(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -208,11 +220,13 @@ def namespace_delete(
         worktime kv namespace delete --binding KV --yes
         worktime kv namespace delete --binding KV --remote
     """
-    with _context(config=config, persist_to=persist_to, remote=remote, local=local) as ctx:
+    with _context(config=config, env=env, persist_to=persist_to, remote=remote, local=local) as ctx:
         name, by_id = _named(binding, namespace_id)
         namespaces = ctx.kv()
         # Resolve before asking: an unknown name fails without a prompt (and sends nothing).
-        namespaces.namespace(name, by_id=by_id).close()
+        found = namespaces.namespace(name, by_id=by_id)
+        found.close()
+        target = ctx.aim("kv_namespace", name, lambda: found.id)
         label = namespaces.describe(name)
         output.confirm(
             f"Delete {label} and every key in it? This cannot be undone.",
@@ -220,7 +234,7 @@ def namespace_delete(
             action=f"delete {label}",
         )
         deleted = namespaces.delete(name, by_id=by_id)
-    output.render(deleted, json=json, human=_deleted)
+    render(deleted, target, json=json, human=_deleted)
 
 
 def _deleted(deleted: DeletedNamespace) -> None:
@@ -232,6 +246,7 @@ def namespace_gc(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -246,7 +261,7 @@ def namespace_gc(
     """
     from worktime_cli.kv import LocalKV
 
-    with _context(config=config, persist_to=persist_to, remote=False, local=False) as ctx:
+    with _context(config=config, env=env, persist_to=persist_to, remote=False, local=False) as ctx:
         name, by_id = _named(binding, namespace_id)
         # Local files only: there is nothing to collect on Cloudflare.
         result = LocalKV(ctx.config, persist_to).gc(name, by_id=by_id)
@@ -298,6 +313,7 @@ def key_put(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -321,8 +337,15 @@ def key_put(
     if (value is None) == (path is None):
         raise UsageError("give exactly one of VALUE or --path")
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        writes=True,
+    ) as (namespace, target):
         meta: Any = None
         if metadata is not None:
             try:
@@ -346,17 +369,18 @@ def key_put(
             data = value.encode("utf-8", "surrogateescape")
         written = namespace.put(key, data, expiration=expiration, expiration_ttl=ttl, metadata=meta)
         where = namespace.where
-    output.render(
+    render(
         written,
+        target,
         json=json,
         human=lambda r: output.success(f"wrote {output.human_size(r.size)} to {r.key!r}{where}"),
     )
 
 
 def _now() -> float:
-    import time
+    from worktime_cli import clock
 
-    return time.time()
+    return clock.timestamp()
 
 
 @key_app.command("get")
@@ -373,6 +397,7 @@ def key_get(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -390,8 +415,14 @@ def key_get(
     from worktime_cli.errors import NotFoundError
 
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+    ) as (namespace, _):
         entry = namespace.get(key)
     if entry is None:
         raise NotFoundError(f"key not found: {key!r}")
@@ -433,6 +464,7 @@ def key_list(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -451,8 +483,14 @@ def key_list(
 
     page: Page
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+    ) as (namespace, _):
         if limit is None:
             page = all_keys(namespace, prefix, cursor=cursor)
         else:
@@ -496,6 +534,7 @@ def key_delete(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -507,12 +546,20 @@ def key_delete(
         worktime kv key delete token:alice --binding KV --remote
     """
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        writes=True,
+    ) as (namespace, target):
         deleted = namespace.delete(key)
         where = namespace.where
-    output.render(
+    render(
         deleted,
+        target,
         json=json,
         human=lambda r: (
             output.success(f"deleted {r.key!r}{where}")
@@ -535,6 +582,7 @@ def bulk_put(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -554,15 +602,22 @@ def bulk_put(
     from worktime_cli import kv
 
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        writes=True,
+    ) as (namespace, target):
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
             output.warn(warning)
         with output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
             result = namespace.bulk_put(parsed.items, progress=advance)
         where = namespace.where
-    output.render(result, json=json, human=lambda r: _bulk_done(r, file, where))
+    render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
 
 
 @bulk_app.command("delete")
@@ -574,6 +629,7 @@ def bulk_delete(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -590,8 +646,15 @@ def bulk_delete(
     from worktime_cli import kv
 
     with _namespace(
-        binding, namespace_id, config=config, persist_to=persist_to, remote=remote, local=local
-    ) as namespace:
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        writes=True,
+    ) as (namespace, target):
         keys = kv.parse_bulk_delete(file)
         where = namespace.where
         output.confirm(
@@ -601,7 +664,7 @@ def bulk_delete(
         )
         with output.progress_items(len(keys), f"deleting {file.name}") as advance:
             result = namespace.bulk_delete(keys, progress=advance)
-    output.render(result, json=json, human=lambda r: _bulk_done(r, file, where))
+    render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
 
 
 def _bulk_done(result: BulkResult, file: Path, where: str) -> None:

@@ -15,14 +15,17 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
     RemoteOption,
     YesOption,
+    env_flag,
 )
 
 if TYPE_CHECKING:
+    from worktime_cli.cli.context import Context
     from worktime_cli.config import Config
     from worktime_cli.migrations import (
         CreatedMigration,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.snapshots import RestoreResult, SnapshotList
     from worktime_cli.targets.migrations import MigrationsTarget
+    from worktime_cli.targets.remote_write import RemoteWrite
 
 app = typer.Typer(
     name="migrations",
@@ -106,6 +110,7 @@ def create(
         ),
     ] = None,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Create the next numbered migration file and its down (rollback) file.
@@ -139,7 +144,7 @@ def create(
             raise UsageError(f"{given} needs --alter TABLE", hint="name the table to rebuild")
         from worktime_cli import migrations
 
-        with open_context(config=config) as ctx:
+        with open_context(config=config, env=env) as ctx:
             created = migrations.create(ctx.config, ctx.config.d1(database), message)
         output.render(created, json=json, human=_show_created)
         return
@@ -154,7 +159,7 @@ def create(
         not_null=tuple(not_null or ()),
         defaults=alter_.pairs(default or [], "--default"),
     )
-    with open_context(config=config) as ctx:
+    with open_context(config=config, env=env) as ctx:
         rebuilt = alter_.create(ctx.config, ctx.config.d1(database), message, spec)
     output.render(rebuilt, json=json, human=_show_altered)
 
@@ -179,6 +184,7 @@ def list_(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -204,6 +210,7 @@ def list_(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         target = ctx.migrations(database)
@@ -279,6 +286,7 @@ def apply(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -312,6 +320,7 @@ def apply(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         target = ctx.migrations(database)
@@ -325,6 +334,7 @@ def apply(
             allow=tuple(allow or ()),
         )
         count = len(planned.steps)
+        target_line = _aim(ctx, target) if count and not dry_run else None
         if (
             count
             and not dry_run
@@ -337,7 +347,15 @@ def apply(
             )
         ):
             raise typer.Exit(1)
-        _run(target, planned, dry_run=dry_run, json=json, human=_show_apply, group=group)
+        _run(
+            target,
+            planned,
+            dry_run=dry_run,
+            json=json,
+            human=lambda r: _show_apply(r, ctx.config.env),
+            group=group,
+            aimed=target_line,
+        )
 
 
 def _run(
@@ -348,8 +366,10 @@ def _run(
     json: bool,
     human: Callable[[RunResult], None],
     group: bool = False,
+    aimed: RemoteWrite | None = None,
 ) -> None:
     """Run a plan and show its result; on failure, what went through, then the error."""
+    from worktime_cli.cli.context import render
     from worktime_cli.migrations import MigrationError, engine
 
     try:
@@ -364,7 +384,16 @@ def _run(
             human(exc.result)
         raise
     _warn(result)
-    output.render(result, json=json, human=human)
+    render(result, aimed, json=json, human=human)
+
+
+def _aim(ctx: Context, target: MigrationsTarget) -> RemoteWrite | None:
+    """The database a run changes, said first (remote only; see `Context.aim`)."""
+    return ctx.aim(
+        "d1_database",
+        target.binding.database_name,
+        lambda: target.location().get("database_id"),
+    )
 
 
 def _warn(result: RunResult) -> None:
@@ -386,7 +415,7 @@ def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
     return show
 
 
-def _show_apply(result: RunResult) -> None:
+def _show_apply(result: RunResult, env: str | None = None) -> None:
     if result.dry_run:
         if not result.migrations:
             output.info("no migrations to apply")
@@ -407,10 +436,10 @@ def _show_apply(result: RunResult) -> None:
             f"applied {len(result.applied)} migration(s) to {result.database} "
             f"in {result.duration_ms / 1000:.2f} s"
         )
-    _show_snapshot(result)
+    _show_snapshot(result, env)
 
 
-def _show_snapshot(result: RunResult) -> None:
+def _show_snapshot(result: RunResult, env: str | None) -> None:
     # The engine keeps a snapshot only when the run changed something, so this never
     # suggests a restore that would restore nothing.
     if result.snapshot is None:
@@ -421,7 +450,7 @@ def _show_snapshot(result: RunResult) -> None:
     else:
         output.info(
             f"snapshot taken before: {result.snapshot.name} "
-            f"(undo with `worktime d1 restore {result.database}`)"
+            f"(undo with `worktime d1 restore {result.database}{env_flag(env)}`)"
         )
 
 
@@ -453,6 +482,7 @@ def rollback(
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -485,23 +515,34 @@ def rollback(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
         check_rollback_options(steps, to, all_)  # before any request or file access
         target = ctx.migrations(database)
         planned = engine.plan_rollback_for(target, steps=steps, to=to, all=all_)
+        target_line = _aim(ctx, target) if planned.steps and not dry_run else None
         if planned.steps and not dry_run:
             names = ", ".join(s.name for s in planned.steps)
             output.confirm(
+                f"{_down_listing(planned)}\n"
                 f"Roll back {len(planned.steps)} migration(s) of {target.label} ({names})? "
                 f"Their data will be dropped ({target.undo_note}).",
                 yes=yes,
                 action=f"roll back migrations of {target.label}",
             )
-        _run(target, planned, dry_run=dry_run, json=json, human=_show_rollback, group=group)
+        _run(
+            target,
+            planned,
+            dry_run=dry_run,
+            json=json,
+            human=lambda r: _show_rollback(r, ctx.config.env),
+            group=group,
+            aimed=target_line,
+        )
 
 
-def _show_rollback(result: RunResult) -> None:
+def _show_rollback(result: RunResult, env: str | None = None) -> None:
     if not result.migrations:
         output.info("no migrations to roll back")
         return
@@ -522,7 +563,25 @@ def _show_rollback(result: RunResult) -> None:
             f"rolled back {len(result.rolled_back)} migration(s) of {result.database} "
             f"in {result.duration_ms / 1000:.2f} s"
         )
-    _show_snapshot(result)
+    _show_snapshot(result, env)
+
+
+def _down_listing(planned: RunPlan) -> str:
+    """The statements each rollback runs and where they come from, for the question. Control
+    characters are escaped: down SQL must not be able to hide a statement from the reader
+    with terminal escapes."""
+    lines = []
+    for step in planned.steps:
+        lines.append(f"-- {step.name}: {step.origin}")
+        lines.extend(_visible(statement.sql) for statement in step.statements)
+    return "\n".join(lines)
+
+
+def _visible(text: str) -> str:
+    return "".join(
+        ch if ch in "\n\t" or ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
 
 
 def _source(source: str | None) -> str:
@@ -567,6 +626,7 @@ def down(
         typer.Option("--write", help="Save derived or captured down SQL as the down file."),
     ] = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -583,7 +643,7 @@ def down(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
-    with open_context(config=config, persist_to=persist_to) as ctx:
+    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
         result = engine.down_sql(ctx.migrations(database), name, write=write)
     output.render(result, json=json, human=_show_down)
 
@@ -599,6 +659,7 @@ def _show_down(result: DownSQL) -> None:
 def verify(
     database: OptionalDatabaseArg = None,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Replay every migration in memory: up, down, up again; report each that does not hold.
@@ -616,7 +677,7 @@ def verify(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
-    with open_context(config=config) as ctx:
+    with open_context(config=config, env=env) as ctx:
         result = engine.verify_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_verified)
     if not result.ok:
@@ -627,6 +688,7 @@ def verify(
 def lint(
     database: OptionalDatabaseArg = None,
     config: ConfigOption = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Find D1's hazards in the migration files before apply: code, severity, file:line, fix.
@@ -645,7 +707,7 @@ def lint(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
-    with open_context(config=config) as ctx:
+    with open_context(config=config, env=env) as ctx:
         result = engine.lint_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_lint)
     if not result.ok:
@@ -696,6 +758,7 @@ def mark_applied(
         ),
     ],
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -708,7 +771,7 @@ def mark_applied(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
-    with open_context(config=config, persist_to=persist_to) as ctx:
+    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
         result = engine.mark_applied(ctx.migrations(database), name)
     output.render(result, json=json, human=_show_marked)
 
@@ -725,6 +788,7 @@ def restore(
     list_: Annotated[bool, typer.Option("--list", help="List the snapshots instead.")] = False,
     yes: YesOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -740,7 +804,7 @@ def restore(
     from worktime_cli import snapshots
     from worktime_cli.cli.context import open_context
 
-    with open_context(config=config, persist_to=persist_to) as ctx:
+    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
         cfg = ctx.config
         db = cfg.d1(database)
         if list_:

@@ -52,3 +52,11 @@ LocalOption = Annotated[
         "--local", help="Act on the local state (the default; accepted as wrangler spells it)."
     ),
 ]
+
+
+def env_flag(env: str | None) -> str:
+    """` --env NAME` for a command line printed as advice (`""` for the top level): an undo
+    hint without it would act on the top level's database."""
+    import shlex
+
+    return "" if env is None else f" --env {shlex.quote(env)}"

@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, JsonOption, PersistOption, YesOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    EnvOption,
+    JsonOption,
+    PersistOption,
+    YesOption,
+    env_flag,
+)
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.reset import ResetResult
@@ -28,6 +35,7 @@ def reset(
     ] = False,
     yes: YesOption = False,
     config: ConfigOption = None,
+    env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -50,7 +58,7 @@ def reset(
             "d1 reset is local only: it never deletes a remote database",
             hint="to undo remote migrations use `worktime d1 migrations rollback DATABASE --remote`",
         )
-    with open_context(config=config, persist_to=persist_to) as ctx:
+    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
         db = ctx.config.d1(database)
         output.confirm(
             f"Delete every row and table of the local database {db.database_name} and rebuild "
@@ -59,10 +67,10 @@ def reset(
             action=f"reset {db.database_name}",
         )
         result = do_reset(ctx.config, db, persist_to, seed=seed)
-    output.render(result, json=json, human=_show)
+    output.render(result, json=json, human=lambda r: _show(r, ctx.config.env))
 
 
-def _show(result: ResetResult) -> None:
+def _show(result: ResetResult, env: str | None) -> None:
     output.success(
         f"reset {result.database}: {len(result.applied)} migration(s) applied"
         + (
@@ -74,5 +82,5 @@ def _show(result: ResetResult) -> None:
     if result.snapshot is not None:
         output.info(
             f"the old content is in snapshot {result.snapshot.name} "
-            f"(undo with `worktime d1 restore {result.database}`)"
+            f"(undo with `worktime d1 restore {result.database}{env_flag(env)}`)"
         )

@@ -123,7 +123,7 @@ def restore(
         worktime d1 time-travel restore worktime-db --bookmark 00000085-0000024c-00004c6d-8e61117b
         worktime d1 time-travel restore worktime-db --timestamp 2026-12-01T10:00:00Z --yes
     """
-    from worktime_cli.cli.context import open_context
+    from worktime_cli.cli.context import open_context, render
     from worktime_cli.remote import time_travel
 
     _refuse_local(local)
@@ -131,6 +131,7 @@ def restore(
         plan = time_travel.plan_restore(
             ctx.client, ctx.config, database, bookmark_id=bookmark, timestamp=timestamp
         )
+        target = ctx.aim("d1_database", plan.database, lambda: plan.database_id)
         output.confirm(
             f"Overwrite every row and table of the remote database {plan.database} with its "
             f"content at bookmark {plan.bookmark}? In-flight queries will be cancelled.",
@@ -138,7 +139,7 @@ def restore(
             action=f"restore the remote database {plan.database}",
         )
         result = time_travel.restore(ctx.client, plan)
-    output.render(result, json=json, human=_show_restore)
+    render(result, target, json=json, human=_show_restore)
 
 
 def _show_restore(result: RestoreResult) -> None:

@@ -242,7 +242,7 @@ def create_namespace(
                 _remove_local_data(state_root, store)
             raise
     try:
-        new_cfg = append_table(cfg.path, "kv_namespaces", {"binding": binding, "id": namespace_id})
+        new_cfg = append_table(cfg, "kv_namespaces", {"binding": binding, "id": namespace_id})
     except BaseException:
         if state_root is not None:
             _remove_local_data(state_root, KVStore(state_root, namespace_id))
@@ -292,7 +292,7 @@ def delete_namespace(cfg: Config, ns: KVBinding, state_root: Path) -> tuple[Conf
     _remove_local_data(state_root, store)
     configured = any(n.binding == ns.binding for n in cfg.kv_namespaces)
     if configured:
-        cfg = remove_table(cfg.path, "kv_namespaces", {"binding": ns.binding})
+        cfg = remove_table(cfg, "kv_namespaces", {"binding": ns.binding})
     return cfg, existed
 
 
@@ -306,6 +306,10 @@ class LocalNamespace:
 
     def __init__(self, store: KVStore) -> None:
         self.store = store
+
+    @property
+    def id(self) -> str:
+        return self.store.namespace_id
 
     def __enter__(self) -> LocalNamespace:
         return self

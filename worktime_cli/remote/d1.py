@@ -195,8 +195,9 @@ def create_database(
     if existing is None:
         used = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
         chosen = binding or ("DB" if "DB" not in used else configmod.binding_from_name(name))
+        # Into the selected env's section (`[env.NAME]`), as wrangler's --env writes it.
         new_cfg = configmod.append_table(
-            cfg.path,
+            cfg,
             "d1_databases",
             {
                 "binding": chosen,
@@ -209,7 +210,7 @@ def create_database(
 
     old_path = state.d1_path(root, existing.local_id)
     new_cfg = configmod.update_table(
-        cfg.path, "d1_databases", {"binding": existing.binding}, {"database_id": database.uuid}
+        cfg, "d1_databases", {"binding": existing.binding}, {"database_id": database.uuid}
     )
     new_path = state.d1_path(root, new_cfg.d1(existing.binding).local_id)
     moved_from, moved_to = _move_database_file(old_path, new_path)

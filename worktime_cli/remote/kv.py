@@ -163,14 +163,15 @@ def create_bound_namespace(client: Client, cfg: Config, binding: str) -> BoundNa
     namespace = create_namespace(client, namespace_title(cfg, binding))
     existing = next((ns for ns in cfg.kv_namespaces if ns.binding == binding), None)
     if existing is None:
+        # Into the selected env's section (`[env.NAME]`), as wrangler's --env writes it.
         new_cfg = configmod.append_table(
-            cfg.path, "kv_namespaces", {"binding": binding, "id": namespace.id}
+            cfg, "kv_namespaces", {"binding": binding, "id": namespace.id}
         )
         return BoundNamespace(namespace, binding, new_cfg.path, None)
     values = {"id": namespace.id}
     if existing.preview_id is None and existing.id and existing.id != namespace.id:
         values["preview_id"] = existing.id
-    new_cfg = configmod.update_table(cfg.path, "kv_namespaces", {"binding": binding}, values)
+    new_cfg = configmod.update_table(cfg, "kv_namespaces", {"binding": binding}, values)
     return BoundNamespace(namespace, binding, new_cfg.path, new_cfg.kv(binding=binding).preview_id)
 
 
@@ -684,7 +685,7 @@ class RemoteKV:
     def create(self, binding: str) -> CreatedNamespace:
         local_kv.check_new_binding(self.config, binding, kv_taken=False)
         bound = create_bound_namespace(self.client, self.config, binding)
-        self.config = configmod.load(bound.config_path)
+        self.config = configmod.load(bound.config_path, env=self.config.env)
         return CreatedNamespace(
             binding=bound.binding,
             id=bound.namespace.id,

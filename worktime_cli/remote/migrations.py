@@ -13,6 +13,7 @@ Values go in as SQL literals because D1 refuses bound params with several statem
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -146,15 +147,19 @@ class RemoteMigrations:
 
         now = datetime.now(UTC)
         name = self._binding.database_name
+        # The way back names the env that resolved the database, or it would aim at another.
+        env = None if self.config is None else self.config.env
+        env_flag = "" if env is None else f" --env {shlex.quote(env)}"
         try:
             mark = time_travel.bookmark(self.client, self.database_id)
         except RemoteError:
             # Time Travel unavailable (wrangler: alpha databases have none) or the API failed:
             # the run still goes ahead, and the way back is the time it started.
             stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
-            command = f"worktime d1 time-travel restore {name} --timestamp {stamp}"
+            command = f"worktime d1 time-travel restore {name} --timestamp {stamp}{env_flag}"
             return Bookmark(stamp, Path(stamp), now, "", 0, command)
-        return Bookmark(mark, Path(mark), now, "", 0, time_travel.restore_command(name, mark))
+        command = time_travel.restore_command(name, mark, env)
+        return Bookmark(mark, Path(mark), now, "", 0, command)
 
     @property
     def database_id(self) -> str:

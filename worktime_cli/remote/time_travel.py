@@ -31,9 +31,13 @@ _ISO = re.compile(
 )
 
 
-def restore_command(database: str, bookmark: str) -> str:
-    """The exact command that puts `database` back to `bookmark`."""
-    return f"worktime d1 time-travel restore {database} --bookmark {bookmark}"
+def restore_command(database: str, bookmark: str, env: str | None = None) -> str:
+    """The exact command that puts `database` back to `bookmark`; with the `--env` that
+    resolved it (without, the same name could be the top level's database)."""
+    import shlex
+
+    flag = "" if env is None else f" --env {shlex.quote(env)}"
+    return f"worktime d1 time-travel restore {database} --bookmark {bookmark}{flag}"
 
 
 def parse_timestamp(text: str, *, now: datetime | None = None) -> str:
@@ -81,10 +85,11 @@ class BookmarkInfo:
     database_id: str
     bookmark: str
     timestamp: str | None  # the ISO time asked for; None for "now"
+    env: str | None = None  # the --env that resolved the database
 
     @property
     def restore_command(self) -> str:
-        return restore_command(self.database, self.bookmark)
+        return restore_command(self.database, self.bookmark, self.env)
 
     def to_json(self) -> dict[str, Any]:
         # wrangler's `--json` is the API result ({"bookmark"}); the rest is added, not renamed.
@@ -105,6 +110,7 @@ class RestorePlan:
     database_id: str
     bookmark: str
     timestamp: str | None
+    env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,12 +122,13 @@ class RestoreResult:
     bookmark: str
     previous_bookmark: str | None
     message: str | None
+    env: str | None = None
 
     @property
     def undo_command(self) -> str | None:
         if self.previous_bookmark is None:
             return None
-        return restore_command(self.database, self.previous_bookmark)
+        return restore_command(self.database, self.previous_bookmark, self.env)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,7 +175,8 @@ def info(
     """The bookmark of `database` (name or binding) now, or at `timestamp` (as given by a user)."""
     when = None if timestamp is None else parse_timestamp(timestamp)
     found = _database(client, cfg, database)
-    return BookmarkInfo(found.name, found.uuid, bookmark(client, found.uuid, when), when)
+    env = None if cfg is None else cfg.env
+    return BookmarkInfo(found.name, found.uuid, bookmark(client, found.uuid, when), when, env)
 
 
 def plan_restore(
@@ -192,7 +200,7 @@ def plan_restore(
         raise UsageError("--bookmark is empty")
     found = _database(client, cfg, database)
     chosen = bookmark_id if bookmark_id is not None else bookmark(client, found.uuid, when)
-    return RestorePlan(found.name, found.uuid, chosen, when)
+    return RestorePlan(found.name, found.uuid, chosen, when, None if cfg is None else cfg.env)
 
 
 def restore(client: Client, plan: RestorePlan) -> RestoreResult:
@@ -215,4 +223,5 @@ def restore(client: Client, plan: RestorePlan) -> RestoreResult:
         str(result.get("bookmark") or plan.bookmark),
         previous if isinstance(previous, str) else None,
         message if isinstance(message, str) else None,
+        plan.env,
     )

@@ -36,6 +36,11 @@ class KVNamespace(Protocol):
         """Appended to success lines: "" locally, " on Cloudflare" remotely."""
         ...
 
+    @property
+    def id(self) -> str:
+        """The namespace's id (locally the one its files are named by)."""
+        ...
+
     def get(self, key: str) -> Entry | None:
         """The live value with its expiration and metadata, or None when the key is absent."""
         ...
