@@ -198,3 +198,109 @@ def test_cli_lint_json_and_exit_code(cli, proj: Project) -> None:
         "(see `worktime d1 migrations create --alter`)",
         "reference": "https://github.com/cloudflare/workers-sdk/issues/5438",
     }
+
+
+# --- issue 19, part 7: a statement that fails in the replay is an error, and lint goes on ------
+
+USERS = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+    "CREATE TABLE sessions (id INTEGER PRIMARY KEY,\n"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE);\n"
+)
+ADD_EMAIL = "ALTER TABLE users ADD COLUMN email TEXT;\n"
+# Written before 0002 added `email`: the copy no longer fits, and the DROP below it cascades.
+REBUILD_USERS = (
+    "PRAGMA defer_foreign_keys = ON;\n"
+    "CREATE TABLE users_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\n"
+    "INSERT INTO users_new SELECT * FROM users;\n"
+    "DROP TABLE users;\n"
+    "ALTER TABLE users_new RENAME TO users;\n"
+)
+COPY_FAILS = "table users_new has 2 columns but 3 values were supplied"
+
+
+def test_cli_lint_reports_a_failing_statement_and_the_cascade_after_it(cli, proj: Project) -> None:
+    proj.write("0001_users.sql", USERS)
+    proj.write("0002_email.sql", ADD_EMAIL)
+    path = proj.write("0003_rebuild.sql", REBUILD_USERS)
+    result = cli("d1", "migrations", "lint")
+    assert result.exit_code == 1, result.output
+    assert f"error: {path}:3: statement-fails: {COPY_FAILS}\n" in result.stderr
+    assert f"error: {path}:5: cascade-drop: DROP TABLE users changes the rows of sessions" not in (
+        result.stderr
+    )
+    assert f"error: {path}:4: cascade-drop: DROP TABLE users changes the rows of sessions" in (
+        result.stderr
+    )
+    assert result.stderr.endswith("3 migration(s) of worktime-db: 2 error(s), 1 warning(s)\n")
+    assert "✓" not in result.stderr
+
+    data = json.loads(cli("d1", "migrations", "lint", "--json").stdout)
+    assert (data["ok"], data["errors"]) == (False, 2)
+    assert [(f["code"], f["severity"], f["line"]) for f in data["findings"]] == [
+        ("statement-fails", "error", 3),
+        ("cascade-drop", "error", 4),
+        ("destructive", "warning", 4),
+    ]
+    assert data["findings"][0]["file"] == str(path)
+    assert data["findings"][0]["message"] == COPY_FAILS
+
+
+def test_the_replay_goes_on_after_a_failing_statement(proj: Project) -> None:
+    """The statements after the failing one still build the schema later rules look at."""
+    proj.write(
+        "0001_bad.sql",
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);\nINSERT INTO missing VALUES (1);\n"
+        "CREATE TABLE c (p_id INTEGER REFERENCES p(id) ON DELETE CASCADE);\n",
+    )
+    proj.write("0002_drop.sql", "DROP TABLE p;\n")
+    assert _codes(proj) == [
+        ("statement-fails", "error", 2),
+        ("cascade-drop", "error", 1),
+        ("destructive", "warning", 1),
+    ]
+
+
+def test_a_migration_whose_rows_break_a_foreign_key_at_commit_is_an_error(proj: Project) -> None:
+    proj.write("0001_pc.sql", PARENT_CHILD)
+    path = proj.write(
+        "0002_orphan.sql", "PRAGMA defer_foreign_keys = ON;\nINSERT INTO c VALUES (1, 99);\n"
+    )
+    proj.write("0003_rebuild.sql", NAIVE_REBUILD)  # still checked on the schema 0002 leaves
+    found = [(f.file, f.line, f.code) for f in _lint(proj) if f.severity == "error"]
+    assert found == [
+        (str(path), 2, "statement-fails"),
+        (str(proj.migrations / "0003_rebuild.sql"), 4, "cascade-drop"),
+    ]
+
+
+def test_transaction_statements_are_not_replayed(proj: Project, tmp_path: Path) -> None:
+    """D1 refuses them (the `transaction` finding); ATTACH would even create a file here."""
+    proj.write("0001_t.sql", f"ATTACH '{tmp_path / 'x.db'}' AS x;\nCOMMIT;\nCREATE TABLE t (x);\n")
+    assert _codes(proj) == [("transaction", "error", 1), ("transaction", "error", 2)]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_apply_warns_when_the_applied_history_does_not_replay(proj: Project) -> None:
+    """A ground migration that fails on an empty database stops the schema rules: said so."""
+    proj.write("0001_t.sql", "CREATE TABLE t (x);\n")
+    migrations.apply(proj.cfg, proj.db, None)
+    proj.write("0001_t.sql", "INSERT INTO nowhere VALUES (1);\n")  # edited after it was applied
+    proj.write("0002_pc.sql", PARENT_CHILD)
+    result = migrations.apply(proj.cfg, proj.db, None, allow_drift=True)
+    assert result.applied == ["0002_pc.sql"]
+    assert any("not-replayed" in w and "no such table: nowhere" in w for w in result.warnings)
+
+
+def test_apply_leaves_a_failing_statement_to_the_run_but_still_sees_the_cascade_after_it(
+    cli, proj: Project
+) -> None:
+    proj.write("0001_users.sql", USERS)
+    proj.write("0002_email.sql", ADD_EMAIL)
+    assert cli("d1", "migrations", "apply", "worktime-db").exit_code == 0
+    path = proj.write("0003_rebuild.sql", REBUILD_USERS)
+    refused = cli("d1", "migrations", "apply", "worktime-db")
+    assert refused.exit_code == 1
+    assert f"{path}:4: cascade-drop: DROP TABLE users" in refused.stderr
+    assert "statement-fails" not in refused.stderr  # the run would stop there and say so
+    assert proj.applied() == ["0001_users.sql", "0002_email.sql"]

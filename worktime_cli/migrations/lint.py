@@ -5,7 +5,14 @@ replay the migrations into a plain in-memory SQLite database, statement by state
 they see the schema exactly as it is when the statement runs. That scratch database has no
 D1 limits (the limits are what is being checked) and foreign keys on, as on D1.
 
+A statement that fails in the replay is a finding of its own, and the replay goes on
+without it: the statements after it are still checked (a failing copy two lines above a
+cascading DROP must not hide the DROP). Lint is never silent about what it could not check.
+
 Codes (severity):
+- `statement-fails` (error): the statement fails on the schema the migrations before it
+  build (SQLite's message), or the migration fails when it commits (rows breaking a
+  foreign key): it would fail on D1 too.
 - `cascade-drop` (error): DROP TABLE of a table other tables reference with ON DELETE
   CASCADE / SET NULL / SET DEFAULT: on D1 their rows change even inside a rebuild, because
   foreign keys cannot be turned off there (workers-sdk #5438). A child whose rows were
@@ -26,6 +33,9 @@ Codes (severity):
   D1 fails with "A prepared SQL statement must contain only one statement" (workers-sdk #4713).
 - `not-null-no-default` (warning): ADD COLUMN … NOT NULL without a DEFAULT (SQLite refuses it).
 - `destructive` (warning): DROP TABLE, DROP COLUMN, DELETE or UPDATE without WHERE.
+- `not-replayed` (warning): the replay cannot go on (an applied migration fails on an empty
+  database, or SQLite rolled a whole migration back): the schema rules are not run on the
+  statements after it; the static rules still are.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ MAX_COLUMNS = 100
 _ISSUES = "https://github.com/cloudflare/workers-sdk/issues/"
 
 CODES: dict[str, str] = {
+    "statement-fails": ERROR,
     "cascade-drop": ERROR,
     "fk-off": ERROR,
     "transaction": ERROR,
@@ -62,6 +73,7 @@ CODES: dict[str, str] = {
     "comment-quote": WARNING,
     "not-null-no-default": WARNING,
     "destructive": WARNING,
+    "not-replayed": WARNING,
 }
 
 
@@ -298,30 +310,55 @@ class _Schema:
     def columns(self, table: str) -> int:
         return len(self.conn.execute("SELECT 1 FROM pragma_table_xinfo(?)", (table,)).fetchall())
 
-    def end(self) -> None:
-        """Commit one migration's replay; a rebuild's stale deferred-violation counter is
-        cleared when the rows are clean (as the local target does)."""
+    def begin(self) -> None:
+        try:
+            self.conn.execute("BEGIN")
+        except sqlite3.Error:
+            self.broken = True
+
+    def end(self) -> str | None:
+        """Commit one migration's replay; SQLite's message when the commit fails.
+
+        A rebuild's stale deferred-violation counter is cleared when the rows are clean (as
+        the local target does). Rows that do break a foreign key fail the migration on D1;
+        the replay keeps its schema all the same (the rules look at the schema, not the
+        rows), so the files after it are still checked.
+        """
         if not self.conn.in_transaction:
-            return
+            return None
         if self.broken:
             self.conn.execute("ROLLBACK")
-            return
+            return None
         if not self.conn.execute("PRAGMA foreign_key_check").fetchall():
             self.conn.execute("PRAGMA defer_foreign_keys = OFF")
         try:
             self.conn.execute("COMMIT")
+            return None
+        except sqlite3.Error as exc:
+            failure = str(exc)
+        try:
+            # Switching deferral off drops the counter `defer_foreign_keys` raised.
+            self.conn.execute("PRAGMA defer_foreign_keys = OFF")
+            self.conn.execute("COMMIT")
         except sqlite3.Error:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")  # DEFERRABLE INITIALLY DEFERRED: no way past it
             self.broken = True
+        return failure
 
-    def run(self, sql: str) -> None:
+    def run(self, sql: str) -> str | None:
+        """Run one statement; SQLite's message when it fails (the replay goes on without it)."""
         if self.broken:
-            return
+            return None
         try:
             self.conn.execute(sql)
-        except sqlite3.Error:
-            # The replay stops here (verify reports the failure); static rules go on.
-            self.broken = True
+        except sqlite3.Error as exc:
+            if not self.conn.in_transaction:
+                # SQLite rolled the whole migration back (ON CONFLICT ROLLBACK, a trigger's
+                # RAISE(ROLLBACK)): its earlier statements are gone, so the schema rules
+                # would look at the wrong schema from here on.
+                self.broken = True
+            return str(exc)
+        return None
 
 
 def _restores(statement: Statement) -> tuple[str, str] | None:
@@ -405,31 +442,88 @@ def lint(
     *,
     check: Collection[str] | None = None,
 ) -> list[Finding]:
-    """Findings for `sources` replayed in order; only those in `check` (default: all) are linted."""
+    """Findings for `sources` replayed in order; only those in `check` (default: all) are linted.
+
+    The others are the ground the checked ones stand on (apply's applied history): one of
+    them failing means the replay no longer holds the database's schema, so the schema
+    rules stop there, with a `not-replayed` warning saying so. With `check` (apply), a
+    checked statement that fails is no finding: the run itself stops at it with the same
+    file:line, and takes back that migration whole; the replay still goes on past it.
+    """
     findings: list[Finding] = []
     schema = _Schema()
     try:
         for source in sources:
             checked = check is None or source.name in check
+            role = ("checked" if check is None else "run") if checked else "ground"
             file = str(source.file.path)
             if checked:
                 findings.extend(_comment_quotes(source))
-            try:
-                schema.conn.execute("BEGIN")
-            except sqlite3.Error:
-                schema.broken = True
+            schema.begin()
             for at, statement in enumerate(source.statements):
                 if checked:
                     findings.extend(_static(statement, file))
                     later = source.statements[at + 1 :]
                     findings.extend(_schema_rules(schema, statement, file, later))
-                schema.run(statement.sql)
-                if checked:
+                if _upper(tokens(statement.sql, limit=1), 0) in _REFUSED:
+                    continue  # D1 refuses it (`transaction`); ATTACH would even create a file
+                was_broken = schema.broken
+                failure = schema.run(statement.sql)
+                if failure is not None:
+                    findings += _failed(schema, statement, file, failure, role, was_broken)
+                elif checked:
                     findings.extend(_column_rule(schema, statement, file))
-            schema.end()
+            was_broken = schema.broken
+            failure = schema.end()
+            if failure is not None and source.statements:
+                last = source.statements[-1]
+                failure = f"the migration fails when it commits: {failure}"
+                findings += _failed(schema, last, file, failure, role, was_broken)
     finally:
         schema.close()
     return _in_file_order(findings, sources)
+
+
+def _failed(
+    schema: _Schema,
+    statement: Statement,
+    file: str,
+    message: str,
+    role: str,
+    was_broken: bool,
+) -> list[Finding]:
+    """A failure in the replay, by the `role` of its file: `checked`, an error finding;
+    `run`, none (apply's run stops at it and says so); `ground`, the schema rules stop."""
+    found = []
+    if role == "checked":
+        found.append(
+            Finding(
+                "statement-fails",
+                ERROR,
+                file,
+                statement.line,
+                message,
+                "fix the statement for the schema the migrations before it build "
+                "(`worktime d1 migrations verify` replays them the way apply runs them)",
+            )
+        )
+    elif role == "ground":
+        schema.broken = True
+    if schema.broken and not was_broken:
+        cause = "" if role == "checked" else f" ({message})"
+        found.append(
+            Finding(
+                "not-replayed",
+                WARNING,
+                file,
+                statement.line,
+                f"the migrations cannot be replayed past this point{cause}: the schema rules "
+                "(cascade-drop, too-many-columns) are not checked on what follows",
+                "fix this migration so it replays on an empty database; the static rules "
+                "were still checked",
+            )
+        )
+    return found
 
 
 def _in_file_order(findings: list[Finding], sources: Sequence[Source]) -> list[Finding]:
