@@ -244,7 +244,8 @@ def test_migrations_apply_uses_wranglers_protocol(fake, client, project: Path) -
     sqls = [r.json()["sql"] for r in fake.calls("POST", "/query$")]
     assert sqls[0].startswith("CREATE TABLE IF NOT EXISTS d1_migrations(")
     assert sqls[1] == (
-        "SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, b.down_sql AS down_sql "
+        "SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, "
+        "b.down_sql AS down_sql, b.down_checksum AS down_checksum "
         'FROM "d1_migrations" AS m LEFT JOIN "d1_migrations_worktime" AS b ON b.name = m.name ORDER BY m.id'
     )
     assert sqls[2].startswith(

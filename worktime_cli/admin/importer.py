@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -30,7 +30,8 @@ FORMATS = ("csv", "tsv", "json", "nl")
 MAX_PARAMS = 100  # D1's limit on bound parameters per statement
 MAX_SQL_BYTES = 90_000  # under D1's 100 KB statement limit, with room for the column list
 STATEMENTS_PER_REQUEST = 200
-_RESERVED = ("sqlite_", "_cf_")
+# wrangler's default ledger, refused whatever the config names: another tool may use it.
+DEFAULT_LEDGER = ("d1_migrations", "d1_migrations_worktime")
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,35 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _check_table(db: Database, table: str, columns: Sequence[str], pk: str | None) -> list[str]:
-    if table.lower().startswith(_RESERVED):
-        raise UsageError(f"table {table!r} is internal to SQLite or D1")
+def check_target(table: str, ledger: Collection[str] = ()) -> None:
+    """Refuse the tables no import may write: the migrations ledger (a row there decides what
+    `migrations apply` skips and what SQL `migrations rollback` runs) and the engines' own.
+
+    Names are compared as SQLite does, without regard to ASCII case.
+    """
+    lowered = table.lower()
+    if lowered in {name.lower() for name in (*DEFAULT_LEDGER, *ledger)}:
+        why = (
+            "it is the migrations ledger, the record of which migrations ran and the SQL that "
+            "undoes them"
+        )
+        hint = (
+            "record migrations with `worktime d1 migrations apply` or `mark-applied`; a repair "
+            "by hand is `worktime d1 execute`"
+        )
+    elif lowered.startswith("sqlite_"):
+        why, hint = "it is internal to SQLite", None
+    elif lowered.startswith("_cf_"):
+        why, hint = "it is internal to D1", None
+    else:
+        return
+    raise WorktimeError(f"cannot import into {table!r}: {why}; nothing imported", hint=hint)
+
+
+def _check_table(
+    db: Database, table: str, columns: Sequence[str], pk: str | None, ledger: Collection[str]
+) -> list[str]:
+    check_target(table, ledger)
     found = [str(r["name"]) for r in db.query("SELECT name FROM pragma_table_info(?)", (table,))]
     if not found:
         raise NotFoundError(
@@ -163,19 +190,40 @@ def import_rows(
     pk: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    ledger: Collection[str] = (),
 ) -> ImportResult:
     """Import through the handle given: a local file gets sqlite-utils on worktime's own
     connection (one transaction); any other database gets batched statements within D1's
-    limits. The handle decides, so the command never asks where it runs."""
+    limits. The handle decides, so the command never asks where it runs.
+
+    `ledger`: the database's migrations ledger tables (`files.ledger_tables`), refused with
+    the default ones and SQLite's and D1's internal tables, before any row is read.
+    """
     from worktime_cli.admin.targets import local_file
 
     path = local_file(db)
     if path is None:
         return import_remote(
-            db, table, columns, rows, upsert=upsert, pk=pk, dry_run=dry_run, on_progress=on_progress
+            db,
+            table,
+            columns,
+            rows,
+            upsert=upsert,
+            pk=pk,
+            dry_run=dry_run,
+            on_progress=on_progress,
+            ledger=ledger,
         )
     return import_local(
-        path, table, columns, rows, upsert=upsert, pk=pk, dry_run=dry_run, on_progress=on_progress
+        path,
+        table,
+        columns,
+        rows,
+        upsert=upsert,
+        pk=pk,
+        dry_run=dry_run,
+        on_progress=on_progress,
+        ledger=ledger,
     )
 
 
@@ -189,6 +237,7 @@ def import_local(
     pk: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    ledger: Collection[str] = (),
 ) -> ImportResult:
     """sqlite-utils on worktime's own D1 connection, in one transaction."""
     import sqlite_utils
@@ -200,7 +249,7 @@ def import_local(
     batch = max(1, MAX_PARAMS // max(1, len(columns)))
     counter = _Counter(rows, batch, on_progress)
     try:
-        _check_table(SQLiteDatabase.over(conn), table, columns, pk)  # one connection, not two
+        _check_table(SQLiteDatabase.over(conn), table, columns, pk, ledger)  # one connection
         lib = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
         target = lib.table(table)
         try:
@@ -341,9 +390,10 @@ def import_remote(
     pk: str | None = None,
     dry_run: bool = False,
     on_progress: Callable[[int], None] | None = None,
+    ledger: Collection[str] = (),
 ) -> ImportResult:
     """Batches of statements, one request each (each request atomic on D1)."""
-    _check_table(db, table, columns, pk)
+    _check_table(db, table, columns, pk, ledger)
     done = 0
     counted = 0
     group: list[Statement] = []

@@ -26,7 +26,6 @@ from worktime_cli.migrations.plan import (
     AppliedRow,
     RunPlan,
     Status,
-    Step,
     apply_step,
     down_for,
     merge,
@@ -35,6 +34,7 @@ from worktime_cli.migrations.plan import (
     resolve,
     why_irreversible,
 )
+from worktime_cli.migrations.seal import TAMPERED
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.lint import LintResult
@@ -346,6 +346,13 @@ def down_sql(target: MigrationsTarget, name: str, *, write: bool = False) -> Dow
         )
     written = None
     if write:
+        if down.doubt == TAMPERED:
+            # Writing it out would turn a copy known to be edited into a down file that runs.
+            raise WorktimeError(
+                f"the down SQL recorded for {chosen} does not match the checksum stored with it "
+                "(changed outside worktime after it was applied); not written",
+                hint=f"write the SQL that undoes it in {files.down_path(target.folder, chosen)}",
+            )
         if down.source == "file":
             raise WorktimeError(
                 f"{files.down_path(target.folder, chosen)} already holds the down SQL; not overwritten"
@@ -391,6 +398,8 @@ def plan_rollback_for(
         to=to,
         all=all,
         live_schema_mismatch=live_schema_mismatch,
+        migrations_table=target.binding.migrations_table,
+        remote=bool(target.location().get("remote")),
     )
 
 
@@ -607,7 +616,7 @@ def mark_applied(target: MigrationsTarget, name: str) -> MarkResult:
         raise NotFoundError(f"no migration {name!r} in {target.folder}")
     source = files.read(next(f for f in found if f.name == chosen))
     step = apply_step(source)
-    record = Step("apply", step.name, "", (), step.label, step.checksum, step.down_sql)
+    record = replace(step, sql="", statements=())
     with target.lock():
         if not target.run(record):
             raise WorktimeError(

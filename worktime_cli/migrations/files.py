@@ -12,10 +12,10 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from worktime_cli import clock
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.sqlscript import Statement, split
@@ -100,6 +100,24 @@ def checksum(data: bytes) -> str:
     endings do not count as a change."""
     data = data.removeprefix(b"\xef\xbb\xbf").replace(b"\r\n", b"\n")
     return hashlib.sha256(data).hexdigest()
+
+
+def down_seal(name: str, up_checksum: str, down_sql: str) -> str:
+    """The checksum stored with a captured down SQL, over the migration's name, its up file's
+    checksum and the down SQL itself: a copy edited in the database, or moved to another
+    migration, no longer matches. It is no signature: someone who recomputes it by hand can
+    still forge a row, which is why a rollback also shows the statements before it asks."""
+    digest = hashlib.sha256()
+    for part in ("worktime-down-v1", name, up_checksum, down_sql):
+        data = part.encode("utf-8", "surrogatepass")
+        # Length-prefixed, so no two different triples hash the same bytes.
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def ledger_tables(migrations_table: str) -> tuple[str, str]:
+    """The migrations ledger: wrangler's tracking table and our facts table beside it."""
+    return migrations_table, migrations_table + FACTS_SUFFIX
 
 
 def read_sql(path: Path) -> str:
@@ -238,7 +256,7 @@ def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
     if up.exists() or down.exists():
         raise WorktimeError(f"{up} already exists")
     down.parent.mkdir(parents=True, exist_ok=True)
-    moment = datetime.now(UTC)
+    moment = clock.now()
     now = (
         moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )  # JS toISOString

@@ -56,9 +56,20 @@ def facts_ddl(table: str) -> str:
         "  checksum TEXT NOT NULL,\n"
         "  down_sql TEXT,\n"
         "  duration_ms REAL NOT NULL,\n"
-        "  applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n"
+        "  applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,\n"
+        "  down_checksum TEXT\n"
         ")"
     )
+
+
+# Added after the first release: a facts table an older worktime made lacks it. It is the
+# last column, nullable, so older versions (which name their columns) keep writing rows.
+SEAL_COLUMN = "down_checksum"
+
+
+def add_seal_column(table: str) -> str:
+    """The ALTER that brings an older facts table up to `facts_ddl`."""
+    return f"ALTER TABLE {d1.quote_identifier(table)} ADD COLUMN {SEAL_COLUMN} TEXT"
 
 
 def facts_table(db: D1Binding) -> str:
@@ -73,20 +84,42 @@ def _table_exists(conn: sqlite3.Connection, table: str) -> bool:
     return row is not None
 
 
+def _has_seal_column(conn: sqlite3.Connection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM pragma_table_info(?) WHERE name = ? /* worktime */", (table, SEAL_COLUMN)
+    ).fetchone()
+    return row is not None
+
+
 def applied_rows(conn: sqlite3.Connection, db: D1Binding) -> list[AppliedRow]:
-    """Applied migrations in the order they were applied (wrangler's `ORDER BY id`)."""
+    """Applied migrations in the order they were applied (wrangler's `ORDER BY id`).
+
+    Read-only: an older facts table (no seal column) is read as it is, its copies unsealed.
+    """
     if not _table_exists(conn, db.migrations_table):
         return []
     tracking = d1.quote_identifier(db.migrations_table)
     facts = d1.quote_identifier(facts_table(db))
     if _table_exists(conn, facts_table(db)):
+        seal = "f." + SEAL_COLUMN if _has_seal_column(conn, facts_table(db)) else "NULL"
         sql = (
-            f"SELECT t.id, t.name, t.applied_at, f.checksum, f.down_sql, f.duration_ms "
+            f"SELECT t.id, t.name, t.applied_at, f.checksum, f.down_sql, f.duration_ms, {seal} "
             f"FROM {tracking} t LEFT JOIN {facts} f ON f.name = t.name ORDER BY t.id /* worktime */"
         )
     else:
-        sql = f"SELECT id, name, applied_at, NULL, NULL, NULL FROM {tracking} ORDER BY id /* worktime */"
+        sql = (
+            f"SELECT id, name, applied_at, NULL, NULL, NULL, NULL FROM {tracking} "
+            "ORDER BY id /* worktime */"
+        )
     return [AppliedRow(*row) for row in conn.execute(sql)]
+
+
+def _prepare(conn: sqlite3.Connection, db: D1Binding) -> None:
+    """The ledger's tables as this version writes them (inside the step's transaction)."""
+    conn.execute(tracking_ddl(db.migrations_table))
+    conn.execute(facts_ddl(facts_table(db)))
+    if not _has_seal_column(conn, facts_table(db)):
+        conn.execute(add_seal_column(facts_table(db)) + " /* worktime */")
 
 
 def foreign_key_check(conn: sqlite3.Connection, source: str) -> None:
@@ -224,8 +257,7 @@ class LocalMigrations:
         db = self._binding
         tracking = d1.quote_identifier(db.migrations_table)
         with conn.transaction():
-            conn.execute(tracking_ddl(db.migrations_table))
-            conn.execute(facts_ddl(facts_table(db)))
+            _prepare(conn, db)
             for step in steps:
                 done = conn.execute(
                     f"SELECT 1 FROM {tracking} WHERE name = ? /* worktime */", (step.name,)
@@ -249,9 +281,9 @@ class LocalMigrations:
             duration = (time.perf_counter() - began) * 1000
             conn.execute(f"INSERT INTO {tracking} (name) VALUES (?) /* worktime */", (step.name,))
             conn.execute(
-                f"INSERT OR REPLACE INTO {facts} (name, checksum, down_sql, duration_ms) "
-                "VALUES (?, ?, ?, ?) /* worktime */",
-                (step.name, step.checksum, step.down_sql, duration),
+                f"INSERT OR REPLACE INTO {facts} (name, checksum, down_sql, duration_ms, "
+                f"{SEAL_COLUMN}) VALUES (?, ?, ?, ?, ?) /* worktime */",
+                (step.name, step.checksum, step.down_sql, duration, step.down_checksum),
             )
         else:
             conn.execute(f"DELETE FROM {tracking} WHERE name = ? /* worktime */", (step.name,))
@@ -265,8 +297,7 @@ class LocalMigrations:
         tracking = d1.quote_identifier(db.migrations_table)
         with conn.transaction():
             if not self._prepared:  # never dropped once created, so once per run is enough
-                conn.execute(tracking_ddl(db.migrations_table))
-                conn.execute(facts_ddl(facts_table(db)))
+                _prepare(conn, db)
             # Re-checked under the write lock: a concurrent run may have done it while we
             # waited in BEGIN IMMEDIATE.
             done = conn.execute(

@@ -15,7 +15,8 @@ from typing import Any
 
 from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations.derive import Derived, derive, is_derived
-from worktime_cli.migrations.files import DOWN_DIR, MigrationFile, Source, sort_key
+from worktime_cli.migrations.files import DOWN_DIR, MigrationFile, Source, down_seal, sort_key
+from worktime_cli.migrations.seal import UNSEALED, captured_doubt, doubt_error
 from worktime_cli.sqlscript import Statement, split
 
 APPLIED = "applied"
@@ -43,6 +44,7 @@ class AppliedRow:
     checksum: str | None  # None: applied by wrangler (or another tool): unverified
     down_sql: str | None
     duration_ms: float | None = None
+    down_checksum: str | None = None  # `files.down_seal` of down_sql; None before worktime 0.x
 
 
 # --- status ----------------------------------------------------------------------------------
@@ -141,6 +143,8 @@ class Down:
     "derived" (the inverse worktime derives from the up file, see `derive.py`).
     unverified: derived from the file of a migration applied without worktime's checksum
     (by wrangler); a rollback first checks the live schema matches what the files build.
+    doubt: why a captured copy cannot be tied to its migration (`seal.UNSEALED` or
+    `seal.TAMPERED`), None when it can: a rollback refuses a doubtful copy.
     """
 
     name: str
@@ -149,6 +153,8 @@ class Down:
     source: str
     label: str  # what errors name: the down file, or "<name> (down SQL captured at apply time)"
     unverified: bool = False
+    doubt: str | None = None
+    origin: str = ""  # where it comes from, as the rollback's confirmation says it
 
 
 def derived(source: Source) -> Derived:
@@ -175,6 +181,7 @@ def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
             source.down_statements,
             "file",
             str(source.file.down_path),
+            origin=f"down SQL from {source.file.down_path}",
         )
     if row is not None and row.down_sql is not None:
         statements = tuple(split(row.down_sql))
@@ -186,6 +193,9 @@ def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
                 statements,
                 kind,
                 f"{row.name} (down SQL captured at apply time)",
+                doubt=captured_doubt(source, row),
+                # A doubtful copy is refused before it is shown, so this says "verified".
+                origin="down SQL captured at apply time (verified)",
             )
     if source is None:
         return None
@@ -201,6 +211,7 @@ def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
         "derived",
         f"{source.name} (down SQL derived from {source.file.path})",
         unverified=row is not None and row.checksum is None,
+        origin=f"down SQL derived from {source.file.path}",
     )
 
 
@@ -264,8 +275,8 @@ class Step:
     """One migration to apply or roll back, with its tracking rows, as one atomic unit.
 
     kind: apply | rollback. label: what errors name (the file, or the captured copy).
-    checksum and down_sql (apply): recorded in our facts table. source (rollback): where
-    the down SQL comes from, "file" or "captured".
+    checksum, down_sql and down_checksum (apply): recorded in our facts table. source
+    (rollback): where the down SQL comes from, "file", "captured" or "derived".
     """
 
     kind: str
@@ -276,6 +287,8 @@ class Step:
     checksum: str | None = None
     down_sql: str | None = None
     source: str | None = None
+    down_checksum: str | None = None
+    origin: str | None = None  # rollback: `Down.origin`
 
 
 @dataclass(frozen=True)
@@ -334,6 +347,7 @@ def captured_down(source: Source) -> str | None:
 
 
 def apply_step(source: Source) -> Step:
+    down = captured_down(source)
     return Step(
         "apply",
         source.name,
@@ -341,7 +355,8 @@ def apply_step(source: Source) -> Step:
         source.statements,
         str(source.file.path),
         checksum=source.checksum,
-        down_sql=captured_down(source),
+        down_sql=down,
+        down_checksum=None if down is None else down_seal(source.name, source.checksum, down),
     )
 
 
@@ -414,13 +429,17 @@ def plan_rollback(
     to: str | None = None,
     all: bool = False,  # mirrors --all; shadows the builtin, unused here
     live_schema_mismatch: Callable[[], str | None] | None = None,
+    migrations_table: str = "d1_migrations",
+    remote: bool = False,
 ) -> RunPlan:
     """The newest applied migrations to roll back, newest first: `steps` (default 1), every
     one applied after `to`, or `all`. Irreversible ones are refused by name, before anything.
 
     `live_schema_mismatch` is asked (once, only when needed) before a down SQL derived for a
     migration wrangler applied is trusted: None when the live schema equals what the applied
-    files build, else how it differs.
+    files build, else how it differs. A captured copy that cannot be tied to its migration
+    (`captured_doubt`) is refused before anything; `migrations_table` and `remote` only shape
+    what that refusal says.
     """
     check_rollback_options(steps, to, all)
     rows = list(applied)
@@ -455,6 +474,15 @@ def plan_rollback(
             "nothing changed",
             hint=f"write the SQL that undoes it in {folder / DOWN_DIR / irreversible[0][0]}, then retry",
         )
+    doubtful = [d for d in downs if d.doubt is not None]
+    if doubtful:
+        raise doubt_error(
+            [(d.name, d.doubt or UNSEALED) for d in doubtful],
+            database=database,
+            folder=folder,
+            migrations_table=migrations_table,
+            remote=remote,
+        )
     unverified = [d.name for d in downs if d.unverified]
     if unverified and live_schema_mismatch is not None:
         mismatch = live_schema_mismatch()
@@ -469,7 +497,8 @@ def plan_rollback(
     return RunPlan(
         "rollback",
         tuple(
-            Step("rollback", d.name, d.sql, d.statements, d.label, source=d.source) for d in downs
+            Step("rollback", d.name, d.sql, d.statements, d.label, source=d.source, origin=d.origin)
+            for d in downs
         ),
         tuple(warnings),
     )

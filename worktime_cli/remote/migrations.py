@@ -82,8 +82,9 @@ def step_sql(step: Step, table: str, bookkeeping: str) -> str:
             f"{_terminated(step.sql)}\n"
             f"INSERT INTO {quote_identifier(table)} (name) values ({name});\n"
             # duration_ms is 0: the batch is one call, so its own duration is not known inside it.
-            f"INSERT OR REPLACE INTO {quote_identifier(bookkeeping)} (name, checksum, down_sql, duration_ms) "
-            f"values ({name}, {literal(step.checksum)}, {literal(step.down_sql)}, 0);"
+            f"INSERT OR REPLACE INTO {quote_identifier(bookkeeping)} "
+            f"(name, checksum, down_sql, duration_ms, {local.SEAL_COLUMN}) values ({name}, "
+            f"{literal(step.checksum)}, {literal(step.down_sql)}, 0, {literal(step.down_checksum)});"
         )
     return (
         f"{_terminated(step.sql)}\n"
@@ -177,12 +178,26 @@ class RemoteMigrations:
 
     def ensure_tables(self) -> None:
         """wrangler's tracking table and our facts table, with the local engine's DDL, so
-        local and remote databases have identical bookkeeping whichever tool made them."""
+        local and remote databases have identical bookkeeping whichever tool made them.
+
+        A facts table an older worktime made gets the seal column here (one more request,
+        once): reads need it too, and it is nullable, so older versions keep working.
+        """
         if self._tables_ready:
             return
         table = self._binding.migrations_table
-        sql = local.tracking_ddl(table) + "\n" + local.facts_ddl(self._bookkeeping) + ";"
-        remote_d1.query(self.client, self.database_id, sql)
+        sql = (
+            local.tracking_ddl(table)
+            + "\n"
+            + local.facts_ddl(self._bookkeeping)
+            + ";\nSELECT count(*) AS n FROM pragma_table_info("
+            + literal(self._bookkeeping)
+            + f") WHERE name = {literal(local.SEAL_COLUMN)};"
+        )
+        results = remote_d1.query(self.client, self.database_id, sql)
+        found = results[-1].results if results else []
+        if not found or not found[0].get("n"):
+            remote_d1.query(self.client, self.database_id, local.add_seal_column(self._bookkeeping))
         self._tables_ready = True
 
     def applied(self) -> list[AppliedRow]:
@@ -190,7 +205,8 @@ class RemoteMigrations:
         tracking tables on a database that has none (a SELECT on a missing table fails)."""
         self.ensure_tables()
         sql = (
-            f"SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, b.down_sql AS down_sql "
+            "SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, "
+            f"b.down_sql AS down_sql, b.{local.SEAL_COLUMN} AS {local.SEAL_COLUMN} "
             f"FROM {quote_identifier(self._binding.migrations_table)} AS m "
             f"LEFT JOIN {quote_identifier(self._bookkeeping)} AS b "
             "ON b.name = m.name ORDER BY m.id"
@@ -204,6 +220,7 @@ class RemoteMigrations:
                 row.get("applied_at"),
                 row.get("checksum"),
                 row.get("down_sql"),
+                down_checksum=row.get(local.SEAL_COLUMN),
             )
             for index, row in enumerate(rows, start=1)
         ]
@@ -274,6 +291,7 @@ class RemoteMigrations:
             ) from None
 
     def run(self, step: Step) -> bool:
+        self.ensure_tables()  # `mark-applied` writes without reading first
         sql = step_sql(step, self._binding.migrations_table, self._bookkeeping)
         try:
             remote_d1.query(self.client, self.database_id, sql)
