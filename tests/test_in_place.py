@@ -227,3 +227,49 @@ def test_delete_refuses_a_database_another_process_has_open(
     writer.close()
     assert cli("d1", "delete", "worktime-db", "--yes").exit_code == 0
     assert not path.exists()
+
+
+# --- workerd's own tables stay ------------------------------------------------------------------
+
+_METADATA_DDL = "CREATE TABLE _cf_METADATA (key INTEGER PRIMARY KEY, value BLOB)"
+
+
+def _add_workerd_table(path: Path, value: int) -> None:
+    """What `wrangler dev` adds to a D1 file it opens (workerd's Durable Object metadata)."""
+    conn = sqlite3.connect(path)
+    conn.execute(_METADATA_DDL)
+    conn.execute("INSERT INTO _cf_METADATA VALUES (2, ?)", (value,))
+    conn.commit()
+    conn.close()
+
+
+def _workerd_rows(path: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT * FROM _cf_METADATA").fetchall()
+    finally:
+        conn.close()
+
+
+def test_reset_keeps_the_workerd_tables_of_the_live_file(cli, proj: Project) -> None:
+    _add_workerd_table(proj.path, 1)
+    assert cli("d1", "reset", "worktime-db", "--yes").exit_code == 0
+    assert _workerd_rows(proj.path) == [(2, 1)]
+    assert proj.applied() == ["0001_t2.sql"]
+
+
+def test_restore_keeps_the_live_workerd_tables_not_the_snapshots(cli, proj: Project) -> None:
+    plain = snapshots.take(proj.cfg, proj.db, None, "apply")  # before wrangler dev ever ran
+    assert plain is not None
+    _add_workerd_table(proj.path, 7)
+    assert cli("d1", "restore", "worktime-db", plain.name, "--yes").exit_code == 0
+    assert _workerd_rows(proj.path) == [(2, 7)]
+    # A snapshot holding other workerd rows does not bring them back either.
+    conn = sqlite3.connect(proj.path)
+    conn.execute("UPDATE _cf_METADATA SET value = 8")
+    conn.commit()
+    conn.close()
+    restore_snapshot = snapshots.list_snapshots(proj.cfg, proj.db, None)[0]
+    assert restore_snapshot.operation == "restore" and _workerd_rows(restore_snapshot.path)
+    assert cli("d1", "restore", "worktime-db", restore_snapshot.name, "--yes").exit_code == 0
+    assert _workerd_rows(proj.path) == [(2, 8)]

@@ -9,8 +9,14 @@ frames, then a commit), so every other connection sees the old content or the ne
 a mix, re-reads the schema (the backup bumps the schema cookie), and keeps every row it
 commits afterwards.
 
-The backup API cannot change the page size of a database in WAL mode (SQLITE_READONLY), so a
-source with another page size is first copied at the live file's page size (`VACUUM`).
+Two things of the live file stay as they are, so the source is first copied to a scratch
+file when needed:
+- its page size: the backup API cannot change it in WAL mode (SQLITE_READONLY), so the copy
+  is made at the live file's page size (`VACUUM`);
+- workerd's own tables (`_cf_METADATA`, `_cf_KV`, …): `wrangler dev` keeps its Durable
+  Object's state there and fails every later query ("no such table: _cf_METADATA") when they
+  go. They are not the user's data (D1 refuses `_cf_` names), so the live file's ones are
+  carried into the new content and a source's own are left out.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from worktime_cli.sqlite_errors import (
     locked_error,
     storage_error,
 )
+from worktime_cli.sqlscript import quote_identifier
 
 _OK = 0
 
@@ -52,11 +59,12 @@ def copy_into(
     live = d1.connect(target, create=True)
     try:
         (page_size,) = live.execute("PRAGMA page_size").fetchone()
+        kept = _workerd_objects(target)
         src = _open_read_only(source)
-        if _page_size(src) != page_size:
+        if _page_size(src) != page_size or kept or _workerd_objects(source):
             src.close()
             scratch = fsutil.temp_path(source)
-            _copy_at_page_size(source, scratch, page_size)
+            _prepare(source, scratch, page_size=page_size, live=target, kept=kept)
             src = _open_read_only(scratch)
         try:
             _backup(src, live, target, what=what, under_lock=under_lock)
@@ -122,19 +130,59 @@ def _page_size(conn: sqlite3.Connection) -> int:
     return int(size)
 
 
-def _copy_at_page_size(source: Path, scratch: Path, page_size: int) -> None:
-    """Copy `source` to `scratch` with pages of `page_size` bytes (a VACUUM may change it
-    only outside WAL mode, hence the rollback journal first)."""
+# workerd's tables in a Durable Object's database; `_cf_` is a prefix D1 refuses to users.
+_WORKERD_PREFIX = "_cf_"
+
+
+def _workerd_objects(path: Path) -> list[tuple[str, str, str]]:
+    """(type, name, sql) of workerd's tables and their indexes in `path`, tables first."""
+    conn = _open_read_only(path)
+    try:
+        rows = conn.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL "
+            "AND type IN ('table', 'index') AND substr(tbl_name, 1, 4) = ? "
+            "ORDER BY type = 'index', rowid",
+            (_WORKERD_PREFIX,),
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise SQLError(f"cannot read {path}: {exc}") from None
+    finally:
+        conn.close()
+    return [(str(kind), str(name), str(sql)) for kind, name, sql in rows]
+
+
+def _prepare(
+    source: Path, scratch: Path, *, page_size: int, live: Path, kept: list[tuple[str, str, str]]
+) -> None:
+    """Copy `source` to `scratch` with the live file's page size and workerd tables.
+
+    They are read before the write lock is taken; workerd writes them rarely (its own
+    bookkeeping, not per query), and never while a worktime command holds that lock.
+    """
     src = _open_read_only(source)
-    copy = sqlite3.connect(scratch, isolation_level=None)
+    copy = sqlite3.connect(scratch.as_uri(), uri=True, isolation_level=None)
     try:
         src.backup(copy)
+        # A VACUUM may change the page size only outside WAL mode.
         copy.execute("PRAGMA journal_mode = DELETE")
+        for kind, name, _ in _workerd_objects(scratch):
+            if kind == "table":
+                copy.execute(f"DROP TABLE IF EXISTS {quote_identifier(name)}")
+        if kept:
+            copy.execute("ATTACH DATABASE ? AS live", (f"{live.as_uri()}?mode=ro",))
+            copy.execute("BEGIN")
+            for kind, name, sql in kept:
+                copy.execute(sql)
+                if kind == "table":
+                    table = quote_identifier(name)
+                    copy.execute(f"INSERT INTO main.{table} SELECT * FROM live.{table}")
+            copy.execute("COMMIT")
+            copy.execute("DETACH DATABASE live")
         copy.execute(f"PRAGMA page_size = {int(page_size)}")
         copy.execute("VACUUM")
     except sqlite3.Error as exc:
         raise storage_error(exc, scratch, what="temporary copy") or SQLError(
-            f"cannot copy {source} at page size {page_size}: {exc}"
+            f"cannot prepare a copy of {source}: {exc}"
         ) from None
     finally:
         with contextlib.suppress(sqlite3.Error):
