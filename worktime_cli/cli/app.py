@@ -100,10 +100,42 @@ class Root(TyperGroup):
             self.commands[cmd_name] = _load(cmd_name)
         return self.commands[cmd_name]
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        return _resolve_suggesting(self, super().resolve_command, ctx, args)
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # The listing uses the one-line helps above instead of loading every module.
         with formatter.section("Commands"):
             formatter.write_dl([(name, short) for name, (_, short) in COMMANDS.items()])
+
+
+def _resolve_suggesting(group: Any, resolve: Any, ctx: Any, args: list[str]) -> Any:
+    """Click's own command lookup, with "did you mean" when a name is close to a real one."""
+    name = args[0] if args else ""
+    unknown = name and not name.startswith("-") and group.get_command(ctx, name) is None
+    if unknown and not ctx.resilient_parsing:
+        import difflib
+
+        import click
+
+        close = difflib.get_close_matches(name, group.list_commands(ctx), n=1, cutoff=0.5)
+        if close:
+            error = click.UsageError(f"No such command {name!r}.", ctx)
+            error.hint = f"did you mean `{ctx.command_path} {close[0]}`?"  # type: ignore[attr-defined]
+            raise error
+    return resolve(ctx, args)
+
+
+def _suggest_everywhere(command: Any) -> None:
+    """Every group under `command` answers an unknown subcommand with "did you mean"."""
+    import functools
+
+    for sub in getattr(command, "commands", {}).values():
+        if hasattr(sub, "resolve_command") and hasattr(sub, "commands"):
+            # An instance attribute: the groups are built by Typer in each command's module,
+            # and this keeps the one behaviour in one place instead of a class per module.
+            sub.resolve_command = functools.partial(_resolve_suggesting, sub, sub.resolve_command)
+            _suggest_everywhere(sub)
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -125,7 +157,8 @@ def _usage_error(exc: Exception) -> tuple[str, str]:
     text = str(format_message() if callable(format_message) else exc)
     ctx = getattr(exc, "ctx", None)
     path = getattr(ctx, "command_path", None) or "worktime"
-    return usage_message(" ".join(text.split())), f"see `{path} --help`"
+    hint = getattr(exc, "hint", None) or f"see `{path} --help`"
+    return usage_message(" ".join(text.split())), hint
 
 
 def _print_traceback() -> None:
@@ -144,7 +177,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # locals in tracebacks can hold secrets
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,
     # Plain click formatting for the root help only: Typer's Rich help would load every
     # command module to list them (about 2.5x the start-up); subcommands keep Rich help.
     rich_markup_mode=None,
@@ -216,6 +249,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _load(name: str) -> Any:
     """The click command for a top-level name, built from its module's `register`."""
+    import functools
     import importlib
 
     module = importlib.import_module(f"worktime_cli.cli.{COMMANDS[name][0]}")
@@ -224,6 +258,14 @@ def _load(name: str) -> Any:
     module.register(holder)
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     _plain_help(command)
+    if hasattr(command, "commands"):
+        command.resolve_command = functools.partial(
+            _resolve_suggesting, command, command.resolve_command
+        )
+        _suggest_everywhere(command)
+    from worktime_cli.cli import complete
+
+    complete.attach(command, (name,))
     return command
 
 
