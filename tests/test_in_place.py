@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project, table
-from worktime_cli import migrations, snapshots
+from worktime_cli import d1, migrations, snapshots
 
 # A second process with one connection open: each stdin line `insert V` inserts a row into t2
-# and answers `ok`; `bg` starts a second connection that inserts `bg-1`, `bg-2`, … every few
+# and answers `ok` (`sql S` runs S); `bg` starts a second connection that inserts `bg-1`, `bg-2`, … every few
 # milliseconds until stdin closes, then prints the last number it committed.
 _WRITER = r"""
 import sqlite3, sys, threading, time
@@ -48,6 +48,8 @@ for line in sys.stdin:
     command, _, value = line.rstrip("\n").partition(" ")
     if command == "insert":
         conn.execute("INSERT INTO t2 (v) VALUES (?)", (value,))
+    elif command == "sql":
+        conn.execute(value)
     elif command == "bg":
         thread = threading.Thread(target=background)
         thread.start()
@@ -273,3 +275,45 @@ def test_restore_keeps_the_live_workerd_tables_not_the_snapshots(cli, proj: Proj
     assert restore_snapshot.operation == "restore" and _workerd_rows(restore_snapshot.path)
     assert cli("d1", "restore", "worktime-db", restore_snapshot.name, "--yes").exit_code == 0
     assert _workerd_rows(proj.path) == [(2, 8)]
+
+
+# --- what cannot be done in place is refused, and changes nothing --------------------------------
+
+
+def test_restore_waits_for_a_writer_then_gives_up_changing_nothing(
+    cli, proj: Project, writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer.insert("one")
+    snap = snapshots.take(proj.cfg, proj.db, None, "apply")
+    assert snap is not None
+    snapshots.settle(snap)
+    # The writer holds the write lock (a transaction left open) for longer than we wait.
+    for line in ("BEGIN IMMEDIATE", "INSERT INTO t2 (v) VALUES ('uncommitted')"):
+        assert writer.send(f"sql {line}") == "ok"
+    monkeypatch.setenv("WORKTIME_BUSY_TIMEOUT", "0.2")
+    result = cli("d1", "restore", "worktime-db", snap.name, "--yes")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: database 'worktime-db' is locked by another process")
+    assert f"PID {writer.pid}" in result.stderr
+    assert [s.name for s in snapshots.list_snapshots(proj.cfg, proj.db, None)] == [snap.name]
+    assert writer.send("sql COMMIT") == "ok"
+    assert _values(proj) == ["one", "uncommitted"]
+
+
+def test_a_failing_reset_changes_nothing_and_keeps_no_snapshot(cli, proj: Project) -> None:
+    d1.execute_command(proj.path, "INSERT INTO t2 (v) VALUES ('kept')")
+    proj.write("0002_broken.sql", "CREATE TABLE t2 (x);\n")  # t2 exists already
+    result = cli("d1", "reset", "worktime-db", "--yes")
+    assert result.exit_code == 1
+    assert "worktime-db was not changed" in result.stderr
+    assert _values(proj) == ["kept"]
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
+    proj.migrations.joinpath("0002_broken.sql").unlink()
+    (proj.root / "seed.sql").write_text("INSERT INTO nope VALUES (1);\n")
+    result = cli("d1", "reset", "worktime-db", "--seed", "seed.sql", "--yes")
+    assert result.exit_code == 1
+    assert "worktime-db was not changed" in result.stderr
+    assert _values(proj) == ["kept"]
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
+    # Nothing of the scratch database is left behind.
+    assert [p.name for p in snapshots.folder(proj.cfg, proj.db, None).iterdir()] == []

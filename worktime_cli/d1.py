@@ -796,9 +796,8 @@ def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDataba
     """
     path = database_path(cfg, db, persist_to)
     existed = path.exists()
-    files = (path, _sibling(path, "-wal"), _sibling(path, "-shm"))
-    refuse_if_open(files, db.database_name)
-    for candidate in files:
+    refuse_if_open(path, db.database_name)
+    for candidate in (path, _sibling(path, "-wal"), _sibling(path, "-shm")):
         candidate.unlink(missing_ok=True)
     configmod.remove_table(cfg, "d1_databases", {"binding": db.binding})
     return DeletedDatabase(
@@ -810,11 +809,17 @@ def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDataba
     )
 
 
-def refuse_if_open(files: Iterable[Path], database_name: str) -> None:
-    """A `LockedError` naming the processes that hold one of `files` open, if any do."""
-    holders = fsutil.open_by(files)
-    if holders:
-        who = ", ".join(f"PID {pid} ({name})" for pid, name in holders)
+def in_use_by(path: Path) -> str:
+    """`PID 123 (workerd), PID 456 (sqlite3)`: who holds the database at `path` open ('': none
+    that we can see)."""
+    holders = fsutil.open_by((path, _sibling(path, "-wal"), _sibling(path, "-shm")))
+    return ", ".join(f"PID {pid} ({name})" for pid, name in holders)
+
+
+def refuse_if_open(path: Path, database_name: str) -> None:
+    """A `LockedError` naming the processes that hold the database at `path` open, if any do."""
+    who = in_use_by(path)
+    if who:
         raise LockedError(
             f"database {database_name} is in use by {who}; nothing was deleted",
             hint="stop that process (wrangler dev, worktime dev, a sqlite3 shell), then run "

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from worktime_cli import d1, fsutil
-from worktime_cli.errors import SQLError
+from worktime_cli.errors import LockedError, SQLError
 from worktime_cli.sqlite_errors import (
     SQLITE_BUSY,
     SQLITE_LOCKED,
@@ -107,7 +107,11 @@ def _backup(
         # Two steps at least (all pages but one, then the last), so `progress` runs between.
         src.backup(live, pages=max(1, pages - 1), progress=progress, sleep=0.05)
     except _Busy:
-        raise locked_error(what=what) from None
+        locked = locked_error(what=what)
+        who = d1.in_use_by(target)
+        raise LockedError(
+            f"{locked.message} ({who})" if who else locked.message, locked.hint
+        ) from None
     except sqlite3.Error as exc:
         raise storage_error(exc, target, what=what) or SQLError(
             f"cannot replace the content of {target}: {exc}"
