@@ -1,20 +1,146 @@
-"""Every test runs in its own temporary project, HOME, state dir and keyring."""
+"""Every test runs in its own temporary project, HOME, state dir and keyring.
+
+Tiers: a test that needs an external component (wrangler, node/npm, tsc, Chromium, the Secret
+Service, wrk) carries the `slow` marker (the `wrangler` and `secret_service` markers imply it),
+so `python -m pytest -m "not slow"` is the fast tier. `components` below enforces it: an
+unmarked test that starts one of those programs fails at the launch.
+
+Clock: worktime reads "now" from `worktime_cli.clock` (WORKTIME_NOW). A test that needs a known
+date asks for the `frozen_clock` fixture; the others must pass whatever the clock says, and CI
+runs them again under shifted clocks (.ci/run).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from tests.support.memory_keyring import MemoryKeyring
+from worktime_cli import clock
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The markers that name an external component; each implies `slow` (out of the fast tier).
+COMPONENT_MARKERS = ("wrangler", "secret_service")
+
+# Programs that belong to the slow tier: a test that starts one must be marked `slow`.
+COMPONENTS = frozenset(
+    {
+        "node",
+        "nodejs",
+        "npm",
+        "npx",
+        "wrangler",
+        "wrangler.sh",
+        "workerd",
+        "tsc",
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "wrk",
+        "gnome-keyring-daemon",
+        "dbus-run-session",
+        "dbus-daemon",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in COMPONENT_MARKERS):
+            item.add_marker(pytest.mark.slow)
+
+
+class UnmarkedComponent(RuntimeError):
+    """An unmarked (fast-tier) test started a program of the slow tier."""
+
+
+_current: list[pytest.Item] = []  # the test running in this process, if unmarked
+
+
+def _launched(argv: Any) -> str | None:
+    """The component an argv starts (its program, or a script it runs), or None."""
+    if isinstance(argv, str | bytes | os.PathLike):
+        argv = [argv]
+    for arg in list(argv or [])[:3]:  # the program, or `bash x.sh` / `npx --no -- wrangler`
+        name = os.path.basename(os.fsdecode(arg))
+        if name in COMPONENTS:
+            return name
+    return None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    # subprocess.Popen: (executable, args, cwd, env); os.posix_spawn / os.exec: (path, argv, env)
+    if not _current or event not in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
+        return
+    found = _launched(args[1]) or _launched([args[0]] if args[0] else [])
+    if found is None:
+        return
+    item = _current[-1]
+    item.stash[_LAUNCHES] = [*item.stash.get(_LAUNCHES, []), found]
+    raise UnmarkedComponent(
+        f"{item.nodeid} starts {found} but is not marked slow: mark it "
+        "(@pytest.mark.slow, or @pytest.mark.wrangler / secret_service) so the fast tier "
+        "(-m 'not slow') needs no external component"
+    )
+
+
+_LAUNCHES = pytest.StashKey[list[str]]()
+sys.addaudithook(_audit)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    unmarked = item.get_closest_marker("slow") is None
+    if unmarked:
+        _current.append(item)
+    try:
+        return (yield)
+    finally:
+        if unmarked:
+            _current.remove(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    # The launch raised inside the test; a test that caught that error still fails here.
+    launches = item.stash.get(_LAUNCHES, [])
+    if launches and call.when == "call" and report.passed:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{item.nodeid} started {', '.join(sorted(set(launches)))} but is not marked slow"
+        )
+    return report
+
+
+# One instant for the tests that need a known date: a Monday, mid-afternoon UTC, mid-year.
+FROZEN_NOW = "2026-06-15T14:30:00Z"
+
+
+@pytest.fixture(autouse=True)
+def _clock_restarts() -> None:
+    """A frozen clock reads the same times in every test, whatever ran before."""
+    clock.restart()
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> dt.datetime:
+    """worktime's clock (and every subprocess's) frozen at FROZEN_NOW; returns that instant."""
+    monkeypatch.setenv(clock.ENV, FROZEN_NOW)
+    clock.restart()
+    return dt.datetime.fromisoformat(FROZEN_NOW.replace("Z", "+00:00"))
+
 
 _SCRUBBED = (
     "CLOUDFLARE_API_TOKEN",

@@ -62,7 +62,10 @@ def _stamp(moment: dt.datetime, iso: bool) -> str:
 def generate(
     *, users: int = 20, days: int = 60, seed: int = 42, end: dt.date, now: dt.datetime
 ) -> DemoData:
-    """The rows, computed only from the arguments (no clock, no global random state)."""
+    """The rows, computed only from the arguments (no clock, no global random state).
+
+    `now` is naive UTC, like the stamps: every session starts (and ends) at or before it.
+    """
     rng = random.Random(seed)  # noqa: S311  (reproducible demo data, not secrets)
     people: list[tuple[int, str, str, str]] = []
     sessions: list[tuple[Any, ...]] = []
@@ -93,6 +96,11 @@ def generate(
                 finish = start + dt.timedelta(seconds=length, milliseconds=rng.randrange(1000))
                 iso = rng.random() < 0.2
                 roll = rng.random()
+                # Demo data is history: nothing starts or ends after `now` (the last day's
+                # evening, or an --end in the future). The draws above are taken either way,
+                # so the rows before `now` do not depend on where it falls.
+                if (start if roll < 0.06 else finish) > now:
+                    continue
                 if roll < 0.06:
                     sessions.append(
                         (user_id, owner, name, pr, _stamp(start, iso), None, None, "abandoned")

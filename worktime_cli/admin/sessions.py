@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from worktime_cli import clock
 from worktime_cli.admin import stats
 from worktime_cli.admin.targets import Database, Statement
 
@@ -149,7 +150,7 @@ def close_stale(
     now: dt.datetime | None = None,
 ) -> CloseResult:
     """Close `active` sessions that started before now - older_than (one batch)."""
-    moment = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    moment = (now or clock.now()).replace(microsecond=0)
     now_text = _stamp(moment)
     cutoff = _stamp(moment - dt.timedelta(seconds=older_than))
     cap_modifier = f"+{int(cap)} seconds"

@@ -14,11 +14,11 @@ Token values are never read, printed or logged here: listing uses key names and 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from worktime_cli import clock
 from worktime_cli.admin.targets import Database, Namespace, all_keys
 from worktime_cli.config import Config
 from worktime_cli.errors import ConfigError
@@ -54,9 +54,13 @@ def layout(config: Config) -> Layout:
         elif len(bindings) == 1:
             binding = bindings[0]
         else:
+            # With none configured, naming one in [vars] would not help: create it.
             raise ConfigError(
                 f"cannot tell which KV namespace holds the GitHub tokens ({len(bindings)} configured)",
-                hint=f'set [vars] {BINDING_VAR} = "BINDING" in {config.path.name}',
+                hint="create one: `worktime kv namespace create KV`"
+                if not bindings
+                else f'set [vars] {BINDING_VAR} = "BINDING" in {config.path.name} '
+                f"(one of {', '.join(bindings)})",
             )
     if not isinstance(binding, str):
         raise ConfigError(f"[vars] {BINDING_VAR} in {config.path.name} must be a string")
@@ -156,7 +160,7 @@ def _users(db: Database) -> dict[str, str]:
 def list_tokens(
     db: Database, namespace: Namespace, where: Layout, *, now: float | None = None
 ) -> TokenList:
-    stamp = int(time.time() if now is None else now)
+    stamp = int(clock.timestamp() if now is None else now)
     users = _users(db)
     tokens = tuple(
         Token(

@@ -71,6 +71,7 @@ def seed(
     """
     import datetime as dt
 
+    from worktime_cli import clock
     from worktime_cli.admin import demo, inputs, schema
     from worktime_cli.cli.admin_options import open_admin
 
@@ -83,7 +84,7 @@ def seed(
         plan = demo.plan_seed(admin.db, admin.place, admin.database)
         if plan.question is not None:
             output.confirm(plan.question, yes=yes, action=plan.action)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = clock.now().replace(tzinfo=None)
         day = dt.date.fromisoformat(last) if last else now.date()
         data = demo.generate(users=users, days=days, seed=seed, end=day, now=now)
         with admin.tokens() as (where, namespace):

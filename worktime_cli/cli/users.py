@@ -135,8 +135,7 @@ def show(
 
 
 def _show_one(result: UserDetail) -> None:
-    import time
-
+    from worktime_cli import clock
     from worktime_cli.admin.report import hours
     from worktime_cli.admin.users import utc_text
 
@@ -150,7 +149,7 @@ def _show_one(result: UserDetail) -> None:
         left = (
             "no expiry"
             if result.token_expiration is None
-            else (f"expires in {hours(max(0, result.token_expiration - int(time.time())))}")
+            else (f"expires in {hours(max(0, result.token_expiration - int(clock.timestamp())))}")
         )
         output.print_value(f"GitHub token: stored ({result.token_key}, {left})")
     else:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from worktime_cli import clock
 from worktime_cli.errors import LimitError, WorktimeError
 from worktime_cli.fsutil import read_bounded
 from worktime_cli.kv.limits import (
@@ -84,7 +84,7 @@ def parse_bulk_put(path: Path, now: float | None = None) -> BulkPut:
             f"{path}: expected a JSON array of key-value objects, got {type(content).__name__}",
             hint='each item: {"key": str, "value": str, "expiration"?: int, "expiration_ttl"?: int, "metadata"?: object, "base64"?: bool}',
         )
-    now = time.time() if now is None else now
+    now = clock.timestamp() if now is None else now
     errors: list[str] = []
     warnings: list[str] = []
     items: list[PutItem] = []

@@ -41,11 +41,11 @@ import os
 import re
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from worktime_cli import clock as worktime_clock
 from worktime_cli import fsutil, state
 from worktime_cli.errors import LockedError, WorktimeError
 from worktime_cli.kv.limits import (
@@ -97,7 +97,7 @@ def blob_dir_name(namespace_id: str) -> str:
 
 def new_blob_id(now: float | None = None) -> str:
     """32 random bytes + the big-endian 8-byte millisecond clock, hex (miniflare's format)."""
-    millis = int((time.time() if now is None else now) * 1000)
+    millis = int((worktime_clock.timestamp() if now is None else now) * 1000)
     return os.urandom(32).hex() + millis.to_bytes(8, "big", signed=True).hex()
 
 
@@ -113,7 +113,7 @@ class KVStore:
         state_root: Path,
         namespace_id: str,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = worktime_clock.timestamp,
     ) -> None:
         folder = blob_dir_name(namespace_id)
         # The value folder is `v3/kv/<id>`: an empty id would make it `v3/kv` itself, and

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
+from worktime_cli import clock as worktime_clock
 from worktime_cli import config as configmod
 from worktime_cli import kv as local_kv
 from worktime_cli.config import Config, KVBinding
@@ -524,7 +524,7 @@ class RemoteNamespace:
         namespace_id: str | None,
         *,
         resolve: Callable[[], str] | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = worktime_clock.timestamp,
     ) -> None:
         self.client = client
         self._id = namespace_id

@@ -18,10 +18,10 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from worktime_cli import clock
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import RemoteError, SQLError, UsageError
 from worktime_cli.migrations import files, local
@@ -146,7 +146,7 @@ class RemoteMigrations:
     def _read_bookmark(self) -> Bookmark:
         from worktime_cli.remote import time_travel
 
-        now = datetime.now(UTC)
+        now = clock.now()
         name = self._binding.database_name
         # The way back names the env that resolved the database, or it would aim at another.
         env = None if self.config is None else self.config.env

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from worktime_cli import clock
 from worktime_cli.errors import UsageError, WorktimeError
 from worktime_cli.remote import d1 as remote_d1
 
@@ -47,7 +48,7 @@ def parse_timestamp(text: str, *, now: datetime | None = None) -> str:
 
         parse_timestamp("2026-12-01T10:00:00Z")  # '2026-12-01T10:00:00.000Z'
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     value = text.strip()
     when: datetime | None = None
     if value.isdigit():
