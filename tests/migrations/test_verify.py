@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.migrations import SEED, SEED_DOWN, Project, make_project, table
 from worktime_cli import migrations
+from worktime_cli.errors import WorktimeError
 from worktime_cli.migrations import engine
 from worktime_cli.migrations.engine import BrokenDownError
 from worktime_cli.migrations.verify import VerifyResult
@@ -61,15 +62,28 @@ def test_a_down_that_does_not_restore_the_schema_is_reported_with_a_diff(proj: P
     assert [m.name for m in result.problems] == ["0003_t3.sql", "0004_t4.sql"]
 
 
-def test_an_up_that_fails_on_a_fresh_database_stops_the_replay(proj: Project) -> None:
+def test_an_up_that_fails_on_a_fresh_database_is_reported_and_the_replay_goes_on(
+    proj: Project,
+) -> None:
     proj.write("0001_bad.sql", "INSERT INTO missing VALUES (1);\n")
     proj.write("0002_t.sql", *table(2))
     result = _verify(proj)
-    assert [(m.name, m.up) for m in result.migrations] == [
-        ("0001_bad.sql", "failed"),
-        ("0002_t.sql", "skipped"),
+    assert [(m.name, m.up, m.down) for m in result.migrations] == [
+        ("0001_bad.sql", "failed", "skipped"),
+        ("0002_t.sql", "ok", "ok"),
     ]
     assert not result.ok
+
+
+def test_apply_stops_its_check_at_a_failing_pending_up(proj: Project) -> None:
+    """Apply's run stops at the failing one, so a broken down after it is not its concern."""
+    proj.write("0001_t1.sql", *table(1))
+    migrations.apply(proj.cfg, proj.db, None)
+    proj.write("0002_bad.sql", "INSERT INTO missing VALUES (1);\n")
+    proj.write("0003_t3.sql", "CREATE TABLE t3 (x);\n", "SELECT 1;\n")
+    with pytest.raises(WorktimeError, match=r"0002_bad.sql:1: no such table: missing"):
+        migrations.apply(proj.cfg, proj.db, None)
+    assert proj.applied() == ["0001_t1.sql"]
 
 
 def test_up_again_must_build_the_same_schema(proj: Project) -> None:
@@ -269,3 +283,70 @@ def test_a_check_sqlite_rolled_back_by_itself_is_taken_back_from_the_model(proj:
     u = by_name["0002_u.sql"]
     assert u.down == "differs" and "up again after the down SQL fails" in (u.error or "")
     assert by_name["0003_drop_u.sql"].down == "ok"
+
+
+# --- issue 19, part 7: a failing up is reported, and verify goes on past it ------------------
+
+USERS = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n"
+    "CREATE TABLE sessions (id INTEGER PRIMARY KEY,\n"
+    "  user_id INTEGER REFERENCES users(id) ON DELETE CASCADE);\n"
+)
+ADD_EMAIL = "ALTER TABLE users ADD COLUMN email TEXT;\n"
+REBUILD_USERS = (
+    "PRAGMA defer_foreign_keys = ON;\n"
+    "CREATE TABLE users_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\n"
+    "INSERT INTO users_new SELECT * FROM users;\n"
+    "DROP TABLE users;\n"
+    "ALTER TABLE users_new RENAME TO users;\n"
+)
+COPY_FAILS = "table users_new has 2 columns but 3 values were supplied"
+
+
+def test_cli_verify_reports_a_failing_up_and_still_checks_the_migrations_after_it(
+    cli, proj: Project
+) -> None:
+    proj.write("0001_users.sql", USERS)
+    proj.write("0002_email.sql", ADD_EMAIL)
+    path = proj.write("0003_rebuild.sql", REBUILD_USERS)
+    # Stands on what 0003 builds past its failing copy; its down file restores nothing.
+    proj.write("0004_audit.sql", "CREATE INDEX users_name ON users(name);\n", "SELECT 1;\n")
+    proj.write("0005_t.sql", *table(5))
+    result = cli("d1", "migrations", "verify", "--json")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert [(m["name"], m["up"], m["down"]) for m in data["migrations"]] == [
+        ("0001_users.sql", "ok", "ok"),
+        ("0002_email.sql", "ok", "ok"),
+        ("0003_rebuild.sql", "failed", "skipped"),
+        ("0004_audit.sql", "ok", "differs"),
+        ("0005_t.sql", "ok", "ok"),
+    ]
+    assert data["migrations"][2]["error"] == (
+        f"{path}:3: {COPY_FAILS} (in: INSERT INTO users_new SELECT * FROM users;)"
+    )
+    assert data["migrations"][3]["diff"] == [
+        "+ index users_name: CREATE INDEX users_name ON users(name)"
+    ]
+    assert data["problems"] == 2
+
+    human = cli("d1", "migrations", "verify")
+    assert human.exit_code == 1
+    assert f"error: 0003_rebuild.sql: {path}:3: {COPY_FAILS}" in human.stderr
+    assert "error: 0004_audit.sql: " in human.stderr
+
+
+def test_every_failing_statement_of_an_up_is_named(proj: Project) -> None:
+    path = proj.write(
+        "0001_bad.sql",
+        "CREATE TABLE a (x);\nINSERT INTO missing VALUES (1);\nCREATE TABLE b (y);\n"
+        "INSERT INTO gone VALUES (2);\n",
+    )
+    proj.write("0002_t.sql", "CREATE INDEX bi ON b(y);\n")  # b exists: 0001 went on past line 2
+    result = _verify(proj)
+    bad, t = result.migrations
+    assert (bad.up, bad.down) == ("failed", "skipped")
+    assert bad.error is not None
+    assert bad.error.startswith(f"{path}:2: no such table: missing")
+    assert f"{path}:4: no such table: gone" in bad.error
+    assert (t.up, t.down) == ("ok", "ok")

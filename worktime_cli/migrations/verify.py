@@ -5,6 +5,12 @@ For each migration, on an in-memory database holding what the migrations before 
 down → must equal S0, and up again → must equal A. So a down file (or the derived or
 captured down SQL) is tested on the day it is written, not the day it is needed.
 
+An up that fails is reported with every statement of it that fails (file:line, SQLite's
+message), and `migrations verify` goes on: the up is replayed once more without its failing
+statements, so the migrations after it are checked on what it does build (a broken down
+two files later is found today, not after this one is fixed). Apply's check (`check`)
+stops there instead, as the run will.
+
 The scratch connection is a `d1.connect` one: D1's limits and statement rules apply, so a
 statement D1 would refuse fails here too. Schemas are compared as `sqlite_master` rows,
 whitespace collapsed and plain identifiers unquoted (SQLite writes `"t"` back after a rename
@@ -124,6 +130,35 @@ class Scratch:
             self.conn.execute("COMMIT /* worktime */")
         except sqlite3.Error as exc:
             raise SQLError(f"commit failed: {exc}") from None
+
+    def run_past_failures(self, statements: Sequence[Statement], label: str) -> list[str]:
+        """Run `statements` as one transaction, kept, leaving out those that fail: their
+        messages. Rolled back (and the first message alone) if it cannot be kept whole."""
+        tracker = self.tracker
+        failures: list[str] = []
+        self.begin()
+        for statement in statements:
+            if tracker is not None:
+                tracker.statement_started()
+            try:
+                self.conn.run(statement, label, collect=False)
+            except WorktimeError as exc:
+                failures.append(exc.message)
+                if not self.conn.in_transaction:
+                    # SQLite took the whole transaction back (ON CONFLICT ROLLBACK, a
+                    # trigger's RAISE(ROLLBACK)): nothing of this up is left to keep.
+                    self.rollback()
+                    return failures
+            if tracker is not None:
+                tracker.statement_done()
+        try:
+            # The rows are not what is verified: a counter of deferred violations left by
+            # what failed must not take the schema back with it.
+            self.conn.execute("PRAGMA defer_foreign_keys = OFF /* worktime */")
+            self.commit()
+        except WorktimeError:
+            self.rollback()
+        return failures
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
@@ -443,7 +478,8 @@ def replay(
     """Replay `sources` in order; check the down SQL of those in `check` (default: all).
 
     A migration not in `check` is only applied (it is the ground the checked ones stand on);
-    it is reported only if its up fails, which stops the replay.
+    it is reported only if its up fails, which stops the replay. With `check`, a checked up
+    that fails stops it too; without, the replay goes on past it (see the module docstring).
     """
     rows = rows or {}
     results: list[VerifiedMigration] = []
@@ -490,7 +526,13 @@ def replay(
                 tracker.refresh()
             error = scratch.run(source.statements, label)
             if error is not None:
-                failed = True
+                if check is not None:
+                    failed = True  # apply: its run stops at this one too
+                else:
+                    # `run` took it back: again, past what fails, for the ones after it.
+                    failures = scratch.run_past_failures(source.statements, label)
+                    tracker.refresh()
+                    error = "; ".join(dict.fromkeys([error, *failures]))
                 results.append(VerifiedMigration(source.name, FAILED, SKIPPED, kind, error))
                 continue
             up = tracker.refresh()
