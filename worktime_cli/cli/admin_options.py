@@ -126,13 +126,36 @@ def open_admin(
         name = default_database(ctx, database)
         databases = ctx.d1()
         db: Database = databases.database(name)
+        from worktime_cli.admin import schema
+
         try:
             yield Admin(ctx=ctx, db=db, database=name, place=databases.place)
         except SQLError as exc:
-            from worktime_cli.admin import schema
-
             # "no such table: users" is better said as the table and migration missing.
-            raise schema.explain_failure(db, exc, name) from None
+            error = schema.explain_failure(db, exc, name)
+            if isinstance(error, schema.SchemaError):
+                error.hint = _schema_hint(ctx, name)
+            raise error from None
+        except schema.SchemaError as exc:
+            exc.hint = _schema_hint(ctx, name)
+            raise
+
+
+def _schema_hint(ctx: Context, name: str) -> str:
+    """The command that gives this database the backend's schema, as the user would type it."""
+    from worktime_cli.admin.schema import MIGRATION
+    from worktime_cli.migrations import files
+
+    flags = (f" --env {ctx.env}" if ctx.env else "") + (" --remote" if ctx.remote else "")
+    apply = f"`worktime d1 migrations apply {name}{flags}`"
+    folder = files.migrations_dir(ctx.config, ctx.config.d1(name))
+    if (folder / MIGRATION).is_file():
+        return f"apply migration {MIGRATION}: {apply}"
+    # No migration to apply yet: init writes the seed's schema and applies it (locally).
+    return (
+        f"{folder.name}/{MIGRATION} is missing: `worktime init` writes it and applies it locally"
+        + (f", then {apply}" if ctx.remote else "")
+    )
 
 
 def user_id_of(admin: Admin, login: str | None) -> int | None:
