@@ -193,3 +193,24 @@ def test_cli_init_extends_a_crlf_bom_config_in_its_own_layout(cli, project: Path
     assert after.startswith(BOM) and not after.endswith(b"\n")
     assert after.count(b"\n") == after.count(b"\r\n")  # every line, old and new, ends in CRLF
     assert config.load(path).kv("KV").binding == "KV"
+
+
+@pytest.mark.wrangler
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", sorted(CONFIGS))
+def test_wrangler_reads_the_config_worktime_edited_in_its_layout(
+    wrangler: str, project: Path, fmt: str
+) -> None:
+    from tests.test_config_jsonc import run_wrangler
+    from worktime_cli import state
+    from worktime_cli.kv import KVStore
+
+    path, _ = _shaped(project, fmt)
+    cfg = config.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a" * 32})
+    assert path.read_bytes().startswith(BOM)
+    with KVStore(state.root(cfg), cfg.kv(binding="KV").local_id) as store:
+        store.put("greeting", b"hello from worktime")
+    got = run_wrangler(
+        wrangler, project, "kv", "key", "get", "greeting", "--binding", "KV", "--local"
+    )
+    assert got == "hello from worktime"
