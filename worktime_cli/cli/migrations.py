@@ -666,8 +666,9 @@ def verify(
 
     For each migration on a scratch database: its up must run on what the ones before it
     built; its down SQL (file, or derived) must restore the schema from before; up again
-    must build the same schema. Exits 1 on any problem, with a schema diff. The real
-    database is not read.
+    must build the same schema. An up that fails is reported with each statement of it that
+    fails, and the migrations after it are still checked. Exits 1 on any problem, with a
+    schema diff. The real database is not read.
 
     Example:
 
@@ -693,11 +694,13 @@ def lint(
 ) -> None:
     """Find D1's hazards in the migration files before apply: code, severity, file:line, fix.
 
-    Errors: DROP TABLE of a parent with ON DELETE CASCADE children (their rows go, even in a
-    rebuild: D1 cannot turn foreign keys off), PRAGMA foreign_keys = OFF, BEGIN/COMMIT,
-    statements over 100,000 bytes, tables over 100 columns, trigger bodies D1's splitter
-    cuts (CRLF, lowercase begin, CASE … END). Warnings: destructive statements, ADD COLUMN
-    NOT NULL without DEFAULT, quote marks in comments. Exits 1 on any error.
+    Errors: a statement that fails on the schema the migrations before it build (the check
+    goes on past it), DROP TABLE of a parent with ON DELETE CASCADE children (their rows
+    go, even in a rebuild: D1 cannot turn foreign keys off), PRAGMA foreign_keys = OFF,
+    BEGIN/COMMIT, statements over 100,000 bytes, tables over 100 columns, trigger bodies
+    D1's splitter cuts (CRLF, lowercase begin, CASE … END). Warnings: destructive
+    statements, ADD COLUMN NOT NULL without DEFAULT, quote marks in comments. Exits 1 on
+    any error.
 
     Example:
 
