@@ -503,8 +503,8 @@ def _failed(
                 file,
                 statement.line,
                 message,
-                "fix the statement for the schema the migrations before it build "
-                "(`worktime d1 migrations verify` replays them the way apply runs them)",
+                "make it fit the schema the migrations before it build "
+                "(`worktime d1 migrations verify` replays them as apply runs them)",
             )
         )
     elif role == "ground":
