@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -121,6 +123,7 @@ def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
     assert status(server.create_app(bindings, dashboard_clients="none"), "127.0.0.1") == 404
 
 
+@pytest.mark.slow
 def test_chromium_renders_charts_and_sends_no_request(
     project: Path, tmp_path: Path, canary: _Canary
 ) -> None:
@@ -143,6 +146,11 @@ def test_chromium_renders_charts_and_sends_no_request(
 
     dom = render("report.html", text)
     assert 'data-chart="time per day"' in dom and "<rect" in dom
+    # The period is in the title as dates, and the daily chart has a scale with its unit.
+    assert "<h1>worktime report, 2024-06-17 – 2024-06-30</h1>" in dom
+    assert "first day" not in dom and "last day" not in dom
+    assert ">hours per day</text>" in dom and ">0 h</text>" in dom
+    assert ">2024-06-17</text>" in dom and ">2024-06-30</text>" in dom
     assert dom.count('class="bar"') >= 14
     assert "&lt;img src=" in dom  # the browser saw the hostile repo name as text
     assert canary.hits == []  # nothing left the page
@@ -157,3 +165,31 @@ def test_chromium_renders_charts_and_sends_no_request(
     )
     render("control.html", without_csp.replace("</body>", probe))
     assert canary.hits == ["/csp-probe"]
+
+
+def test_the_period_and_the_scale_are_on_the_page(project: Path, canary: _Canary) -> None:
+    db = _seeded(project, canary.url)
+    text = html.page(report.dashboard(db, report.Filters()))
+    assert "<title>worktime report, 2024-06-17 – 2024-06-30</title>" in text
+    assert '<p class="meta">2024-06-17 – 2024-06-30 · ' in text
+    filtered = html.page(
+        report.dashboard(db, report.Filters(date_from="2024-06-20", date_to="2024-06-25"))
+    )
+    assert "<h1>worktime report, 2024-06-20 – 2024-06-25</h1>" in filtered
+    # Gridlines at round hours up to at least the busiest day, each labelled with its unit.
+    ticks = [float(v) for v in re.findall(r'class="tick"[^>]*>([0-9.]+) h<', text)]
+    assert ticks[0] == 0 and len(ticks) >= 3
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+    assert len(steps) == 1
+    busiest = max(
+        line.total_seconds for line in report.dashboard(db, report.Filters()).per_day.lines
+    )
+    assert ticks[-1] * 3600 >= busiest
+
+
+def test_an_empty_report_says_so_without_a_period(project: Path) -> None:
+    make_project(project)
+    with SQLiteDatabase(d1_file(project)) as db:
+        text = html.page(report.dashboard(db, report.Filters()))
+    assert "<h1>worktime report</h1>" in text
+    assert "no tracked time yet" in text and "first day" not in text

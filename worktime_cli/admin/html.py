@@ -23,36 +23,77 @@ p.meta{color:#57606a;margin:0 0 1rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25rem .5rem;
 border-bottom:1px solid #d0d7de}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 svg{display:block;max-width:100%;height:auto}svg text{font:12px system-ui,sans-serif;fill:#1b1f24}
-.bar{fill:#2f6fdf}.empty{color:#57606a}
+.bar{fill:#2f6fdf}.empty{color:#57606a}.grid{stroke:#d0d7de;stroke-width:1}
+.axis{stroke:#57606a;stroke-width:1}svg text.tick{font-size:11px;fill:#57606a}
+svg text.axis-title{font-size:11px;fill:#57606a}
 @media (prefers-color-scheme:dark){body{background:#0d1117;color:#e6edf3}
-svg text{fill:#e6edf3}th,td{border-color:#30363d}.bar{fill:#58a6ff}}
+svg text{fill:#e6edf3}th,td{border-color:#30363d}.bar{fill:#58a6ff}.grid{stroke:#30363d}}
 """
 
 
+def _tick_step(top_hours: float) -> float:
+    """A round step (in hours) that puts four to eight gridlines under `top_hours`."""
+    for step in (0.25, 0.5, 1, 2, 4, 6, 12, 24, 48, 96, 168):
+        if top_hours / step <= 6:
+            return step
+    return float(round(top_hours / 6))
+
+
+def _hours_label(value: float) -> str:
+    return f"{value:g} h"
+
+
 def _columns(lines: tuple[Line, ...], label: str) -> str:
-    """Vertical bars (time per day): one per line, in order, with a title for each."""
+    """Vertical bars (time per day) over a y-axis in hours and an x-axis of dates."""
     if not lines:
         return '<p class="empty">No tracked time.</p>'
-    width, height, pad = 720, 200, 24
-    step = (width - 2 * pad) / len(lines)
-    top = max(line.total_seconds for line in lines) or 1
-    bars = []
+    width, height = 720, 220
+    left, right, top_pad, bottom = 56, 12, 12, 40  # room for the axis labels
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    step_h = _tick_step(max(line.total_seconds for line in lines) / 3600)
+    peak = max(line.total_seconds for line in lines) / 3600
+    scale_top = step_h * max(1, -(-peak // step_h))  # the first gridline at or above the peak
+    parts = []
+    tick = 0.0
+    while tick <= scale_top + 1e-9:
+        y = top_pad + plot_h * (1 - tick / scale_top)
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_hours_label(tick)}</text>"
+        )
+        tick += step_h
+    step = plot_w / len(lines)
     for i, line in enumerate(lines):
-        h = (height - 2 * pad) * line.total_seconds / top
-        x = pad + i * step
-        bars.append(
-            f'<rect class="bar" x="{x:.1f}" y="{height - pad - h:.1f}" '
+        h = plot_h * (line.total_seconds / 3600) / scale_top
+        x = left + i * step
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{top_pad + plot_h - h:.1f}" '
             f'width="{max(step - 1, 1):.1f}" height="{h:.1f}">'
             f"<title>{escape(line.key)}: {hours(line.total_seconds)}</title></rect>"
         )
-    first, last = escape(lines[0].key), escape(lines[-1].key)
+    # Dates under the axis: first, last and a few between, never crowding each other.
+    every = max(1, -(-len(lines) // 6))
+    for i in sorted({*range(0, len(lines), every), len(lines) - 1}):
+        if i != len(lines) - 1 and len(lines) - 1 - i < every / 2:
+            continue  # too close to the last label
+        x = left + (i + 0.5) * step
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle">'
+            f"{escape(lines[i].key)}</text>"
+        )
+    parts.append(
+        f'<line class="axis" x1="{left}" x2="{left}" y1="{top_pad}" y2="{top_pad + plot_h}"/>'
+        f'<line class="axis" x1="{left}" x2="{width - right}" y1="{top_pad + plot_h}" '
+        f'y2="{top_pad + plot_h}"/>'
+        f'<text class="axis-title" x="12" y="{top_pad + plot_h / 2:.1f}" text-anchor="middle" '
+        f'transform="rotate(-90 12 {top_pad + plot_h / 2:.1f})">hours per day</text>'
+        f'<text class="axis-title" x="{left + plot_w / 2:.1f}" y="{height - 4}" '
+        'text-anchor="middle">day (UTC)</text>'
+    )
     return (
         f'<svg role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
-        f'data-chart="{escape(label)}" data-bars="{len(lines)}">'
-        + "".join(bars)
-        + f'<text x="{pad}" y="{height - 6}">{first}</text>'
-        f'<text x="{width - pad}" y="{height - 6}" text-anchor="end">{last}</text>'
-        f'<text x="{pad}" y="14">{hours(top)} max</text></svg>'
+        f'data-chart="{escape(label)}" data-bars="{len(lines)}">' + "".join(parts) + "</svg>"
     )
 
 
@@ -108,13 +149,17 @@ def _table(report: Report, heading: str) -> str:
 def page(dashboard: Dashboard, *, title: str = "worktime report") -> str:
     """The whole page as text."""
     f = dashboard.filters
-    span = f"{f.date_from or 'first day'} – {f.date_to or 'last day'}"
     total = dashboard.per_day.total_seconds
     per_day = (
         _every_day(dashboard.per_day.lines, f.date_from, f.date_to)
         if dashboard.per_day.lines
         else ()
     )
+    # The period as dates: the filters where given, else the first and last tracked day.
+    first = f.date_from or (per_day[0].key if per_day else None)
+    last = f.date_to or (per_day[-1].key if per_day else None)
+    span = f"{first} – {last}" if first and last else "no tracked time yet"
+    heading = f"{title}, {span}" if first and last else title
     active_rows = "".join(
         f"<tr><td>{escape(str(a.get('login') or ''))}</td><td>{escape(str(a['repo']))}"
         f"#{escape(str(a['pr_number']))}</td><td>{escape(str(a['start_time']))}</td></tr>"
@@ -131,8 +176,8 @@ def page(dashboard: Dashboard, *, title: str = "worktime report") -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>{escape(title)}</h1>"
+        f"<title>{escape(heading)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{escape(heading)}</h1>"
         f'<p class="meta">{escape(span)} · {hours(total)} tracked in '
         f"{dashboard.per_day.sessions} sessions</p>"
         f'<h2 id="per-day">Time per day</h2>{_columns(per_day, "time per day")}'
