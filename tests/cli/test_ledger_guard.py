@@ -290,3 +290,22 @@ def test_the_confirmation_shows_control_characters_escaped(
     assert result.exit_code == 1, result.output
     assert "\x1b" not in result.stderr
     assert "UPDATE users SET login = '\\x1b[8m';" in result.stderr
+
+
+def test_a_custom_ledger_name_is_refused_too(cli: Runner, project: Path) -> None:
+    """The ledger is wherever the config's migrations_table puts it."""
+    (project / "wrangler.toml").write_text(
+        TOML.format(uuid="local-db-id") + 'migrations_table = "schema_history"\n'
+    )
+    (project / "migrations").mkdir()
+    (project / "migrations" / "0001_users.sql").write_text("CREATE TABLE users (id);\n")
+    assert cli("d1", "migrations", "apply", "DB").exit_code == 0
+    (project / "forged.nl").write_text(json.dumps(FORGED_ROW) + "\n")
+    for table in ("schema_history", "schema_history_worktime"):
+        result = cli("d1", "import", "DB", table, "forged.nl", "--upsert", "--pk", "name")
+        assert result.exit_code == 1, result.output
+        assert f"error: cannot import into {table!r}: it is the migrations ledger" in (
+            result.stderr
+        )
+    rows = _local_sql(project)("SELECT name, down_sql FROM schema_history_worktime")
+    assert rows[0][1] != FORGED

@@ -573,8 +573,8 @@ def _down_listing(planned: RunPlan) -> str:
     lines = []
     for step in planned.steps:
         lines.append(f"-- {step.name}: {step.origin}")
-        lines.extend(_visible(statement.sql) for statement in step.statements)
-    return "\n".join(lines)
+        lines.extend(statement.sql for statement in step.statements)
+    return "\n".join(_visible(line) for line in lines)
 
 
 def _visible(text: str) -> str:
