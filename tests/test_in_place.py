@@ -317,3 +317,39 @@ def test_a_failing_reset_changes_nothing_and_keeps_no_snapshot(cli, proj: Projec
     assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
     # Nothing of the scratch database is left behind.
     assert [p.name for p in snapshots.folder(proj.cfg, proj.db, None).iterdir()] == []
+
+
+def test_kv_namespace_delete_refuses_an_index_another_process_has_open(cli, project: Path) -> None:
+    from worktime_cli import config, state
+
+    assert cli("kv", "namespace", "create", "CACHE").exit_code == 0
+    assert cli("kv", "key", "put", "k", "v", "--binding", "CACHE").exit_code == 0
+    cfg = config.load(project / "wrangler.toml")
+    index = state.kv_index_path(state.root(cfg), cfg.kv(binding="CACHE").local_id)
+    assert index.is_file()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+            "c.execute('SELECT 1 FROM sqlite_master').fetchall(); print('ok', flush=True); "
+            "sys.stdin.read()",
+            str(index),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        result = cli("kv", "namespace", "delete", "--binding", "CACHE", "--yes")
+        assert result.exit_code == 1
+        assert f"KV namespace CACHE is in use by PID {holder.pid}" in result.stderr
+        assert index.is_file() and "CACHE" in (project / "wrangler.toml").read_text()
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    assert cli("kv", "namespace", "delete", "--binding", "CACHE", "--yes").exit_code == 0
+    assert not index.exists()

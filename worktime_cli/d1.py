@@ -812,8 +812,7 @@ def delete(cfg: Config, db: D1Binding, persist_to: Path | None) -> DeletedDataba
 def in_use_by(path: Path) -> str:
     """`PID 123 (workerd), PID 456 (sqlite3)`: who holds the database at `path` open ('': none
     that we can see)."""
-    holders = fsutil.open_by((path, _sibling(path, "-wal"), _sibling(path, "-shm")))
-    return ", ".join(f"PID {pid} ({name})" for pid, name in holders)
+    return fsutil.in_use_by((path, _sibling(path, "-wal"), _sibling(path, "-shm")))
 
 
 def refuse_if_open(path: Path, database_name: str) -> None:

@@ -160,6 +160,11 @@ def open_by(paths: Iterable[Path]) -> list[tuple[int, str]]:
     return holders
 
 
+def in_use_by(paths: Iterable[Path]) -> str:
+    """`PID 123 (workerd), PID 456 (sqlite3)`: who holds one of `paths` open ('': none seen)."""
+    return ", ".join(f"PID {pid} ({name})" for pid, name in open_by(paths))
+
+
 def _command_name(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8", errors="replace").strip()

@@ -18,7 +18,7 @@ from typing import Any
 
 from worktime_cli import fsutil, state
 from worktime_cli.config import Config, KVBinding, append_table, remove_table
-from worktime_cli.errors import ConfigError, NotFoundError
+from worktime_cli.errors import ConfigError, LockedError, NotFoundError
 from worktime_cli.kv.limits import MAX_LIST_LIMIT
 from worktime_cli.kv.records import (
     BulkResult,
@@ -289,6 +289,13 @@ def delete_namespace(cfg: Config, ns: KVBinding, state_root: Path) -> tuple[Conf
     """
     store = KVStore(state_root, ns.local_id)
     existed = store.exists or store.blobs_dir.exists()
+    # An index `wrangler dev` holds open would live on as a deleted file it writes into.
+    who = fsutil.in_use_by(Path(f"{store.index_path}{s}") for s in ("", "-wal", "-shm"))
+    if who:
+        raise LockedError(
+            f"KV namespace {ns.binding} is in use by {who}; nothing was deleted",
+            hint="stop that process (wrangler dev, worktime dev), then run the command again",
+        )
     _remove_local_data(state_root, store)
     configured = any(n.binding == ns.binding for n in cfg.kv_namespaces)
     if configured:
