@@ -347,7 +347,7 @@ def test_kv_namespace_delete_refuses_an_index_another_process_has_open(cli, proj
         assert f"KV namespace CACHE is in use by PID {holder.pid}" in result.stderr
         assert index.is_file() and "CACHE" in (project / "wrangler.toml").read_text()
     finally:
-        assert holder.stdin is not None
+        assert holder.stdin is not None and holder.stdout is not None
         holder.stdin.close()
         holder.wait(timeout=30)
         holder.stdout.close()
