@@ -164,6 +164,13 @@ def test_a_forged_down_is_refused_and_nothing_runs(
     )  # fmt: skip
     again = cli("d1", "migrations", "rollback", "DB", *where.args, "--yes")
     assert again.exit_code == 1 and "does not match the checksum" in again.stderr
+    # Nor does removing the seal: an unsealed copy must be what the up file derives.
+    cli(
+        "d1", "execute", "DB", *where.args, "--yes", "--command",
+        "UPDATE d1_migrations_worktime SET down_checksum = NULL WHERE name = '0002_notes.sql'",
+    )  # fmt: skip
+    unsealed = cli("d1", "migrations", "rollback", "DB", *where.args, "--yes")
+    assert unsealed.exit_code == 1 and "has no checksum" in unsealed.stderr
     assert where.sql("SELECT count(*) FROM users") == [(2,)]
 
 

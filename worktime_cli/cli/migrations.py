@@ -492,7 +492,9 @@ def rollback(
     branch), from the copy captured when the migration was applied, or is derived from the
     up file when every statement of it can be inverted (CREATE, ADD COLUMN, RENAME). A
     migration applied by wrangler gets derived down SQL only while the live schema is
-    exactly what the applied files build.
+    exactly what the applied files build. A captured copy runs only while it matches the
+    checksum stored with it (edited in the database, it is refused); the confirmation
+    lists every statement that will run and where it comes from.
 
     What a failure leaves behind: without --group, the rollbacks before the failing one stay
     done. With --group (e.g. --steps N --group), every rollback and its tracking rows run as
