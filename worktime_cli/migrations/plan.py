@@ -44,7 +44,7 @@ class AppliedRow:
     checksum: str | None  # None: applied by wrangler (or another tool): unverified
     down_sql: str | None
     duration_ms: float | None = None
-    down_checksum: str | None = None  # `files.down_seal` of down_sql; None before worktime 0.x
+    down_checksum: str | None = None  # `files.down_seal`; None: written by an older worktime
 
 
 # --- status ----------------------------------------------------------------------------------
