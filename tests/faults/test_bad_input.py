@@ -1,8 +1,11 @@
 """Issue 13, part 6: the bad-input table.
 
-Every case runs the real CLI in a subprocess (`python -m worktime_cli …`, argv as bytes, so
-values that are not UTF-8 reach it as a shell would pass them) inside a fresh copy of a real
-project (D1 database with the migrations applied, a KV namespace, .dev.vars). Each must:
+Every case runs the real CLI in a child process (argv as bytes, so values that are not UTF-8
+reach it as a shell would pass them) inside a fresh copy of a real project (D1 database with
+the migrations applied, a KV namespace, .dev.vars). The child is a fork of the test process
+(tests/support/forked.py: its own argv, environment, folder, fds, limits and exit status,
+without the interpreter's 0.5 s start); one case per command group also runs as a true
+`python -m worktime_cli` subprocess (`test_bad_input_end_to_end`). Each must:
 
 - exit 1 (a user error) or 2 (a usage error);
 - say so on stderr as one `error: …` line, optionally one `hint: …` line (lines indented
@@ -28,9 +31,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.support import forked
 from tests.support.dev import make_project
 from worktime_cli import scrub
 
@@ -442,6 +447,14 @@ def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
 
 
+def _forked_limits() -> None:
+    """The same budget for a fork: MEMORY_LIMIT on top of the test process it copies."""
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    limit = pages * resource.getpagesize() + MEMORY_LIMIT
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
+
+
 def _child_env(home: Path) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -465,17 +478,48 @@ def _shown_forms(value: str) -> set[str]:
     return {form for form in scrub.forms(value) if len(form) >= 8}
 
 
-@pytest.mark.parametrize(
-    "bad",
-    [
+def _marked(cases: list[Case]) -> list[Any]:
+    return [
         pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=reason))
         if (reason := c.xfail or XFAIL.get(c.id))
         else c
-        for c in CASES
-    ],
-    ids=_ids(CASES),
-)
+        for c in cases
+    ]
+
+
+@pytest.mark.parametrize("bad", _marked(CASES), ids=_ids(CASES))
 def test_bad_input(bad: Case, template: Path, tmp_path: Path):
+    _check(bad, template, tmp_path, subprocess_run=False)
+
+
+# One case per command group (and the special inputs) as a true `python -m worktime_cli`: the
+# interpreter's own argv decoding, stdio and exit; the forked battery covers the rest.
+END_TO_END = (
+    "dev-port-zero",
+    "kv-put-ttl-i64-over",
+    "rollback-steps-huge",
+    "sessions-pr-huge",
+    "secret-put-stdin-not-utf8",
+    "secret-put-two-extra",
+    "d1-restore-snapshot-traversal",
+    "d1-export-output-missing-folder",
+)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    _marked([c for c in CASES if c.id in END_TO_END]),
+    ids=[c.id for c in CASES if c.id in END_TO_END],
+)
+def test_bad_input_end_to_end(bad: Case, template: Path, tmp_path: Path):
+    _check(bad, template, tmp_path, subprocess_run=True)
+
+
+def test_the_end_to_end_cases_exist():
+    assert set(END_TO_END) <= {c.id for c in CASES}
+
+
+def _check(bad: Case, template: Path, tmp_path: Path, *, subprocess_run: bool) -> None:
     project = tmp_path / "case-project"
     shutil.copytree(template, project, symlinks=True)
     home = tmp_path / "case-home"
@@ -485,20 +529,30 @@ def test_bad_input(bad: Case, template: Path, tmp_path: Path):
     named = b"--binding" in args or b"--namespace-id" in args
     if args[:1] == [b"kv"] and args[1:2] in ([b"key"], [b"bulk"]) and not named:
         args += [b"--binding", b"KV"]  # name the namespace: each case reaches its own check
-    argv = [sys.executable.encode(), b"-m", b"worktime_cli", *args]
     before = _tree_hash(project, home, tmp_path / "inputs")
+    out: subprocess.CompletedProcess[bytes] | forked.Completed
     try:
-        out = subprocess.run(
-            argv,
-            input=bad.stdin,
-            cwd=project,
-            env=_child_env(home),
-            capture_output=True,
-            timeout=bad.timeout,
-            preexec_fn=_limits,  # no threads in this test process use fork-unsafe state
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
+        if subprocess_run:
+            out = subprocess.run(
+                [sys.executable.encode(), b"-m", b"worktime_cli", *args],
+                input=bad.stdin,
+                cwd=project,
+                env=_child_env(home),
+                capture_output=True,
+                timeout=bad.timeout,
+                preexec_fn=_limits,  # no threads in this test process use fork-unsafe state
+                check=False,
+            )
+        else:
+            out = forked.run(
+                args,
+                cwd=project,
+                env=_child_env(home),
+                stdin=bad.stdin,
+                timeout=bad.timeout,
+                preexec=_forked_limits,
+            )
+    except (subprocess.TimeoutExpired, forked.Hung):
         pytest.fail(f"{bad.id}: no answer within {bad.timeout:g} s (hung on input)")
     stderr = out.stderr.decode("utf-8", "replace")
     stdout = out.stdout.decode("utf-8", "replace")
