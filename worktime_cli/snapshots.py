@@ -49,7 +49,7 @@ class Snapshot:
     name: str
     path: Path
     created: datetime  # UTC, from the file name
-    operation: str  # apply | rollback | restore: what was about to run when it was taken
+    operation: str  # apply | rollback | restore | reset: what was about to run when taken
     size: int  # bytes
 
     def to_json(self) -> dict[str, Any]:
