@@ -275,10 +275,41 @@ def test_result_json_shape(project):
 # --- the real wrangler ----------------------------------------------------------------------
 
 
-def _env_block(text: str) -> str:
-    start = text.index("declare namespace Cloudflare {")
-    end = text.index("interface Env extends Cloudflare.Env {}")
-    return text[start:end]
+_INTERFACE = re.compile(r"(\t*)interface (\w+)(?: extends (\w+))? \{(\})?$")
+
+
+def _env_model(text: str) -> dict[str, list[str]]:
+    """Each Env interface `wrangler types` declares, by name, with its members in order.
+
+    wrangler 4.86 writes the members inside `Cloudflare.Env`; later releases (4.164) move them
+    to a top-level `__BaseEnv_Env` that `Cloudflare.Env` and the global `Env` extend. Both
+    mean the same types, so they are compared as this model, not as text.
+    """
+    bases: dict[str, list[str]] = {}
+    model: dict[str, list[str]] = {}
+    lines = text.splitlines()
+    inside = False  # within `declare namespace Cloudflare { … }`
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line == "declare namespace Cloudflare {":
+            inside = True
+        elif line == "}":
+            inside = False
+        elif match := _INTERFACE.fullmatch(line):
+            indent, name, base, empty = match.groups()
+            members: list[str] = []
+            if not empty:
+                i += 1
+                while lines[i] != indent + "}":
+                    members.append(lines[i].strip())
+                    i += 1
+            if not inside and not indent:
+                bases[name] = members
+            elif inside and name != "GlobalProps":
+                model[name] = bases.get(base or "", []) + members
+        i += 1
+    return model
 
 
 PARITY_CONFIGS = {
@@ -317,7 +348,8 @@ def test_env_matches_wrangler_types(project, wrangler, case, tmp_path):
         argv, cwd=project, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _env_block(ours) == _env_block(theirs_path.read_text())
+    assert _env_model(ours) == _env_model(theirs_path.read_text())
+    assert _env_model(ours)["Env"]  # the model saw the members
 
 
 # --- the command ----------------------------------------------------------------------------
