@@ -353,3 +353,24 @@ def test_kv_namespace_delete_refuses_an_index_another_process_has_open(cli, proj
         holder.stdout.close()
     assert cli("kv", "namespace", "delete", "--binding", "CACHE", "--yes").exit_code == 0
     assert not index.exists()
+
+
+def test_a_snapshot_that_cannot_be_written_stops_the_reset_before_it_commits(
+    proj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety snapshot is taken under the write lock, before the new content commits: if
+    it fails (a full disk), the live file keeps its rows and no snapshot is left."""
+    from worktime_cli.errors import WorktimeError
+    from worktime_cli.migrations.reset import reset
+
+    d1.execute_command(proj.path, "INSERT INTO t2 (v) VALUES ('kept')")
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise WorktimeError("cannot write snapshot: No space left on device")
+
+    monkeypatch.setattr(snapshots, "take", full_disk)
+    with pytest.raises(WorktimeError, match="No space left"):
+        reset(proj.cfg, proj.db, None)
+    assert _values(proj) == ["kept"]
+    assert proj.applied() == ["0001_t2.sql"]
+    assert snapshots.list_snapshots(proj.cfg, proj.db, None) == []
