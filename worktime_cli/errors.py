@@ -26,6 +26,15 @@ class UsageError(WorktimeError):
     exit_code = 2
 
 
+class Interrupted(WorktimeError):
+    """Ctrl+C (SIGINT) while a command ran: exit 130, as a shell reports it."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
 class ConfigError(WorktimeError):
     """wrangler.toml is missing, unparsable or inconsistent."""
 

@@ -100,6 +100,16 @@ class Root(TyperGroup):
             self.commands[cmd_name] = _load(cmd_name)
         return self.commands[cmd_name]
 
+    def invoke(self, ctx: Any) -> Any:
+        # Typer turns a KeyboardInterrupt raised by a command into a silent exit 130; as an
+        # error of ours it is said on stderr (and in the --json envelope) like any other.
+        from worktime_cli.errors import Interrupted
+
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
+
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         return _resolve_suggesting(self, super().resolve_command, ctx, args)
 
