@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_cloudflare import TOKEN, FakeCloudflare, fake_fixture
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 from worktime_cli import config, state
 
 fake = pytest.fixture(name="fake")(fake_fixture)
@@ -33,6 +33,13 @@ def test_create_remote_records_uuid_and_prints_json(
         "path": None,
         "local_moved_from": None,
         "local_moved_to": None,
+        "target": {
+            "kind": "d1_database",
+            "name": "worktime-db",
+            "id": None,
+            "env": None,
+            "account": ACCOUNT,
+        },
     }
     assert fake.calls("POST", "/d1/database$")[0].json() == {
         "name": "worktime-db",
@@ -52,6 +59,7 @@ def test_create_remote_moves_local_data(fake, cli, project: Path) -> None:
     (db,) = fake.databases.values()
     new = state.d1_path(state.root(config.load()), db.uuid)
     assert result.stderr == (
+        f"target: D1 database worktime-db (new), top-level config (no --env), account {ACCOUNT}\n"
         f"✓ created worktime-db on Cloudflare (binding DB, uuid {db.uuid})\n"
         f"moved local data {old} -> {new}\n"
     )
@@ -64,6 +72,7 @@ def test_create_remote_existing_name_is_7502(fake, cli, project: Path) -> None:
     result = cli("d1", "create", "worktime-db", "--remote")
     assert result.exit_code == 1
     assert result.stderr == (
+        f"target: D1 database worktime-db (new), top-level config (no --env), account {ACCOUNT}\n"
         "error: 7502: A database with that name already exists\n"
         "hint: choose another name, or use the existing database (`worktime d1 list --remote`)\n"
     )
@@ -138,13 +147,15 @@ def test_delete_remote_asks_and_refuses_without_yes(fake, cli) -> None:
     db = fake.add_database("alpha")
     refused = cli("d1", "delete", "alpha", "--remote")
     assert refused.exit_code == 1
+    # The database is looked up (a read) to name it before the question; nothing is deleted.
+    line = f"target: D1 database alpha (id {db.uuid}), top-level config (no --env), account {ACCOUNT}\n"
     assert refused.stderr.startswith(
-        "error: refusing to delete the remote database alpha without confirmation\n"
+        line + "error: refusing to delete the remote database alpha without confirmation\n"
     )
-    assert fake.requests == []
+    assert all(r.method == "GET" for r in fake.requests)
     done = cli("d1", "delete", "alpha", "--remote", "--yes")
     assert done.exit_code == 0, done.output
-    assert done.stderr == f"✓ deleted the remote database alpha ({db.uuid})\n"
+    assert done.stderr == line + f"✓ deleted the remote database alpha ({db.uuid})\n"
     assert len(fake.calls("DELETE", f"/d1/database/{db.uuid}$")) == 1
     assert fake.databases == {}
 
@@ -163,7 +174,14 @@ def test_execute_remote_command_json(fake, cli) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert [r["results"] for r in out] == [[], [], [{"a": 1}]]
-    assert set(out[2]) == {"results", "success", "meta"}
+    assert set(out[2]) == {"results", "success", "meta", "target"}  # a write: its target named
+    assert out[0]["target"] == {
+        "kind": "d1_database",
+        "name": "alpha",
+        "id": db.uuid,
+        "env": None,
+        "account": ACCOUNT,
+    }
     assert fake.calls("POST", f"/d1/database/{db.uuid}/query$")[0].json() == {
         "sql": "CREATE TABLE t (a); INSERT INTO t VALUES (1); SELECT a FROM t"
     }

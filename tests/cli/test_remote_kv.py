@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fake_cloudflare import TOKEN, FakeCloudflare, fake_fixture
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 from worktime_cli import config
 
 fake = pytest.fixture(name="fake")(fake_fixture)
@@ -26,6 +26,14 @@ def test_namespace_create_remote_records_id_and_keeps_local_id(
         "id": ns_id,
         "title": "worktime-backend-KV",
         "preview_id": local_id,
+        # Said before the write: the namespace did not exist yet (issue 19).
+        "target": {
+            "kind": "kv_namespace",
+            "name": "KV",
+            "id": None,
+            "env": None,
+            "account": ACCOUNT,
+        },
     }
     ns = config.load().kv(binding="KV")
     assert (ns.id, ns.preview_id, ns.local_id) == (ns_id, local_id, local_id)
@@ -35,6 +43,7 @@ def test_namespace_create_remote_records_id_and_keeps_local_id(
     again = cli("kv", "namespace", "create", "KV", "--remote")
     assert again.exit_code == 1
     assert again.stderr.startswith(
+        f"target: KV namespace KV (new), top-level config (no --env), account {ACCOUNT}\n"
         "error: 10014: a namespace with this account ID and title already exists\n"
     )
     assert TOKEN not in result.output + again.output
@@ -63,7 +72,11 @@ def test_namespace_list_and_delete_remote(fake, cli) -> None:
     assert not fake.calls("DELETE", "/namespaces/")
     done = cli("kv", "namespace", "delete", "--namespace-id", ns_id, "--remote", "--yes")
     assert done.exit_code == 0, done.output
-    assert done.stderr == f"✓ deleted the remote KV namespace {ns_id} ({ns_id})\n"
+    assert done.stderr == (
+        f"target: KV namespace {ns_id} (id {ns_id}), top-level config (no --env), "
+        f"account {ACCOUNT}\n"
+        f"✓ deleted the remote KV namespace {ns_id} ({ns_id})\n"
+    )
     assert fake.namespaces == {}
 
 
@@ -87,7 +100,8 @@ def test_key_put_get_list_delete_remote(fake, cli, project: Path) -> None:
         '{"u": 1}',
     )
     assert put.exit_code == 0, put.output
-    assert put.stderr == "✓ wrote 5 B to 'a/b c' on Cloudflare\n"
+    assert put.stderr.endswith("\n✓ wrote 5 B to 'a/b c' on Cloudflare\n")
+    assert put.stderr.startswith("target: KV namespace KV (id ")
     (request,) = fake.calls("PUT", "/values/")
     assert request.raw_path.split("?")[0].endswith("/values/a%2Fb%20c")
     assert request.query["expiration_ttl"] == ["600"]
@@ -105,9 +119,10 @@ def test_key_put_get_list_delete_remote(fake, cli, project: Path) -> None:
     page = cli("kv", "key", "list", "--binding", "KV", "--remote", "--limit", "10", "--json")
     assert json.loads(page.stdout)["list_complete"] is True
     deleted = cli("kv", "key", "delete", "a/b c", "--binding", "KV", "--remote")
-    assert (deleted.exit_code, deleted.stderr) == (0, "✓ deleted 'a/b c' on Cloudflare\n")
+    assert deleted.exit_code == 0
+    assert deleted.stderr.endswith("\n✓ deleted 'a/b c' on Cloudflare\n")
     again = cli("kv", "key", "delete", "a/b c", "--binding", "KV", "--remote")
-    assert again.stderr == "'a/b c' was not there on Cloudflare; nothing deleted\n"
+    assert again.stderr.endswith("\n'a/b c' was not there on Cloudflare; nothing deleted\n")
     missing = cli("kv", "key", "get", "a/b c", "--binding", "KV", "--remote")
     # The same words and exit code as locally (not Cloudflare's "10009: get: 'key not found'").
     assert (missing.exit_code, missing.stderr) == (1, "error: key not found: 'a/b c'\n")
@@ -120,7 +135,9 @@ def test_bulk_put_and_delete_remote(fake, cli, project: Path) -> None:
     )
     result = cli("kv", "bulk", "put", "seed.json", "--namespace-id", ns_id, "--remote", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"written": 3, "requested": 3}
+    written = json.loads(result.stdout)
+    assert written.pop("target")["id"] == ns_id
+    assert written == {"written": 3, "requested": 3}
     assert fake.calls("PUT", "/bulk$")[0].json() == [
         {"key": f"k{i}", "value": str(i)} for i in range(3)
     ]
@@ -131,7 +148,9 @@ def test_bulk_put_and_delete_remote(fake, cli, project: Path) -> None:
     deleted = cli(
         "kv", "bulk", "delete", "old.json", "--namespace-id", ns_id, "--remote", "--yes", "--json"
     )
-    assert json.loads(deleted.stdout) == {"deleted": 2, "requested": 2}
+    gone = json.loads(deleted.stdout)
+    assert gone.pop("target")["id"] == ns_id
+    assert gone == {"deleted": 2, "requested": 2}
     assert sorted(fake.namespaces[ns_id]["entries"]) == ["k2"]
 
 
@@ -143,7 +162,8 @@ def test_bulk_put_remote_names_the_keys_of_a_chunk_that_failed(fake, cli, projec
     argv = ("kv", "bulk", "put", "seed.json", "--namespace-id", ns_id, "--remote")
     human = cli(*argv)
     assert human.exit_code == 1
-    assert human.stderr.splitlines()[0] == (
+    assert human.stderr.splitlines()[0].startswith(f"target: KV namespace {ns_id} ")
+    assert human.stderr.splitlines()[1] == (
         "error: 3 of 10003 key(s) were not written: 10020: nope"
     )
     assert "'k10000', 'k10001', 'k10002'" in human.stderr

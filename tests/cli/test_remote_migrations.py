@@ -97,7 +97,9 @@ def test_apply_remote_human_output(fake, cli, remote_db) -> None:
     assert result.exit_code == 0, result.output
     assert "0001_init" in result.stdout and "0002_more" not in result.stdout
     assert "\n✓ applied 1 migration(s) to worktime-db in " in result.stderr
-    assert result.stderr.startswith("Time Travel bookmark before this run: ")
+    first, second = result.stderr.splitlines()[:2]
+    assert first.startswith("target: D1 database worktime-db (id ")  # named before the run
+    assert second.startswith("Time Travel bookmark before this run: ")
 
 
 def test_apply_remote_refuses_out_of_order(fake, cli, remote_db, project: Path) -> None:
