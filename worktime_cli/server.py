@@ -35,6 +35,7 @@ from worktime_cli import d1 as d1mod
 from worktime_cli import environment, kv, migrations, scrub, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import WorktimeError
+from worktime_cli.host_policy import HostPolicy, host_of_header, loopback_policy
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -269,12 +270,15 @@ def create_app(
     *,
     request_log: RequestLog | None = None,
     dashboard_clients: str = "loopback",
+    hosts: HostPolicy | None = None,
 ) -> Starlette:
     """The Starlette app: /health, /health/ready, /dashboard, JSON 404s, Hono-style CORS, request log.
 
     `request_log` receives one line per request (`GET /health 200 OK (1ms)`); None is quiet.
     `dashboard_clients`: "loopback" serves `/dashboard` only to clients on this machine (a
     server bound to 0.0.0.0 answers others 404), "any" to everyone, "none" to no one.
+    `hosts`: the Host names every route answers (default: the loopback names); any other
+    Host gets 403 (see `host_policy`).
     """
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -317,7 +321,7 @@ def create_app(
             Route("/health/ready", health_ready, methods=["GET", "HEAD"]),
             Route("/dashboard", dashboard, methods=["GET", "HEAD"]),
         ],
-        middleware=[Middleware(_Edge, current=current)],
+        middleware=[Middleware(_Edge, current=current, hosts=hosts or loopback_policy())],
         exception_handlers={HTTPException: http_error, 500: server_error},
     )
     app.state.current = current
@@ -349,6 +353,10 @@ def _dashboard_page(
         "Content-Security-Policy": html.CSP,
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "no-store",
+        # Not even loadable by another origin (<iframe>, <img>, no-cors fetch): the page holds
+        # users and sessions.
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
     }
     factory = bindings.d1.get("DB") or next(iter(bindings.d1.values()), None)
     try:
@@ -386,25 +394,44 @@ def _json(data: Any, status: int, headers: Mapping[str, str] | None = None) -> R
 
 
 class _Edge:
-    """CORS (as Hono's `cors()`) and the request log, as one pure ASGI middleware.
+    """The Host check, CORS (as Hono's `cors()`) and the request log, as one pure ASGI middleware.
 
     Pure ASGI rather than BaseHTTPMiddleware: no extra task or body streaming per request,
-    which is most of the cost of a /health hit.
+    which is most of the cost of a /health hit. Not Starlette's TrustedHostMiddleware: it
+    answers 400 in plain text (we answer 403, as Vite, in our JSON error shape), redirects
+    to `www.` names, and as a separate layer it would either miss the /health fast path and
+    preflights below or go unlogged.
     """
 
-    def __init__(self, app: ASGIApp, current: _Current) -> None:
+    def __init__(self, app: ASGIApp, current: _Current, hosts: HostPolicy) -> None:
         self.app = app
         self.current = current
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            # Before routing, CORS and the fast paths: no route answers a foreign Host, and
+            # the refusal carries no CORS grant.
+            status, body = refusal
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            self._log(scope, status, started)
+            return
         allow_list = self.current.bindings.cors_origins
         origin = _header(scope, b"origin")
         cors: list[tuple[bytes, bytes]] = []
-        if allow_list is None:
+        if _own_page(scope["path"]):
+            pass  # worktime's own pages are same-origin only: no grant, whatever CORS_ORIGINS says
+        elif allow_list is None:
             cors.append((b"access-control-allow-origin", b"*"))
         else:
             if origin is not None and origin.decode("latin-1") in allow_list:
@@ -424,8 +451,9 @@ class _Edge:
         if scope["method"] == "OPTIONS":
             # Hono answers every OPTIONS as a preflight, before routing.
             headers = list(cors)
-            if allow_list is None or (
-                origin is not None and origin.decode("latin-1") in allow_list
+            if not _own_page(scope["path"]) and (
+                allow_list is None
+                or (origin is not None and origin.decode("latin-1") in allow_list)
             ):
                 headers.append((b"access-control-allow-methods", CORS_METHODS.encode()))
                 requested = _header(scope, b"access-control-request-headers")
@@ -448,6 +476,22 @@ class _Edge:
             await self.app(scope, receive, send_with_cors)
         finally:
             self._log(scope, status_holder[0], started)
+
+    def _refusal(self, scope: Scope) -> tuple[int, bytes] | None:
+        """(status, JSON body) when the Host header is missing, malformed or not ours."""
+        header = _header(scope, b"host")
+        host = None if header is None else host_of_header(header)
+        if host is None:
+            return 400, b'{"error":"bad request: a missing or malformed Host header"}'
+        server = scope.get("server")
+        local = str(server[0]) if server else None
+        if self.hosts.allows(host, local):
+            return None
+        body = {
+            "error": f"forbidden: {host} is not a name of this server",
+            "hint": f"to allow it, start worktime dev with --allowed-host {host}",
+        }
+        return 403, json.dumps(body, separators=(",", ":")).encode()
 
     def _log(self, scope: Scope, status: int, started: float) -> None:
         log = self.current.request_log
@@ -473,6 +517,14 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(
         lambda match: "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8")), text
     )
+
+
+# worktime's own pages, as opposed to the Worker-style API routes: never shared cross-origin.
+OWN_PAGES = ("/dashboard",)
+
+
+def _own_page(path: str) -> bool:
+    return any(path == page or path.startswith(page + "/") for page in OWN_PAGES)
 
 
 _HEALTH_HEADERS = (

@@ -111,7 +111,9 @@ def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
     def status(app: object, client: str) -> int:
         async def get() -> int:
             transport = httpx.ASGITransport(app=app, client=(client, 50000))  # type: ignore[arg-type]
-            async with httpx.AsyncClient(transport=transport, base_url="http://dev") as session:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://localhost"
+            ) as session:
                 return (await session.get("/dashboard")).status_code
 
         return asyncio.run(get())

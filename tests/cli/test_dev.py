@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.dev import (
     NULL_KEYRING,
@@ -453,6 +454,7 @@ export default {
 """
 
 
+@pytest.mark.wrangler
 def test_real_wrangler_sees_the_keyring_secret_and_nothing_leaks(project, tmp_path, wrangler):
     """The issue's check: `secret put` then `dev --worker`; the Worker has the value, ps does not."""
     from tests.cli.test_run import shared_keyring_env, worktime

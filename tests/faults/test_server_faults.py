@@ -124,7 +124,7 @@ def test_request_log_escapes_control_characters(healthy: Path, raw: str, logged:
         running_server(healthy) as running,
         socket.create_connection(("127.0.0.1", running.port), timeout=10) as sock,
     ):
-        sock.sendall(f"GET {raw} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {raw} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
         while sock.recv(65536):
             pass
         wait_until(lambda: running.requests)
@@ -172,7 +172,7 @@ def test_an_idle_keep_alive_connection_is_closed(healthy: Path):
         _serving(healthy, keep_alive_s=0.3) as port,
         socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
     ):
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         received = b""
         while b'{"status":"ok"}' not in received:
             received += sock.recv(65536)

@@ -66,6 +66,16 @@ def dev(
             "--ip", help="Address to listen on. 0.0.0.0 exposes the server to your whole network."
         ),
     ] = "localhost",
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="Also answer requests for this host name, e.g. a LAN or tunnel name "
+            "(repeatable). Requests naming any other host get 403.",
+            show_default=False,
+        ),
+    ] = None,
     env: EnvOption = None,
     var: Annotated[
         list[str] | None,
@@ -98,7 +108,11 @@ def dev(
     """Serve the local D1, KV and environment over HTTP until Ctrl+C.
 
     Answers /health and /health/ready, logs one line per request, and reloads the bindings
-    when wrangler.toml, .dev.vars or the migrations change.
+    when wrangler.toml, .dev.vars or the migrations change. Listens on localhost unless
+    --ip says otherwise, and answers only requests whose Host is one of its own names
+    (localhost, 127.0.0.1, ::1, the --ip given, on 0.0.0.0 this machine's name and
+    addresses, and each --allowed-host): a web page cannot reach it under its own name.
+    /dashboard is never shared with other origins, whatever CORS_ORIGINS allows.
 
     With --worker, runs the project's Worker (`main`) with the real `wrangler dev` instead
     (node_modules/.bin/wrangler, else $WORKTIME_WRANGLER), handing it exactly the environment
@@ -113,9 +127,16 @@ def dev(
         worktime dev --worker --port 8787
     """
     from worktime_cli import config as configmod
-    from worktime_cli import environment, server
+    from worktime_cli import environment, host_policy, server
     from worktime_cli.cli.context import open_context
+    from worktime_cli.errors import UsageError
 
+    extra_hosts = [host_policy.checked_allowed_host(name) for name in allowed_host or []]
+    if worker and extra_hosts:
+        raise UsageError(
+            "--allowed-host is for worktime's own dev server, not --worker",
+            hint="wrangler dev decides which hosts it answers itself",
+        )
     cli_vars = environment.parse_cli_vars(var or [])
     rank = _RANK[log_level.value]
     with open_context(config=config, persist_to=persist_to, env=env) as ctx:
@@ -147,7 +168,8 @@ def dev(
     def rebuild() -> server.Bindings:
         return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
 
-    app = server.create_app(bindings, request_log=_write_stderr if rank <= 1 else None)
+    hosts = host_policy.server_policy(ip, listener.host, listener.everywhere, extra_hosts)
+    app = server.create_app(bindings, request_log=_write_stderr if rank <= 1 else None, hosts=hosts)
     say("info", f"Ready on {listener.shown_url}")
     say("info", "watching wrangler.toml, .dev.vars and the migrations for changes; Ctrl+C to stop")
     server.serve(app, listener, rebuild=rebuild, on_event=say, debug=rank == 0)
