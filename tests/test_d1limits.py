@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from worktime_cli import d1limits
+from worktime_cli.schemadiff import connection_query
 from worktime_cli.sqlscript import split
-
-
-def _query(conn: sqlite3.Connection) -> d1limits.QueryFn:
-    def query(sql: str) -> list[dict[str, Any]]:
-        cursor = conn.execute(sql)
-        names = [c[0] for c in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
-
-    return query
 
 
 def test_size_against_the_paid_cap_by_default_and_the_free_one_when_told() -> None:
@@ -46,7 +37,7 @@ def test_largest_row_finds_the_row_over_two_megabytes(tmp_path: Path) -> None:
     )
     conn.execute("INSERT INTO big (id, b, t) VALUES (7, zeroblob(2000000), 'x')")
     conn.execute("INSERT INTO big (id, b, t) VALUES (8, zeroblob(10), 'y')")
-    rows = d1limits.largest_rows(_query(conn))
+    rows = d1limits.largest_rows(connection_query(conn))
     assert [(r.table, r.rowid, r.size, r.level) for r in rows] == [
         ("big", 7, 2_000_002, "error"),
         ("kv", None, 8, "ok"),

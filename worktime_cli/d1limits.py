@@ -25,13 +25,12 @@ connection's rows, or remote D1's `/query` rows), so local and remote share ever
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from worktime_cli.schemadiff import QueryFn
 from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, Statement, quote_identifier
-
-QueryFn = Callable[[str], list[dict[str, Any]]]
 
 PAID_DATABASE_CAP = 10_000_000_000  # 10 GB, Workers Paid
 FREE_DATABASE_CAP = 500_000_000  # 500 MB, Workers Free
