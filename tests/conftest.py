@@ -30,6 +30,17 @@ from worktime_cli import clock
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# Speed, not semantics. Test folders go on tmpfs where there is one: fsync (SQLite's, worktime's
+# atomic writes) is most of a CLI test's wall time on a disk, and no test here is about power
+# loss (crash tests kill processes, which tmpfs survives alike). Set PYTEST_DEBUG_TEMPROOT or
+# --basetemp to choose another place.
+if "PYTEST_DEBUG_TEMPROOT" not in os.environ and os.access("/dev/shm", os.W_OK | os.X_OK):
+    os.environ["PYTEST_DEBUG_TEMPROOT"] = "/dev/shm"
+# Bytecode caches on (for the rewritten test modules and every `python -m worktime_cli` child):
+# without them each process compiles what it imports again.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 # The markers that name an external component; each implies `slow` (out of the fast tier).
 COMPONENT_MARKERS = ("wrangler", "secret_service")
 
@@ -57,6 +68,8 @@ COMPONENTS = frozenset(
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        if "wrangler" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.wrangler)  # the fixture is the real wrangler
         if any(item.get_closest_marker(name) for name in COMPONENT_MARKERS):
             item.add_marker(pytest.mark.slow)
 
@@ -68,13 +81,27 @@ class UnmarkedComponent(RuntimeError):
 _current: list[pytest.Item] = []  # the test running in this process, if unmarked
 
 
-def _launched(argv: Any) -> str | None:
+def _fake(arg: str, env: Any) -> bool:
+    """A stand-in a test wrote into its own temporary folder (a fake `npm` on PATH), or none."""
+    import tempfile
+
+    path = env.get("PATH") if isinstance(env, dict) else None
+    found = shutil.which(arg, path=path or os.environ.get("PATH")) if os.sep not in arg else arg
+    if found is None or not os.path.exists(found):
+        return True  # nothing runs
+    real = os.path.realpath(found)
+    temporary = {tempfile.gettempdir(), os.environ.get("PYTEST_DEBUG_TEMPROOT") or "/tmp"}
+    return any(real.startswith(os.path.realpath(t) + os.sep) for t in temporary)
+
+
+def _launched(argv: Any, env: Any = None) -> str | None:
     """The component an argv starts (its program, or a script it runs), or None."""
     if isinstance(argv, str | bytes | os.PathLike):
         argv = [argv]
     for arg in list(argv or [])[:3]:  # the program, or `bash x.sh` / `npx --no -- wrangler`
-        name = os.path.basename(os.fsdecode(arg))
-        if name in COMPONENTS:
+        text = os.fsdecode(arg)
+        name = os.path.basename(text)
+        if name in COMPONENTS and not _fake(text, env):
             return name
     return None
 
@@ -83,7 +110,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     # subprocess.Popen: (executable, args, cwd, env); os.posix_spawn / os.exec: (path, argv, env)
     if not _current or event not in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
         return
-    found = _launched(args[1]) or _launched([args[0]] if args[0] else [])
+    env = args[3] if event == "subprocess.Popen" else args[2]
+    found = _launched(args[1], env) or _launched([args[0]] if args[0] else [], env)
     if found is None:
         return
     item = _current[-1]
