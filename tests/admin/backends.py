@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from tests.admin.support import SCHEMA, WRANGLER_TOML, admin_project, local_kv
 from tests.support.fake_cloudflare import Database, FakeCloudflare, KVEntry, fake_fixture
+from worktime_cli import clock
 from worktime_cli.admin.targets import SQLiteDatabase
 
 DB_ID = "6f1c0e0e-1111-4222-8333-444455556666"
@@ -35,7 +35,7 @@ class Backend:
 
     def put_token(self, key: str, ttl: int | None) -> None:
         if self.fake is not None:
-            expiration = None if ttl is None else int(time.time()) + ttl
+            expiration = None if ttl is None else int(clock.timestamp()) + ttl
             self.fake.namespaces[KV_ID]["entries"][key] = KVEntry(b"gho_secret_value", expiration)
         else:
             self._kv.put(key, b"gho_secret_value", expiration_ttl=ttl)

@@ -12,6 +12,7 @@ from tests.admin.backends import Backend, backend_fixture  # noqa: F401  (the fi
 from tests.admin.support import add_session, add_user, stats_rows
 from tests.admin.test_stats_property import expected
 from tests.conftest import Runner
+from worktime_cli import clock
 from worktime_cli.admin import demo
 
 
@@ -152,8 +153,8 @@ def test_tokens_audit_and_revoke(cli: Runner, backend: Backend) -> None:
 
 def test_close_stale_completed_rebuilds_days(cli: Runner, backend: Backend) -> None:
     alice = add_user(backend.db, "alice")
-    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
-    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    old = (clock.now() - dt.timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    recent = (clock.now() - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
     stale = add_session(backend.db, alice, start_time=old, status="active")
     add_session(backend.db, alice, start_time=recent, status="active")
     result = cli("sessions", "close-stale", "--older-than", "12h", "--as", "completed",

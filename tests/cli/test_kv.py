@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from worktime_cli import config
+from worktime_cli import clock, config
 from worktime_cli.kv import KVStore
 
 NS = "0f2ac74b498b48028cb68387c421e279"
@@ -216,7 +215,7 @@ def test_put_limits_are_one_line_errors_and_write_nothing(
 
 
 def test_put_with_ttl_shows_in_list_json(cli, bound: Path) -> None:
-    before = int(time.time())
+    before = int(clock.timestamp())
     assert (
         cli(
             "kv",
@@ -240,7 +239,7 @@ def test_put_with_ttl_shows_in_list_json(cli, bound: Path) -> None:
     assert listed[0] == {"name": "plain"}
     assert set(listed[1]) == {"name", "expiration", "metadata"}
     assert listed[1]["name"] == "t" and listed[1]["metadata"] == {"a": 1}
-    assert before + 3600 <= listed[1]["expiration"] <= int(time.time()) + 3600
+    assert before + 3600 <= listed[1]["expiration"] <= int(clock.timestamp()) + 3600
 
 
 def test_key_list_pagination_across_2500_keys(cli, bound: Path) -> None:
@@ -358,12 +357,11 @@ def test_bulk_delete(cli, bound: Path) -> None:
 
 def test_namespace_gc_json(cli, bound: Path) -> None:
     cli("kv", "key", "put", "k", "v", "--binding", "KV")
-    import time
 
     from worktime_cli.kv import new_blob_id
 
     # Older than the grace period: a fresh orphan may belong to a write still committing.
-    (store(bound).blobs_dir / new_blob_id(time.time() - 120)).write_bytes(b"orphan")
+    (store(bound).blobs_dir / new_blob_id(clock.timestamp() - 120)).write_bytes(b"orphan")
     result = cli("kv", "namespace", "gc", "--binding", "KV", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"removed": 1}

@@ -22,7 +22,7 @@ from tests.faults.machine import (
     assert_clean_failure,
     in_private_mounts,
 )
-from worktime_cli import config, fsutil
+from worktime_cli import clock, config, fsutil
 from worktime_cli.errors import LimitError, WorktimeError
 from worktime_cli.kv import (
     KVStore,
@@ -106,7 +106,7 @@ def test_gc_waits_for_a_write_in_flight_even_without_grace(kv_project: Path) -> 
     """The writers' lock: a file written but not yet committed is never an orphan."""
     with KVStore(state_root(kv_project), NS) as store:
         store.put("seed", b"1")
-        orphan = store.blobs_dir / new_blob_id(time.time() - 3600)
+        orphan = store.blobs_dir / new_blob_id(clock.timestamp() - 3600)
         orphan.write_bytes(b"left by a crash")
         with store._writing():  # another write is between its files and its commit
             assert store.gc(grace_seconds=0, wait=False) == 0
@@ -127,7 +127,7 @@ def test_manual_gc_keeps_the_grace_period_for_wrangler_dev_writes(kv_project: Pa
     with KVStore(state_root(kv_project), NS) as store:
         store.put("seed", b"1")
         young = store.blobs_dir / new_blob_id()  # wrangler dev wrote it; its row comes next
-        old = store.blobs_dir / new_blob_id(time.time() - fsutil.GRACE_SECONDS - 10)
+        old = store.blobs_dir / new_blob_id(clock.timestamp() - fsutil.GRACE_SECONDS - 10)
         young.write_bytes(b"in flight")
         old.write_bytes(b"orphan")
     assert LocalKV(config.load()).gc("KV").removed == 1

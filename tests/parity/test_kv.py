@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_cloudflare import FakeCloudflare, fake_fixture
+from worktime_cli import clock
 from worktime_cli.cli.context import open_context
 from worktime_cli.errors import WorktimeError
 from worktime_cli.kv import PutItem
@@ -67,7 +67,7 @@ def both(scenario: Callable[[KVNamespace], list[Any]]) -> list[Any]:
 
 
 def near(expiration: int | None, seconds: int) -> bool:
-    return expiration is not None and abs(expiration - (int(time.time()) + seconds)) <= 2
+    return expiration is not None and abs(expiration - (int(clock.timestamp()) + seconds)) <= 2
 
 
 # --- core: the KVNamespace protocol ----------------------------------------------------------
@@ -176,7 +176,7 @@ def test_bulk_put_last_duplicate_wins_and_bulk_delete() -> None:
 
 
 def test_limits_are_the_same_errors_before_any_write(fake: FakeCloudflare) -> None:
-    now = int(time.time())
+    now = int(clock.timestamp())
 
     def scenario(ns: KVNamespace) -> list[Any]:
         return [

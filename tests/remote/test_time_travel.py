@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, Recorded, fake_fixture
+from worktime_cli import clock
 from worktime_cli.errors import UsageError
 from worktime_cli.remote import time_travel
 from worktime_cli.remote.client import from_environment
@@ -169,7 +170,7 @@ def test_rollback_confirmation_names_the_command_back(fake, cli, remote_db: str)
 def test_restore_by_timestamp_resolves_the_bookmark_first(fake, cli, remote_db: str) -> None:
     mark = cli("d1", "time-travel", "info", "DB").stdout.strip()
     time.sleep(0.01)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    stamp = clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     assert cli("d1", "migrations", "apply", "DB", "--remote").exit_code == 0
     restored = cli("d1", "time-travel", "restore", "DB", "--timestamp", stamp, "--yes", "--json")
     assert restored.exit_code == 0, restored.output

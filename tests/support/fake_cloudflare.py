@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from worktime_cli import clock
+
 TOKEN = "test-token-5f3c9a1e-very-secret"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -314,9 +316,9 @@ class FakeCloudflare:
 
     def _bookmark(self, db: Database) -> str:
         history = self.time_travel.setdefault(db.uuid, [])
-        mark = f"{len(history) + 1:08x}-{int(time.time()):08x}-00000000-{uuid.uuid4().hex}"
+        mark = f"{len(history) + 1:08x}-{int(clock.timestamp()):08x}-00000000-{uuid.uuid4().hex}"
         content = db.path.read_bytes() if db.path.exists() else None
-        history.append((mark, time.time(), content))
+        history.append((mark, clock.timestamp(), content))
         return mark
 
     def _time_travel(
@@ -612,7 +614,9 @@ class FakeCloudflare:
     ) -> tuple[int, dict[str, str], bytes]:
         expiration = req.query.get("expiration", [None])[0]
         ttl = req.query.get("expiration_ttl", [None])[0]
-        when = int(expiration) if expiration else (int(time.time()) + int(ttl) if ttl else None)
+        when = (
+            int(expiration) if expiration else (int(clock.timestamp()) + int(ttl) if ttl else None)
+        )
         content_type = req.headers.get("content-type", "")
         metadata = None
         value = req.body
