@@ -54,6 +54,7 @@ from worktime_cli.migrations.plan import RunPlan, Step
 # The local target of a reset is the one a rehearsal needs too: a scratch file, and no
 # snapshot of its own. (Private there; it should become public, see the report of issue 24.)
 from worktime_cli.migrations.reset import _ScratchMigrations
+from worktime_cli.sanitize import open_read_only
 from worktime_cli.schemadiff import connection_query, normalise_sql
 from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, STATEMENT_LIMIT_HINT, quote_identifier
 
@@ -215,17 +216,17 @@ def rehearse(
 
 def _copy(source: Path, target: Path) -> None:
     """`source` (read-only, never changed) into the new file `target`, with the backup API."""
-    uri = "file:" + source.resolve().as_posix().replace("?", "%3F").replace("#", "%23") + "?mode=ro"
+    src = open_read_only(source)
     try:
-        src = sqlite3.connect(uri, uri=True)
         out = sqlite3.connect(target)
         try:
             src.backup(out)
         finally:
             out.close()
-            src.close()
     except sqlite3.Error as exc:
         raise SQLError(f"cannot copy {source} for the rehearsal: {exc}") from None
+    finally:
+        src.close()
 
 
 def _checks(

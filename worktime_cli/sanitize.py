@@ -433,14 +433,18 @@ def sanitize_dump(
         conn.close()
 
 
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file at `path` (`mode=ro`)."""
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise SQLError(f"cannot open {path}: {exc}") from None
+
+
 def sanitize_database(source: Path, target: Path, rules: Rules = DEFAULT_RULES) -> SanitizeResult:
     """Copy the SQLite file `source` (opened read-only, never changed) into memory, mask it,
     write it to `target`."""
-    uri = "file:" + source.resolve().as_posix().replace("?", "%3F").replace("#", "%23") + "?mode=ro"
-    try:
-        src = sqlite3.connect(uri, uri=True)
-    except sqlite3.Error as exc:
-        raise SQLError(f"cannot open {source}: {exc}") from None
+    src = open_read_only(source)
     conn = memory_database()
     try:
         src.backup(conn)
