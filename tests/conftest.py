@@ -307,9 +307,16 @@ def wrangler() -> str:
     if shutil.which("npm") is None:
         problem = "npm not installed"
     else:
-        out = subprocess.run(
-            ["bash", str(WRANGLER_SCRIPT)], capture_output=True, text=True, check=False
-        )
+        import fcntl
+
+        # One install at a time: each xdist worker asks, and npm installs into one folder.
+        peers = Path(os.environ.get("WORKTIME_PEERS_DIR") or Path.home() / ".cache/worktime-peers")
+        peers.mkdir(parents=True, exist_ok=True)
+        with open(peers / ".install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            out = subprocess.run(
+                ["bash", str(WRANGLER_SCRIPT)], capture_output=True, text=True, check=False
+            )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip()
         problem = f"scripts/wrangler.sh failed: {out.stderr.strip()[-500:]}"

@@ -22,7 +22,8 @@ from tests.conftest import IN_CI, require_tool
 from tests.support.dev import free_port
 from worktime_cli import toolchain
 
-pytestmark = [pytest.mark.wrangler, pytest.mark.slow]
+# One worker runs them all (--dist loadgroup): the session's `npm install` is done once.
+pytestmark = [pytest.mark.wrangler, pytest.mark.slow, pytest.mark.xdist_group("scaffold-npm")]
 
 NPM_TIMEOUT = 600  # a cold cache downloads wrangler, workerd and esbuild
 DEV_READY_TIMEOUT = 90

@@ -62,10 +62,45 @@ def d1_file(root: Path) -> Path:
     return state.d1_path(root / ".wrangler" / "state", DB_ID)
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, for a child process to bind.
+
+    Not from the kernel's ephemeral range (`bind(0)` hands those to every other socket on the
+    machine, so one could take it between this check and the child's bind): each xdist worker
+    probes its own slice below that range, from a random start, and never hands a port out
+    twice.
+    """
+    import random
+
+    low, _ = _ephemeral_range()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    slot = int(worker) if worker.isdigit() else 0
+    first = 10000 + (slot % 16) * 1000
+    span = max(1, min(1000, low - first))
+    start = random.SystemRandom().randrange(span)  # not the seeded global: pytest-randomly
+    for step in range(span):
+        port = first + (start + step) % span
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {first}..{first + span - 1}")
 
 
 def wait_until(check, timeout: float = 10.0, interval: float = 0.05) -> None:
