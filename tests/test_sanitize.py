@@ -155,3 +155,27 @@ def test_triggers_do_not_fire_while_masking_and_survive(tmp_path: Path) -> None:
     ]
     conn.close()
     assert b"example.com" not in _files_bytes(tmp_path / "t.sqlite")
+
+
+def test_a_dump_in_one_transaction_loads_across_batches(tmp_path: Path) -> None:
+    source = sqlite3.connect(":memory:")
+    source.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, note TEXT)")
+    source.executemany(
+        "INSERT INTO users (email, note) VALUES (?, ?)",
+        ((f"u{i}@example.com", "a;\nb" * 10) for i in range(20_000)),
+    )
+    source.commit()
+    lines = [line + "\n" for line in source.iterdump()]  # BEGIN TRANSACTION; … COMMIT;
+    source.close()
+    assert lines[0] == "BEGIN TRANSACTION;\n" and lines[-1] == "COMMIT;\n"
+    assert sum(map(len, lines)) > 1 << 20  # more than one batch
+    lines[-1] = "COMMIT;"  # the last line without its line end
+    target = tmp_path / "t.sqlite"
+    sanitize.sanitize_dump(lines, target)
+    conn = sqlite3.connect(target)
+    assert conn.execute("SELECT count(*), min(note) FROM users").fetchone() == (
+        20_000,
+        "a;\nb" * 10,
+    )
+    conn.close()
+    assert b"@example.com" not in _files_bytes(target)

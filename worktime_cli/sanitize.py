@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import sqlite3
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -288,35 +289,60 @@ def memory_database() -> sqlite3.Connection:
     return conn
 
 
-def dump_statements(chunks: Iterable[str]) -> Iterable[str]:
+_BATCH_BYTES = 1 << 20
+# The dump's own transaction statements (`sqlite3 .dump` writes BEGIN TRANSACTION … COMMIT):
+# dropped, because a batch run by `executescript` commits what is open before it runs.
+_TRANSACTION = re.compile(
+    r"\s*(?:BEGIN(?:\s+(?:DEFERRED|IMMEDIATE|EXCLUSIVE))?(?:\s+TRANSACTION)?"
+    r"|(?:COMMIT|END)(?:\s+TRANSACTION)?)\s*;\s*$",
+    re.I,
+)
+
+
+def dump_statements(chunks: Iterable[str]) -> Iterator[str]:
     """Batches of complete statements from a SQL dump arriving as text chunks.
 
     Unlike the script splitter this has no 100,000-byte cap: a dump of a D1 database may hold
-    one INSERT per row of up to 2 MB. Statements end at a line's end (dumps write one per
-    line) and are cut where `sqlite3.complete_statement` agrees, so a `;` inside a string
-    never ends one. Batches of about 1 MiB keep `executescript` calls few.
+    one INSERT per row of up to 2 MB. A statement ends at a line's end (dumps write one per
+    line) where `sqlite3.complete_statement` agrees, so a `;` inside a string or a trigger
+    body never ends one. A top-level BEGIN/COMMIT line is dropped (`_TRANSACTION`); a
+    ROLLBACK is kept, so a dump that gave up fails to load. Batches of about 1 MiB keep
+    `executescript` calls few.
     """
-    pending: list[str] = []
+    current: list[str] = []  # lines of the statement in progress
+    batch: list[str] = []
     size = 0
+    for line in _lines(chunks):
+        if not current and _TRANSACTION.match(line):
+            continue
+        current.append(line)
+        if not line.rstrip().endswith(";"):
+            continue
+        statement = "".join(current) if len(current) > 1 else line
+        if not sqlite3.complete_statement(statement):
+            current = [statement]
+            continue
+        current = []
+        batch.append(statement)
+        size += len(statement)
+        if size >= _BATCH_BYTES:
+            yield "".join(batch)
+            batch, size = [], 0
+    rest = "".join(batch + current)
+    if rest.strip():
+        yield rest
+
+
+def _lines(chunks: Iterable[str]) -> Iterator[str]:
+    """The lines of text arriving in chunks, each with its line end; the last one may lack it."""
     tail = ""
     for chunk in chunks:
         text = tail + chunk
         cut = text.rfind("\n") + 1
         tail = text[cut:]
-        for line in text[:cut].splitlines(keepends=True):
-            pending.append(line)
-            size += len(line)
-            if size >= 1 << 20 and line.rstrip().endswith(";"):
-                joined = "".join(pending)
-                if sqlite3.complete_statement(joined):
-                    yield joined
-                    pending, size = [], 0
-                else:
-                    pending, size = [joined], len(joined)
-    pending.append(tail)
-    rest = "".join(pending)
-    if rest.strip():
-        yield rest
+        yield from text[:cut].splitlines(keepends=True)
+    if tail:
+        yield tail
 
 
 def load_dump(conn: sqlite3.Connection, chunks: Iterable[str]) -> None:
