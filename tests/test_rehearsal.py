@@ -145,3 +145,21 @@ def test_nothing_pending_is_clean_and_drift_refuses_as_apply_does(proj: Project)
     seed.write_text(seed.read_text() + "\n-- edited\n")
     with pytest.raises(DriftError):
         rehearsal.rehearse(proj.cfg, proj.db, proj.path)
+
+
+def test_a_statement_over_d1s_size_limit_is_a_finding_and_nothing_runs(proj: Project) -> None:
+    values = ", ".join(["('" + "x" * 60 + "')"] * 2000)
+    proj.write(
+        "0002_big.sql", f"CREATE TABLE big (v TEXT);\nINSERT INTO big (v) VALUES {values};\n"
+    )
+    result = rehearsal.rehearse(proj.cfg, proj.db, proj.path)
+    assert result.migrations == ()
+    [finding] = result.all_findings
+    assert finding.kind == "d1-limit" and "100,000 bytes" in finding.message
+
+
+def test_rows_a_migration_deletes_itself_are_a_warning_not_a_cascade(proj: Project) -> None:
+    proj.write("0002_prune.sql", "DELETE FROM time_sessions WHERE pr_number = 0;\n")
+    result = rehearsal.rehearse(proj.cfg, proj.db, proj.path)
+    assert result.clean
+    assert any("time_sessions lost 3 of its 6 rows" in w for w in result.to_json()["warnings"])

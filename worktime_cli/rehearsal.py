@@ -184,14 +184,23 @@ def rehearse(
         else:
             scratch = source
         target = _ScratchMigrations(cfg, None, db, scratch)
-        the_plan = engine.plan_apply_for(
-            target,
-            to=to,
-            allow_drift=allow_drift,
-            allow_out_of_order=allow_out_of_order,
-            lint=False,
-            verify=False,
-        )
+        try:
+            the_plan = engine.plan_apply_for(
+                target,
+                to=to,
+                allow_drift=allow_drift,
+                allow_out_of_order=allow_out_of_order,
+                lint=False,
+                verify=False,
+            )
+        except SQLError as exc:
+            if exc.hint != STATEMENT_LIMIT_HINT:
+                raise
+            # A file holding a statement over D1's 100,000 bytes cannot even be read into
+            # a plan: that is the rehearsal's finding, and nothing runs.
+            elapsed = (time.perf_counter() - started) * 1000
+            limit = Finding(LIMIT, None, f"{exc.message} ({exc.hint})")
+            return Rehearsal(db.database_name, source, (), (limit,), (), duration_ms=elapsed)
         findings, warnings = _checks(target, the_plan, allow, allow_broken_down)
         migrations = _run(target, the_plan, scratch, on_event)
         size, largest, end = _limits(scratch, size_cap, check_rows)
@@ -309,10 +318,15 @@ def _run(
                 after, findings = _probe(scratch, step, ledger)
                 kind = LIMIT if exc.hint in _LIMIT_HINTS else FAILED
                 findings.insert(0, Finding(kind, step.name, exc.message))
-                findings += _losses(step, before, after)
+                lost, short = _losses(step, before, after)
                 results.append(
                     RehearsedMigration(
-                        step.name, FAILED, ms, _rows(before, after), tuple(findings), warnings
+                        step.name,
+                        FAILED,
+                        ms,
+                        _rows(before, after),
+                        (*findings, *lost),
+                        (*warnings, *short),
                     )
                 )
                 if on_event:
@@ -320,14 +334,10 @@ def _run(
                 continue
             ms = (time.perf_counter() - began) * 1000
             after = _counts(scratch, ledger)
+            lost, short = _losses(step, before, after)
             results.append(
                 RehearsedMigration(
-                    step.name,
-                    APPLIED,
-                    ms,
-                    _rows(before, after),
-                    tuple(_losses(step, before, after)),
-                    warnings,
+                    step.name, APPLIED, ms, _rows(before, after), tuple(lost), (*warnings, *short)
                 )
             )
             if on_event:
@@ -385,19 +395,27 @@ _DIRECT = re.compile(
 )
 
 
-def _losses(step: Step, before: Mapping[str, int], after: Mapping[str, int]) -> list[Finding]:
-    """Tables that lost rows the migration did not remove itself (see the module docstring)."""
+def _losses(
+    step: Step, before: Mapping[str, int], after: Mapping[str, int]
+) -> tuple[list[Finding], list[str]]:
+    """Tables that lost rows: a finding when the migration did not remove them itself (see
+    the module docstring); a warning when it rewrote the table and the copy came out short."""
     direct = set()
     for statement in step.statements:
         match = _DIRECT.match(normalise_sql(statement.sql) or "")
         if match is not None:
             direct.add(match.group(1))
-    found = []
+    found: list[Finding] = []
+    warnings: list[str] = []
     for name, rows in before.items():
         left = after.get(name)
         if left is None or left >= rows:
             continue
         if normalise_sql(quote_identifier(name)) in direct:
+            warnings.append(
+                f"{step.name}: {name} lost {rows - left:,} of its {rows:,} rows (the migration "
+                "deletes from, replaces or rebuilds it: check that is meant)"
+            )
             continue
         found.append(
             Finding(
@@ -408,7 +426,7 @@ def _losses(step: Step, before: Mapping[str, int], after: Mapping[str, int]) -> 
                 "fires on D1, where foreign keys cannot be turned off) or a trigger",
             )
         )
-    return found
+    return found, warnings
 
 
 def _limits(
