@@ -6,7 +6,9 @@ C. This module reaches it through ctypes, on the *same* library instance the sql
 already loaded (found in /proc/self/maps): two copies of SQLite in one process would not see
 each other's POSIX locks. Where that cannot be established (not Linux, SQLite linked
 statically into Python, a version mismatch), `open_native` returns None and callers use the
-portable path.
+portable path. On macOS and Windows there is no /proc/self/maps, so the portable path is
+the only one there; `WORKTIME_NATIVE_SQLITE=0` forces it anywhere (tests, benchmarks, and a
+way out should this path ever misbehave).
 
 The connection gets D1's pragmas and limits like `d1.connect`; D1's statement rules are
 enforced by the same guard, installed only for chunks that could break them (see `d1`).
@@ -15,6 +17,7 @@ enforced by the same guard, installed only for chunks that could break them (see
 from __future__ import annotations
 
 import ctypes
+import os
 import sqlite3
 from collections.abc import Callable
 from functools import cache
@@ -24,6 +27,12 @@ from typing import Any
 _SQLITE_OK = 0
 _OPEN_READWRITE = 0x00000002
 _OPEN_FULLMUTEX = 0x00010000
+
+# Where Linux lists the libraries this process has mapped. Missing elsewhere (macOS,
+# Windows), which turns this path off; tests point it at a missing file to act as macOS.
+MAPS = Path("/proc/self/maps")
+# The switch, read only by `enabled`: "0", "off", "false" or "no" forces the portable path.
+SWITCH = "WORKTIME_NATIVE_SQLITE"
 
 _AUTHORIZER = ctypes.CFUNCTYPE(
     ctypes.c_int,
@@ -47,18 +56,27 @@ class NativeError(Exception):
     """A chunk failed or returned rows: the caller redoes the work on the portable path."""
 
 
+def enabled() -> bool:
+    """False when $WORKTIME_NATIVE_SQLITE turns this path off (read on every call)."""
+    return os.environ.get(SWITCH, "").strip().lower() not in ("0", "off", "false", "no")
+
+
 @cache
 def _library() -> Any | None:
     import _sqlite3  # noqa: F401  # make sure Python's own copy is loaded first
 
     try:
-        with open("/proc/self/maps", encoding="utf-8") as maps:
+        with open(MAPS, encoding="utf-8") as maps:
             paths = {line.split()[-1] for line in maps if "libsqlite3" in line and "/" in line}
     except OSError:
-        return None
+        return None  # no /proc (macOS, Windows): the portable path, silently
     if len(paths) != 1:
         return None  # statically linked, or two copies already: do not add to the confusion
-    lib = ctypes.CDLL(paths.pop())
+    try:
+        # The file may be gone since it was mapped (an upgrade: the entry ends "(deleted)").
+        lib = ctypes.CDLL(paths.pop())
+    except OSError:
+        return None
     lib.sqlite3_libversion.restype = ctypes.c_char_p
     if lib.sqlite3_libversion().decode() != sqlite3.sqlite_version:
         return None
@@ -171,7 +189,10 @@ class NativeConnection:
 def open_native(
     path: Path, *, busy_timeout_ms: int, limits: dict[int, int]
 ) -> NativeConnection | None:
-    """A native connection to an existing database file, or None where this path is unsafe."""
+    """A native connection to an existing database file, or None where this path is unsafe
+    or switched off ($WORKTIME_NATIVE_SQLITE=0)."""
+    if not enabled():
+        return None
     lib = _library()
     if lib is None:
         return None
