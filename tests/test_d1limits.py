@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 from worktime_cli import d1limits
-from worktime_cli.schemadiff import connection_query
+from worktime_cli.remote import d1 as remote_d1
+from worktime_cli.remote.client import Client
+from worktime_cli.schemadiff import QueryFn, connection_query
 from worktime_cli.sqlscript import split
 
 
@@ -26,24 +32,45 @@ def test_size_against_the_paid_cap_by_default_and_the_free_one_when_told() -> No
     }
 
 
-def test_largest_row_finds_the_row_over_two_megabytes(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "x.sqlite")
-    conn.executescript(
-        "CREATE TABLE small (id INTEGER PRIMARY KEY, v TEXT);"
-        "CREATE TABLE big (id INTEGER PRIMARY KEY, b BLOB, t TEXT);"
-        "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;"
-        "INSERT INTO small (v) VALUES ('a'), ('bb');"
-        "INSERT INTO kv VALUES ('key', 'value');"
-    )
-    conn.execute("INSERT INTO big (id, b, t) VALUES (7, zeroblob(2000000), 'x')")
-    conn.execute("INSERT INTO big (id, b, t) VALUES (8, zeroblob(10), 'y')")
-    rows = d1limits.largest_rows(connection_query(conn))
+ROWS_SQL = (
+    "CREATE TABLE small (id INTEGER PRIMARY KEY, v TEXT);",
+    "CREATE TABLE big (id INTEGER PRIMARY KEY, b BLOB, t TEXT);",
+    "CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT) WITHOUT ROWID;",
+    "INSERT INTO small (v) VALUES ('a'), ('bb');",
+    "INSERT INTO kv VALUES ('key', 'value');",
+    "INSERT INTO big (id, b, t) VALUES (7, zeroblob(2000000), 'x');",
+    "INSERT INTO big (id, b, t) VALUES (8, zeroblob(10), 'y');",
+)
+
+
+@pytest.fixture(params=["local", "remote"])
+def rows_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[QueryFn]:
+    """The same database, read locally or through the fake D1's /query: one query function."""
+    if request.param == "local":
+        conn = sqlite3.connect(tmp_path / "x.sqlite")
+        for sql in ROWS_SQL:
+            conn.execute(sql)
+        yield connection_query(conn)
+        conn.close()
+        return
+    fake: FakeCloudflare = request.getfixturevalue("fake")
+    uuid = fake.add_database("limits").uuid
+    with Client(TOKEN, base_url=fake.url, account_id=ACCOUNT, sleep=lambda _s: None) as client:
+        for sql in ROWS_SQL:
+            remote_d1.query(client, uuid, sql)
+        yield lambda sql: remote_d1.query(client, uuid, sql)[0].results
+
+
+fake = pytest.fixture(name="fake")(fake_fixture)
+
+
+def test_largest_row_finds_the_row_over_two_megabytes(rows_db: QueryFn) -> None:
+    rows = d1limits.largest_rows(rows_db)
     assert [(r.table, r.rowid, r.size, r.level) for r in rows] == [
         ("big", 7, 2_000_002, "error"),
         ("kv", None, 8, "ok"),
         ("small", 2, 3, "ok"),
     ]
-    conn.close()
 
 
 def test_rewrite_of_a_big_table_warns_with_batching_advice() -> None:
