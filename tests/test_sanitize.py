@@ -179,3 +179,26 @@ def test_a_dump_in_one_transaction_loads_across_batches(tmp_path: Path) -> None:
     )
     conn.close()
     assert b"@example.com" not in _files_bytes(target)
+
+
+def test_no_replaced_value_survives_in_page_slack_or_free_pages(tmp_path: Path) -> None:
+    # Indexed, long values: an UPDATE rewrites index pages and leaves the old keys in the
+    # slack of the pages and on freed ones; a page-by-page copy would carry them along.
+    lines = [
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, github_username TEXT, email TEXT UNIQUE,"
+        " avatar_url TEXT);\n",
+        "CREATE INDEX users_name ON users(github_username);\n",
+    ]
+    lines += [
+        f"INSERT INTO users VALUES({i}, 'octocat{i}', 'person{i}@secret.example', "
+        f"'https://avatars/{i}/{'x' * 300}');\n"
+        for i in range(5000)
+    ]
+    target = tmp_path / "masked.sqlite"
+    sanitize.sanitize_dump(lines, target)
+    raw = _files_bytes(target)
+    assert (raw.count(b"octocat"), raw.count(b"secret.example"), raw.count(b"avatars/")) == (
+        0,
+        0,
+        0,
+    )

@@ -37,12 +37,13 @@ compared, so set a salt when the masked copy leaves your machine.
 Nothing unmasked touches the disk: the source (a SQL dump read as a stream of text, or a
 SQLite file opened read-only) is loaded into an in-memory SQLite database with
 `temp_store = MEMORY` (so sorts and statement journals do not spill to temp files either),
-masked there with UPDATEs calling registered SQL functions, and only then written to the
-target file with SQLite's backup API. The unmasked copy exists only in this process's
-memory. Triggers of a masked table are dropped for the UPDATE and re-created after (an
-`updated_at` trigger must not change the copy); foreign keys stay off while loading and
-masking, as for any dump import, so a masked key is not cascaded: mask both ends of a join
-with the same rule, and they still match.
+masked there with UPDATEs calling registered SQL functions (`secure_delete` on, so the
+replaced values are zeroed in memory too), and only then written to the target file with
+`VACUUM INTO`, which copies rows, never pages, so no slack of a page can carry an old
+value. The unmasked copy exists only in this process's memory. Triggers of a masked table
+are dropped for the UPDATE and re-created after (an `updated_at` trigger must not change the
+copy); foreign keys stay off while loading and masking, as for any dump import, so a masked
+key is not cascaded: mask both ends of a join with the same rule, and they still match.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from typing import Any
 
 from worktime_cli import fsutil
 from worktime_cli.errors import ConfigError, SQLError
+from worktime_cli.sqlite_errors import storage_error
 from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
 
 NULL = "null"
@@ -286,6 +288,10 @@ def memory_database() -> sqlite3.Connection:
     """An in-memory database whose temporary files stay in memory too (see the docstring)."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA temp_store = MEMORY")
+    # An UPDATE leaves the old value in freed pages and in the slack of the pages it
+    # rewrites (an index's above all); secure_delete zeroes them, and `write` copies rows,
+    # not pages, besides.
+    conn.execute("PRAGMA secure_delete = ON")
     return conn
 
 
@@ -428,16 +434,18 @@ def _triggers_off(conn: sqlite3.Connection, table: str) -> Iterator[None]:
 
 
 def write(conn: sqlite3.Connection, target: Path) -> None:
-    """Write the (masked) in-memory database to a new file `target` with the backup API."""
+    """Write the (masked) in-memory database to a new file `target`.
+
+    `VACUUM INTO` rebuilds every table and index from its rows into the new file: no free
+    page and no leftover bytes of a page are copied, so nothing an UPDATE replaced can
+    survive into the file (a page-by-page backup would carry the slack along).
+    """
     with fsutil.translated(target, "write"):
         target.unlink(missing_ok=True)
-    out = sqlite3.connect(target)
     try:
-        conn.backup(out)
+        conn.execute("VACUUM INTO ?", (str(target),))
     except sqlite3.Error as exc:
-        raise SQLError(f"cannot write {target}: {exc}") from None
-    finally:
-        out.close()
+        raise storage_error(exc, target) or SQLError(f"cannot write {target}: {exc}") from None
 
 
 def sanitize_dump(
