@@ -261,8 +261,23 @@ def transcript(cli: Any, remote: bool, *commands: list[str]) -> list[tuple[int, 
     seen = []
     for command in commands:
         result = cli(*command, flag)
-        seen.append((result.exit_code, result.stdout, result.stderr.replace(" on Cloudflare", "")))
+        stderr, stdout = result.stderr.replace(" on Cloudflare", ""), result.stdout
+        if remote:
+            # A remote write's one difference: its target, named first (line and JSON key).
+            stderr, stdout = _without_target(stderr, stdout)
+        seen.append((result.exit_code, stdout, stderr))
     return seen
+
+
+def _without_target(stderr: str, stdout: str) -> tuple[str, str]:
+    lines = stderr.splitlines(keepends=True)
+    if lines and lines[0].startswith("target: KV namespace KV (id "):
+        stderr = "".join(lines[1:])
+    if stdout.startswith("{") and '"target"' in stdout:
+        data = json.loads(stdout)
+        assert data.pop("target")["kind"] == "kv_namespace"
+        stdout = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return stderr, stdout
 
 
 def cli_both(cli: Any, *commands: list[str]) -> list[tuple[int, str, str]]:

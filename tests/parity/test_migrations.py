@@ -67,7 +67,9 @@ def _comparable(data: Any) -> Any:
         return {
             k: _comparable(v)
             for k, v in data.items()
-            if k not in {"duration_ms", "snapshot", "path", "exists", "database_id", "remote"}
+            # "target": a remote write's target (name, id, env, account), remote only.
+            if k
+            not in {"duration_ms", "snapshot", "path", "exists", "database_id", "remote", "target"}
             and k != "applied_at"
         }
     if isinstance(data, list):
