@@ -333,6 +333,24 @@ def test_time_travel_restore_states_the_target_and_undo_names_the_env(
     assert fake.calls("POST", f"/d1/database/{prod}/time_travel/restore")
 
 
+def test_remote_import_goes_to_the_envs_database(
+    cli, fake: FakeCloudflare, remote_envs, project: Path
+) -> None:
+    top, prod = remote_envs
+    cli("d1", "execute", "DB", "--remote", "-e", "production", "--command", "CREATE TABLE u (a)")
+    (project / "rows.csv").write_text("a\n1\n2\n")
+    before = len(fake.calls("POST", "/query$"))
+    result = cli("d1", "import", "DB", "u", "rows.csv", "--remote", "--env", "production")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(_line("D1 database", "worktime-db-prod", prod, "production"))
+    sent = fake.calls("POST", "/query$")[before:]
+    assert sent and all(f"/d1/database/{prod}/query" in r.path for r in sent)
+    assert not fake.calls("POST", f"/d1/database/{top}/")
+    dry = cli("d1", "import", "DB", "u", "rows.csv", "--remote", "-e", "production", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "target:" not in dry.stderr  # nothing is written
+
+
 # --- d1 export --output - ---------------------------------------------------------------------
 
 
