@@ -200,6 +200,34 @@ def test_restore_hint_names_the_env(cli, two_envs: Path) -> None:
     assert "(undo with `worktime d1 restore worktime-db-prod --env production`)" in result.stderr
 
 
+@pytest.mark.wrangler
+@pytest.mark.slow
+def test_wrangler_opens_the_file_worktime_wrote_for_the_env(
+    cli, wrangler: str, two_envs: Path
+) -> None:
+    """`wrangler d1 execute --local --env production` reads what `worktime … --env production`
+    wrote, and the top level's database (wrangler's and ours) does not have it."""
+    import os
+    import subprocess
+
+    made = cli("d1", "execute", "DB", "-e", "production", "--command", "CREATE TABLE prod_only (a)")
+    assert made.exit_code == 0, made.output
+    cli("d1", "execute", "DB", "--command", "CREATE TABLE top_only (a)")
+
+    def tables(*env: str) -> list[str]:
+        out = subprocess.run(
+            [wrangler, "d1", "execute", "DB", "--local", *env, "--json", "--command",
+             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%_only'"],
+            cwd=two_envs, capture_output=True, text=True, timeout=180, check=False,
+            env={**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true"},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        return [row["name"] for row in json.loads(out.stdout)[0]["results"]]
+
+    assert tables("--env", "production") == ["prod_only"]
+    assert tables() == ["top_only"]
+
+
 # --- remote: the env's ids in every request, and the target said first ------------------------
 
 
