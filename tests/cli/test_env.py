@@ -328,6 +328,17 @@ def test_remote_kv_writes_go_to_the_envs_namespace(cli, fake: FakeCloudflare, pr
     assert paths and all(f"/namespaces/{PROD_KV}/" in p for p in paths)
 
 
+def test_a_refused_kv_write_names_no_target(cli, fake: FakeCloudflare, project) -> None:
+    """Input checked first: a bad --ttl is the whole story, nothing is aimed or sent."""
+    _write_config(project, "unused")
+    fake.namespaces[PROD_KV] = {"title": "worktime-prod-KV", "entries": {}}
+    args = ("kv", "key", "put", "k", "v", "--binding", "KV", "--ttl", "59")
+    result = cli(*args, "--remote", "--env", "production")
+    assert result.exit_code == 1
+    assert result.stderr == "error: TTL of 59 seconds is below the minimum of 60 seconds\n"
+    assert not fake.calls("PUT", "/values/")
+
+
 def test_remote_kv_namespace_create_under_env_edits_its_section(
     cli, fake: FakeCloudflare, project
 ) -> None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -119,16 +119,14 @@ def _namespace(
     persist_to: Path | None,
     remote: bool,
     local: bool,
-    writes: bool = False,
-) -> Iterator[tuple[KVNamespace, RemoteWrite | None]]:
-    """The one namespace a key or bulk command acts on, closed when the command ends; with
-    `writes`, its remote target said first (`Context.aim`)."""
+) -> Iterator[tuple[KVNamespace, Callable[[], RemoteWrite | None]]]:
+    """The one namespace a key or bulk command acts on, closed when the command ends, and
+    `aim()`: a write calls it once its input is checked, just before writing (or asking)."""
     with _context(config=config, env=env, persist_to=persist_to, remote=remote, local=local) as ctx:
         name, by_id = _named(binding, namespace_id)
         namespace = ctx.kv().namespace(name, by_id=by_id)
         try:
-            target = ctx.aim("kv_namespace", name, lambda: namespace.id) if writes else None
-            yield namespace, target
+            yield namespace, lambda: ctx.aim("kv_namespace", name, lambda: namespace.id)
         finally:
             namespace.close()
 
@@ -344,8 +342,7 @@ def key_put(
         persist_to=persist_to,
         remote=remote,
         local=local,
-        writes=True,
-    ) as (namespace, target):
+    ) as (namespace, aim):
         meta: Any = None
         if metadata is not None:
             try:
@@ -367,6 +364,7 @@ def key_put(
         else:
             assert value is not None
             data = value.encode("utf-8", "surrogateescape")
+        target = aim()
         written = namespace.put(key, data, expiration=expiration, expiration_ttl=ttl, metadata=meta)
         where = namespace.where
     render(
@@ -422,7 +420,7 @@ def key_get(
         persist_to=persist_to,
         remote=remote,
         local=local,
-    ) as (namespace, _):
+    ) as (namespace, _aim):
         entry = namespace.get(key)
     if entry is None:
         raise NotFoundError(f"key not found: {key!r}")
@@ -490,7 +488,7 @@ def key_list(
         persist_to=persist_to,
         remote=remote,
         local=local,
-    ) as (namespace, _):
+    ) as (namespace, _aim):
         if limit is None:
             page = all_keys(namespace, prefix, cursor=cursor)
         else:
@@ -553,8 +551,8 @@ def key_delete(
         persist_to=persist_to,
         remote=remote,
         local=local,
-        writes=True,
-    ) as (namespace, target):
+    ) as (namespace, aim):
+        target = aim()
         deleted = namespace.delete(key)
         where = namespace.where
     render(
@@ -609,11 +607,11 @@ def bulk_put(
         persist_to=persist_to,
         remote=remote,
         local=local,
-        writes=True,
-    ) as (namespace, target):
+    ) as (namespace, aim):
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
             output.warn(warning)
+        target = aim()
         with output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
             result = namespace.bulk_put(parsed.items, progress=advance)
         where = namespace.where
@@ -653,10 +651,10 @@ def bulk_delete(
         persist_to=persist_to,
         remote=remote,
         local=local,
-        writes=True,
-    ) as (namespace, target):
+    ) as (namespace, aim):
         keys = kv.parse_bulk_delete(file)
         where = namespace.where
+        target = aim()
         output.confirm(
             f"Delete {len(keys)} key(s) listed in {file}{where}?",
             yes=yes,
