@@ -206,6 +206,7 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
     """A private in-memory keyring, unless the test asks for the real Secret Service."""
     if request.node.get_closest_marker("secret_service"):
         yield None
+        _forget_remembered_values()
         return
     import keyring
 
@@ -216,6 +217,15 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
         yield backend
     finally:
         keyring.set_keyring(previous)
+        _forget_remembered_values()
+
+
+def _forget_remembered_values() -> None:
+    # Values read or stored are scrubbed from every later message of the process: a "1" one
+    # test stored would mask the "1" in the next test's expected message (random order).
+    from worktime_cli import scrub
+
+    scrub.forget_all()
 
 
 @dataclass
