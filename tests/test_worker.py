@@ -292,7 +292,8 @@ def test_run_reports_signal_deaths_as_128_plus_n(project):
 def test_run_unknown_command_is_a_clean_error(project):
     with pytest.raises(WorktimeError) as error:
         worker.run(["no-such-command-here", "--flag"], dict(os.environ))
-    assert error.value.message == "cannot run no-such-command-here: not found or not executable"
+    assert error.value.message == "cannot run no-such-command-here: command not found"
+    assert error.value.exit_code == 127
 
 
 def test_require_node(tmp_path):

@@ -87,7 +87,8 @@ def env_files(root: Path, env: str) -> list[Path]:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """A dotenv file's names and values; a malformed line or a bare `KEY` is an error."""
+    """A dotenv file's names and values; a malformed line, a bare `KEY`, or a name or value
+    no process environment can carry (see `environment_problem`) is an error."""
     result: dict[str, str] = {}
     for entry in parse_dotenv(read_text(path), str(path)):
         if entry.value is None:
@@ -96,8 +97,51 @@ def read_dotenv(path: Path) -> dict[str, str]:
                 f"{path}:{entry.line}: a line without '='",
                 hint="lines look like NAME=value",
             )
+        problem = environment_problem(entry.key, entry.value)
+        if problem is not None:
+            # Refused here, where it enters, and not when `run` or `dev --worker` hands it
+            # to a child: the OS cannot, and the error then would name no file.
+            about = entry.key if problem.startswith("the value") else "the line (not shown)"
+            raise ConfigError(
+                f"{path}:{entry.line}: {about}: {problem}{CANNOT_CARRY}",
+                hint="a name is letters, digits and _; a value is text without NUL bytes",
+            )
         result[entry.key] = entry.value
     return result
+
+
+CANNOT_CARRY = ", which no process environment can carry"
+
+
+def environment_problem(name: str, value: str | None = None) -> str | None:
+    """Why `name` (and `value`) cannot go into a process environment, or None.
+
+    The OS stores `NAME=value` as one NUL-terminated string: a NUL anywhere, an `=` in the
+    name or an empty name cannot be carried (Python raises ValueError at exec). Text that
+    is not encodable (a lone surrogate) neither. The reason never quotes either.
+    """
+    if not name:
+        return "the name is empty"
+    if "=" in name:
+        return "the name holds '='"
+    if "\x00" in name:
+        return "the name holds a NUL byte"
+    if not _encodable(name):
+        return "the name is not text (a lone surrogate)"
+    if value is not None:
+        if "\x00" in value:
+            return "the value holds a NUL byte"
+        if not _encodable(value):
+            return "the value is not text (a lone surrogate)"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        os.fsencode(text)  # exactly what subprocess does with each environment entry
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_dotenv(text: str, source: str) -> list[DotenvEntry]:

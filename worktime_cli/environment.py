@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worktime_cli.devvars import (
+    CANNOT_CARRY,
     DEV_VARS,
     DEV_VARS_EXAMPLE,
     LOAD_DOT_ENV_VARIABLE,
     DotenvEntry,
     dotenv_files,
     env_files,
+    environment_problem,
     example_keys,
     parse_dotenv,
     read_dotenv,
@@ -52,6 +54,7 @@ __all__ = [
     "DotenvEntry",
     "Environment",
     "dotenv_files",
+    "environment_problem",
     "parse_cli_vars",
     "parse_dotenv",
     "read_dotenv",
@@ -188,6 +191,18 @@ def parse_cli_vars(items: Iterable[str]) -> dict[str, str]:
             # Bytes that were not UTF-8 (Python keeps them as lone surrogates): not text a
             # Worker can hold. Which bytes is not said: they are part of a value.
             raise UsageError(f"--var{which}: not UTF-8 text (the value given is not shown)")
+        problem = environment_problem(key, value)
+        if problem is not None and problem.startswith("the value"):
+            # The name is a valid one here, and naming it is how the user finds the item.
+            raise UsageError(f"--var {key}: {problem}{CANNOT_CARRY}")
+        if problem is not None:
+            # `--var A=B:v` splits at the first ':', as wrangler does: the name is "A=B".
+            raise UsageError(
+                f"--var{which}: {problem}{CANNOT_CARRY} "
+                "(the name ends at the first ':'; the item is not shown)",
+                hint="--var takes KEY:VALUE, split at the first ':'; "
+                "for example --var API_HOST:localhost",
+            )
         result[key] = value
     return result
 

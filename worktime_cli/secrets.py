@@ -291,6 +291,7 @@ def put(cfg: Config, name: str, value: str) -> SecretPut:
     """Store (or replace) one secret and record its name in the index."""
     validate_name(name)
     value = normalise_value(name, value)
+    _refuse_uncarriable(name, value)
     service = service_name(cfg)
     index = keyring_store.read_index(service)
     existed = name in index or _get(service, name) is not None
@@ -341,6 +342,9 @@ def read_all(cfg: Config) -> dict[str, str]:
 def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
     """Apply many puts (str) and deletes (None); on a failure, restore what was there before."""
     clean = clean_changes(changes)
+    for name, value in clean.items():
+        if value is not None:
+            _refuse_uncarriable(name, value)
     service = service_name(cfg)
     index = keyring_store.read_index(service)
     previous = {name: _get(service, name) for name in clean}
@@ -366,6 +370,21 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
             keyring_store.quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
         raise
     return SecretBulk(SecretTarget("keyring", service), tuple(stored), tuple(deleted))
+
+
+def _refuse_uncarriable(name: str, value: str) -> None:
+    """A keyring value must reach `run` and `dev --worker`, i.e. a process environment.
+
+    Only the local store checks this: a deployed Worker's secret never passes through one.
+    """
+    from worktime_cli.devvars import CANNOT_CARRY, environment_problem
+
+    problem = environment_problem(name, value)
+    if problem is not None:
+        raise WorktimeError(
+            f"refusing to store {name}: {problem}{CANNOT_CARRY}; nothing was stored",
+            hint="a secret value is text; encode binary values (e.g. base64) first",
+        )
 
 
 def _restore(service: str, name: str, old: str | None) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli.errors import ConfigError, WorktimeError
+from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config
@@ -169,6 +169,7 @@ def worker_environment(
         # [vars] come from the config, which wrangler reads itself.
         if resolved.sources.get(name) != SOURCE_VARS and (not declared or name in required)
     }
+    _check_carriable(project, resolved)
     runtime = runtime_environment(base)
     for name in project:
         runtime.pop(name, None)
@@ -188,7 +189,42 @@ def child_environment(
 ) -> dict[str, str]:
     """For `worktime run`: our own environment with every resolved name set over it."""
     base = os.environ if base is None else base
+    _check_carriable(resolved.values, resolved)
     return {**base, **resolved.values}
+
+
+def _check_carriable(values: Mapping[str, str], resolved: Environment) -> None:
+    """Refuse, naming the name and its source, what no process environment can carry.
+
+    Dotenv files, `--var` and `secret put` refuse such values where they enter; this catches
+    the rest (a `[vars]` value, a keyring entry written by another tool or an older worktime)
+    before exec would raise ValueError.
+    """
+    from worktime_cli.devvars import CANNOT_CARRY, environment_problem
+
+    for name, value in values.items():
+        problem = environment_problem(name, value)
+        if problem is None:
+            continue
+        source = resolved.sources.get(name, "?")
+        shown = name if problem.startswith("the value") else _escaped_name(name)
+        raise ConfigError(
+            f"cannot hand {shown} (from {_SOURCE_PLACES.get(source, source)}) to a process: "
+            f"{problem}{CANNOT_CARRY}",
+            hint=_SOURCE_HINTS.get(source, f"change it in {source}").format(name=name),
+        )
+
+
+_SOURCE_PLACES = {"vars": "[vars] in the config", "keyring": "the keyring"}
+_SOURCE_HINTS = {
+    "vars": "change or remove it in the config's [vars]",
+    "keyring": "store it again with `worktime secret put {name}`, or delete it",
+}
+
+
+def _escaped_name(name: str) -> str:
+    # A name from the config, not a value: shown, with what cannot be printed escaped.
+    return '"' + name.encode("unicode_escape", "backslashreplace").decode("ascii")[:80] + '"'
 
 
 # --- what a plain `wrangler dev` would see -----------------------------------------------------------
@@ -365,11 +401,10 @@ def run(
     reaches it directly; we ignore SIGINT while it runs and pass on SIGTERM and SIGHUP.
     """
     program = argv[0]
-    if shutil.which(program, path=env.get("PATH")) is None:
-        raise WorktimeError(
-            f"cannot run {Path(program).name}: not found or not executable",
-            hint="check the command name and PATH",
-        )
+    if any("\x00" in arg for arg in argv):
+        # Only possible in-process: the OS hands us no argument with a NUL in it.
+        raise UsageError("an argument of the command holds a NUL byte, which no process can take")
+    _check_program(program, env.get("PATH"))
     # What we said so far must come out before the child's own output, not after it exits.
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
@@ -381,11 +416,45 @@ def run(
             stdin=subprocess.DEVNULL if own_group else None,
             process_group=0 if own_group else None,
         )
+    except FileNotFoundError as exc:  # e.g. a script whose #! interpreter does not exist
+        raise CommandNotFound(f"cannot run {program}: {exc.strerror}") from None
     except OSError as exc:
-        raise WorktimeError(f"cannot run {Path(program).name}: {exc.strerror}") from None
+        raise CommandNotExecutable(f"cannot run {program}: {exc.strerror}") from None
     with _forwarding(proc, own_group):
         code = _wait(proc, own_group)
     return code if code >= 0 else 128 - code
+
+
+class CommandNotFound(WorktimeError):
+    """No such command: exit 127, as a shell does."""
+
+    exit_code = 127
+
+
+class CommandNotExecutable(WorktimeError):
+    """The command exists but cannot be run (no permission, a folder): exit 126, as a shell."""
+
+    exit_code = 126
+
+
+def _check_program(program: str, path: str | None) -> None:
+    """Raise the shell's error for a command that cannot be run, before anything starts."""
+    if os.sep in program or (os.altsep and os.altsep in program):
+        # A path is taken as given, as a shell does: no PATH search.
+        if not os.path.lexists(program):
+            raise CommandNotFound(f"cannot run {program}: no such file")
+        if os.path.isdir(program):
+            raise CommandNotExecutable(f"cannot run {program}: it is a folder")
+        if not os.access(program, os.X_OK):
+            raise CommandNotExecutable(
+                f"cannot run {program}: not executable",
+                hint=f"make it executable (chmod +x {program}), or run it with its interpreter",
+            )
+        return
+    if shutil.which(program, path=path) is None:
+        raise CommandNotFound(
+            f"cannot run {program}: command not found", hint="check the command name and PATH"
+        )
 
 
 def _wait(proc: subprocess.Popen[bytes], own_group: bool) -> int:

@@ -151,9 +151,9 @@ def test_run_without_double_dash_keeps_the_commands_options(project):
 
 def test_run_unknown_command(cli):
     result = cli("run", "--", "no-such-command-xyz", "arg")
-    assert result.exit_code == 1
+    assert result.exit_code == 127  # as a shell
     assert result.stderr == (
-        "error: cannot run no-such-command-xyz: not found or not executable\n"
+        "error: cannot run no-such-command-xyz: command not found\n"
         "hint: check the command name and PATH\n"
     )
 
