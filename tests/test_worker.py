@@ -233,8 +233,8 @@ def test_wrangler_argv_has_names_and_paths_only(project):
         "dev",
         "--config",
         str(cfg.path),
-        "--env-file",
-        os.devnull,
+        "--envFile",
+        worker.NO_DOTENV_FILE,
         "--port",
         "8799",
         "--ip",
@@ -253,8 +253,8 @@ def test_wrangler_argv_has_names_and_paths_only(project):
         "dev",
         "--config",
         str(cfg.path),
-        "--env-file",
-        os.devnull,
+        "--envFile",
+        worker.NO_DOTENV_FILE,
     ]
 
 

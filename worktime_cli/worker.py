@@ -10,9 +10,15 @@ How wrangler 4 picks up values (`getVarsForDev`, `src/dev/dev-vars.ts`, read in 
 cli.js 4.86):
 
 - without `--env-file`, a `.dev.vars` (or `.dev.vars.<env>`) file wins and *nothing else* is
-  read, the process environment included; so worktime always passes `--env-file` naming an
-  empty file (`os.devnull`): wrangler then skips `.dev.vars` and the `.env` files (worktime has
-  already read them, in its own precedence) and reads the values from its process environment;
+  read, the process environment included; so worktime always passes `--env-file` naming a
+  path where no file can exist (`NO_DOTENV_FILE`): wrangler then skips `.dev.vars` and the
+  `.env` files (worktime has already read them, in its own precedence) and reads the values
+  from its process environment. wrangler announces every dotenv file it reads ("Using secrets
+  defined in …"; `/dev/null` reads as an empty file and was announced as one), while one it
+  cannot read gets only a debug-level line (its global `--env-file` middleware reads the
+  same path, silently). It is spelled `--envFile`, which wrangler's yargs reads as the same
+  option: node (20 and 24) takes `--env-file` from anywhere in its argv, even after the
+  script's name, and exits 9 when that file does not exist;
 - with `[secrets] required` in the config, wrangler always includes the process environment
   and keeps only the required names: PATH and HOME never become Worker bindings;
 - without it, the process environment is read only when `CLOUDFLARE_INCLUDE_PROCESS_ENV=true`,
@@ -90,6 +96,10 @@ RUNTIME_NAMES = (
 )
 # wrangler's and miniflare's own switches (metrics, banner, log level, registry folder…).
 RUNTIME_PREFIXES = ("WRANGLER_", "MINIFLARE_")
+
+# `--env-file` for wrangler: a path below a device, which no file can ever have (ENOTDIR), so
+# nobody can plant values there and wrangler reads no dotenv file at all (see the docstring).
+NO_DOTENV_FILE = os.path.join(os.devnull, "no-dotenv-file")
 
 # After Ctrl+C, how long wrangler gets to stop its workerd children before SIGTERM, then SIGKILL.
 GRACE_SECONDS = 10.0
@@ -367,7 +377,7 @@ def wrangler_dev_argv(
     visible in `ps` there); they go on as wrangler's `--var`, so they override `[vars]` as they
     do in wrangler, even for names `[secrets] required` does not list.
     """
-    argv = [str(wrangler.path), "dev", "--config", str(cfg.path), "--env-file", os.devnull]
+    argv = [str(wrangler.path), "dev", "--config", str(cfg.path), "--envFile", NO_DOTENV_FILE]
     if port is not None:
         argv += ["--port", str(port)]
     if ip is not None:

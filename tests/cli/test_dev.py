@@ -330,8 +330,8 @@ def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, 
         "dev",
         "--config",
         str(project / "wrangler.toml"),
-        "--env-file",
-        os.devnull,
+        "--envFile",
+        worker.NO_DOTENV_FILE,
         "--port",
         str(port),
         "--ip",
@@ -353,7 +353,7 @@ def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, 
         "warning: not in [secrets] required, so wrangler does not hand them to the Worker: "
         "UNLISTED (.dev.vars)",
         f"running {fake} dev with worktime's values for: JWT_SECRET "
-        f"(wrangler itself reads no dotenv file: --env-file {os.devnull})",
+        "(through its process environment; wrangler itself reads no dotenv file)",
     ]
     assert WORKER_SECRET not in out + err
 
@@ -385,8 +385,8 @@ def test_dev_worker_passes_env_persist_to_and_log_level_and_the_exit_code(projec
         "dev",
         "--config",
         str(project / "wrangler.toml"),
-        "--env-file",
-        os.devnull,
+        "--envFile",
+        worker.NO_DOTENV_FILE,
         "--ip",
         "::1",
         "--env",
@@ -486,7 +486,7 @@ def test_real_wrangler_sees_the_keyring_secret_and_nothing_leaks(project, tmp_pa
         out, err = proc.communicate(timeout=30)
         wait_until(lambda: _session_pids(proc.pid) == [], timeout=15)
     assert answer == {"present": True, "matches": True, "names": ["ENVIRONMENT", "JWT_SECRET"]}
-    assert "wrangler" in processes and "--env-file" in processes  # we did look at the right list
+    assert "wrangler" in processes and "--envFile" in processes  # we did look at the right list
     assert WORKER_SECRET not in processes
     assert "a bug in worktime" not in err
     assert WORKER_SECRET not in out + err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -226,7 +225,7 @@ def _run_worker(
         names = ", ".join(child.passed) or "none"
         output.info(
             f"running {wrangler.path} dev with worktime's values for: {names} "
-            f"(wrangler itself reads no dotenv file: --env-file {os.devnull})"
+            "(through its process environment; wrangler itself reads no dotenv file)"
         )
     argv = worker.wrangler_dev_argv(
         wrangler,
