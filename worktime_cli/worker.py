@@ -461,10 +461,18 @@ def _check_program(program: str, path: str | None) -> None:
                 hint=f"make it executable (chmod +x {program}), or run it with its interpreter",
             )
         return
-    if shutil.which(program, path=path) is None:
-        raise CommandNotFound(
-            f"cannot run {program}: command not found", hint="check the command name and PATH"
+    if shutil.which(program, path=path) is not None:
+        return
+    folders = (os.environ.get("PATH", os.defpath) if path is None else path).split(os.pathsep)
+    if any(os.path.isfile(os.path.join(folder or ".", program)) for folder in folders):
+        # As a shell: a file of that name on PATH that is not executable is "permission denied".
+        raise CommandNotExecutable(
+            f"cannot run {program}: the {program} on PATH is not executable",
+            hint="make it executable (chmod +x), or run it with its interpreter",
         )
+    raise CommandNotFound(
+        f"cannot run {program}: command not found", hint="check the command name and PATH"
+    )
 
 
 def _wait(proc: subprocess.Popen[bytes], own_group: bool) -> int:

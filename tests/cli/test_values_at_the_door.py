@@ -8,6 +8,7 @@ ValueError (a bug)". Also: `run` reports a missing or unrunnable command as a sh
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -172,6 +173,21 @@ def test_run_a_file_that_is_not_executable_exits_126(cli, project: Path) -> None
     assert result.stderr == (
         "error: cannot run ./script.sh: not executable\n"
         "hint: make it executable (chmod +x ./script.sh), or run it with its interpreter\n"
+    )
+
+
+def test_run_a_command_on_path_that_is_not_executable_exits_126(
+    cli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = project / "bin"
+    folder.mkdir()
+    (folder / "mytool").write_text("echo hi\n")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    result = cli("run", "--", "mytool")
+    assert result.exit_code == 126
+    assert result.stderr == (
+        "error: cannot run mytool: the mytool on PATH is not executable\n"
+        "hint: make it executable (chmod +x), or run it with its interpreter\n"
     )
 
 
