@@ -13,7 +13,15 @@ from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli import config, environment
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
-SERVICE = "worktime:worktime-backend"
+
+def service(env: str | None = None) -> str:
+    """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
+    from worktime_cli import config as _config
+    from worktime_cli import keyring_store as _keyring_store
+
+    return _keyring_store.service_name(_config.load(env=env))
+
+
 TOML = 'name = "worktime-backend"\n'
 
 
@@ -26,8 +34,8 @@ def store(backend: MemoryKeyring, values: dict[str, str]) -> None:
     import json
 
     for name, value in values.items():
-        backend.store[(SERVICE, name)] = value
-    backend.store[(SERVICE, "worktime.index")] = json.dumps(sorted(values))
+        backend.store[(service(), name)] = value
+    backend.store[(service(), "worktime.index")] = json.dumps(sorted(values))
 
 
 # Each case: files in the project, keyring contents, --env, --var → expected values and sources.

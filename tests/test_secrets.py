@@ -28,8 +28,15 @@ from worktime_cli.errors import (
 )
 from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, SecretTarget
 
-SERVICE = "worktime:worktime-backend"
-TARGET = SecretTarget("keyring", SERVICE)
+
+def service(env: str | None = None) -> str:
+    """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
+    from worktime_cli import config as _config
+    from worktime_cli import keyring_store as _keyring_store
+
+    return _keyring_store.service_name(_config.load(env=env))
+
+
 VALUE = "s3cr3t-${HOME}-value"
 
 
@@ -48,7 +55,7 @@ def sleeping(monkeypatch: pytest.MonkeyPatch) -> Iterator[SleepingKeyring]:
 
 
 def test_service_name(cfg):
-    assert secrets.service_name(cfg) == SERVICE
+    assert secrets.service_name(cfg) == service()
 
 
 def test_service_name_needs_a_project_name(project: Path):
@@ -59,27 +66,29 @@ def test_service_name_needs_a_project_name(project: Path):
 
 def test_put_list_read_delete_round_trip(cfg, memory_keyring: MemoryKeyring):
     first = secrets.put(cfg, "JWT_SECRET", VALUE + "\n")
-    assert first == SecretPut(TARGET, "JWT_SECRET", created=True)
+    assert first == SecretPut(SecretTarget("keyring", service()), "JWT_SECRET", created=True)
     secrets.put(cfg, "GITHUB_CLIENT_ID", "abc")
     again = secrets.put(cfg, "JWT_SECRET", "rotated")
     assert again.created is False
     assert secrets.names(cfg) == ("GITHUB_CLIENT_ID", "JWT_SECRET")
     assert secrets.read_all(cfg) == {"GITHUB_CLIENT_ID": "abc", "JWT_SECRET": "rotated"}
     # The index is one more keyring entry and holds names only.
-    assert json.loads(memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)]) == [
+    assert json.loads(memory_keyring.store[(service(), secrets.INDEX_USERNAME)]) == [
         "GITHUB_CLIENT_ID",
         "JWT_SECRET",
     ]
-    assert secrets.delete(cfg, "JWT_SECRET") == SecretDeleted(TARGET, "JWT_SECRET")
+    assert secrets.delete(cfg, "JWT_SECRET") == SecretDeleted(
+        SecretTarget("keyring", service()), "JWT_SECRET"
+    )
     assert secrets.names(cfg) == ("GITHUB_CLIENT_ID",)
-    assert (SERVICE, "JWT_SECRET") not in memory_keyring.store
+    assert (service(), "JWT_SECRET") not in memory_keyring.store
     with pytest.raises(NotFoundError, match=r"no secret JWT_SECRET in the OS keyring \(worktime:"):
         secrets.delete(cfg, "JWT_SECRET")
 
 
 def test_trailing_whitespace_is_trimmed_as_wrangler(cfg, memory_keyring):
     secrets.put(cfg, "A", "  value with ${X} \r\n\n")
-    assert memory_keyring.store[(SERVICE, "A")] == "  value with ${X}"
+    assert memory_keyring.store[(service(), "A")] == "  value with ${X}"
 
 
 @pytest.mark.parametrize("name", ["", "1ABC", "MY-SECRET", "A B", "worktime.index", "É"])
@@ -104,11 +113,11 @@ def test_size_limit_is_5_kib(cfg, memory_keyring):
         info.value.message
         == "the value for B is 5122 bytes; a Worker secret is at most 5120 bytes (5 KiB)"
     )
-    assert (SERVICE, "B") not in memory_keyring.store
+    assert (service(), "B") not in memory_keyring.store
 
 
 def test_delete_works_for_a_value_missing_from_the_index(cfg, memory_keyring):
-    memory_keyring.store[(SERVICE, "OLD")] = "v"
+    memory_keyring.store[(service(), "OLD")] = "v"
     assert secrets.exists(cfg, "OLD")
     secrets.delete(cfg, "OLD")
     assert memory_keyring.store == {}
@@ -117,7 +126,7 @@ def test_delete_works_for_a_value_missing_from_the_index(cfg, memory_keyring):
 def test_read_all_skips_names_whose_value_vanished(cfg, memory_keyring):
     secrets.put(cfg, "A", "1")
     secrets.put(cfg, "B", "2")
-    del memory_keyring.store[(SERVICE, "A")]
+    del memory_keyring.store[(service(), "A")]
     assert secrets.read_all(cfg) == {"B": "2"}
 
 
@@ -130,7 +139,7 @@ def test_projects_do_not_share_secrets(cfg, project: Path):
 
 
 def test_damaged_index_is_a_clear_error(cfg, memory_keyring):
-    memory_keyring.store[(SERVICE, secrets.INDEX_USERNAME)] = "not json"
+    memory_keyring.store[(service(), secrets.INDEX_USERNAME)] = "not json"
     with pytest.raises(
         SecretStoreError, match=r"list of secret names in the keyring .* is damaged"
     ):
@@ -149,7 +158,9 @@ def test_bulk_sets_and_deletes(cfg, memory_keyring):
     secrets.put(cfg, "OLD", "1")
     secrets.put(cfg, "KEEP", "2")
     result = secrets.bulk(cfg, {"NEW": "3\n", "OLD": None, "ABSENT": None})
-    assert result == SecretBulk(TARGET, stored=("NEW",), deleted=("OLD",))
+    assert result == SecretBulk(
+        SecretTarget("keyring", service()), stored=("NEW",), deleted=("OLD",)
+    )
     assert secrets.read_all(cfg) == {"KEEP": "2", "NEW": "3"}
     assert secrets.names(cfg) == ("KEEP", "NEW")
 
@@ -252,15 +263,15 @@ def test_real_secret_service_round_trip(project: Path):
             assert secrets.put(cfg, "OTHER", "x").created
             assert secrets.names(cfg) == ("JWT_SECRET", "OTHER")
             assert secrets.read_all(cfg) == {"JWT_SECRET": VALUE, "OTHER": "x"}
-            assert keyring.get_password(f"worktime:{name}", "JWT_SECRET") == VALUE
+            assert keyring.get_password(service(), "JWT_SECRET") == VALUE
             secrets.bulk(cfg, {"OTHER": None, "THIRD": "3"})
             assert secrets.read_all(cfg) == {"JWT_SECRET": VALUE, "THIRD": "3"}
             secrets.delete(cfg, "JWT_SECRET")
             assert secrets.names(cfg) == ("THIRD",)
         finally:
             for user in ("JWT_SECRET", "OTHER", "THIRD", secrets.INDEX_USERNAME):
-                if keyring.get_password(f"worktime:{name}", user) is not None:
-                    keyring.delete_password(f"worktime:{name}", user)
+                if keyring.get_password(service(), user) is not None:
+                    keyring.delete_password(service(), user)
 
 
 def test_ctrl_c_during_bulk_leaves_what_was_there(cfg):
@@ -292,7 +303,7 @@ def test_ctrl_c_during_put_leaves_no_invisible_value(cfg):
 
 def test_keyring_store_returns_the_shared_results(cfg, memory_keyring):
     store = secrets.KeyringSecrets(cfg)
-    target = TARGET
+    target = SecretTarget("keyring", service())
     assert store.target == target
     assert store.put("A", VALUE) == SecretPut(target, "A", created=True)
     assert store.put("A", "rotated").created is False
@@ -301,7 +312,7 @@ def test_keyring_store_returns_the_shared_results(cfg, memory_keyring):
     assert store.delete("B") == SecretDeleted(target, "B")
     with pytest.raises(NotFoundError) as info:
         store.delete("B")
-    assert info.value.message == f"no secret B in the OS keyring ({SERVICE})"
+    assert info.value.message == f"no secret B in the OS keyring ({service()})"
     assert info.value.hint == "see the names with `worktime secret list`"
     assert VALUE not in repr(store)
 
@@ -316,7 +327,7 @@ def test_keyring_store_lists_the_local_environment(cfg, project, memory_keyring)
     listing = store.names()
     assert listing.to_json() == {
         "store": "keyring",
-        "location": SERVICE,
+        "location": service(),
         "secrets": [
             {
                 "name": "A",
@@ -337,6 +348,7 @@ def test_keyring_store_lists_the_local_environment(cfg, project, memory_keyring)
         "missing": ["B"],
         "keyring_error": None,
         "warnings": [],
+        "project": str(project / "wrangler.toml"),
     }
     assert listing.names == ("A", "HOST")
     assert VALUE not in repr(listing) + str(listing.to_json())
@@ -351,9 +363,9 @@ def test_put_warns_when_a_dotenv_file_wins(cfg, project, memory_keyring):
 def test_each_environment_has_its_own_keyring_service(project, memory_keyring):
     (project / "wrangler.toml").write_text('name = "worktime-backend"\n[env.staging]\n')
     staging = secrets.KeyringSecrets(config.load(env="staging"), "staging")
-    assert staging.put("A", VALUE).target.location == "worktime:worktime-backend-staging"
+    assert staging.put("A", VALUE).target.location == service("staging")
     assert secrets.names(config.load()) == ()
-    assert memory_keyring.store[("worktime:worktime-backend-staging", "A")] == VALUE
+    assert memory_keyring.store[(service("staging"), "A")] == VALUE
 
 
 def test_plan_push_takes_keyring_and_dotenv_values_only(project, memory_keyring):

@@ -1,7 +1,8 @@
 """Secret values in the operating system's keyring: the local `SecretStore`.
 
-One keyring service per project and environment (`worktime:<Worker name>`), one entry per
-secret, and an index of the names (see `keyring_store`, which owns the layout and the one
+One keyring service per checkout and environment (`worktime:<Worker name>:<project id>`, the
+id a hash of the config's path, so two checkouts of one Worker never share values), one entry
+per secret, and an index of the names (see `keyring_store`, which owns the layout and the one
 keyring call path with its timeout and error translation).
 
 `put` and `bulk` are all-or-nothing, Ctrl+C included: a value is never left where `list`
@@ -23,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from worktime_cli import keyring_store
 from worktime_cli.errors import WorktimeError
-from worktime_cli.keyring_store import INDEX_USERNAME, NO_BACKEND_HINT, service_name
+from worktime_cli.keyring_store import (
+    INDEX_USERNAME,
+    NO_BACKEND_HINT,
+    project_service,
+    service_name,
+)
 from worktime_cli.targets.secrets import (
     MAX_VALUE_BYTES,
     NAME_PATTERN,
@@ -94,7 +100,9 @@ class KeyringSecrets:
         from worktime_cli import environment
 
         resolved = environment.resolve(self.config, env=self.env)
-        return listing(resolved, self.target)
+        return dataclasses.replace(
+            listing(resolved, self.target), project=str(self.config.path.resolve())
+        )
 
     def exists(self, name: str) -> bool:
         return exists(self.config, name)
@@ -292,7 +300,7 @@ def put(cfg: Config, name: str, value: str) -> SecretPut:
     validate_name(name)
     value = normalise_value(name, value)
     _refuse_uncarriable(name, value)
-    service = service_name(cfg)
+    service = project_service(cfg)
     index = keyring_store.read_index(service)
     existed = name in index or _get(service, name) is not None
     try:
@@ -309,7 +317,7 @@ def put(cfg: Config, name: str, value: str) -> SecretPut:
 def delete(cfg: Config, name: str) -> SecretDeleted:
     """Delete one secret from the keyring and the index."""
     validate_name(name)
-    service = service_name(cfg)
+    service = project_service(cfg)
     index = keyring_store.read_index(service)
     present = _get(service, name) is not None
     if not present and name not in index:
@@ -323,7 +331,7 @@ def delete(cfg: Config, name: str) -> SecretDeleted:
 
 def exists(cfg: Config, name: str) -> bool:
     """Whether `name` has a value or an index entry (either is enough for `delete`)."""
-    service = service_name(cfg)
+    service = project_service(cfg)
     return (
         validate_name(name) in keyring_store.read_index(service) or _get(service, name) is not None
     )
@@ -331,7 +339,7 @@ def exists(cfg: Config, name: str) -> bool:
 
 def names(cfg: Config) -> tuple[str, ...]:
     """The names in the index, sorted (values not read)."""
-    return tuple(sorted(keyring_store.read_index(service_name(cfg))))
+    return tuple(sorted(keyring_store.read_index(project_service(cfg))))
 
 
 def read_all(cfg: Config) -> dict[str, str]:
@@ -345,7 +353,7 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
     for name, value in clean.items():
         if value is not None:
             _refuse_uncarriable(name, value)
-    service = service_name(cfg)
+    service = project_service(cfg)
     index = keyring_store.read_index(service)
     previous = {name: _get(service, name) for name in clean}
     stored: list[str] = []

@@ -297,6 +297,7 @@ CASES: list[tuple[str, tuple[str, ...], int, Shape]] = [
             "keyring_error": None,
             "location": None,
             "missing": [None],
+            "project": None,
             "secrets": [
                 {"defined_in": None, "name": None, "required": None, "source": None, "type": None}
             ],

@@ -85,6 +85,7 @@ def test_list_and_delete_remote(fake, cli, worker, project: Path) -> None:
         "missing": ["B"],
         "keyring_error": None,
         "warnings": [],
+        "project": str(project / "wrangler.toml"),
     }
     assert (
         listed.stderr == "warning: required but not set: B (`worktime secret put NAME --remote`)\n"

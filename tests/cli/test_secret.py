@@ -14,10 +14,18 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.keyring_backends import LeakyKeyring, SleepingKeyring, real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import keyring_store, secrets
+from worktime_cli import config, keyring_store, secrets
 from worktime_cli.cli import secret as secret_cli
 
-SERVICE = "worktime:worktime-backend"
+
+def service(env: str | None = None) -> str:
+    """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
+    from worktime_cli import config as _config
+    from worktime_cli import keyring_store as _keyring_store
+
+    return _keyring_store.service_name(_config.load(env=env))
+
+
 VALUE = "pa55-${word}-Zq9"
 NO_BACKEND_HINT = (
     "hint: start and unlock a Secret Service (e.g. gnome-keyring), choose a keyring backend with "
@@ -48,10 +56,10 @@ def test_put_from_stdin(cli, memory_keyring: MemoryKeyring):
     result = cli("secret", "put", "JWT_SECRET", input=VALUE + "\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
-    assert result.stderr == f"✓ stored JWT_SECRET in the OS keyring ({SERVICE})\n"
-    assert memory_keyring.store[(SERVICE, "JWT_SECRET")] == VALUE
+    assert result.stderr == f"✓ stored JWT_SECRET in the OS keyring ({service()})\n"
+    assert memory_keyring.store[(service(), "JWT_SECRET")] == VALUE
     again = cli("--debug", "secret", "put", "JWT_SECRET", input="rotated")
-    assert again.stderr == f"✓ replaced JWT_SECRET in the OS keyring ({SERVICE})\n"
+    assert again.stderr == f"✓ replaced JWT_SECRET in the OS keyring ({service()})\n"
     assert_secret_absent(VALUE, result, again)
 
 
@@ -62,10 +70,10 @@ def test_put_from_hidden_prompt(cli, memory_keyring, monkeypatch):
     # click writes the prompt text to stderr; CliRunner's stand-in for getpass echoes the
     # prompt's last " " and a newline to stdout (a real getpass writes those to the terminal).
     assert result.stderr == (
-        f"Enter a secret value for JWT_SECRET:✓ stored JWT_SECRET in the OS keyring ({SERVICE})\n"
+        f"Enter a secret value for JWT_SECRET:✓ stored JWT_SECRET in the OS keyring ({service()})\n"
     )
     assert result.stdout == " \n"
-    assert memory_keyring.store[(SERVICE, "JWT_SECRET")] == VALUE
+    assert memory_keyring.store[(service(), "JWT_SECRET")] == VALUE
     assert_secret_absent(VALUE, result)
 
 
@@ -75,7 +83,7 @@ def test_put_json(cli):
     assert json.loads(result.stdout) == {
         "name": "A",
         "store": "keyring",
-        "location": SERVICE,
+        "location": service(),
         "created": True,
         "warnings": [],
     }
@@ -220,6 +228,7 @@ def test_list_table(cli, populated):
         " JWT_SECRET           │ keyring   │ yes      │           \n"
     )
     assert result.stderr == (
+        f"project: {populated / 'wrangler.toml'}\n"
         "warning: required but not set: GITHUB_CLIENT_SECRET (`worktime secret put NAME`)\n"
     )
     assert_secret_absent(VALUE, result)
@@ -231,7 +240,7 @@ def test_list_json_shape(cli, populated):
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {
         "store": "keyring",
-        "location": SERVICE,
+        "location": service(),
         "secrets": [
             {
                 "name": "API_HOST",
@@ -265,6 +274,7 @@ def test_list_json_shape(cli, populated):
         "missing": ["GITHUB_CLIENT_SECRET"],
         "keyring_error": None,
         "warnings": [],
+        "project": str(populated / "wrangler.toml"),
     }
     assert_secret_absent(VALUE, result)
 
@@ -276,15 +286,15 @@ def test_list_with_env(cli, populated, memory_keyring):
     (populated / ".dev.vars.staging").write_text("JWT_SECRET=staging\n")
     put = cli("secret", "put", "GITHUB_CLIENT_ID", "--env", "staging", input=VALUE)
     assert put.stderr.startswith(
-        "✓ stored GITHUB_CLIENT_ID in the OS keyring (worktime:worktime-backend-staging)\n"
+        f"✓ stored GITHUB_CLIENT_ID in the OS keyring ({service('staging')})\n"
     )
     result = cli("secret", "list", "--env", "staging", "--json")
     data = json.loads(result.stdout)
-    assert data["location"] == "worktime:worktime-backend-staging"  # the env's own secrets
+    assert data["location"] == service("staging")  # the env's own secrets
     sources = {s["name"]: s["source"] for s in data["secrets"]}
     assert sources["JWT_SECRET"] == ".dev.vars.staging"
     assert sources["GITHUB_CLIENT_ID"] == "keyring"  # .dev.vars is not merged in
-    assert (SERVICE, "GITHUB_CLIENT_ID") in memory_keyring.store  # the top level's, untouched
+    assert (service(), "GITHUB_CLIENT_ID") in memory_keyring.store  # the top level's, untouched
 
 
 def test_list_with_an_env_the_config_does_not_define_is_a_usage_error(cli, populated):
@@ -298,11 +308,12 @@ def test_list_with_an_env_the_config_does_not_define_is_a_usage_error(cli, popul
     )
 
 
-def test_list_empty(cli):
+def test_list_empty(cli, project):
     result = cli("secret", "list")
     assert (result.exit_code, result.stdout) == (0, "")
     assert result.stderr == (
-        f"no secrets in the OS keyring ({SERVICE}) yet; add one with `worktime secret put NAME`\n"
+        f"project: {project / 'wrangler.toml'}\n"
+        f"no secrets in the OS keyring ({service()}) yet; add one with `worktime secret put NAME`\n"
     )
 
 
@@ -341,13 +352,13 @@ def test_delete_needs_confirmation_when_not_interactive(cli, memory_keyring):
     refused = cli("secret", "delete", "A")
     assert refused.exit_code == 1
     assert refused.stderr == (
-        f"error: refusing to delete secret A from the OS keyring ({SERVICE}) without confirmation\n"
+        f"error: refusing to delete secret A from the OS keyring ({service()}) without confirmation\n"
         "hint: pass --yes to confirm non-interactively\n"
     )
-    assert (SERVICE, "A") in memory_keyring.store
+    assert (service(), "A") in memory_keyring.store
     done = cli("secret", "delete", "A", "--yes")
-    assert (done.exit_code, done.stderr) == (0, f"✓ deleted A from the OS keyring ({SERVICE})\n")
-    assert (SERVICE, "A") not in memory_keyring.store
+    assert (done.exit_code, done.stderr) == (0, f"✓ deleted A from the OS keyring ({service()})\n")
+    assert (service(), "A") not in memory_keyring.store
     assert cli("secret", "list", "--json").stdout.count('"name"') == 0
 
 
@@ -357,7 +368,7 @@ def test_delete_json(cli):
     assert json.loads(result.stdout) == {
         "name": "A",
         "store": "keyring",
-        "location": SERVICE,
+        "location": service(),
         "deleted": True,
     }
 
@@ -366,7 +377,7 @@ def test_delete_missing(cli):
     result = cli("secret", "delete", "NOPE", "--yes")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == (
-        f"error: no secret NOPE in the OS keyring ({SERVICE})\nhint: see the names with `worktime secret list`\n"
+        f"error: no secret NOPE in the OS keyring ({service()})\nhint: see the names with `worktime secret list`\n"
     )
 
 
@@ -379,20 +390,20 @@ def test_bulk_json_file(cli, project, memory_keyring):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
         "store": "keyring",
-        "location": SERVICE,
+        "location": service(),
         "stored": ["A", "B"],
         "deleted": [],
     }
-    assert memory_keyring.store[(SERVICE, "A")] == VALUE
-    assert memory_keyring.store[(SERVICE, "B")] == "b"
+    assert memory_keyring.store[(service(), "A")] == VALUE
+    assert memory_keyring.store[(service(), "B")] == "b"
     assert_secret_absent(VALUE, result)
 
 
 def test_bulk_dotenv_from_stdin(cli, memory_keyring):
     result = cli("secret", "bulk", "-", input=f"# seed\nJWT_SECRET='{VALUE}'\nOTHER=x\n")
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"✓ stored 2 and deleted 0 secret(s) in the OS keyring ({SERVICE})\n"
-    assert memory_keyring.store[(SERVICE, "JWT_SECRET")] == VALUE  # ${ kept as written
+    assert result.stderr == f"✓ stored 2 and deleted 0 secret(s) in the OS keyring ({service()})\n"
+    assert memory_keyring.store[(service(), "JWT_SECRET")] == VALUE  # ${ kept as written
     assert_secret_absent(VALUE, result)
 
 
@@ -402,10 +413,10 @@ def test_bulk_null_deletes_after_confirmation(cli, project, memory_keyring):
     refused = cli("secret", "bulk", "s.json")
     assert refused.exit_code == 1
     assert refused.stderr.startswith("error: refusing to delete 1 secret(s) without confirmation\n")
-    assert (SERVICE, "NEW") not in memory_keyring.store
+    assert (service(), "NEW") not in memory_keyring.store
     done = cli("secret", "bulk", "s.json", "--yes")
-    assert done.stderr == f"✓ stored 1 and deleted 1 secret(s) in the OS keyring ({SERVICE})\n"
-    assert (SERVICE, "OLD") not in memory_keyring.store
+    assert done.stderr == f"✓ stored 1 and deleted 1 secret(s) in the OS keyring ({service()})\n"
+    assert (service(), "OLD") not in memory_keyring.store
 
 
 def test_bulk_is_all_or_nothing(cli, project, memory_keyring):
@@ -442,8 +453,8 @@ def test_help_has_an_example(cli, command):
 @pytest.mark.secret_service
 def test_round_trip_against_the_real_secret_service(cli, project):
     name = f"worktime-test-{uuid.uuid4().hex[:12]}"
-    service = f"worktime:{name}"
     (project / "wrangler.toml").write_text(f'name = "{name}"\n')
+    service = keyring_store.service_name(config.load())  # this checkout's own entry
     with real_secret_service(IN_CI):
         try:
             put = cli("--debug", "secret", "put", "JWT_SECRET", input=VALUE + "\n")

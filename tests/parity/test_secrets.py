@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +22,6 @@ from tests.support.memory_keyring import MemoryKeyring
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 VALUE = "parity-s3cret-value-never-shown"
-SERVICE = "worktime:worktime-backend"
 SCRIPT = "worktime-backend"
 
 
@@ -35,7 +35,14 @@ class Target:
     source: str  # the layer a stored secret's value resolves from
 
 
-LOCAL = Target("local", (), f"the OS keyring ({SERVICE})", "keyring", SERVICE, "keyring")
+def local_target() -> Target:
+    # The keyring service is keyed by this test's project path (issue 23 item 7).
+    from worktime_cli import config, keyring_store
+
+    service = keyring_store.service_name(config.load())
+    return Target("local", (), f"the OS keyring ({service})", "keyring", service, "keyring")
+
+
 REMOTE = Target("remote", ("--remote",), f"the Worker {SCRIPT}", "worker", SCRIPT, "worker")
 
 
@@ -93,7 +100,7 @@ Scenario = Callable[[Callable[..., Step]], list[Step]]
 def both(cli: Runner, scenario: Scenario) -> list[Step]:
     """Run `scenario` locally, then remotely; the transcripts must be the same."""
     transcripts = []
-    for target in (LOCAL, REMOTE):
+    for target in (local_target(), REMOTE):
 
         def run(*args: str, input: str | None = None, target: Target = target) -> Step:
             return _step(cli("secret", *args, *target.flags, input=input), target)
@@ -145,7 +152,10 @@ def test_put_list_delete(cli, targets) -> None:
         "deleted": True,
     }
     assert empty == Step(
-        0, "", "no secrets <in place> yet; add one with `worktime secret put NAME`\n"
+        0,
+        "",
+        f"project: {Path.cwd() / 'wrangler.toml'}\n"
+        "no secrets <in place> yet; add one with `worktime secret put NAME`\n",
     )
 
 

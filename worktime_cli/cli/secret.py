@@ -29,6 +29,7 @@ from worktime_cli.cli.options import (
 from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
+    from worktime_cli import keyring_store
     from worktime_cli.secrets import SecretPush
     from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretList, SecretPut
 
@@ -193,6 +194,9 @@ def _flag(listing: SecretList | SecretPut | SecretBulk | SecretDeleted) -> str:
 
 
 def _list_table(listing: SecretList) -> None:
+    if listing.project:
+        # Which checkout these values belong to: two checkouts of one Worker keep their own.
+        output.info(f"project: {listing.project}")
     if not listing.secrets:
         output.info(
             f"no secrets {listing.target.into} yet; add one with `worktime secret put NAME{_flag(listing)}`"
@@ -210,6 +214,59 @@ def _list_table(listing: SecretList) -> None:
             for entry in listing.secrets
         ],
     )
+
+
+@app.command("adopt")
+def adopt(
+    source: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            help="Where the project was before it moved: its folder or its config file.",
+            show_default=False,
+        ),
+    ],
+    config: ConfigOption = None,
+    env: EnvOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Carry this project's keyring secrets over from where it was before a move or rename.
+
+    Keyring entries belong to one checkout (its config file's path), so two checkouts of one
+    Worker never share values; a moved folder starts with none. This copies the old entries
+    (names already set here keep their value) and deletes them when nothing is left at the
+    old path; a copy that still exists keeps its own. Values are never shown.
+
+    Example:
+
+        mv ~/code/backend ~/src/backend && cd ~/src/backend
+        worktime secret adopt --from ~/code/backend
+        worktime secret adopt --from ~/code/backend --env staging
+    """
+    from worktime_cli import keyring_store
+    from worktime_cli.cli.context import open_context
+
+    with open_context(config=config, env=env) as ctx:
+        cfg = ctx.config
+        old = source.expanduser().absolute()
+        if old.is_dir() or old.suffix not in (".toml", ".json", ".jsonc"):
+            old = old / cfg.path.name  # a folder: the config had the same file name there
+        result = keyring_store.adopt(cfg, old)
+    output.render(result, json=json, human=_adopted)
+    _keyring_notices()
+
+
+def _adopted(result: keyring_store.Adopted) -> None:
+    output.success(
+        f"copied {len(result.copied)} secret(s) from {result.source} into {result.target}"
+        + (f": {', '.join(result.copied)}" if result.copied else "")
+    )
+    if result.kept:
+        output.info(f"already set here, kept: {', '.join(result.kept)}")
+    if result.removed_old:
+        output.info("the old entries are deleted (nothing is left at the old path)")
+    else:
+        output.info("the old entries are kept: a project still exists at the old path")
 
 
 @app.command("delete")

@@ -199,6 +199,7 @@ class RemoteSecrets:
             target=self.target,
             secrets=tuple(sorted(entries, key=lambda entry: entry.name)),
             missing=missing,
+            project=str(self.config.path.resolve()),
         )
 
     def exists(self, name: str) -> bool:

@@ -24,7 +24,7 @@ Store = Literal["keyring", "worker"]
 
 @dataclass(frozen=True)
 class SecretTarget:
-    """Where secrets go: a keyring service (`worktime:<name>`) or a Worker (its script name)."""
+    """Where secrets go: a keyring service (`worktime:<name>:<project id>`) or a Worker (its script)."""
 
     store: Store
     location: str | None  # None: the project has no `name`, so no keyring service either
@@ -77,6 +77,7 @@ class SecretList:
     missing: tuple[str, ...] = ()  # required names with no value anywhere
     keyring_error: str | None = None  # the keyring could not be read; the other layers were
     warnings: tuple[str, ...] = ()
+    project: str | None = None  # the config file these values belong to (its resolved path)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -89,6 +90,7 @@ class SecretList:
             "missing": list(self.missing),
             "keyring_error": self.keyring_error,
             "warnings": list(self.warnings),
+            "project": self.project,
         }
 
 
