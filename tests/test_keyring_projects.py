@@ -19,6 +19,7 @@ from tests.conftest import IN_CI
 from tests.support.keyring_backends import real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli import config, keyring_store, secrets
+from worktime_cli.errors import SecretStoreError
 
 VALUE = "kept-apart-Zq9-value"
 OTHER = "the-other-checkout-value"
@@ -155,9 +156,9 @@ def test_a_failed_copy_leaves_no_value_without_an_index(project, memory_keyring)
             raise PasswordSetError("disk full")
         memory_keyring.store[(service, username)] = password
 
-    memory_keyring.set_password = failing  # type: ignore[method-assign]  # one failing write
+    memory_keyring.set_password = failing  # one failing write
     cfg = config.load()
-    with pytest.raises(keyring_store.SecretStoreError, match="copy B"):
+    with pytest.raises(SecretStoreError, match="copy B"):
         secrets.read_all(cfg)
     service = keyring_store.service_name(cfg)
     assert not [key for key in memory_keyring.store if key[0] == service]

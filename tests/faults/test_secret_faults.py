@@ -11,13 +11,16 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordSetError
-from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]  # no stubs upstream
 
+from tests.support.keyring_backends import PlaintextFileKeyring
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli import config, doctor, environment, keyring_store, scrub, secrets
 from worktime_cli.errors import SecretStoreError
 
 SECRET = "sk_live_TOP\\slash\"q'é\x1b\n-9f8e7d6c"
+PLAINTEXT = "tests.support.keyring_backends.PlaintextFileKeyring"
+NOT_RECOMMENDED = "keyring rates it not recommended (priority 0.5)"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -27,29 +30,44 @@ def _forget_remembered_values():
 
 
 @pytest.fixture
-def plaintext(tmp_path: Path) -> PlaintextKeyring:
-    """keyrings.alt's plaintext file backend, as keyring picks it with no Secret Service."""
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
+def plaintext(tmp_path: Path) -> PlaintextFileKeyring:
+    """A plaintext file backend (the tests' own), as keyring picks one with no Secret Service."""
+    backend = PlaintextFileKeyring(str(tmp_path / "keyring_pass.json"))
     keyring.set_keyring(backend)
     return backend
 
 
 class LowPriorityKeyring(MemoryKeyring):
-    """Not from keyrings.alt, but rated below keyring's "recommended" priority of 1."""
+    """Rated below keyring's "recommended" priority of 1."""
 
     priority = 0.4
 
 
-def test_plaintext_backend_chosen_by_keyring_is_refused(plaintext: PlaintextKeyring):
+def test_plaintext_backend_chosen_by_keyring_is_refused(plaintext: PlaintextFileKeyring):
     with pytest.raises(SecretStoreError) as info:
         secrets.put(config.load(), "JWT_SECRET", "value-1234")
     assert info.value.message == (
-        "keyring picked keyrings.alt.file.PlaintextKeyring, which is not safe for secrets: "
-        "it keeps values unencrypted in a file"
+        f"keyring picked {PLAINTEXT}, which is not safe for secrets: {NOT_RECOMMENDED}"
     )
-    assert "PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring" in (info.value.hint or "")
+    assert f"PYTHON_KEYRING_BACKEND={PLAINTEXT}" in (info.value.hint or "")
     assert not Path(plaintext.file_path).exists()  # nothing written in the clear
+
+
+def test_keyrings_alt_backends_are_refused_by_name():
+    """keyrings.alt's file backends are refused whatever priority they claim (judged by the
+    module keyring reports, as PYTHON_KEYRING_BACKEND spells it); a stand-in with its name."""
+
+    class PlaintextKeyring(MemoryKeyring):
+        __module__ = "keyrings.alt.file"
+        __qualname__ = "PlaintextKeyring"
+        priority = 1.5
+
+    judged = keyring_store.assess(PlaintextKeyring())
+    assert (judged.path, judged.secure, judged.reason) == (
+        "keyrings.alt.file.PlaintextKeyring",
+        False,
+        "it keeps values unencrypted in a file",
+    )
 
 
 def test_low_priority_backend_is_refused():
@@ -59,14 +77,14 @@ def test_low_priority_backend_is_refused():
 
 
 def test_plaintext_backend_named_explicitly_works_and_warns_once(
-    plaintext: PlaintextKeyring, monkeypatch: pytest.MonkeyPatch
+    plaintext: PlaintextFileKeyring, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
     cfg = config.load()
     first = secrets.KeyringSecrets(cfg).put("JWT_SECRET", "value-1234")
     assert first.warnings == (
-        "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
-        "keyrings.alt.file.PlaintextKeyring, and it keeps values unencrypted in a file",
+        f"secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose {PLAINTEXT}, "
+        f"and {NOT_RECOMMENDED}",
     )
     second = secrets.KeyringSecrets(cfg).put("OTHER", "value-5678")
     assert second.warnings == ()
@@ -79,29 +97,26 @@ def test_environment_reports_the_refusal_and_keeps_other_layers(plaintext, proje
     resolved = environment.resolve(config.load())
     assert resolved.values == {"A": "1"}
     assert resolved.keyring_error is not None
-    assert "keyrings.alt.file.PlaintextKeyring" in resolved.keyring_error
+    assert PLAINTEXT in resolved.keyring_error
 
 
 def test_cli_secret_put_refuses_plaintext(cli, plaintext):
     result = cli("secret", "put", "JWT_SECRET", input="value-1234")
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "error: keyring picked keyrings.alt.file.PlaintextKeyring, which is not safe"
-    )
+    assert result.stderr.startswith(f"error: keyring picked {PLAINTEXT}, which is not safe")
     assert "stored" not in result.stderr
 
 
 def test_cli_explicit_plaintext_warns_once(cli, plaintext, monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
     result = cli("secret", "put", "JWT_SECRET", input="value-1234")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.count("stored unencrypted") == 1
 
 
-def test_only_keyrings_alt_installed_in_a_real_process(tmp_path: Path, project: Path):
-    """The reported case: no Secret Service reachable, keyring falls back to a plaintext file."""
-    home = tmp_path / "home"
-    env = {
+def _fresh_process_env(home: Path, tmp_path: Path) -> dict[str, str]:
+    # What a user's shell gives `worktime`: no PYTHONPATH, no test fixture, no Secret Service.
+    return {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         "XDG_DATA_HOME": str(home / "data"),
@@ -109,10 +124,49 @@ def test_only_keyrings_alt_installed_in_a_real_process(tmp_path: Path, project: 
         "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}",
         "NO_COLOR": "1",
     }
+
+
+# A plaintext backend installed as a package would be: a module and a dist-info that registers
+# it under keyring's entry point group. Written to a private folder that only the one
+# subprocess below has on its path.
+_PLUGIN = """
+import json, os
+from keyring.backend import KeyringBackend
+
+class PlaintextFileKeyring(KeyringBackend):
+    priority = 0.5
+    path = os.path.join(os.environ["HOME"], "keyring_pass.json")
+
+    def get_password(self, service, username):
+        return None
+
+    def set_password(self, service, username, password):
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps([service, username, password]))
+
+    def delete_password(self, service, username):
+        pass
+"""
+
+
+def test_a_plaintext_backend_keyring_finds_by_itself_is_refused_in_a_real_process(
+    tmp_path: Path, project: Path
+):
+    """The reported case: no Secret Service reachable, keyring falls back to a plaintext file."""
+    site = tmp_path / "private-site"
+    dist = site / "worktime_test_plaintext-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (site / "worktime_test_plaintext.py").write_text(_PLUGIN)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: worktime-test-plaintext\n")
+    (dist / "entry_points.txt").write_text(
+        "[keyring.backends]\nplaintext = worktime_test_plaintext\n"
+    )
+    home = tmp_path / "user-home"
+    home.mkdir()
     out = subprocess.run(
         [sys.executable, "-m", "worktime_cli", "secret", "put", "JWT_SECRET"],
         input=b"value-1234",
-        env=env,
+        env={**_fresh_process_env(home, tmp_path), "PYTHONPATH": str(site)},
         cwd=project,
         capture_output=True,
         timeout=60,
@@ -120,8 +174,49 @@ def test_only_keyrings_alt_installed_in_a_real_process(tmp_path: Path, project: 
     )
     stderr = out.stderr.decode()
     assert out.returncode == 1, stderr
-    assert stderr.startswith("error: keyring picked keyrings.alt.file.PlaintextKeyring"), stderr
-    assert not list(home.rglob("keyring_pass.cfg"))
+    assert stderr.startswith(
+        "error: keyring picked worktime_test_plaintext.PlaintextFileKeyring"
+    ), stderr
+    assert not (home / "keyring_pass.json").exists()
+
+
+_DISCOVER = """
+from importlib import metadata
+import keyring.backend
+
+for ep in metadata.entry_points(group="keyring.backends"):
+    print("entry point", ep.name, ep.value)
+for backend in keyring.backend.get_all_keyring():
+    print("backend", type(backend).__module__ + "." + type(backend).__qualname__)
+"""
+
+
+def test_keyrings_own_discovery_in_a_fresh_process_sees_no_test_only_backend(tmp_path: Path):
+    """What a user's `worktime secret put` does: keyring discovers backends by itself. With the
+    test extra installed (as it is here), it must find none of the tests' backends, nor
+    keyrings.alt (issue 23 item 8)."""
+    home = tmp_path / "user-home"
+    home.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-c", _DISCOVER],
+        env=_fresh_process_env(home, tmp_path),
+        cwd=tmp_path,  # not the repository: `tests` is not importable from here
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    found = out.stdout.decode().splitlines()
+    test_only = [
+        line
+        for line in found
+        if "keyrings.alt" in line or " tests." in line or "keyring_backends" in line
+    ]
+    assert test_only == [], found
+    # And the test extra itself names no keyring backend package.
+    import tomllib
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert not [req for req in extra["test"] if req.lower().startswith("keyrings")]
 
 
 def test_doctor_names_the_backend(project: Path):
@@ -133,17 +228,17 @@ def test_doctor_names_the_backend(project: Path):
 
 
 def test_doctor_warns_about_an_explicit_plaintext_backend(project, plaintext, monkeypatch):
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
     checks = {c.name: c for c in doctor.run(project / "wrangler.toml", port=1).checks}
     assert checks["keyring"].status == "warn"
     assert "stored unencrypted" in checks["keyring"].message
-    assert "keyrings.alt.file.PlaintextKeyring" in checks["keyring"].message
+    assert PLAINTEXT in checks["keyring"].message
 
 
 def test_doctor_reports_a_refused_backend(project, plaintext):
     checks = {c.name: c for c in doctor.run(project / "wrangler.toml", port=1).checks}
     assert checks["keyring"].status in ("warn", "fail")
-    assert "keyrings.alt.file.PlaintextKeyring" in checks["keyring"].message
+    assert PLAINTEXT in checks["keyring"].message
 
 
 # --- scrubbing every form of a value -----------------------------------------------------

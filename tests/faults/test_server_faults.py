@@ -221,17 +221,19 @@ def test_dev_startup_says_the_keyring_is_unencrypted(
     healthy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import keyring
-    from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]  # no stubs upstream
 
-    backend = PlaintextKeyring()
-    backend.file_path = str(tmp_path / "keyring_pass.cfg")
-    keyring.set_keyring(backend)
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    from tests.support.keyring_backends import PlaintextFileKeyring
+
+    keyring.set_keyring(PlaintextFileKeyring(str(tmp_path / "keyring_pass.json")))
+    monkeypatch.setenv(
+        "PYTHON_KEYRING_BACKEND", "tests.support.keyring_backends.PlaintextFileKeyring"
+    )
     bindings = server.build_bindings(config.load(healthy / "wrangler.toml"))
     warnings = server.startup_warnings(bindings)
     assert [w for w in warnings if "stored unencrypted" in w] == [
         "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
-        "keyrings.alt.file.PlaintextKeyring, and it keeps values unencrypted in a file"
+        "tests.support.keyring_backends.PlaintextFileKeyring, and keyring rates it not "
+        "recommended (priority 0.5)"
     ]
 
 

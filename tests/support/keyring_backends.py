@@ -1,4 +1,10 @@
-"""Keyring backends that misbehave on purpose, and access to the real Secret Service."""
+"""Keyring backends that misbehave on purpose, and access to the real Secret Service.
+
+Test-only backends live here and nowhere a user's process can find them: nothing registers
+them as a `keyring.backends` entry point, and the test extra installs no backend package
+(issue 23 item 8: keyrings.alt in `.[test]` made every `secret put` refuse keyring's own
+choice). Tests select them with `keyring.set_keyring`, through their own fixtures only.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +45,52 @@ class SleepingKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         self._hang()
+
+
+class PlaintextFileKeyring(KeyringBackend):
+    """Keeps values unencrypted in a JSON file, rated as keyrings.alt rates its file backends.
+
+    keyring calls a priority below 1 "not recommended"; keyrings.alt's plaintext file backend
+    sits at 0.5. The stand-in for "keyring fell back to a plaintext file".
+    """
+
+    priority = 0.5
+
+    def __init__(self, file_path: str | None = None) -> None:
+        super().__init__()
+        self.file_path = file_path or "keyring_pass.json"
+
+    def _load(self) -> dict[str, str]:
+        import json
+        import os
+
+        if not os.path.exists(self.file_path):
+            return {}
+        with open(self.file_path, encoding="utf-8") as handle:
+            data: dict[str, str] = json.load(handle)
+        return data
+
+    def _save(self, data: dict[str, str]) -> None:
+        import json
+
+        with open(self.file_path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._load().get(f"{service}\0{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        data = self._load()
+        data[f"{service}\0{username}"] = password
+        self._save(data)
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        data = self._load()
+        if data.pop(f"{service}\0{username}", None) is None:
+            raise PasswordDeleteError(username)
+        self._save(data)
 
 
 class LeakyKeyring(MemoryKeyring):
