@@ -29,7 +29,7 @@ from worktime_cli.cli.options import (
 from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli import keyring_store
+    from worktime_cli import keyring_store, secret_diff
     from worktime_cli.secrets import SecretPush
     from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretList, SecretPut
 
@@ -212,6 +212,75 @@ def _list_table(listing: SecretList) -> None:
                 ", ".join(entry.defined_in[:-1]),
             ]
             for entry in listing.secrets
+        ],
+    )
+
+
+@app.command("diff")
+def diff(
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Also compare the secrets set on the deployed Worker (Cloudflare's API).",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+    env: EnvOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Compare secret names: required, in the keyring, in .dev.vars, on the Worker; never values.
+
+    Required names are `[secrets] required` in the config, else the keys of
+    .dev.vars.example. Locally a required name needs a value in the keyring or in .dev.vars
+    (.dev.vars.<env> with --env; wrangler.toml [vars] do not count: they are committed
+    plain text). With --remote it also needs to be set on the deployed Worker. A name that is
+    set but not required is marked extra.
+
+    Exits 1 when a required name is missing where it is needed (locally, or on the Worker
+    with --remote), so a script or CI step can stop before a deploy; 0 otherwise.
+
+    Example:
+
+        worktime secret diff
+        worktime secret diff --env staging --remote
+        worktime secret diff --remote --json | jq .missing
+    """
+    from worktime_cli import secret_diff
+    from worktime_cli.cli.context import open_context
+
+    with open_context(config=config, remote=remote, env=env) as ctx:
+        local = secret_diff.local_places(ctx.config, env)
+        worker = ctx.secrets().names().names if remote else None
+        result = secret_diff.diff(local, worker)
+    output.render(result, json=json, human=_diff_table)
+    for warning in result.warnings:
+        output.warn(warning)
+    if not result.ok:
+        if not json:
+            for need, where, fix in (
+                ("local", "locally", "`worktime secret put NAME`"),
+                (
+                    "worker",
+                    "on the Worker",
+                    "`worktime secret push`, or `worktime secret put NAME --remote`",
+                ),
+            ):
+                names = [row.name for row in result.rows if need in row.missing]
+                if names:
+                    output.warn(f"required but missing {where}: {', '.join(names)} ({fix})")
+        raise typer.Exit(1)
+
+
+def _diff_table(result: secret_diff.SecretDiff) -> None:
+    if not result.rows:
+        output.info("no secret names anywhere, and none required")
+        return
+    output.print_table(
+        ["name", "required", *result.places, "status"],
+        [
+            [row.name, row.required, *(place in row.present for place in result.places), row.status]
+            for row in result.rows
         ],
     )
 
