@@ -204,8 +204,8 @@ def test_find_wrangler_errors_say_how_to_install(project, tmp_path):
         f"wrangler is not installed in this project (no {project}/node_modules/.bin/wrangler)"
     )
     assert missing.value.hint == (
-        "run `npm install --save-dev wrangler@4` in the project folder (needs Node.js 20+), "
-        "or set WORKTIME_WRANGLER to a wrangler launcher"
+        "run `npm install --save-dev wrangler@4` in the project folder (it needs Node.js "
+        "22.12.0 or newer), or set WORKTIME_WRANGLER to a wrangler launcher"
     )
     with pytest.raises(WorktimeError) as wrong:
         worker.find_wrangler(project, {"WORKTIME_WRANGLER": str(tmp_path / "nope")})

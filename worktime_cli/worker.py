@@ -329,8 +329,25 @@ def find_wrangler(root: Path, environ: Mapping[str, str] | None = None) -> Wrang
     raise WorktimeError(
         f"wrangler is not installed in this project (no {local})",
         hint="run `npm install --save-dev wrangler@4` in the project folder "
-        f"(needs Node.js 20+), or set {WRANGLER_VARIABLE} to a wrangler launcher",
+        f"(it needs Node.js {_scaffold_node()} or newer), or set {WRANGLER_VARIABLE} to a "
+        "wrangler launcher",
     )
+
+
+def _scaffold_node() -> str:
+    """The Node.js the wrangler `init` pins needs (the scaffold's `engines.node`), e.g. 22.12.0.
+
+    No wrangler is installed yet, so its own `engines.node` cannot be read: the scaffold's
+    package.json declares the same floor (test_toolchain keeps the two in step).
+    """
+    import json
+
+    from worktime_cli import toolchain
+    from worktime_cli.scaffold import scaffold_file
+
+    data = json.loads(scaffold_file("package.json").read_text(encoding="utf-8"))
+    minimum = toolchain.minimum_of(str(data.get("engines", {}).get("node", "")))
+    return toolchain.shown(minimum) if minimum else "22"
 
 
 def entry_point(cfg: Config) -> Path:
@@ -351,13 +368,30 @@ def entry_point(cfg: Config) -> Path:
     return path
 
 
-def require_node(env: Mapping[str, str]) -> None:
-    """wrangler's launchers start with `#!/usr/bin/env node`: say so before `env` fails."""
-    if shutil.which("node", path=env.get("PATH")) is None:
-        raise WorktimeError(
-            "node is not on PATH, and wrangler runs on Node.js",
-            hint="install Node.js 20 or newer (https://nodejs.org), then retry",
-        )
+def require_node(env: Mapping[str, str], root: Path | None = None) -> None:
+    """The `node` on the child's PATH, checked against the project's wrangler before it starts.
+
+    wrangler's launchers start with `#!/usr/bin/env node`, and a too-old node fails deep in
+    wrangler's start-up; the Node.js needed is `engines.node` of `root`'s node_modules
+    wrangler (read by `toolchain`, as `doctor` reads it), so the hint names that release.
+    """
+    from worktime_cli import toolchain
+
+    installed = toolchain.installed_wrangler(root) if root is not None else None
+    need = installed.node_engines if installed is not None else None
+    minimum = toolchain.minimum_of(need) if need else None
+    hint = toolchain.NODE_HINT.format(need=toolchain.shown(minimum) if minimum else "22")
+    node = shutil.which("node", path=env.get("PATH"))
+    if node is None:
+        message = toolchain.node_problem(need, None) if need else None
+        raise WorktimeError(message or "node is not on PATH, and wrangler runs on Node.js", hint)
+    if minimum is None:
+        return
+    have = toolchain.node_version(node)
+    # A node that does not say its version is left to wrangler: guessing would only mislead.
+    problem = toolchain.node_problem(need, have) if have is not None else None
+    if problem is not None:
+        raise WorktimeError(problem, hint)
 
 
 def wrangler_dev_argv(

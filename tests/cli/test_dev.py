@@ -414,8 +414,8 @@ def test_dev_worker_without_wrangler_says_how_to_install(cli, project, monkeypat
     assert result.exit_code == 1
     assert result.stderr == (
         f"error: wrangler is not installed in this project (no {project}/node_modules/.bin/wrangler)\n"
-        "hint: run `npm install --save-dev wrangler@4` in the project folder (needs Node.js "
-        "20+), or set WORKTIME_WRANGLER to a wrangler launcher\n"
+        "hint: run `npm install --save-dev wrangler@4` in the project folder (it needs Node.js "
+        "22.12.0 or newer), or set WORKTIME_WRANGLER to a wrangler launcher\n"
     )
 
 

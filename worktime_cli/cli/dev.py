@@ -198,7 +198,7 @@ def _run_worker(
     wrangler = worker.find_wrangler(cfg.root)
     resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
     child = worker.worker_environment(resolved)
-    worker.require_node(child.variables)
+    worker.require_node(child.variables, cfg.root)
     if rank <= 2:
         if _everywhere(ip):
             output.warn(EVERYWHERE_WARNING)
