@@ -38,8 +38,8 @@ def test_ensure_gitignore_creates_the_file(project):
 def test_ensure_gitignore_keeps_existing_lines_and_adds_only_what_is_missing(project):
     (project / ".gitignore").write_text("node_modules/\n.dev.vars*")  # no final newline
     assert safety.ensure_gitignore(project) == (".wrangler/", "!.dev.vars.example")
-    assert (project / ".gitignore").read_text() == (
-        f"node_modules/\n.dev.vars*\n\n{COMMENT}\n.wrangler/\n!.dev.vars.example\n"
+    assert (project / ".gitignore").read_text() == (  # still none: the file's bytes are kept
+        f"node_modules/\n.dev.vars*\n\n{COMMENT}\n.wrangler/\n!.dev.vars.example"
     )
     assert safety.check_gitignore(project).status == "ok"
 

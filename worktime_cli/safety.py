@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from worktime_cli.config import write_atomic
+from worktime_cli.errors import WorktimeError
 
 # "warn" is not produced here; doctor shares this type for its own checks.
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -134,8 +135,13 @@ def check_permissions(root: Path) -> Check:
 
 def ensure_gitignore(root: Path) -> tuple[str, ...]:
     """Append to `root/.gitignore` the lines it lacks; returns them (empty: nothing changed)."""
+    from worktime_cli import config_text
+
     path = root / ".gitignore"
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    # Read as config_text reads a config (no BOM, LF, a final newline) and written back by
+    # `restore`: a CRLF file stays CRLF, a BOM and a missing final newline stay as they were.
+    original = config_text.read(path) if path.exists() else None
+    text = original.text if original is not None else ""
     lines = _parse_lines(text)
     present = {line.strip() for line in text.splitlines()}
     added: list[str] = []
@@ -151,9 +157,9 @@ def ensure_gitignore(root: Path) -> tuple[str, ...]:
     if not added:
         return ()
     block = ([_COMMENT] if _COMMENT not in present else []) + added
-    prefix = "" if not text or text.endswith("\n") else "\n"
     separator = "\n" if text.strip() else ""
-    write_atomic(path, (text + prefix + separator + "\n".join(block) + "\n").encode("utf-8"))
+    edited = text + separator + "\n".join(block) + "\n"
+    write_atomic(path, original.restore(edited) if original else edited.encode("utf-8"))
     return tuple(added)
 
 
@@ -193,10 +199,14 @@ def _run(argv: list[str]) -> str | None:
 
 
 def _gitignore_lines(root: Path) -> list[str]:
+    from worktime_cli import config_text
+
     path = root / ".gitignore"
+    if not path.is_file():
+        return []
     try:
-        return _parse_lines(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        return _parse_lines(config_text.read(path).text)  # without a BOM on the first line
+    except WorktimeError:
         return []
 
 

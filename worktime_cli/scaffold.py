@@ -337,15 +337,15 @@ def _copy_migrations(cfg: Config, result: InitResult) -> None:
 
 
 def _gitignore(root: Path, result: InitResult) -> None:
-    from worktime_cli import safety
+    from worktime_cli import config_text, safety
 
     added = list(safety.ensure_gitignore(root))
-    # node_modules/ is ours to add: init is what writes package.json.
+    # node_modules/ is ours to add: init is what writes package.json. The file's bytes are
+    # kept (CRLF, BOM, final newline), as for every file worktime edits.
     path = root / ".gitignore"
-    text = path.read_text(encoding="utf-8")
-    if not any(line.strip() in _NODE_MODULES_LINES for line in text.splitlines()):
-        prefix = "" if not text or text.endswith("\n") else "\n"
-        configmod.write_atomic(path, (text + prefix + "node_modules/\n").encode("utf-8"))
+    original = config_text.read(path)
+    if not any(line.strip() in _NODE_MODULES_LINES for line in original.text.splitlines()):
+        configmod.write_atomic(path, original.restore(original.text + "node_modules/\n"))
         added.append("node_modules/")
     if added:
         result.created.append(f".gitignore: {', '.join(added)}")
