@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, fsutil, inplace, state
+from worktime_cli import clock, d1, fsutil, inplace, state
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import NotFoundError, SQLError
 from worktime_cli.sqlite_errors import storage_error
@@ -82,7 +82,7 @@ def take(cfg: Config, db: D1Binding, persist_to: Path | None, operation: str) ->
     with fsutil.translated(target_dir, "create"):
         target_dir.mkdir(parents=True, exist_ok=True)
     clean_temps(target_dir)
-    created = datetime.now(UTC)
+    created = clock.now()
     name = f"{created.strftime(_STAMP)}-{operation}.sqlite"
     target = target_dir / name
     tmp = fsutil.temp_path(target)
