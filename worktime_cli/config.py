@@ -50,6 +50,43 @@ NON_INHERITABLE = frozenset(
 )  # fmt: skip
 
 
+def normalize_relative_path(path: str) -> str:
+    """wrangler's `normalizeRelativePath`: `\\` → `/`, node's `path.posix.normalize`, no
+    trailing `/` (`./migrations/` → `migrations`)."""
+    p = path.replace("\\", "/")
+    if p == "":
+        return "."
+    absolute = p.startswith("/")
+    trailing = p.endswith("/")
+    parts: list[str] = []
+    for segment in p.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if parts and parts[-1] != "..":
+                parts.pop()
+            elif not absolute:
+                parts.append("..")
+            continue
+        parts.append(segment)
+    out = "/".join(parts)
+    if not out and not absolute:
+        out = "."
+    if out and trailing:
+        out += "/"
+    out = ("/" if absolute else "") + out
+    return out[:-1] if out.endswith("/") else out
+
+
+def strip_dir_prefix(pattern: str, folder: str) -> str | None:
+    """`pattern` relative to `folder` (both normalised); None when it does not start with
+    `${folder}/` (wrangler's error)."""
+    if folder == ".":
+        return pattern
+    prefix = folder + "/"
+    return pattern[len(prefix) :] if pattern.startswith(prefix) else None
+
+
 @dataclass(frozen=True)
 class D1Binding:
     """One `[[d1_databases]]` entry, with wrangler's defaults applied."""
@@ -60,11 +97,45 @@ class D1Binding:
     preview_database_id: str | None = None
     migrations_dir: str = DEFAULT_MIGRATIONS_DIR
     migrations_table: str = DEFAULT_MIGRATIONS_TABLE
+    # wrangler >= 4.98: a glob relative to the config that picks the migration files (None:
+    # `${migrations_dir}/*.sql`); checked when migrations are read (`migrations_glob`), as
+    # wrangler does, so a bad one does not stop `dev` or `kv`.
+    migrations_pattern: str | None = None
+    # Whether `migrations_dir` was written in the config (wrangler refuses a pattern without).
+    migrations_dir_set: bool = True
 
     @property
     def local_id(self) -> str:
         """The name wrangler/miniflare derive the local file from."""
         return self.preview_database_id or self.database_id or self.binding
+
+    def migrations_glob(self, config_name: str = "wrangler.toml") -> str | None:
+        """`migrations_pattern` relative to `migrations_dir` (None: no pattern set), or
+        wrangler's own error (`resolveMigrationsConfig`) when it cannot be used."""
+        raw = self.migrations_pattern
+        if raw is None:
+            return None
+        if not self.migrations_dir_set:
+            raise ConfigError(
+                f'You have set `migrations_pattern: "{raw}"` in your {config_name} file but '
+                "have not set `migrations_dir` for this D1 binding.\n\nWhen "
+                "`migrations_pattern` is set, `migrations_dir` must also be set, and "
+                "`migrations_pattern` must start with `${migrations_dir}/`. Add a "
+                f"`migrations_dir` entry to your {config_name} file (for example, "
+                '`"migrations_dir": "migrations"`).'
+            )
+        folder = normalize_relative_path(self.migrations_dir)
+        relative = strip_dir_prefix(normalize_relative_path(raw), folder)
+        if relative is None:
+            suggested = normalize_relative_path(f"{folder}/*.sql")
+            raise ConfigError(
+                f'The configured `migrations_pattern: "{raw}"` in your {config_name} file must '
+                f'start with `{folder}/` to match `"migrations_dir": "{folder}"`.\n\nEither '
+                f"change `migrations_pattern` so it starts with `{folder}/` (for example, "
+                f'`"{suggested}"`), or change `migrations_dir` to match the start of your '
+                "pattern."
+            )
+        return relative
 
 
 @dataclass(frozen=True)
@@ -421,6 +492,8 @@ def _d1_binding(path: Path, index: int, entry: dict[str, Any]) -> D1Binding:
         migrations_dir=_str_field(path, where, entry, "migrations_dir") or DEFAULT_MIGRATIONS_DIR,
         migrations_table=_str_field(path, where, entry, "migrations_table")
         or DEFAULT_MIGRATIONS_TABLE,
+        migrations_pattern=_str_field(path, where, entry, "migrations_pattern"),
+        migrations_dir_set=entry.get("migrations_dir") is not None,
     )
 
 

@@ -83,6 +83,11 @@ def _database_checks(cfg: Config, db: D1Binding, persist_to: Path | None) -> Ite
     from worktime_cli import d1, migrations
 
     label = f"d1 {db.database_name}"
+    files_check = _migration_files(label, cfg, db)
+    if files_check is not None:
+        yield files_check
+        if files_check.status == "fail":
+            return  # every check below reads the migrations through the same layout
     path = d1.database_path(cfg, db, persist_to)
     if not path.is_file():
         yield Check(
@@ -124,6 +129,27 @@ def _replay(label: str, cfg: Config, db: D1Binding, persist_to: Path | None) -> 
         "fail",
         "; ".join(f"{m.name}: up {m.up}, down {m.down}" for m in result.problems[:3]),
         f"see `worktime d1 migrations verify {db.database_name}` for the schema diff",
+    )
+
+
+def _migration_files(label: str, cfg: Config, db: D1Binding) -> Check | None:
+    """The files wrangler's walk sees, as `migrations lint` reports them: a pattern wrangler
+    refuses, down files it would run as migrations, symlinks it skips. None when all is well."""
+    from worktime_cli.migrations import files, lint
+
+    name = f"{label}: migration files"
+    try:
+        where = files.layout(cfg, db)
+    except WorktimeError as exc:
+        return Check(name, "fail", exc.message, exc.hint)
+    findings = lint.layout_findings(where)
+    if not findings:
+        return None
+    return Check(
+        name,
+        "fail" if any(f.severity == lint.ERROR for f in findings) else "warn",
+        "; ".join(f"{f.file}: {f.message}" for f in findings[:3]),
+        findings[0].fix,
     )
 
 

@@ -192,7 +192,11 @@ def list_(
 
     The down column says where a rollback's SQL comes from: file (migrations/down/NAME),
     captured (its copy recorded at apply time), derived (worktime inverts a migration that
-    only creates, adds columns or renames) or none (irreversible).
+    only creates, adds columns or renames), refused (a captured copy changed outside
+    worktime: rollback refuses it) or none (irreversible).
+
+    Migrations are the files the binding's migrations_pattern matches (default
+    migrations/*.sql), in wrangler's order; symlinks are skipped, as wrangler skips them.
 
     Locally this only reads. With --remote, ask the database on Cloudflare; like wrangler,
     that creates the empty tracking tables there if they do not exist yet.
@@ -550,7 +554,7 @@ def _show_rollback(result: RunResult, env: str | None = None) -> None:
         return
     if result.dry_run:
         for m in result.migrations:
-            output.print_value(f"-- rollback of {m.name} (down SQL from {_source(m.source)})")
+            output.print_value(f"-- rollback of {m.name} ({_origin(m.source)})")
             output.print_value((m.sql or "").rstrip("\n"))
         output.info(
             f"dry run: {len(result.migrations)} migration(s) would be rolled back; nothing changed"
@@ -587,10 +591,18 @@ def _visible(text: str) -> str:
 
 
 def _source(source: str | None) -> str:
+    """Where down SQL comes from, under a "down SQL from" heading."""
     return {
         "captured": "the copy captured at apply time",
-        "derived": "derived from the up file",
+        "derived": "the up file (derived)",
     }.get(source or "", "the down file")
+
+
+def _origin(source: str | None) -> str:
+    """Where down SQL comes from, as a phrase of its own."""
+    if source == "derived":
+        return "down SQL derived from the up file"
+    return f"down SQL from {_source(source)}"
 
 
 OptionalDatabaseArg = Annotated[
@@ -652,7 +664,7 @@ def down(
 
 def _show_down(result: DownSQL) -> None:
     output.print_value(result.sql.rstrip("\n"))
-    output.info(f"down SQL of {result.name}: {_source(result.source)}")
+    output.info(f"{result.name}: {_origin(result.source)}")
     if result.written is not None:
         output.success(f"wrote {result.written}")
 

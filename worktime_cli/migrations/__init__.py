@@ -2,7 +2,9 @@
 
 Files and the tracking table are wrangler 4's, so both tools can work on one checkout.
 
-- `files`: discovery in wrangler's order, checksums, `create`.
+- `files`: discovery in wrangler's order (`migrations_pattern`, the `Layout` of up and down
+  files), checksums, `create`.
+- `pattern`: wrangler's glob (minimatch 5), path normalisation and apply order, ported.
 - `plan`: pure functions: status merge, the apply plan, the rollback plan (every refusal).
 - `engine`: the one run loop over a `MigrationsTarget` (`worktime_cli.targets.migrations`).
 - `local`: the local target (`LocalMigrations`); the remote one is
@@ -31,12 +33,14 @@ from worktime_cli.migrations.files import (
     DOWN_DIR,
     FACTS_SUFFIX,
     CreatedMigration,
+    Layout,
     MigrationFile,
     Source,
     checksum,
     create,
     discover,
     down_path,
+    layout,
     migration_number,
     migrations_dir,
     read_sql,
@@ -86,6 +90,7 @@ __all__ = [
     "ApplyResult",
     "CreatedMigration",
     "DriftError",
+    "Layout",
     "LocalMigrations",
     "MarkResult",
     "MigrationError",
@@ -108,6 +113,7 @@ __all__ = [
     "expected_schema",
     "facts_ddl",
     "facts_table",
+    "layout",
     "mark_applied",
     "migration_number",
     "migrations_dir",

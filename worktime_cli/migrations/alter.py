@@ -114,7 +114,7 @@ def _replay(cfg: Config, db: D1Binding) -> sqlite3.Connection:
     """The schema the migrations build, in a plain in-memory database with foreign keys on."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.execute("PRAGMA foreign_keys = ON")
-    for source in files.read_all(files.discover(files.migrations_dir(cfg, db), missing_ok=True)):
+    for source in files.read_all(files.discover(files.layout(cfg, db), missing_ok=True)):
         for statement in source.statements:
             try:
                 conn.execute(statement.sql)
@@ -458,7 +458,7 @@ def _verify(cfg: Config, db: D1Binding, result: AlterSQL) -> None:
     from worktime_cli.migrations.verify import Scratch, _same, _snap
 
     with Scratch(db.migrations_table) as scratch:
-        sources = files.read_all(files.discover(files.migrations_dir(cfg, db), missing_ok=True))
+        sources = files.read_all(files.discover(files.layout(cfg, db), missing_ok=True))
         for source in sources:
             error = scratch.run(source.statements, str(source.file.path))
             if error is not None:

@@ -145,7 +145,7 @@ class MarkResult:
 
 
 def sources(target: MigrationsTarget, *, missing_ok: bool = True) -> list[files.Source]:
-    return files.read_all(files.discover(target.folder, missing_ok=missing_ok))
+    return files.read_all(files.discover(target.layout, missing_ok=missing_ok))
 
 
 def status(target: MigrationsTarget) -> Status:
@@ -176,6 +176,9 @@ def plan_apply_for(
     `allow_broken_down` (then it is a warning).
     """
     found = sources(target, missing_ok=False)
+    stray = files.stray_downs([s.name for s in found])
+    if stray:
+        raise files.stray_downs_error(target.layout, stray)
     applied = target.applied()
     the_plan = plan_apply(
         found,
@@ -186,6 +189,13 @@ def plan_apply_for(
         allow_out_of_order=allow_out_of_order,
         allow_empty=allow_empty,
     )
+    skipped = files.walk(target.layout).symlinks
+    if skipped:
+        note = (
+            f"skipped symlink(s) {', '.join(skipped)}: wrangler never applies a symlinked "
+            "migration, so neither does worktime"
+        )
+        the_plan = replace(the_plan, warnings=(*the_plan.warnings, note))
     if not the_plan.steps:
         return the_plan
     warnings: list[str] = []
@@ -299,8 +309,9 @@ def lint_all(target: MigrationsTarget) -> LintResult:
     """`migrations lint`: every migration file, replayed in order (the database is not read)."""
     from worktime_cli.migrations import lint
 
-    found, unreadable = lint.read_for_lint(files.discover(target.folder))
-    findings = unreadable + lint.lint(found)
+    where = target.layout
+    found, unreadable = lint.read_for_lint(files.discover(where))
+    findings = lint.layout_findings(where) + unreadable + lint.lint(found)
     checked = len(found) + len({f.file for f in unreadable})
     return lint.LintResult(target.binding.database_name, checked, tuple(findings))
 
@@ -342,7 +353,7 @@ def down_sql(target: MigrationsTarget, name: str, *, write: bool = False) -> Dow
     if down is None:
         raise WorktimeError(
             f"{chosen} has no down SQL: {why_irreversible(source, row)}",
-            hint=f"write it in {files.down_path(target.folder, chosen)}",
+            hint=f"write it in {target.layout.down_path(chosen)}",
         )
     written = None
     if write:
@@ -351,13 +362,13 @@ def down_sql(target: MigrationsTarget, name: str, *, write: bool = False) -> Dow
             raise WorktimeError(
                 f"the down SQL recorded for {chosen} does not match the checksum stored with it "
                 "(changed outside worktime after it was applied); not written",
-                hint=f"write the SQL that undoes it in {files.down_path(target.folder, chosen)}",
+                hint=f"write the SQL that undoes it in {target.layout.down_path(chosen)}",
             )
         if down.source == "file":
             raise WorktimeError(
-                f"{files.down_path(target.folder, chosen)} already holds the down SQL; not overwritten"
+                f"{target.layout.down_path(chosen)} already holds the down SQL; not overwritten"
             )
-        written = files.down_path(target.folder, chosen)
+        written = target.layout.down_path(chosen)
         files.write_down(written, down.sql)
     return DownSQL(target.binding.database_name, chosen, down.source, down.sql, written)
 
@@ -394,6 +405,7 @@ def plan_rollback_for(
         applied,
         database=target.binding.database_name,
         folder=target.folder,
+        down_folder=target.layout.downs,
         steps=steps,
         to=to,
         all=all,
@@ -610,7 +622,7 @@ def _run_group(
 
 def mark_applied(target: MigrationsTarget, name: str) -> MarkResult:
     """Record `name` as applied without running it (baseline an existing database)."""
-    found = files.discover(target.folder)
+    found = files.discover(target.layout)
     chosen = resolve(name, (f.name for f in found))
     if chosen is None:
         raise NotFoundError(f"no migration {name!r} in {target.folder}")

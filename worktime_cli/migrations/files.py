@@ -1,8 +1,18 @@
-"""Migration files on disk: discovery in wrangler 4's order, checksums, reading, `create`.
+"""Migration files on disk: discovery in wrangler's order, checksums, reading, `create`.
 
-Up files are `<migrations_dir>/*.sql`; down files are `<migrations_dir>/down/<same name>`:
-a subfolder, so wrangler's `*.sql` listing never sees (and never runs) them. Every path to
-a down file is built by `down_path`, so errors and hints name the real file.
+Up files are what the binding's `migrations_pattern` matches under `migrations_dir`
+(default `${migrations_dir}/*.sql`), found and ordered by wrangler's own rules
+(`pattern.py`): regular files only (symlinks are skipped, as wrangler 4.164 skips them), no
+dotfiles, ordered by number folder level by folder level. A migration's name is its path
+relative to `migrations_dir` (`0001_init.sql`, `0001_init/migration.sql`), as wrangler
+records it in `d1_migrations`.
+
+Down files mirror the up file's name under a down folder the pattern can never match:
+`<migrations_dir>/down/` when wrangler's walk never enters it (the default pattern), else
+the sibling `<migrations_dir>-down/`, outside `migrations_dir` where no pattern reaches (a
+pattern must start with `${migrations_dir}/`). wrangler would run a down file it matched as
+a migration. Every path to a down file is built by `Layout.down_path`, so errors and hints
+name the real file.
 """
 
 from __future__ import annotations
@@ -11,32 +21,95 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from worktime_cli import clock
-from worktime_cli.config import Config, D1Binding
+from worktime_cli.config import Config, D1Binding, normalize_relative_path
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
+from worktime_cli.migrations.pattern import Glob, path_key, segment_number
 from worktime_cli.sqlscript import Statement, split
 
 DOWN_DIR = "down"
+DOWN_SIBLING_SUFFIX = "-down"
 # Our bookkeeping table is `<migrations_table>` + this, beside wrangler's.
 FACTS_SUFFIX = "_worktime"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where one binding's migrations are: the folder, the pattern, the down folder.
+
+    folder: `migrations_dir`. pattern: as wrangler shows it (relative to the config).
+    glob: the pattern relative to `folder`. custom: a `migrations_pattern` is set.
+    down_folder: where down files go (see the module docstring).
+    """
+
+    folder: Path
+    pattern: str = "migrations/*.sql"
+    glob: Glob = field(default_factory=lambda: Glob.compile("*.sql"))
+    custom: bool = False
+    down_folder: Path | None = None
+
+    @classmethod
+    def default(cls, folder: Path) -> Layout:
+        """No `migrations_pattern`: `<folder>/*.sql`, down files in `<folder>/down/`."""
+        return cls(folder, f"{folder.name}/*.sql", Glob.compile("*.sql"), False, folder / DOWN_DIR)
+
+    @property
+    def downs(self) -> Path:
+        return self.down_folder if self.down_folder is not None else self.folder / DOWN_DIR
+
+    def down_path(self, name: str) -> Path:
+        """The down file of the migration `name` (`down/0001_x.sql`, or
+        `<dir>-down/0001_x/migration.sql` under a pattern that reaches `down/`)."""
+        return self.downs.joinpath(*name.split("/"))
+
+    def finds(self, name: str) -> bool:
+        """wrangler's walk would pick up `<folder>/<name>` as a migration (if it were a file)."""
+        parts = name.split("/")
+        return all(
+            self.glob.match("/".join(parts[:i]), partial=True) for i in range(1, len(parts))
+        ) and self.glob.match(name)
+
+
+def layout(cfg: Config, db: D1Binding) -> Layout:
+    """The binding's layout; wrangler's error for a `migrations_pattern` it refuses."""
+    folder = migrations_dir(cfg, db)
+    relative = db.migrations_glob(cfg.path.name)
+    if relative is None:
+        default = normalize_relative_path(f"{db.migrations_dir}/*.sql")
+        return replace(Layout.default(folder), pattern=default)
+    glob = Glob.compile(relative)
+    pattern = normalize_relative_path(db.migrations_pattern or "")
+    down_folder = folder / DOWN_DIR
+    if glob.match(DOWN_DIR, partial=True):
+        # wrangler's walk enters `down/`: a down file there could run as a migration.
+        if folder.resolve() == cfg.root.resolve():
+            raise UsageError(
+                f'migrations_pattern "{pattern}" can reach every folder of the project, so '
+                "worktime has no place for down files that wrangler would not run as migrations",
+                hint='set `migrations_dir` to a folder (e.g. "migrations") and start the '
+                "pattern with it",
+            )
+        down_folder = folder.parent / (folder.name + DOWN_SIBLING_SUFFIX)
+    return Layout(folder, pattern, glob, True, down_folder)
+
+
 def down_path(folder: Path, name: str) -> Path:
-    """The down file of the up file `name` (`name` keeps its `.sql`: `down/0001_x.sql`)."""
-    return folder / DOWN_DIR / name
+    """The down file of `name` in the default layout (`down/0001_x.sql`)."""
+    return Layout.default(folder).down_path(name)
 
 
 @dataclass(frozen=True)
 class MigrationFile:
     """One up file.
 
-    name: the file name with `.sql`, exactly as recorded in `d1_migrations`.
-    path: the up file. down_path: `<dir>/down/<name>` (it may not exist).
-    number: the integer before the first `_` (as wrangler's parseInt), None if there is none.
+    name: its path relative to migrations_dir, with `/` (`0001_x.sql`,
+    `0001_x/migration.sql`), exactly as recorded in `d1_migrations`.
+    path: the up file. down_path: its down file (it may not exist).
+    number: the integer its first segment starts with (wrangler's parseInt), None if none.
     """
 
     name: str
@@ -50,32 +123,65 @@ class MigrationFile:
         return self.down_path.is_file()
 
 
-_LEADING_INT = re.compile(r"[+-]?\d+")
-
-
 def migration_number(name: str) -> int | None:
-    """`parseInt(name.split("_")[0])` as wrangler computes it; None where that is NaN."""
-    match = _LEADING_INT.match(name.split("_", 1)[0].lstrip())
-    return int(match.group()) if match else None
+    """`parseInt(name.split("/")[0].split("_")[0], 10)` as wrangler computes it; None where
+    that is NaN (or not finite)."""
+    value = segment_number(name.split("/", 1)[0])
+    return None if value is None else int(value)
 
 
-def sort_key(name: str) -> tuple[int, int, str]:
-    """wrangler 4's apply order: by number, numbered before unnumbered, then by name."""
-    number = migration_number(name)
-    return (0, number, name) if number is not None else (1, 0, name)
+def sort_key(name: str) -> Any:
+    """wrangler's apply order (`compareMigrationPaths`): segment by segment, by number
+    (numbered before unnumbered), then by name (`2_b` before `10_c`)."""
+    return path_key(name)
 
 
 def migrations_dir(cfg: Config, db: D1Binding) -> Path:
     return cfg.root / db.migrations_dir
 
 
-def discover(folder: Path, *, missing_ok: bool = False) -> list[MigrationFile]:
-    """The up files in `folder`, in the order wrangler 4 applies them.
+@dataclass(frozen=True)
+class Walk:
+    """What wrangler's walk finds: the migration names, in apply order, and the symlinks
+    it passes over (a symlinked file the pattern matches, or folder it would enter)."""
 
-    Only regular files directly in the folder whose name ends in `.sql`; no recursion
-    (so `down/` is never an up file), dotfiles skipped (editor lock files like
-    `.#0001_x.sql` end in `.sql` too). A missing folder is an error unless `missing_ok`.
-    """
+    names: tuple[str, ...]
+    symlinks: tuple[str, ...]
+
+
+def walk(where: Layout) -> Walk:
+    """wrangler's `listFilesRelative`: regular files whose relative path the glob matches,
+    entering only real folders the glob could reach."""
+    names: list[str] = []
+    links: list[str] = []
+    stack: list[tuple[Path, str]] = [(where.folder, "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            child = entry.name if rel == "" else f"{rel}/{entry.name}"
+            if entry.is_symlink():
+                target_dir = entry.is_dir()
+                if where.glob.match(child, partial=target_dir):
+                    links.append(child)
+            elif entry.is_dir(follow_symlinks=False):
+                if where.glob.match(child, partial=True):
+                    stack.append((Path(entry.path), child))
+            elif entry.is_file(follow_symlinks=False) and where.glob.match(child):
+                names.append(child)
+    names.sort(key=path_key)
+    links.sort(key=path_key)
+    return Walk(tuple(names), tuple(links))
+
+
+def discover(where: Layout | Path, *, missing_ok: bool = False) -> list[MigrationFile]:
+    """The up files, in the order wrangler 4 applies them (a bare folder: the default
+    layout). A missing folder is an error unless `missing_ok`."""
+    where = where if isinstance(where, Layout) else Layout.default(where)
+    folder = where.folder
     if not folder.is_dir():
         if missing_ok:
             return []
@@ -83,16 +189,36 @@ def discover(folder: Path, *, missing_ok: bool = False) -> list[MigrationFile]:
             f"no migrations folder at {folder}",
             hint="create the first migration with `worktime d1 migrations create DATABASE MESSAGE`",
         )
-    names = [
-        entry.name
-        for entry in folder.iterdir()
-        if entry.name.endswith(".sql") and not entry.name.startswith(".") and entry.is_file()
-    ]
-    names.sort(key=sort_key)
     return [
-        MigrationFile(name, folder / name, migration_number(name), down_path(folder, name))
-        for name in names
+        MigrationFile(
+            name, folder.joinpath(*name.split("/")), migration_number(name), where.down_path(name)
+        )
+        for name in walk(where).names
     ]
+
+
+def stray_downs(names: Sequence[str]) -> list[str]:
+    """The migrations the pattern finds inside worktime's `down/` folder: down files wrangler
+    would run as migrations."""
+    return [name for name in names if name.split("/", 1)[0] == DOWN_DIR and "/" in name]
+
+
+def stray_downs_error(where: Layout, names: Sequence[str]) -> WorktimeError:
+    """The refusal (and the fix) when `migrations_pattern` matches down files."""
+    shown = ", ".join(str(where.folder / n) for n in names[:3]) + (" …" if len(names) > 3 else "")
+    return WorktimeError(
+        f'migrations_pattern "{where.pattern}" matches down files ({shown}): wrangler would run '
+        "them as migrations; nothing applied",
+        hint=down_move_fix(where),
+    )
+
+
+def down_move_fix(where: Layout) -> str:
+    old, new = where.folder / DOWN_DIR, where.downs
+    return (
+        f"move the down files where the pattern cannot reach them: `mkdir -p {new} && "
+        f"git mv {old}/* {new}/` (worktime reads them there), or narrow migrations_pattern"
+    )
 
 
 def checksum(data: bytes) -> str:
@@ -223,12 +349,14 @@ class CreatedMigration:
 
 
 def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
-    """Write the next `NNNN_<slug>.sql` and its `down/NNNN_<slug>.sql`.
+    """Write the next `NNNN_<slug>.sql` and its down file.
 
     Numbering and header are wrangler's: highest leading integer + 1, zero-padded to 4;
     the up file starts `-- Migration number: NNNN \\t <ISO date>`. The message is slugged
     to `[a-z0-9_]` (wrangler only turns spaces into `_`); one with no letter or digit is a
-    usage error.
+    usage error. Under a `migrations_pattern` the file is `NNNN_<slug>.sql` when the pattern
+    matches that, else `NNNN_<slug>/migration.sql` (the drizzle layout) when it matches
+    that; otherwise a usage error naming the pattern (wrangler refuses too).
     """
     if any("\udc80" <= ch <= "\udcff" for ch in message):
         # Bytes that are not UTF-8 on argv arrive as lone surrogates: refuse, never echo.
@@ -239,22 +367,35 @@ def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
             f"the migration message {message!r} has no letters or digits",
             hint='describe the change, e.g. "add notes"',
         )
-    folder = migrations_dir(cfg, db)
-    existing = discover(folder, missing_ok=True)
+    where = layout(cfg, db)
+    folder = where.folder
+    existing = discover(where, missing_ok=True)
     numbers = [m.number for m in existing if m.number is not None]
     number = f"{max([*numbers, 0]) + 1:04d}"
-    name = f"{number}_{words}.sql"
-    up = folder / name
-    down = down_path(folder, name)
+    candidates = [f"{number}_{words}.sql", f"{number}_{words}/migration.sql"]
+    name = next((c for c in candidates if where.finds(c)), None)
+    if name is None:
+        raise UsageError(
+            f'migrations_pattern "{where.pattern}" matches neither {folder / candidates[0]} '
+            f"nor {folder / candidates[1]}, so a new migration would never be applied; "
+            "nothing created",
+            hint="create it with the tool that owns this layout (e.g. `drizzle-kit generate`), "
+            f"or change migrations_pattern to match top-level files (e.g. "
+            f'"{normalize_relative_path(db.migrations_dir)}/*.sql")',
+        )
+    up = folder.joinpath(*name.split("/"))
+    down = where.down_path(name)
     # Refused before anything is written: a name the file system cannot hold.
     limit = _name_max(folder)
-    if len(name.encode()) > limit:
+    longest = max(len(part.encode()) for part in name.split("/"))
+    if longest > limit:
         raise UsageError(
-            f"the migration name is {len(name.encode())} bytes; this file system allows {limit}",
+            f"the migration name is {longest} bytes; this file system allows {limit}",
             hint="use a shorter message",
         )
     if up.exists() or down.exists():
-        raise WorktimeError(f"{up} already exists")
+        raise WorktimeError(f"{up if up.exists() else down} already exists")
+    up.parent.mkdir(parents=True, exist_ok=True)
     down.parent.mkdir(parents=True, exist_ok=True)
     moment = clock.now()
     now = (
@@ -263,7 +404,9 @@ def create(cfg: Config, db: D1Binding, message: str) -> CreatedMigration:
     up.write_text(f"-- Migration number: {number} \t {now}\n", encoding="utf-8")
     down.write_text(
         f"-- Rollback of {name}: undo what the up file does, in reverse order.\n"
-        "-- While this file has no statements, `worktime d1 migrations rollback` refuses it.\n",
+        "-- While this file has no statements, `worktime d1 migrations rollback` uses the\n"
+        "-- inverse it derives from the up file (creates, added columns, renames) and refuses\n"
+        "-- only a migration it cannot invert: write the SQL here for those.\n",
         encoding="utf-8",
     )
     return CreatedMigration(name, up, down)

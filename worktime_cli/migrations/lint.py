@@ -33,6 +33,11 @@ Codes (severity):
   D1 fails with "A prepared SQL statement must contain only one statement" (workers-sdk #4713).
 - `not-null-no-default` (warning): ADD COLUMN … NOT NULL without a DEFAULT (SQLite refuses it).
 - `destructive` (warning): DROP TABLE, DROP COLUMN, DELETE or UPDATE without WHERE.
+- `pattern-matches-down` (error): the binding's `migrations_pattern` matches down files in
+  `<migrations_dir>/down/`: wrangler would run them as migrations (undoing others).
+- `symlink-skipped` (warning): a symlinked file (or folder) the pattern would match:
+  wrangler >= 4.98 skips symlinks, so it is never applied (worktime skips it too; 4.86-4.97
+  ran it).
 - `not-replayed` (warning): the replay cannot go on (an applied migration fails on an empty
   database, or SQLite rolled a whole migration back): the schema rules are not run on the
   statements after it; the static rules still are.
@@ -74,6 +79,8 @@ CODES: dict[str, str] = {
     "not-null-no-default": WARNING,
     "destructive": WARNING,
     "not-replayed": WARNING,
+    "pattern-matches-down": ERROR,
+    "symlink-skipped": WARNING,
 }
 
 
@@ -570,3 +577,36 @@ def check_allowed(allow: Collection[str]) -> None:
             f"unknown lint code(s): {', '.join(unknown)}",
             hint=f"the codes are: {', '.join(CODES)}",
         )
+
+
+def layout_findings(where: files.Layout) -> list[Finding]:
+    """What is wrong with the files wrangler's walk sees (not with their SQL): down files the
+    pattern matches, symlinks it skips."""
+    if not where.folder.is_dir():
+        return []
+    found = files.walk(where)
+    findings = [
+        Finding(
+            "pattern-matches-down",
+            ERROR,
+            str(where.folder.joinpath(*name.split("/"))),
+            1,
+            f'migrations_pattern "{where.pattern}" matches this down file: wrangler would run '
+            "it as a migration",
+            files.down_move_fix(where),
+        )
+        for name in files.stray_downs(found.names)
+    ]
+    findings += [
+        Finding(
+            "symlink-skipped",
+            WARNING,
+            str(where.folder.joinpath(*name.split("/"))),
+            1,
+            "a symlink: wrangler >= 4.98 skips symlinked migrations (and folders), so "
+            "worktime never applies it either (wrangler 4.86-4.97 still ran such a file)",
+            "replace the link with the file itself (e.g. `cp --remove-destination` its target)",
+        )
+        for name in found.symlinks
+    ]
+    return findings

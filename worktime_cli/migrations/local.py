@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli import d1, snapshots
 from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import SQLError
-from worktime_cli.migrations.files import FACTS_SUFFIX, migrations_dir
+from worktime_cli.migrations.files import FACTS_SUFFIX, Layout, layout, migrations_dir
 from worktime_cli.migrations.plan import AppliedRow, Step
 
 if TYPE_CHECKING:
@@ -182,6 +182,10 @@ class LocalMigrations:
     @property
     def folder(self) -> Path:
         return migrations_dir(self.config, self._binding)
+
+    @property
+    def layout(self) -> Layout:
+        return layout(self.config, self._binding)
 
     @property
     def label(self) -> str:

@@ -57,8 +57,9 @@ class MigrationState:
     state: applied | pending | drifted (applied, file changed since: checksum drift) |
     missing (applied, file gone) | unverified (applied by another tool, no checksum).
     out_of_order: pending, but sorts before the newest applied migration.
-    has_down: a rollback would find down SQL with at least one statement.
-    down: where that down SQL comes from: file | captured | derived | none.
+    has_down: a rollback would find down SQL with at least one statement, and run it.
+    down: where that down SQL comes from: file | captured | derived | none, or refused (a
+    captured copy a rollback refuses: changed outside worktime, or not tied to it).
     """
 
     name: str
@@ -215,10 +216,21 @@ def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
     )
 
 
+REFUSED = "refused"
+
+
 def down_source(source: Source | None, row: AppliedRow | None) -> str:
-    """What `list` shows: file | captured | derived | none."""
+    """What `list` shows: file | captured | derived | refused | none. `refused`: the copy
+    captured at apply time cannot be tied to its migration (`seal.captured_doubt`), so a
+    rollback refuses it, and `list` must not promise one."""
     down = down_for(source, row)
-    return "none" if down is None else down.source
+    if down is None:
+        return "none"
+    return REFUSED if down.doubt is not None else down.source
+
+
+def _has_down(down: str) -> bool:
+    return down not in ("none", REFUSED)
 
 
 def why_irreversible(source: Source | None, row: AppliedRow | None) -> str:
@@ -241,7 +253,7 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
             late = newest_applied is not None and sort_key(source.name) < newest_applied
             down = down_source(source, None)
             states.append(
-                MigrationState(source.name, PENDING, source.file, None, late, down != "none", down)
+                MigrationState(source.name, PENDING, source.file, None, late, _has_down(down), down)
             )
             continue
         if row.checksum is None:
@@ -253,7 +265,7 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
         down = down_source(source, row)
         states.append(
             MigrationState(
-                source.name, state, source.file, row.applied_at, False, down != "none", down
+                source.name, state, source.file, row.applied_at, False, _has_down(down), down
             )
         )
     known = {s.name for s in sources}
@@ -261,7 +273,9 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
         if row.name not in known:
             down = down_source(None, row)
             states.append(
-                MigrationState(row.name, MISSING, None, row.applied_at, False, down != "none", down)
+                MigrationState(
+                    row.name, MISSING, None, row.applied_at, False, _has_down(down), down
+                )
             )
     states.sort(key=lambda s: sort_key(s.name))
     return states
@@ -425,6 +439,7 @@ def plan_rollback(
     *,
     database: str,
     folder: Path,
+    down_folder: Path | None = None,
     steps: int | None = None,
     to: str | None = None,
     all: bool = False,  # mirrors --all; shadows the builtin, unused here
@@ -442,6 +457,7 @@ def plan_rollback(
     what that refusal says.
     """
     check_rollback_options(steps, to, all)
+    downs_at = down_folder if down_folder is not None else folder / DOWN_DIR
     rows = list(applied)
     if all:
         targets = rows
@@ -470,16 +486,17 @@ def plan_rollback(
         reasons = "; ".join(f"{name}: {why}" for name, why in irreversible)
         raise WorktimeError(
             f"cannot roll back: {names} {verb} no down SQL (no statement in "
-            f"{folder / DOWN_DIR}, none captured at apply time, none derivable: {reasons}); "
+            f"{downs_at}, none captured at apply time, none derivable: {reasons}); "
             "nothing changed",
-            hint=f"write the SQL that undoes it in {folder / DOWN_DIR / irreversible[0][0]}, then retry",
+            hint="write the SQL that undoes it in "
+            f"{downs_at.joinpath(*irreversible[0][0].split('/'))}, then retry",
         )
     doubtful = [d for d in downs if d.doubt is not None]
     if doubtful:
         raise doubt_error(
             [(d.name, d.doubt or UNSEALED) for d in doubtful],
             database=database,
-            folder=folder,
+            folder=downs_at,
             migrations_table=migrations_table,
             remote=remote,
         )
@@ -491,7 +508,7 @@ def plan_rollback(
                 f"cannot roll back {', '.join(unverified)}: applied without worktime (no "
                 "checksum), so its down SQL is derived from the file only when the live schema "
                 f"is what the applied files build, and it is not ({mismatch}); nothing changed",
-                hint=f"write the down file(s) in {folder / DOWN_DIR} by hand, then retry",
+                hint=f"write the down file(s) in {downs_at} by hand, then retry",
             )
     warnings = [w for d in downs for w in statement_warnings(d.label, d.statements)]
     return RunPlan(

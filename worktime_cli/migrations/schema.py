@@ -9,7 +9,7 @@ from typing import Any
 
 from worktime_cli import d1
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.migrations.files import FACTS_SUFFIX, discover, migrations_dir, read_sql
+from worktime_cli.migrations.files import FACTS_SUFFIX, discover, layout, read_sql
 from worktime_cli.sqlscript import split
 
 SchemaRow = tuple[str, str, str, str]  # (type, name, tbl_name, normalised sql)
@@ -49,7 +49,7 @@ def filter_rows(
 
 def expected_schema(cfg: Config, db: D1Binding, *, upto: str | None = None) -> list[SchemaRow]:
     """The schema every migration file (or those up to `upto`) builds on an empty database."""
-    files = discover(migrations_dir(cfg, db), missing_ok=True)
+    files = discover(layout(cfg, db), missing_ok=True)
     conn = d1.connect(Path(":memory:"), create=True)
     try:
         for file in files:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from worktime_cli.errors import WorktimeError
 from worktime_cli.migrations.derive import derive
-from worktime_cli.migrations.files import FACTS_SUFFIX, Source, down_path, down_seal
+from worktime_cli.migrations.files import FACTS_SUFFIX, Source, down_seal
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.plan import AppliedRow  # plan imports this module
@@ -56,7 +56,8 @@ def doubt_error(
     migrations_table: str,
     remote: bool,
 ) -> WorktimeError:
-    """The refusal of `(name, doubt)` pairs, with the way to a down file the user has read."""
+    """The refusal of `(name, doubt)` pairs, with the way to a down file the user has read
+    (`folder`: the down folder)."""
     facts = migrations_table + FACTS_SUFFIX
     reasons = [f"the down SQL recorded for it in {facts} {_WHY[doubt]}" for _, doubt in doubtful]
     said = (
@@ -65,7 +66,7 @@ def doubt_error(
         else "; ".join(f"{name}: {why}" for (name, _), why in zip(doubtful, reasons, strict=True))
     )
     name, doubt = doubtful[0]
-    path = down_path(folder, name)
+    path = folder.joinpath(*name.split("/"))
     if doubt == TAMPERED:
         hint = f"write the SQL that undoes it in {path} (or restore that file), then retry"
     elif remote:

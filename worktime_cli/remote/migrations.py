@@ -129,6 +129,12 @@ class RemoteMigrations:
         return self._folder
 
     @property
+    def layout(self) -> files.Layout:
+        if self.config is None:
+            return files.Layout.default(self._folder)
+        return files.layout(self.config, self._binding)
+
+    @property
     def label(self) -> str:
         return f"the remote database {self._binding.database_name}"
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from worktime_cli.config import D1Binding
+    from worktime_cli.migrations.files import Layout
     from worktime_cli.migrations.plan import AppliedRow, Step
     from worktime_cli.migrations.schema import SchemaRow
     from worktime_cli.snapshots import Snapshot
@@ -30,7 +31,12 @@ class MigrationsTarget(Protocol):
 
     @property
     def folder(self) -> Path:
-        """The migrations folder (up files; down files in `down/`)."""
+        """The migrations folder (`migrations_dir`)."""
+        ...
+
+    @property
+    def layout(self) -> Layout:
+        """Which files are migrations (`migrations_pattern`) and where their down files are."""
         ...
 
     @property
