@@ -82,8 +82,8 @@ def migrations(ctx: Any, param: Any, incomplete: str) -> list[Any]:
         return []
     names: list[str] = []
     for db in _databases_of(ctx, cfg):
-        folder = files.migrations_dir(cfg, db)
-        names += [f.name for f in files.discover(folder, missing_ok=True)]
+        # The binding's layout: its migrations_pattern, where one is set, as wrangler reads it.
+        names += [f.name for f in files.discover(files.layout(cfg, db), missing_ok=True)]
     return _matching(incomplete, names)
 
 

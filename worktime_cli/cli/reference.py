@@ -26,7 +26,7 @@ def _walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
 
 
 def help_text(path: tuple[str, ...]) -> str:
-    """`worktime PATH --help` as a user sees it in a 100-column terminal without colour."""
+    """The help of the command at `path`, as a user sees it in a 100-column terminal, no colour."""
     from typer.testing import CliRunner
 
     from worktime_cli.cli.app import app
