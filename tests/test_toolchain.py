@@ -16,6 +16,10 @@ import pytest
 from worktime_cli import doctor, scaffold, toolchain
 from worktime_cli.safety import Check
 
+# doctor asks the machine's `node --version` once a node_modules wrangler is there: a real
+# component, so these tests are in the slow tier.
+NODE = pytest.mark.slow
+
 SCAFFOLD_PACKAGE = Path(scaffold.__file__).parent / "scaffold_files" / "package.json"
 
 
@@ -66,11 +70,13 @@ def test_no_node_modules_is_a_skip_that_says_what_to_run(project):
     assert check.hint is not None and "npm install" in check.hint
 
 
+@NODE
 def test_the_pinned_wrangler_passes(project):
     install_wrangler(project, toolchain.pinned("wrangler"))
     assert checks(project)["wrangler"].status == "ok"
 
 
+@NODE
 def test_a_wrangler_older_than_the_tested_floor_is_a_warning_naming_the_upgrade(project):
     install_wrangler(project, "4.20.0")
     check = checks(project)["wrangler"]
@@ -79,6 +85,7 @@ def test_a_wrangler_older_than_the_tested_floor_is_a_warning_naming_the_upgrade(
     assert check.hint == f"npm install --save-dev wrangler@{toolchain.pinned('wrangler')}"
 
 
+@NODE
 def test_state_written_by_a_newer_workerd_warns_an_older_wrangler(project):
     install_wrangler(project, "4.86.0")
     alarm_table(project, "actor_id TEXT PRIMARY KEY, scheduled_time INTEGER")
@@ -91,12 +98,14 @@ def test_state_written_by_a_newer_workerd_warns_an_older_wrangler(project):
     assert check.hint == f"npm install --save-dev wrangler@{toolchain.pinned('wrangler')}"
 
 
+@NODE
 def test_the_pinned_wrangler_reads_newer_state_without_a_warning(project):
     install_wrangler(project, toolchain.pinned("wrangler"))
     alarm_table(project, "actor_id TEXT PRIMARY KEY, scheduled_time INTEGER, actor_name TEXT")
     assert checks(project)["wrangler"].status == "ok"
 
 
+@NODE
 def test_a_node_older_than_wrangler_needs_is_a_warning_saying_what_to_install(project):
     install_wrangler(project, toolchain.pinned("wrangler"), node=">=999.0.0")
     check = checks(project)["node"]
