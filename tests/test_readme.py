@@ -72,7 +72,7 @@ def worktime(*argv: str, **kwargs) -> subprocess.Popen[str]:
 )
 def test_the_exit_codes_in_the_table(project, argv, code):
     proc = worktime(*argv)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     if code:
         assert err.startswith("error: "), err
