@@ -68,9 +68,12 @@ def worktime(*argv: str, **kwargs) -> subprocess.Popen[str]:
         (["d1", "info", "no-such-database"], 1),
         (["--no-such-option"], 2),
         (["d1", "list", "--env", "no-such-env"], 2),
+        (["run", "--", "no-such-program-worktime-test"], 127),
+        (["run", "--", "./not-executable.sh"], 126),
     ],
 )
 def test_the_exit_codes_in_the_table(project, argv, code):
+    (project / "not-executable.sh").write_text("#!/bin/sh\nexit 0\n")  # mode 0644
     proc = worktime(*argv)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
