@@ -11,10 +11,11 @@ the file's BOM, line endings and final newline (`config_text`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -109,6 +110,17 @@ class D1Binding:
         """The name wrangler/miniflare derive the local file from."""
         return self.preview_database_id or self.database_id or self.binding
 
+    def previewed(self, config_name: str = "wrangler.toml") -> D1Binding:
+        """This binding aimed at its `preview_database_id` (wrangler's `--preview`), or
+        wrangler's error when it has none."""
+        if not self.preview_database_id:
+            raise ConfigError(
+                f"Please define a `preview_database_id` in your {config_name} file to execute "
+                "your queries against a preview database",
+                hint=f"add preview_database_id to the {self.binding!r} binding, or drop --preview",
+            )
+        return replace(self, database_id=self.preview_database_id)
+
     def migrations_glob(self, config_name: str = "wrangler.toml") -> str | None:
         """`migrations_pattern` relative to `migrations_dir` (None: no pattern set), or
         wrangler's own error (`resolveMigrationsConfig`) when it cannot be used."""
@@ -150,6 +162,28 @@ class KVBinding:
     def local_id(self) -> str:
         """The namespace id miniflare uses on disk: `preview_id ?? id ?? binding`."""
         return self.preview_id or self.id or self.binding
+
+    def previewed(self, preview: bool | None) -> KVBinding:
+        """This binding as wrangler's `--preview` (`getKVNamespaceId`) picks it: True, its
+        preview_id; False, its id; None (flag not given), itself. Locally the chosen id is
+        also the folder, as `wrangler kv … --local --preview` uses it."""
+        if preview is None:
+            return self
+        if preview:
+            if not self.preview_id:
+                raise ConfigError(
+                    f"No preview namespace ID is configured for binding {self.binding!r}",
+                    hint=f"add a preview_id to the {self.binding!r} entry in kv_namespaces, "
+                    "or pass --namespace-id",
+                )
+            return replace(self, id=self.preview_id)
+        if not self.id:
+            raise ConfigError(
+                f"No namespace ID is configured for binding {self.binding!r}",
+                hint=f"add an id to the {self.binding!r} entry in kv_namespaces, or pass "
+                "--namespace-id",
+            )
+        return replace(self, preview_id=None)
 
 
 @dataclass(frozen=True)
@@ -495,6 +529,26 @@ def _d1_binding(path: Path, index: int, entry: dict[str, Any]) -> D1Binding:
         migrations_pattern=_str_field(path, where, entry, "migrations_pattern"),
         migrations_dir_set=entry.get("migrations_dir") is not None,
     )
+
+
+def d1_everywhere(cfg: Config) -> list[tuple[str | None, D1Binding]]:
+    """Every `[[d1_databases]]` entry of the file: the top level's (None) and each env's.
+
+    For questions about the whole file, such as whether two environments give one
+    database_name to different local databases; entries that do not parse are left out
+    (the selected section was checked when the config loaded).
+    """
+    found: list[tuple[str | None, D1Binding]] = []
+    envs = cfg.data.get("env")
+    sections: list[tuple[str | None, Any]] = [(None, cfg.data)]
+    sections += [(name, s) for name, s in (envs.items() if isinstance(envs, dict) else ())]
+    for env, section in sections:
+        entries = section.get("d1_databases") if isinstance(section, dict) else None
+        for index, entry in enumerate(entries if isinstance(entries, list) else ()):
+            if isinstance(entry, dict):
+                with contextlib.suppress(ConfigError):
+                    found.append((env, _d1_binding(cfg.path, index, entry)))
+    return found
 
 
 def _kv_binding(path: Path, index: int, entry: dict[str, Any]) -> KVBinding:

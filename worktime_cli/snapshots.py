@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from worktime_cli import clock, d1, fsutil, inplace, state
-from worktime_cli.config import Config, D1Binding
+from worktime_cli.config import Config, D1Binding, d1_everywhere
 from worktime_cli.errors import NotFoundError, SQLError
 from worktime_cli.sqlite_errors import storage_error
 
@@ -63,7 +63,20 @@ class Snapshot:
 
 
 def folder(cfg: Config, db: D1Binding, persist_to: Path | None) -> Path:
-    return state.d1_snapshot_dir(state.root(cfg, persist_to), db.database_name)
+    """The snapshots of `db`'s local file, never of another environment's.
+
+    Folders are named by database_name. Where the config gives one name to more than one
+    local database (`[env.production]` with its own database_id), only the top level's
+    keeps the plain name (worktime before `--env` on d1 only ever snapshotted the top
+    level's, so the snapshots there are its own); each other one gets a folder of its own.
+    """
+    same_name = [(env, b) for env, b in d1_everywhere(cfg) if b.database_name == db.database_name]
+    local_ids = {b.local_id for _, b in same_name}
+    top_level = {b.local_id for env, b in same_name if env is None}
+    distinct = len(local_ids) > 1 and db.local_id not in top_level
+    return state.d1_snapshot_dir(
+        state.root(cfg, persist_to), db.database_name, db.local_id if distinct else None
+    )
 
 
 def take(cfg: Config, db: D1Binding, persist_to: Path | None, operation: str) -> Snapshot | None:

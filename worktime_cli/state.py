@@ -49,15 +49,19 @@ def d1_path(state_root: Path, local_id: str) -> Path:
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def d1_snapshot_dir(state_root: Path, database_name: str) -> Path:
+def d1_snapshot_dir(state_root: Path, database_name: str, local_id: str | None = None) -> Path:
     """Where apply/rollback snapshots of one database are kept.
 
     The name comes from wrangler.toml, so it is used as a folder name only when it is a
     plain one; anything else (`../x`, `/abs`) gets its durable-object id instead, which
-    can never leave the state folder.
+    can never leave the state folder. `local_id`, given when the name alone does not say
+    which local database is meant (two environments share it), adds that database's
+    durable-object id, so each file keeps its own snapshots.
     """
     safe = _SAFE_SEGMENT.fullmatch(database_name) and ".." not in database_name
     segment = database_name if safe else durable_object_id(D1_UNIQUE_KEY, database_name)
+    if local_id is not None:
+        segment += "." + durable_object_id(D1_UNIQUE_KEY, local_id)[:16]
     return state_root / "v3" / "d1" / "snapshots" / segment
 
 
