@@ -51,9 +51,10 @@ DatabaseArg = Annotated[
 
 
 def register(root: typer.Typer) -> None:
-    from worktime_cli.cli import migrations
+    from worktime_cli.cli import d1_sync, migrations
 
     migrations.register(app)  # `d1 migrations …` and `d1 restore`
+    d1_sync.register(app)  # `d1 diff`, `d1 pull` (issue 24)
     import importlib
 
     try:

@@ -1,0 +1,104 @@
+"""`worktime d1 diff` through the real CLI, local against the fake Cloudflare API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_cloudflare import TOKEN, FakeCloudflare, fake_fixture
+
+fake = pytest.fixture(name="fake")(fake_fixture)
+
+INIT = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);"
+
+
+@pytest.fixture
+def remote_db(fake: FakeCloudflare, project: Path) -> str:
+    db = fake.add_database("worktime-db-prod")
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\n'
+        'database_name = "worktime-db"\ndatabase_id = "local-id"\nmigrations_dir = "migrations"\n'
+        '\n[env.production]\n[[env.production.d1_databases]]\nbinding = "DB"\n'
+        f'database_name = "worktime-db-prod"\ndatabase_id = "{db.uuid}"\n'
+        'migrations_dir = "migrations"\n'
+    )
+    folder = project / "migrations"
+    folder.mkdir()
+    (folder / "0001_init.sql").write_text(INIT + "\n")
+    return db.uuid
+
+
+def _both_applied(cli, fake: FakeCloudflare, uuid: str) -> None:
+    local = cli("d1", "migrations", "apply", "DB", "--env", "production", "--yes")
+    assert local.exit_code == 0, local.output
+    remote = cli("d1", "migrations", "apply", "DB", "--env", "production", "--remote", "--yes")
+    assert remote.exit_code == 0, remote.output
+
+
+def test_diff_clean(fake, cli, remote_db: str) -> None:
+    _both_applied(cli, fake, remote_db)
+    result = cli("d1", "diff", "local", "remote", "--env", "production")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert result.stderr == "✓ worktime-db-prod: local (production) and remote (production) agree\n"
+    assert TOKEN not in result.output
+
+
+def test_diff_finds_a_column_added_only_in_production(fake, cli, remote_db: str) -> None:
+    _both_applied(cli, fake, remote_db)
+    fake.sql(remote_db, "ALTER TABLE users ADD COLUMN timezone TEXT DEFAULT 'UTC'")
+    result = cli("d1", "diff", "local", "remote", "--env", "production")
+    assert result.exit_code == 1, result.output
+    assert "users.timezone" in result.stdout
+    assert "only in b" in result.stdout
+    assert result.stderr.endswith(
+        "1 difference(s) between local (production) and remote (production)\n"
+    )
+
+
+def test_diff_json_shape_and_per_side_env(fake, cli, remote_db: str) -> None:
+    _both_applied(cli, fake, remote_db)
+    fake.sql(remote_db, "ALTER TABLE users ADD COLUMN timezone TEXT DEFAULT 'UTC'")
+    result = cli("d1", "diff", "local:production", "remote:production", "--json")
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout) == {
+        "a": "local (production)",
+        "b": "remote (production)",
+        "drift": True,
+        "differences": [
+            {
+                "kind": "column",
+                "object": "users.timezone",
+                "detail": "only in b",
+                "a": None,
+                "b": {
+                    "name": "timezone",
+                    "type": "TEXT",
+                    "not_null": False,
+                    "default": "'UTC'",
+                    "pk": 0,
+                },
+            }
+        ],
+    }
+
+
+def test_diff_ledger_and_files(fake, cli, remote_db: str, project: Path) -> None:
+    _both_applied(cli, fake, remote_db)
+    (project / "migrations" / "0002_more.sql").write_text("CREATE TABLE b (y);\n")
+    applied = cli("d1", "migrations", "apply", "DB", "--env", "production", "--yes")
+    assert applied.exit_code == 0, applied.output
+    result = cli("d1", "diff", "local", "remote", "--env", "production", "--json")
+    assert result.exit_code == 1
+    found = {
+        (d["kind"], d["object"], d["detail"]) for d in json.loads(result.stdout)["differences"]
+    }
+    assert found == {("ledger", "0002_more.sql", "only in a"), ("table", "b", "only in a")}
+
+
+def test_diff_refuses_an_unknown_side(cli, project: Path) -> None:
+    result = cli("d1", "diff", "local", "staging")
+    assert result.exit_code == 2
+    assert "unknown side 'staging'" in result.stderr
