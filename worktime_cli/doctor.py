@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from worktime_cli import config as configmod
 from worktime_cli.config import Config, D1Binding
-from worktime_cli.errors import WorktimeError
+from worktime_cli.errors import UsageError, WorktimeError
 from worktime_cli.safety import Check
 
 if TYPE_CHECKING:
@@ -55,7 +55,11 @@ def run(
     """Run every check, in the order a newcomer would fix them."""
     checks: list[Check] = []
     try:
-        cfg = configmod.load(config_path)
+        # The environment's bindings, as every command resolves them; an --env the config
+        # does not define is a usage error (exit 2), not a failed check.
+        cfg = configmod.load(config_path, env=env)
+    except UsageError:
+        raise
     except WorktimeError as exc:
         checks.append(Check("config", "fail", exc.message, exc.hint))
         return Report(tuple(checks))

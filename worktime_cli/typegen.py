@@ -270,15 +270,11 @@ def _section(cfg: Config, env: str | None) -> Mapping[str, Any]:
     """The top level, or `[env.NAME]`: wrangler does not inherit bindings, vars or secrets."""
     if env is None:
         return cfg.data
-    envs = cfg.data.get("env")
-    defined = sorted(envs) if isinstance(envs, dict) else []
-    section = envs.get(env) if isinstance(envs, dict) else None
-    if not isinstance(section, dict):
-        listed = ", ".join(defined) if defined else "none"
-        raise ConfigError(
-            f"environment {env!r} is not defined in {cfg.path.name} (defined: {listed})",
-            hint=f"add an [env.{env}] section, or pick one of the defined environments",
-        )
+    from worktime_cli import config as configmod
+
+    # The one check every command makes (a usage error listing the defined ones).
+    configmod.load(cfg.path, env=env)
+    section: Mapping[str, Any] = cfg.data["env"][env]
     return section
 
 

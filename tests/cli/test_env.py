@@ -419,3 +419,12 @@ def test_export_to_stdout_with_json_is_a_usage_error(cli, project: Path) -> None
     result = cli("d1", "export", "DB", "--output", "-", "--json")
     assert result.exit_code == 2
     assert not (project / "-").exists()
+
+
+@pytest.mark.parametrize("argv", [["types"], ["doctor"], ["types", "--check"]])
+def test_types_and_doctor_refuse_an_unknown_env_as_every_command_does(cli, argv) -> None:
+    """They used to answer with an error of their own (types, exit 1) or report the
+    environment as fine (doctor, checking the top level's databases)."""
+    done = cli(*argv, "--env", "nope")
+    assert done.exit_code == 2, done.output
+    assert "no environment 'nope'" in done.stderr
