@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli import config, typegen
-from worktime_cli.errors import ConfigError, WorktimeError
+from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -207,7 +207,7 @@ required = ["JWT_SECRET"]
         ("JWT_SECRET", "string"),
     ]
     assert "`worktime types --env production`" in types.text
-    with pytest.raises(ConfigError, match=r"'staging' is not defined .*\(defined: production\)"):
+    with pytest.raises(UsageError, match=r"no environment 'staging' \(defined: production\)"):
         typegen.generate(cfg, env="staging")
 
 
@@ -398,8 +398,8 @@ def test_types_command_output_and_env(cli, project, tmp_path):
     assert missing.exit_code == 1
     assert missing.stderr.startswith("error: worker-configuration.d.ts does not exist\n")
     unknown = cli("types", "--env", "nope")
-    assert unknown.exit_code == 1
-    assert "environment 'nope' is not defined in wrangler.toml (defined: staging)" in unknown.stderr
+    assert unknown.exit_code == 2  # a usage error, as for every command
+    assert "no environment 'nope' (defined: staging)" in unknown.stderr
 
 
 def test_types_help_first_line_is_the_listing(cli):
