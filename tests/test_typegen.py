@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli import config, typegen
-from worktime_cli.errors import ConfigError, UsageError, WorktimeError
+from worktime_cli.errors import UsageError, WorktimeError
 
 REPO = Path(__file__).resolve().parent.parent
 
