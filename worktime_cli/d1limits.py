@@ -253,3 +253,35 @@ def rewrite_warnings(
                 found.append(RewriteWarning(file, statement.line, table, rows, seconds, what))
             break
     return found
+
+
+@dataclass(frozen=True)
+class InfoLimits:
+    """`d1 info`'s limits: the size against the cap, the largest row against 2 MB.
+
+    `largest_row` is None when it was not read (`checked` False: remote D1 bills every row
+    the scan reads, so it is asked for; a table-less database has none either).
+    """
+
+    size: SizeCheck | None
+    largest_row: LargestRow | None
+    checked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": None if self.size is None else self.size.to_json(),
+            "largest_row": None if self.largest_row is None else self.largest_row.to_json(),
+            "largest_row_checked": self.checked,
+        }
+
+
+def info_limits(
+    size: int | None, query: QueryFn | None, *, cap: int = PAID_DATABASE_CAP
+) -> InfoLimits:
+    """The limits of a database of `size` bytes; its rows are read only when `query` is given."""
+    rows = largest_rows(query) if query is not None else []
+    return InfoLimits(
+        None if size is None else size_check(size, cap),
+        rows[0] if rows else None,
+        query is not None,
+    )

@@ -78,7 +78,12 @@ def test_info_by_binding_hides_internal_tables(cli, db):
         "version",
         "num_tables",
         "tables",
+        "limits",
     ]
+    assert data["limits"]["largest_row_checked"] is True
+    assert data["limits"]["size"]["cap"] == 10_000_000_000
+    assert data["limits"]["largest_row"]["table"] == "users"
+    assert data["limits"]["largest_row"]["limit"] == 2_000_000
     assert data["num_tables"] == 3
     assert data["tables"] == [
         {"name": "daily_stats", "rows": 0},

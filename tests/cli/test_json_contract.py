@@ -88,6 +88,7 @@ CASES: list[tuple[str, tuple[str, ...], int, Shape]] = [
             "size": None,
             "tables": [{"name": None, "rows": None}],
             "version": None,
+            "limits": {"largest_row": None, "largest_row_checked": None, "size": None},
         },
     ),
     (

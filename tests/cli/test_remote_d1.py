@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -137,7 +139,13 @@ def test_info_remote_by_name(fake, cli) -> None:
         "version": "production",
         "num_tables": 0,
         "tables": None,
+        "limits": {
+            "size": {"size": 0, "cap": 10_000_000_000, "fraction": 0.0, "level": "ok"},
+            "largest_row": None,
+            "largest_row_checked": False,
+        },
     }
+    assert not fake.calls("POST", "/query$")  # the row scan is asked for
     missing = cli("d1", "info", "nope", "--remote")
     assert missing.exit_code == 1
     assert missing.stderr.startswith("error: no remote database named 'nope' in this account\n")
@@ -213,3 +221,24 @@ def test_execute_remote_file_imports_after_confirmation(fake, cli, project: Path
     assert "authorization" not in upload.headers
     assert fake.sql(db.uuid, "SELECT a FROM t ORDER BY a") == [(1,), (2,)]
     _no_token(refused, result)
+
+
+def test_info_remote_largest_row_is_opt_in(fake, cli) -> None:
+    db = fake.add_database("alpha")
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        conn.execute("INSERT INTO notes (body) VALUES ('short'), ('a much longer body')")
+    plain = cli("d1", "info", "alpha", "--remote")
+    assert plain.exit_code == 0, plain.output
+    assert "database size" in plain.stdout and "row size" not in plain.stdout
+    assert "largest row not checked: --largest-row reads every row" in plain.stderr
+    scanned = cli("d1", "info", "alpha", "--remote", "--largest-row", "--json")
+    assert scanned.exit_code == 0, scanned.output
+    assert "reading every row for the largest one" in scanned.stderr
+    assert json.loads(scanned.stdout)["limits"]["largest_row"] == {
+        "table": "notes",
+        "rowid": 2,
+        "size": 19,  # "2" and the 18-byte body
+        "limit": 2_000_000,
+        "level": "ok",
+    }

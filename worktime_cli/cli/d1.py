@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
+from worktime_cli.cli.d1_limits import LargestRowOption
 from worktime_cli.cli.options import (
     ConfigOption,
     EnvOption,
@@ -196,14 +197,19 @@ def info(
     env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
+    largest_row: LargestRowOption = False,
 ) -> None:
     """Show a database's local file, size, and tables with row counts (--remote: Cloudflare's view).
+
+    Also D1's limits: the size against the per-database cap (10 GB) and the largest row
+    against the 2 MB row limit (remotely only with --largest-row: it reads every row).
 
     Example:
 
         worktime d1 info worktime-db
         worktime d1 info worktime-db --remote --json
     """
+    from worktime_cli.cli import d1_limits
     from worktime_cli.cli.context import open_context
 
     with open_context(
@@ -214,8 +220,10 @@ def info(
         env=env,
         local_only={"--persist-to": persist_to},
     ) as ctx:
-        found = ctx.d1().info(database)
-    output.render(found, json=json, human=_show_info)
+        found = d1_limits.with_limits(
+            ctx, database, ctx.d1().info(database), largest_row=largest_row
+        )
+    output.render(found, json=json, human=lambda r: d1_limits.show(r, _show_info, remote=remote))
 
 
 def _show_info(found: DatabaseInfo) -> None:
