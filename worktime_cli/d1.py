@@ -955,6 +955,8 @@ class LocalD1:
     def info(self, name: str) -> DatabaseInfo:
         return describe(self.config, self.config.d1(name), self.persist_to, tables=True)
 
-    def database(self, name_or_binding: str) -> LocalDatabase:
+    def database(self, name_or_binding: str, *, preview: bool = False) -> LocalDatabase:
         db = self.config.d1(name_or_binding)
+        if preview:  # the local file is the preview id's already (`local_id`)
+            db = db.previewed(self.config.path.name)
         return LocalDatabase(db, database_path(self.config, db, self.persist_to))

@@ -79,11 +79,13 @@ class Context:
 
         return LocalD1(self.config, self.persist_to)
 
-    def migrations(self, database: str) -> MigrationsTarget:
+    def migrations(self, database: str, *, preview: bool = False) -> MigrationsTarget:
+        """`preview`: wrangler's `--preview`, the preview_database_id (the CLI allows it with
+        --remote only, as wrangler; the local file is the preview id's already)."""
         if self.remote:
             from worktime_cli.remote.migrations import RemoteMigrations
 
-            return RemoteMigrations(self.client, self.config, database)
+            return RemoteMigrations(self.client, self.config, database, preview=preview)
         from worktime_cli.migrations import LocalMigrations
 
         return LocalMigrations(self.config, self.persist_to, database)

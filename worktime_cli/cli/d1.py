@@ -20,6 +20,7 @@ from worktime_cli.cli.options import (
     JsonOption,
     LocalOption,
     PersistOption,
+    PreviewOption,
     RemoteOption,
     YesOption,
 )
@@ -257,6 +258,7 @@ def execute(
     ] = None,
     yes: YesOption = False,
     remote: RemoteOption = False,
+    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -287,8 +289,9 @@ def execute(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
+        remote_only={"--preview": preview},
     ) as ctx:
-        db = ctx.d1().database(database)
+        db = ctx.d1().database(database, preview=bool(preview))
         if command is not None:
             target = (
                 ctx.aim("d1_database", db.name, lambda: db.database_id)

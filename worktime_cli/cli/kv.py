@@ -19,6 +19,7 @@ from worktime_cli.cli.options import (
     JsonOption,
     LocalOption,
     PersistOption,
+    PreviewOption,
     RemoteOption,
     YesOption,
 )
@@ -119,12 +120,13 @@ def _namespace(
     persist_to: Path | None,
     remote: bool,
     local: bool,
+    preview: bool | None = None,
 ) -> Iterator[tuple[KVNamespace, Callable[[], RemoteWrite | None]]]:
     """The one namespace a key or bulk command acts on, closed when the command ends, and
     `aim()`: a write calls it once its input is checked, just before writing (or asking)."""
     with _context(config=config, env=env, persist_to=persist_to, remote=remote, local=local) as ctx:
         name, by_id = _named(binding, namespace_id)
-        namespace = ctx.kv().namespace(name, by_id=by_id)
+        namespace = ctx.kv().namespace(name, by_id=by_id, preview=preview)
         try:
             yield namespace, lambda: ctx.aim("kv_namespace", name, lambda: namespace.id)
         finally:
@@ -288,6 +290,7 @@ def key_put(
     ] = None,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     ttl: Annotated[
         int | None,
         typer.Option(
@@ -342,6 +345,7 @@ def key_put(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, aim):
         meta: Any = None
         if metadata is not None:
@@ -386,6 +390,7 @@ def key_get(
     key: KeyArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     text: Annotated[
         bool, typer.Option("--text", help="Decode the value as UTF-8 and end it with a newline.")
     ] = False,
@@ -420,6 +425,7 @@ def key_get(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, _aim):
         entry = namespace.get(key)
     if entry is None:
@@ -445,6 +451,7 @@ def _write_value(value: bytes, text: bool) -> None:
 def key_list(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Only keys starting with this.")
     ] = None,
@@ -488,6 +495,7 @@ def key_list(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, _aim):
         if limit is None:
             page = all_keys(namespace, prefix, cursor=cursor)
@@ -529,6 +537,7 @@ def key_delete(
     key: KeyArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -551,6 +560,7 @@ def key_delete(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, aim):
         target = aim()
         deleted = namespace.delete(key)
@@ -577,6 +587,7 @@ def bulk_put(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -607,6 +618,7 @@ def bulk_put(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, aim):
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
@@ -623,6 +635,7 @@ def bulk_delete(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
     yes: YesOption = False,
     remote: RemoteOption = False,
     local: LocalOption = False,
@@ -651,6 +664,7 @@ def bulk_delete(
         persist_to=persist_to,
         remote=remote,
         local=local,
+        preview=preview,
     ) as (namespace, aim):
         keys = kv.parse_bulk_delete(file)
         where = namespace.where

@@ -19,6 +19,7 @@ from worktime_cli.cli.options import (
     JsonOption,
     LocalOption,
     PersistOption,
+    PreviewOption,
     RemoteOption,
     YesOption,
     env_flag,
@@ -182,6 +183,7 @@ def _show_altered(created: CreatedAlter) -> None:
 def list_(
     database: DatabaseArg,
     remote: RemoteOption = False,
+    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -216,8 +218,9 @@ def list_(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
+        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database)
+        target = ctx.migrations(database, preview=bool(preview))
         result = engine.status(target)
         folder = target.folder
     output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
@@ -288,6 +291,7 @@ def apply(
         ),
     ] = None,
     remote: RemoteOption = False,
+    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -326,8 +330,9 @@ def apply(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
+        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database)
+        target = ctx.migrations(database, preview=bool(preview))
         planned = engine.plan_apply_for(
             target,
             to=to,

@@ -46,6 +46,15 @@ EnvOption = Annotated[
         show_default=False,
     ),
 ]
+PreviewOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--preview/--no-preview",
+        help="As wrangler: act on the binding's preview_database_id / preview_id; "
+        "--no-preview: its production id (D1: --remote only, as wrangler).",
+        show_default=False,
+    ),
+]
 LocalOption = Annotated[
     bool,
     typer.Option(

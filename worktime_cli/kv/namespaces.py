@@ -398,8 +398,12 @@ class LocalKV:
             removed_from=name if removed else None,
         )
 
-    def namespace(self, binding_or_id: str, *, by_id: bool = False) -> LocalNamespace:
+    def namespace(
+        self, binding_or_id: str, *, by_id: bool = False, preview: bool | None = None
+    ) -> LocalNamespace:
         ns = select_binding(self.config, binding_or_id, by_id=by_id)
+        if not by_id:
+            ns = ns.previewed(preview)
         return LocalNamespace(KVStore(self.state_root, ns.local_id))
 
     def gc(self, binding_or_id: str, *, by_id: bool = False) -> GCResult:

@@ -699,10 +699,12 @@ class RemoteKV:
         delete_namespace(self.client, ns.id)
         return DeletedNamespace(namespace=binding_or_id, id=ns.id, remote=True)
 
-    def namespace(self, binding_or_id: str, *, by_id: bool = False) -> RemoteNamespace:
+    def namespace(
+        self, binding_or_id: str, *, by_id: bool = False, preview: bool | None = None
+    ) -> RemoteNamespace:
         if by_id:
             return RemoteNamespace(self.client, binding_or_id)
-        ns = local_kv.select_binding(self.config, binding_or_id)
+        ns = local_kv.select_binding(self.config, binding_or_id).previewed(preview)
         if ns.id:
             return RemoteNamespace(self.client, ns.id)
         return RemoteNamespace(self.client, None, resolve=lambda: self._by_title(ns))

@@ -96,12 +96,17 @@ def step_sql(step: Step, table: str, bookkeeping: str) -> str:
 class RemoteMigrations:
     """The migrations of one configured database's D1 database on Cloudflare."""
 
-    def __init__(self, client: Client, config: Config, database: str | D1Binding) -> None:
+    def __init__(
+        self, client: Client, config: Config, database: str | D1Binding, *, preview: bool = False
+    ) -> None:
         self.client = client
         self.config: Config | None = config
         self._binding = database if isinstance(database, D1Binding) else config.d1(database)
         self._folder = files.migrations_dir(config, self._binding)
         self._database_id: str | None = None
+        if preview:  # wrangler's --preview: the preview_database_id, used as is
+            self._binding = self._binding.previewed(config.path.name)
+            self._database_id = self._binding.database_id
         self._tables_ready = False
         self._bookmark: Bookmark | None = None
 

@@ -93,10 +93,13 @@ class KVNamespaces(Protocol):
 
     def delete(self, binding_or_id: str, *, by_id: bool = False) -> DeletedNamespace: ...
 
-    def namespace(self, binding_or_id: str, *, by_id: bool = False) -> KVNamespace:
+    def namespace(
+        self, binding_or_id: str, *, by_id: bool = False, preview: bool | None = None
+    ) -> KVNamespace:
         """The namespace of a configured binding (or id); `by_id`: an id used as given.
 
         An unknown binding is the same `NotFoundError` on both sides (`kv.select_binding`).
+        `preview` is wrangler's `--preview` (`KVBinding.previewed`); an id ignores it, as there.
         """
         ...
 
