@@ -146,3 +146,46 @@ def test_d1_preview_without_preview_database_id_is_wranglers_error(
         "error: Please define a `preview_database_id` in your wrangler.toml file"
     )
     assert config.load().d1("DB").preview_database_id is None
+
+
+# --- kv bulk put --ttl/--expiration/--metadata -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "fields"),
+    [
+        (("--ttl", "3600"), '"expiration_ttl"'),
+        (("--expiration", "1900000000", "--metadata", "{}"), '"expiration", "metadata"'),
+    ],
+)
+def test_kv_bulk_put_refuses_the_flags_wrangler_ignores(
+    cli, project: Path, flags: tuple[str, ...], fields: str
+) -> None:
+    # wrangler 4.164 declares them (putCommonArgs) but its bulk put handler never reads them:
+    # applying them here would expire keys that wrangler keeps.
+    _kv_config(project)
+    items = project / "items.json"
+    items.write_text(json.dumps([{"key": "k", "value": "v"}]), encoding="utf-8")
+    result = cli("kv", "bulk", "put", str(items), "--binding", "KV", *flags)
+    assert result.exit_code == 2
+    assert f"hint: set {fields} in each item of the JSON file" in result.stderr
+    assert "wrangler 4.164 accepts" in result.stderr
+    assert cli("kv", "key", "list", "--binding", "KV", "--json").stdout.strip() == "[]"
+
+
+# --- secret list --format --------------------------------------------------------------------
+
+
+def test_secret_list_format_json_is_json_and_pretty_the_table(cli, project: Path) -> None:
+    as_json = cli("secret", "list", "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stdout == cli("secret", "list", "--json").stdout
+    assert json.loads(as_json.stdout)["secrets"] == []
+    pretty = cli("secret", "list", "--format", "pretty")
+    assert pretty.exit_code == 0, pretty.output
+    assert pretty.stdout == cli("secret", "list").stdout
+    bad = cli("secret", "list", "--format", "xml")
+    assert bad.exit_code == 2
+    assert bad.stderr.startswith("error: --format must be json or pretty, not 'xml'\n")
+    both = cli("secret", "list", "--json", "--format", "pretty")
+    assert both.exit_code == 2

@@ -582,12 +582,55 @@ def key_delete(
 FileArg = Annotated[Path, typer.Argument(help="The JSON file.", dir_okay=False, show_default=False)]
 
 
+_IGNORED_BY_WRANGLER = (
+    "wrangler 4.164 declares it on `kv bulk put` but writes no item with it; refused rather "
+    "than ignored: set it per item in the file"
+)
+BulkTtlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ttl", metavar="S", help=f"Refused: {_IGNORED_BY_WRANGLER}.", show_default=False
+    ),
+]
+BulkExpirationOption = Annotated[
+    str | None,
+    typer.Option("--expiration", metavar="EPOCH", help="Refused, as --ttl.", show_default=False),
+]
+BulkMetadataOption = Annotated[
+    str | None,
+    typer.Option("--metadata", metavar="JSON", help="Refused, as --ttl.", show_default=False),
+]
+
+
+def _refuse_bulk_defaults(ttl: str | None, expiration: str | None, metadata: str | None) -> None:
+    """wrangler's `kv bulk put` accepts --ttl/--expiration/--metadata (putCommonArgs) and its
+    handler never reads them: a script's `--ttl 3600` writes keys that never expire. Applying
+    them here would expire keys that wrangler keeps, so refuse and name the per-item fields."""
+    from worktime_cli.errors import UsageError
+
+    given = {"--ttl": ttl, "--expiration": expiration, "--metadata": metadata}
+    named = [name for name, value in given.items() if value is not None]
+    if named:
+        fields = {"--ttl": "expiration_ttl", "--expiration": "expiration", "--metadata": "metadata"}
+        raise UsageError(
+            f"`kv bulk put` refuses {' and '.join(named)}: wrangler 4.164 accepts "
+            f"{'it' if len(named) == 1 else 'them'} there but applies "
+            f"{'it' if len(named) == 1 else 'them'} to no item",
+            hint="set "
+            + ", ".join(f'"{fields[n]}"' for n in named)
+            + " in each item of the JSON file (items may differ)",
+        )
+
+
 @bulk_app.command("put")
 def bulk_put(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     preview: PreviewOption = None,
+    ttl: BulkTtlOption = None,
+    expiration: BulkExpirationOption = None,
+    metadata: BulkMetadataOption = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -609,6 +652,8 @@ def bulk_put(
         worktime kv bulk put seed.json --binding KV --remote
     """
     from worktime_cli import kv
+
+    _refuse_bulk_defaults(ttl, expiration, metadata)
 
     with _namespace(
         binding,

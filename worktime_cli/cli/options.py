@@ -55,6 +55,15 @@ PreviewOption = Annotated[
         show_default=False,
     ),
 ]
+FormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        metavar="json|pretty",
+        help="As wrangler's flag: json is --json, pretty the table (the default here).",
+        show_default=False,
+    ),
+]
 LocalOption = Annotated[
     bool,
     typer.Option(
@@ -69,3 +78,16 @@ def env_flag(env: str | None) -> str:
     import shlex
 
     return "" if env is None else f" --env {shlex.quote(env)}"
+
+
+def wants_json(json: bool, format: str | None) -> bool:
+    """`--json` or wrangler's `--format json|pretty`; anything else is a usage error."""
+    from worktime_cli.errors import UsageError
+
+    if format is None:
+        return json
+    if format not in ("json", "pretty"):
+        raise UsageError(f"--format must be json or pretty, not {format!r}")
+    if json and format == "pretty":
+        raise UsageError("--json and --format pretty cannot be combined", hint="give one of them")
+    return json or format == "json"

@@ -21,10 +21,12 @@ from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
     EnvOption,
+    FormatOption,
     JsonOption,
     LocalOption,
     RemoteOption,
     YesOption,
+    wants_json,
 )
 from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
@@ -159,6 +161,7 @@ def list_(
     config: ConfigOption = None,
     env: EnvOption = None,
     json: JsonOption = False,
+    format: FormatOption = None,
 ) -> None:
     """List the names in the local environment and where each resolves from; never values.
 
@@ -174,6 +177,7 @@ def list_(
     """
     from worktime_cli.cli.context import open_context
 
+    json = wants_json(json, format)
     with open_context(config=config, remote=remote, local=local, env=env) as ctx:
         listing = ctx.secrets().names()
     output.render(listing, json=json, human=_list_table)
