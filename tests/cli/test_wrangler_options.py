@@ -189,3 +189,46 @@ def test_secret_list_format_json_is_json_and_pretty_the_table(cli, project: Path
     assert bad.stderr.startswith("error: --format must be json or pretty, not 'xml'\n")
     both = cli("secret", "list", "--json", "--format", "pretty")
     assert both.exit_code == 2
+
+
+# --- kv bulk get -----------------------------------------------------------------------------
+
+
+def test_kv_bulk_get_prints_wranglers_local_shape(cli, project: Path) -> None:
+    _kv_config(project)
+    assert cli("kv", "key", "put", "a", "1", "--binding", "KV").exit_code == 0
+    keys = project / "keys.json"
+    keys.write_text(json.dumps(["a", {"name": "absent"}]), encoding="utf-8")
+    result = cli("kv", "bulk", "get", str(keys), "--binding", "KV")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"a": {"value": "1"}, "absent": {"value": None}}
+
+
+def test_kv_bulk_get_remote_reads_the_chosen_namespace(
+    fake: FakeCloudflare, cli, project: Path
+) -> None:
+    fake.namespaces[PROD_NS] = {"title": "prod", "entries": {}}
+    fake.namespaces[PREVIEW_NS] = {"title": "preview", "entries": {}}
+    _kv_config(project)
+    put = cli("kv", "key", "put", "a", "p", "--binding", "KV", "--remote", "--preview")
+    assert put.exit_code == 0, put.output
+    keys = project / "keys.json"
+    keys.write_text(json.dumps(["a"]), encoding="utf-8")
+    got = cli("kv", "bulk", "get", str(keys), "--binding", "KV", "--remote", "--preview")
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout) == {"a": {"value": "p"}}
+    prod = cli("kv", "bulk", "get", str(keys), "--binding", "KV", "--remote", "--no-preview")
+    assert json.loads(prod.stdout) == {"a": {"value": None}}
+
+
+# --- -y/--skip-confirmation ------------------------------------------------------------------
+
+
+def test_skip_confirmation_is_yes(cli, project: Path) -> None:
+    _kv_config(project)
+    assert cli("kv", "key", "put", "a", "1", "--binding", "KV").exit_code == 0
+    keys = project / "keys.json"
+    keys.write_text(json.dumps(["a"]), encoding="utf-8")
+    done = cli("kv", "bulk", "delete", str(keys), "--binding", "KV", "--skip-confirmation")
+    assert done.exit_code == 0, done.output
+    assert cli("kv", "key", "get", "a", "--binding", "KV").exit_code == 1

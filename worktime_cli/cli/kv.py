@@ -49,7 +49,7 @@ key_app = typer.Typer(
 )
 bulk_app = typer.Typer(
     name="bulk",
-    help="Put or delete many keys from a JSON file (wrangler's format).",
+    help="Put, get or delete many keys from a JSON file (wrangler's format).",
     no_args_is_help=True,
 )
 app.add_typer(namespace_app)
@@ -673,6 +673,51 @@ def bulk_put(
             result = namespace.bulk_put(parsed.items, progress=advance)
         where = namespace.where
     render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
+
+
+@bulk_app.command("get")
+def bulk_get(
+    file: FileArg,
+    binding: BindingOption = None,
+    namespace_id: NamespaceIdOption = None,
+    preview: PreviewOption = None,
+    remote: RemoteOption = False,
+    local: LocalOption = False,
+    config: ConfigOption = None,
+    env: EnvOption = None,
+    persist_to: PersistOption = None,
+) -> None:
+    """Print the values of the keys listed in a JSON array, as `wrangler kv bulk get`.
+
+    The file is bulk delete's: key names or {"name": …} objects. stdout is one JSON object,
+    {"KEY": {"value": "text" | null}} (null: absent or expired), wrangler's local shape, also
+    with --remote (one read per key; wrangler's remote prints {"KEY": "text"}).
+
+    Example:
+
+        worktime kv bulk get keys.json --binding KV
+        worktime kv bulk get keys.json --binding KV --remote
+    """
+    from worktime_cli import kv
+
+    with _namespace(
+        binding,
+        namespace_id,
+        config=config,
+        env=env,
+        persist_to=persist_to,
+        remote=remote,
+        local=local,
+        preview=preview,
+    ) as (namespace, _aim):
+        keys = kv.parse_bulk_delete(file)
+        found: dict[str, dict[str, str | None]] = {}
+        for key in keys:
+            entry = namespace.get(key)
+            # wrangler reads with get(key, "text"): invalid UTF-8 becomes U+FFFD, as here.
+            text = None if entry is None else entry.value.decode("utf-8", errors="replace")
+            found[key] = {"value": text}
+    output.print_json(found)
 
 
 @bulk_app.command("delete")

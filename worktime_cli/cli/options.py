@@ -30,7 +30,12 @@ PersistOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 YesOption = Annotated[
     bool,
-    typer.Option("--yes", "-y", help="Do not ask for confirmation (needed when not interactive)."),
+    typer.Option(
+        "--yes",
+        "-y",
+        "--skip-confirmation",  # wrangler's name for -y on d1 commands
+        help="Do not ask for confirmation (needed when not interactive).",
+    ),
 ]
 RemoteOption = Annotated[
     bool, typer.Option("--remote", help="Act on Cloudflare's API instead of the local state.")
