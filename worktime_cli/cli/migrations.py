@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
+from worktime_cli.cli.migrations_rehearse import RehearseOnlyOption, RehearseOption
 from worktime_cli.cli.options import (
     ConfigOption,
     EnvOption,
     JsonOption,
     LocalOption,
     PersistOption,
-    PreviewOption,
     RemoteOption,
     YesOption,
     env_flag,
@@ -183,7 +183,6 @@ def _show_altered(created: CreatedAlter) -> None:
 def list_(
     database: DatabaseArg,
     remote: RemoteOption = False,
-    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -218,9 +217,8 @@ def list_(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
-        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database, preview=bool(preview))
+        target = ctx.migrations(database)
         result = engine.status(target)
         folder = target.folder
     output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
@@ -291,12 +289,13 @@ def apply(
         ),
     ] = None,
     remote: RemoteOption = False,
-    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
     persist_to: PersistOption = None,
     json: JsonOption = False,
+    rehearse: RehearseOption = False,
+    rehearse_only: RehearseOnlyOption = False,
 ) -> None:
     """Apply pending migrations, each atomically with its tracking row.
 
@@ -319,7 +318,9 @@ def apply(
         worktime d1 migrations apply worktime-db
         worktime d1 migrations apply worktime-db --to 0002_add_notes --dry-run
         worktime d1 migrations apply worktime-db --remote
+        worktime d1 migrations apply worktime-db --remote --rehearse
     """
+    from worktime_cli.cli import migrations_rehearse
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
@@ -330,9 +331,21 @@ def apply(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
-        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database, preview=bool(preview))
+        target = ctx.migrations(database)
+        rehearsed = None
+        if rehearse or rehearse_only:
+            rehearsed = migrations_rehearse.rehearse_first(
+                ctx,
+                database,
+                only=rehearse_only,
+                json=json,
+                to=to,
+                allow=tuple(allow or ()),
+                allow_broken_down=allow_broken_down,
+                allow_drift=allow_drift,
+                allow_out_of_order=allow_out_of_order,
+            )
         planned = engine.plan_apply_for(
             target,
             to=to,
@@ -342,6 +355,8 @@ def apply(
             allow_broken_down=allow_broken_down,
             allow=tuple(allow or ()),
         )
+        if not json:
+            migrations_rehearse.warn_rewrites(ctx, database, planned)
         count = len(planned.steps)
         target_line = _aim(ctx, target) if count and not dry_run else None
         if (
@@ -364,6 +379,7 @@ def apply(
             human=lambda r: _show_apply(r, ctx.config.env),
             group=group,
             aimed=target_line,
+            extra=None if rehearsed is None else {"rehearsal": rehearsed.to_json()},
         )
 
 
@@ -376,6 +392,7 @@ def _run(
     human: Callable[[RunResult], None],
     group: bool = False,
     aimed: RemoteWrite | None = None,
+    extra: dict[str, object] | None = None,
 ) -> None:
     """Run a plan and show its result; on failure, what went through, then the error."""
     from worktime_cli.cli.context import render
@@ -393,6 +410,11 @@ def _run(
             human(exc.result)
         raise
     _warn(result)
+    if json and extra:
+        from worktime_cli.targets.remote_write import with_target
+
+        output.print_json({**with_target(result.to_json(), aimed), **extra})
+        return
     render(result, aimed, json=json, human=human)
 
 

@@ -386,10 +386,9 @@ _CREATE_TABLE = re.compile(
 )
 
 
-def export_database(
+def export_url(
     client: Client,
     database_id: str,
-    output: Path,
     *,
     data: bool = True,
     schema: bool = True,
@@ -397,13 +396,9 @@ def export_database(
     on_message: Callable[[str], None] | None = None,
     poll_interval: float = 1.0,
     max_polls: int = 3600,
-) -> ExportResult:
-    """`d1 export --remote`: ask D1 for a dump, poll until it is ready, download it, as wrangler.
-
-    The dump comes from a presigned URL (no Authorization header: it is not Cloudflare's
-    API). It is written atomically, so a failed download leaves no partial file.
-    """
-
+) -> str:
+    """Ask D1 for a dump and poll until it is ready: the signed URL it can be downloaded from
+    (`export_database` downloads it to a file, `download_text` as text chunks in memory)."""
     from worktime_cli.dump import check_parts
 
     check_parts(data=data, schema=schema)
@@ -433,7 +428,64 @@ def export_database(
     url = (answer.get("result") or {}).get("signed_url")
     if not url:
         raise RemoteError("Cloudflare's export finished without a download URL")
-    response = client.send("GET", str(url), authenticated=False)
+    return str(url)
+
+
+def download_text(
+    client: Client, url: str, *, on_progress: Callable[[int, int | None], None] | None = None
+) -> Iterator[str]:
+    """The dump at the signed `url` as text chunks while it downloads, written nowhere.
+
+    `on_progress(bytes so far, total or None)` after each chunk. The URL is presigned: no
+    Authorization header goes with it.
+    """
+    import httpx
+
+    try:
+        with client.http.stream("GET", url) as response:
+            if not response.is_success:
+                raise RemoteError(f"downloading the export failed: HTTP {response.status_code}")
+            length = response.headers.get("content-length")
+            total = int(length) if length and length.isdigit() else None
+            for text in response.iter_text():
+                if on_progress is not None:
+                    on_progress(response.num_bytes_downloaded, total)
+                yield text
+    except httpx.TransportError as exc:
+        raise RemoteError(
+            f"downloading the export failed ({type(exc).__name__})", hint="try again"
+        ) from None
+
+
+def export_database(
+    client: Client,
+    database_id: str,
+    output: Path,
+    *,
+    data: bool = True,
+    schema: bool = True,
+    tables: Sequence[str] = (),
+    on_message: Callable[[str], None] | None = None,
+    poll_interval: float = 1.0,
+    max_polls: int = 3600,
+) -> ExportResult:
+    """`d1 export --remote`: ask D1 for a dump, poll until it is ready, download it, as wrangler.
+
+    The dump comes from a presigned URL (no Authorization header: it is not Cloudflare's
+    API). It is written atomically, so a failed download leaves no partial file.
+    """
+
+    url = export_url(
+        client,
+        database_id,
+        data=data,
+        schema=schema,
+        tables=tables,
+        on_message=on_message,
+        poll_interval=poll_interval,
+        max_polls=max_polls,
+    )
+    response = client.send("GET", url, authenticated=False)
     if not response.is_success:
         raise RemoteError(f"downloading the export failed: HTTP {response.status_code}")
     output = output.resolve()
@@ -690,13 +742,10 @@ class RemoteD1:
     def info(self, name: str) -> DatabaseInfo:
         return self._info(describe(self.client, self.config, name))
 
-    def database(self, name_or_binding: str, *, preview: bool = False) -> RemoteD1Database:
+    def database(self, name_or_binding: str) -> RemoteD1Database:
         # As wrangler: a configured database_id is used as is, so a query is one round trip
         # (no lookup first); a wrong id fails on that request with Cloudflare's own error.
         binding = _binding(self.config, name_or_binding)
-        if preview:
-            # wrangler's --preview needs the configured binding's preview_database_id.
-            binding = self.config.d1(name_or_binding).previewed(self.config.path.name)
         if binding is not None and binding.database_id:
             known = RemoteDatabase(uuid=binding.database_id, name=binding.database_name)
             return RemoteD1Database(self.client, known)
