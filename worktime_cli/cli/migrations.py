@@ -20,6 +20,7 @@ from worktime_cli.cli.options import (
     JsonOption,
     LocalOption,
     PersistOption,
+    PreviewOption,
     RemoteOption,
     YesOption,
     env_flag,
@@ -183,6 +184,7 @@ def _show_altered(created: CreatedAlter) -> None:
 def list_(
     database: DatabaseArg,
     remote: RemoteOption = False,
+    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -217,8 +219,9 @@ def list_(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
+        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database)
+        target = ctx.migrations(database, preview=bool(preview))
         result = engine.status(target)
         folder = target.folder
     output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
@@ -289,6 +292,7 @@ def apply(
         ),
     ] = None,
     remote: RemoteOption = False,
+    preview: PreviewOption = None,
     local: LocalOption = False,
     config: ConfigOption = None,
     env: EnvOption = None,
@@ -331,8 +335,9 @@ def apply(
         local=local,
         env=env,
         local_only={"--persist-to": persist_to},
+        remote_only={"--preview": preview},
     ) as ctx:
-        target = ctx.migrations(database)
+        target = ctx.migrations(database, preview=bool(preview))
         rehearsed = None
         if rehearse or rehearse_only:
             rehearsed = migrations_rehearse.rehearse_first(

@@ -742,10 +742,13 @@ class RemoteD1:
     def info(self, name: str) -> DatabaseInfo:
         return self._info(describe(self.client, self.config, name))
 
-    def database(self, name_or_binding: str) -> RemoteD1Database:
+    def database(self, name_or_binding: str, *, preview: bool = False) -> RemoteD1Database:
         # As wrangler: a configured database_id is used as is, so a query is one round trip
         # (no lookup first); a wrong id fails on that request with Cloudflare's own error.
         binding = _binding(self.config, name_or_binding)
+        if preview:
+            # wrangler's --preview needs the configured binding's preview_database_id.
+            binding = self.config.d1(name_or_binding).previewed(self.config.path.name)
         if binding is not None and binding.database_id:
             known = RemoteDatabase(uuid=binding.database_id, name=binding.database_name)
             return RemoteD1Database(self.client, known)
