@@ -232,3 +232,40 @@ def test_skip_confirmation_is_yes(cli, project: Path) -> None:
     done = cli("kv", "bulk", "delete", str(keys), "--binding", "KV", "--skip-confirmation")
     assert done.exit_code == 0, done.output
     assert cli("kv", "key", "get", "a", "--binding", "KV").exit_code == 1
+
+
+# --- kv namespace create --binding/--update-config, kv namespace rename ----------------------
+
+
+def test_namespace_create_accepts_wranglers_binding_and_update_config(cli, project: Path) -> None:
+    done = cli("kv", "namespace", "create", "KV", "--binding", "KV", "--update-config")
+    assert done.exit_code == 0, done.output
+    assert config.load().kv(binding="KV").id
+    other = cli("kv", "namespace", "create", "my-title", "--binding", "CACHE")
+    assert other.exit_code == 2
+    assert "hint: run `worktime kv namespace create CACHE`" in other.stderr
+    assert [ns.binding for ns in config.load().kv_namespaces] == ["KV"]
+
+
+def test_namespace_rename_is_refused_naming_wrangler(cli, project: Path) -> None:
+    result = cli("kv", "namespace", "rename", "old", "--new-name", "new")
+    assert result.exit_code == 2
+    assert "npx wrangler kv namespace rename OLD --new-name NEW" in result.stderr
+
+
+# --- d1 export --compatibility ---------------------------------------------------------------
+
+
+def test_d1_export_compatibility_d1_is_accepted_and_sqlite3_cli_only_refused(
+    cli, project: Path
+) -> None:
+    assert cli("d1", "create", "worktime-db").exit_code == 0
+    out = project / "dump.sql"
+    done = cli("d1", "export", "worktime-db", "--output", str(out), "--compatibility", "d1")
+    assert done.exit_code == 0, done.output
+    assert out.is_file()
+    refused = cli(
+        "d1", "export", "worktime-db", "--output", str(out), "--compatibility", "sqlite3_cli_only"
+    )
+    assert refused.exit_code == 2
+    assert "`sqlite3 FILE .dump`" in refused.stderr

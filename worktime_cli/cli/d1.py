@@ -375,6 +375,16 @@ def export(
     table: Annotated[
         list[str] | None, typer.Option("--table", help="Only this table (repeatable).")
     ] = None,
+    compatibility: Annotated[
+        str | None,
+        typer.Option(
+            "--compatibility",
+            metavar="d1",
+            help="wrangler's dump format: d1 (what worktime writes: D1 re-imports it); "
+            "sqlite3_cli_only is refused.",
+            show_default=False,
+        ),
+    ] = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -398,6 +408,15 @@ def export(
     from worktime_cli.cli.context import open_context
     from worktime_cli.errors import UsageError
 
+    if compatibility not in (None, "d1"):
+        # wrangler 4.164: sqlite3_cli_only is `sqlite3 .dump`'s output (virtual tables too),
+        # which D1 cannot import; worktime writes only dumps that re-import.
+        raise UsageError(
+            f"--compatibility {compatibility} is not supported: worktime writes the d1 format "
+            "only (a dump D1 re-imports)",
+            hint="for sqlite3's own .dump, run `sqlite3 FILE .dump` on the local file "
+            "(`worktime d1 info` shows its path)",
+        )
     to_stdout = str(output_path) == "-"
     if to_stdout and json:
         raise UsageError("--json cannot be combined with --output -: the dump is stdout")

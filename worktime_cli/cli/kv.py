@@ -141,6 +141,23 @@ def namespace_create(
     binding: Annotated[
         str, typer.Argument(help="Binding name for the new namespace, e.g. KV.", show_default=False)
     ],
+    as_binding: Annotated[
+        str | None,
+        typer.Option(
+            "--binding",
+            help="wrangler's binding name: accepted when it is the positional BINDING (worktime "
+            "names a namespace by its binding; the remote title is derived from it).",
+            show_default=False,
+        ),
+    ] = None,
+    update_config: Annotated[
+        bool,
+        typer.Option(
+            "--update-config",
+            help="Accepted as wrangler spells it: worktime always records the namespace in "
+            "wrangler.toml.",
+        ),
+    ] = False,
     remote: RemoteOption = False,
     local: LocalOption = False,
     config: ConfigOption = None,
@@ -157,6 +174,17 @@ def namespace_create(
         worktime kv namespace create KV
         worktime kv namespace create KV --remote
     """
+    from worktime_cli.errors import UsageError
+
+    del update_config  # wrangler's opt-in is what worktime always does
+    if as_binding is not None and as_binding != binding:
+        # wrangler's positional is the new namespace's title and --binding its binding; here
+        # the positional is the binding, so two different names cannot both be honoured.
+        raise UsageError(
+            f"--binding {as_binding} differs from BINDING {binding}: worktime's positional is "
+            "the binding (the remote title is derived from it)",
+            hint=f"run `worktime kv namespace create {as_binding}`",
+        )
     with _context(config=config, env=env, persist_to=None, remote=remote, local=local) as ctx:
         target = ctx.aim("kv_namespace", binding, lambda: None)
         created = ctx.kv().create(binding)
@@ -167,6 +195,39 @@ def _created(created: CreatedNamespace) -> None:
     output.success(created.summary())
     if created.preview_id is not None:
         output.info(f"local data stays under preview_id {created.preview_id}")
+
+
+@namespace_app.command("rename")
+def namespace_rename(
+    old_name: Annotated[
+        str | None, typer.Argument(help="The namespace's current title.", show_default=False)
+    ] = None,
+    namespace_id: NamespaceIdOption = None,
+    new_name: Annotated[
+        str | None, typer.Option("--new-name", help="The new title.", show_default=False)
+    ] = None,
+    remote: RemoteOption = False,
+    config: ConfigOption = None,
+    env: EnvOption = None,
+) -> None:
+    """Refuse, naming what to use: worktime does not rename namespaces (wrangler's rename).
+
+    Locally a namespace has no title (its binding in wrangler.toml is its name); a remote
+    title is changed with `npx wrangler kv namespace rename OLD --new-name NEW`.
+
+    Example:
+
+        npx wrangler kv namespace rename worktime-backend-KV --new-name worktime-KV
+    """
+    from worktime_cli.errors import UsageError
+
+    del old_name, namespace_id, new_name, remote, config, env
+    raise UsageError(
+        "worktime does not rename KV namespaces: locally a namespace has no title (its "
+        "binding in wrangler.toml is its name), and the remote title is wrangler's to change",
+        hint="run `npx wrangler kv namespace rename OLD --new-name NEW` (or rename the binding "
+        "in wrangler.toml)",
+    )
 
 
 @namespace_app.command("list")
