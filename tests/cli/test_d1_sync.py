@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,80 @@ def test_diff_refuses_an_unknown_side(cli, project: Path) -> None:
     result = cli("d1", "diff", "local", "staging")
     assert result.exit_code == 2
     assert "unknown side 'staging'" in result.stderr
+
+
+# --- d1 pull -----------------------------------------------------------------------------------
+
+EMAILS = ("ada@example.com", "grace@navy.example")
+
+
+@pytest.fixture
+def pullable(fake: FakeCloudflare, project: Path) -> str:
+    db = fake.add_database("worktime-db")
+    (project / "wrangler.toml").write_text(
+        'name = "worktime-backend"\n\n[[d1_databases]]\nbinding = "DB"\n'
+        f'database_name = "worktime-db"\ndatabase_id = "{db.uuid}"\n'
+    )
+    with closing(sqlite3.connect(db.path)) as conn, conn:
+        conn.execute(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT, github_username TEXT)"
+        )
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, user_id INTEGER, body TEXT)")
+        for i, email in enumerate(EMAILS, 1):
+            conn.execute("INSERT INTO users VALUES (?, ?, ?)", (i, email, f"octo{i}"))
+            conn.execute("INSERT INTO notes (user_id, body) VALUES (?, 'hello')", (i,))
+    return db.uuid
+
+
+def _local_rows(cli, sql: str) -> list[dict]:
+    result = cli("d1", "execute", "DB", "--command", sql, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)[0]["results"]
+
+
+def test_sanitized_pull_writes_no_original_email(fake, cli, pullable: str, project: Path) -> None:
+    # Local data first, so the pull replaces something (and snapshots it).
+    assert cli("d1", "execute", "DB", "--command", "CREATE TABLE old (x)").exit_code == 0
+    result = cli("d1", "pull", "DB", "--sanitize", "--yes", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["database"] == "worktime-db" and out["snapshot"]
+    masked = {(m["table"], m["column"]) for m in out["sanitized"]["masked"]}
+    assert ("users", "email") in masked
+    users = _local_rows(cli, "SELECT id, email FROM users ORDER BY id")
+    assert [u["id"] for u in users] == [1, 2]
+    assert all(u["email"] not in EMAILS for u in users)
+    assert _local_rows(cli, "SELECT count(*) AS n FROM notes") == [{"n": 2}]
+    # Nothing under .wrangler (the file, -wal/-journal, snapshots) holds an original email.
+    files = [p for p in (project / ".wrangler").rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        for email in EMAILS:
+            assert email.encode() not in data, path
+    assert fake.calls("POST", "/export$")
+    assert TOKEN not in result.output
+
+
+def test_plain_pull_copies_the_rows(fake, cli, pullable: str) -> None:
+    result = cli("d1", "pull", "worktime-db", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.endswith(f"✓ pulled worktime-db into {json_path(cli)}\n")
+    users = _local_rows(cli, "SELECT email FROM users ORDER BY id")
+    assert [u["email"] for u in users] == list(EMAILS)
+
+
+def json_path(cli) -> str:
+    info = cli("d1", "info", "DB", "--json")
+    return json.loads(info.stdout)["path"]
+
+
+def test_pull_refuses_without_yes_when_not_interactive(fake, cli, pullable: str) -> None:
+    assert cli("d1", "execute", "DB", "--command", "CREATE TABLE mine (x)").exit_code == 0
+    result = cli("d1", "pull", "DB")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: refusing to replace the local database without")
+    assert not fake.calls("POST", "/export$")
+    assert _local_rows(cli, "SELECT name FROM sqlite_master WHERE name = 'mine'") == [
+        {"name": "mine"}
+    ]

@@ -1,12 +1,16 @@
-"""`worktime d1 diff`: two targets of one database (local, remote, each with its --env) compared.
+"""`worktime d1 diff` (two targets of one database compared) and `worktime d1 pull` (the remote
+database copied into the local file, masked on the way with --sanitize).
 
-The schema model and the pure diff live in `worktime_cli.schemadiff`; this module only picks
-each side's query function through the context (local file or D1's `/query`: one seam) and
-renders the differences.
+The schema model and the pure diff live in `worktime_cli.schemadiff`; `diff` only picks each
+side's query function through the context (local file or D1's `/query`: one seam) and renders
+the differences. `pull` asks D1 for a dump (`remote.d1.export_url`), streams it as text
+(`remote.d1.download_text`: never written to a file) into `pull.pull_into_local`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,11 +18,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption, PersistOption
+from worktime_cli.cli.options import (
+    ConfigOption,
+    EnvOption,
+    JsonOption,
+    PersistOption,
+    YesOption,
+)
 from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from worktime_cli.config import Config, D1Binding
+    from worktime_cli.pull import PullResult
     from worktime_cli.schemadiff import Schema, SchemaDiff
 
 SIDES = ("local", "remote")
@@ -68,6 +79,7 @@ def parse_side(text: str, default_env: str | None) -> Side:
 
 def register(app: typer.Typer) -> None:
     app.command("diff")(diff)
+    app.command("pull")(pull)
 
 
 def diff(
@@ -160,3 +172,108 @@ def _cell(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+DatabaseArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATABASE", help="The database's database_name or binding.", show_default=False
+    ),
+]
+
+
+def pull(
+    database: DatabaseArg,
+    sanitize: Annotated[
+        bool,
+        typer.Option(
+            "--sanitize",
+            help="Mask personal data while copying (the default rules: users.email, "
+            "users.github_username, users.avatar_url); nothing unmasked touches the disk.",
+        ),
+    ] = False,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules",
+            help="The sanitize rules file (TOML, see docs/sanitize.md); implies --sanitize.",
+            show_default=False,
+            dir_okay=False,
+            exists=True,
+        ),
+    ] = None,
+    yes: YesOption = False,
+    env: EnvOption = None,
+    config: ConfigOption = None,
+    persist_to: PersistOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Copy a remote database into its local file, replacing the local data (snapshot first).
+
+    Through D1's export API (a dump, downloaded from a signed URL); `worktime d1 restore`
+    brings the local data back from the snapshot. With --sanitize (or --rules FILE) the dump
+    is masked in memory before anything is written.
+
+    Example:
+
+        worktime d1 pull worktime-db --env production --sanitize
+        worktime d1 pull DB --rules sanitize.toml --yes
+    """
+    from worktime_cli.cli.context import open_context
+    from worktime_cli.pull import pull_into_local
+    from worktime_cli.remote.d1 import RemoteD1Database, download_text, export_url
+    from worktime_cli.sanitize import load_rules
+
+    masking = load_rules(rules) if sanitize or rules is not None else None
+    with open_context(config=config, persist_to=persist_to, remote=True, env=env) as ctx:
+        binding = ctx.config.d1(database)
+        remote = ctx.d1().database(database)
+        assert isinstance(remote, RemoteD1Database)
+        how = "sanitized " if masking is not None else ""
+        output.confirm(
+            f"Replace the local data of {binding.database_name} with a {how}copy of the "
+            f"remote database {remote.name}? (a snapshot is taken first)",
+            yes=yes,
+            action="replace the local database",
+        )
+        output.info(f"exporting {remote.name} from Cloudflare …")
+        url = export_url(ctx.client, remote.database_id)
+        with _download_progress(f"pulling {remote.name}") as on_progress:
+            chunks = download_text(ctx.client, url, on_progress=on_progress)
+            result = pull_into_local(ctx.config, binding, persist_to, chunks, rules=masking)
+    output.render(result, json=json, human=_show_pulled)
+
+
+@contextmanager
+def _download_progress(description: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A byte progress bar on stderr when it is a terminal (the total is known once the
+    download starts); a no-op callback otherwise."""
+    import sys
+
+    if not output.is_terminal(sys.stderr):
+        yield lambda _done, _total: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=output.stderr(), transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+def _show_pulled(result: PullResult) -> None:
+    if result.sanitized is not None:
+        masked = ", ".join(
+            f"{m.table}.{m.column} ({m.rule}, {m.rows} rows)" for m in result.sanitized.masked
+        )
+        output.info(f"sanitized ({result.sanitized.rules} rules): {masked or 'nothing matched'}")
+        for key in result.sanitized.unmatched:
+            output.warn(f"sanitize rule {key} matched no column")
+    if result.snapshot is not None:
+        output.info(f"snapshot of the local data before: {result.snapshot.path}")
+    output.success(f"pulled {result.database} into {result.path}")
