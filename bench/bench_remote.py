@@ -50,6 +50,7 @@ def run() -> list[Figure]:
             return [
                 *_without_latency(fake, root, env, peer),
                 *_with_latency(fake, root, env, peer),
+                *_pull_and_rehearse(fake, root, env),
             ]
         finally:
             fake.stop()
@@ -252,3 +253,78 @@ def _has_group() -> bool:
         env={**os.environ, "COLUMNS": "200"},
     )
     return "--group" in out.stdout
+
+
+# --- d1 pull and the rehearsed apply, against the bare export (issue 24) ---------------------
+
+PULL_ROWS = int(os.environ.get("WORKTIME_BENCH_PULL_ROWS", "1000000"))
+
+
+def _pull_and_rehearse(fake: Any, root: Path, env: dict[str, str]) -> list[Figure]:
+    """`d1 pull --sanitize` and `migrations apply --remote --rehearse-only` of a database of
+    PULL_ROWS rows (users and their notes, half each) at RTT, each against the bare
+    `d1 export --remote` of the same database: what masking, loading and rehearsing add."""
+    import sqlite3
+
+    project = root / "pull"
+    (project / "migrations").mkdir(parents=True)
+    db = fake.add_database("bench-pull")
+    (project / "wrangler.toml").write_text(
+        'name = "bench"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "bench-pull"\n'
+        f'database_id = "{db.uuid}"\nmigrations_dir = "migrations"\n'
+    )
+    (project / "migrations" / "0001_init.sql").write_text(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL, github_username TEXT);\n"
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY,\n"
+        "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE, body TEXT);\n"
+    )
+    run_env = {**os.environ, **env}
+    subprocess.run(
+        [*WORKTIME, "d1", "migrations", "apply", "DB", "--remote", "--yes"],
+        cwd=project,
+        env=run_env,
+        check=True,
+        capture_output=True,
+    )
+    half = PULL_ROWS // 2
+    conn = sqlite3.connect(db.path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO users VALUES (?, ?, ?)",
+            ((i, f"user{i}@example.com", f"octo{i}") for i in range(1, half + 1)),
+        )
+        conn.executemany(
+            "INSERT INTO notes (user_id, body) VALUES (?, ?)",
+            ((i, f"note of user {i}") for i in range(1, half + 1)),
+        )
+    conn.close()
+    (project / "migrations" / "0002_tz.sql").write_text("ALTER TABLE users ADD COLUMN tz TEXT;\n")
+    fake.latency = RTT
+    try:
+        export = time_command(
+            [*WORKTIME, "d1", "export", "DB", "--remote", "--output", str(root / "dump.sql")],
+            repeat=1,
+            cwd=project,
+            env=env,
+        )
+        pull = time_command(
+            [*WORKTIME, "d1", "pull", "DB", "--sanitize", "--yes"], repeat=1, cwd=project, env=env
+        )
+        rehearse = time_command(
+            [*WORKTIME, "d1", "migrations", "apply", "DB", "--remote", "--rehearse-only"],
+            repeat=1,
+            cwd=project,
+            env=env,
+        )
+    finally:
+        fake.latency = 0.0
+    rows = f"{PULL_ROWS:,} rows, {RTT * 1000:.0f} ms RTT"
+    return [
+        Figure(f"d1 pull --sanitize ({rows})", pull, export, "bare d1 export --remote"),
+        Figure(
+            f"migrations apply --rehearse-only ({rows})",
+            rehearse,
+            export,
+            "bare d1 export --remote",
+        ),
+    ]
