@@ -181,3 +181,34 @@ def test_pull_refuses_without_yes_when_not_interactive(fake, cli, pullable: str)
     assert _local_rows(cli, "SELECT name FROM sqlite_master WHERE name = 'mine'") == [
         {"name": "mine"}
     ]
+
+
+# --- doctor's remote schema check --------------------------------------------------------------
+
+
+def _doctor_checks(cli, *args: str) -> dict[str, dict]:
+    result = cli("doctor", "--json", *args)
+    return {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+
+
+def test_doctor_compares_local_and_remote_schema(fake, cli, remote_db: str) -> None:
+    _both_applied(cli, fake, remote_db)
+    checks = _doctor_checks(cli, "--env", "production")
+    assert checks["remote schema: DB"]["status"] == "ok"
+    fake.sql(remote_db, "ALTER TABLE users ADD COLUMN timezone TEXT DEFAULT 'UTC'")
+    checks = _doctor_checks(cli, "--env", "production")
+    assert checks["remote schema: DB"] == {
+        "name": "remote schema: DB",
+        "status": "warn",
+        "message": "1 difference(s) between local and remote",
+        "hint": "see `worktime d1 diff local remote --env production`",
+    }
+
+
+def test_doctor_skips_the_remote_check_without_credentials(
+    fake, cli, remote_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLOUDFLARE_API_TOKEN")
+    checks = _doctor_checks(cli, "--env", "production")
+    assert checks["remote schema"]["status"] == "skip"
+    assert not fake.calls("POST", "/query$")

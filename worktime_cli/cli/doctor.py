@@ -34,8 +34,12 @@ def doctor(
         worktime doctor --json
     """
     from worktime_cli import doctor as core
+    from worktime_cli.remote.schema_check import remote_schema_checks
 
     report = core.run(config, persist_to=persist_to, env=env, port=port)
+    report = core.Report(
+        (*report.checks, *remote_schema_checks(config, persist_to=persist_to, env=env))
+    )
     if json:
         output.print_json(report.to_json())
     else:
