@@ -6,6 +6,7 @@ import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,10 +130,11 @@ def pullable(fake: FakeCloudflare, project: Path) -> str:
     return db.uuid
 
 
-def _local_rows(cli, sql: str) -> list[dict]:
+def _local_rows(cli, sql: str) -> list[dict[str, Any]]:
     result = cli("d1", "execute", "DB", "--command", sql, "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)[0]["results"]
+    rows: list[dict[str, Any]] = json.loads(result.stdout)[0]["results"]
+    return rows
 
 
 def test_sanitized_pull_writes_no_original_email(fake, cli, pullable: str, project: Path) -> None:
@@ -169,7 +171,7 @@ def test_plain_pull_copies_the_rows(fake, cli, pullable: str) -> None:
 
 def json_path(cli) -> str:
     info = cli("d1", "info", "DB", "--json")
-    return json.loads(info.stdout)["path"]
+    return str(json.loads(info.stdout)["path"])
 
 
 def test_pull_refuses_without_yes_when_not_interactive(fake, cli, pullable: str) -> None:
@@ -186,7 +188,7 @@ def test_pull_refuses_without_yes_when_not_interactive(fake, cli, pullable: str)
 # --- doctor's remote schema check --------------------------------------------------------------
 
 
-def _doctor_checks(cli, *args: str) -> dict[str, dict]:
+def _doctor_checks(cli, *args: str) -> dict[str, dict[str, Any]]:
     result = cli("doctor", "--json", *args)
     return {c["name"]: c for c in json.loads(result.stdout)["checks"]}
 
