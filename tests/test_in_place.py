@@ -55,6 +55,11 @@ for line in sys.stdin:
         thread.start()
         started.wait()
     elif command == "stop":
+        # At least one more row after the command under test returned (a busy machine may
+        # not have scheduled the thread since), so "rows committed afterwards" is never empty.
+        seen = last[0]
+        while last[0] == seen and thread.is_alive():
+            time.sleep(0.001)
         stop.set()
         thread.join()
         print(f"last {last[0]}", flush=True)

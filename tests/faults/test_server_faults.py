@@ -251,7 +251,7 @@ def test_dev_worker_warns_for_every_spelling_too(
     launcher.write_text("#!/bin/sh\nexit 0\n")
     launcher.chmod(0o755)
     monkeypatch.setenv("WORKTIME_WRANGLER", str(launcher))
-    monkeypatch.setattr(worker, "require_node", lambda _env: None)  # wrangler is not started
+    monkeypatch.setattr(worker, "require_node", lambda *_args: None)  # wrangler is not started
     started: list[list[str]] = []
 
     def run(argv: list[str], _env: object, **_options: object) -> int:
