@@ -137,15 +137,19 @@ def _resolve_suggesting(group: Any, resolve: Any, ctx: Any, args: list[str]) -> 
 
 
 def _suggest_everywhere(command: Any) -> None:
-    """Every group under `command` answers an unknown subcommand with "did you mean"."""
+    """`command`, if it is a group, and every group under it answer an unknown subcommand
+    with "did you mean"."""
     import functools
 
-    for sub in getattr(command, "commands", {}).values():
-        if hasattr(sub, "resolve_command") and hasattr(sub, "commands"):
-            # An instance attribute: the groups are built by Typer in each command's module,
-            # and this keeps the one behaviour in one place instead of a class per module.
-            sub.resolve_command = functools.partial(_resolve_suggesting, sub, sub.resolve_command)
-            _suggest_everywhere(sub)
+    if not (hasattr(command, "commands") and hasattr(command, "resolve_command")):
+        return
+    # An instance attribute: the groups are built by Typer in each command's module, and
+    # this keeps the one behaviour in one place instead of a class per module.
+    command.resolve_command = functools.partial(
+        _resolve_suggesting, command, command.resolve_command
+    )
+    for sub in command.commands.values():
+        _suggest_everywhere(sub)
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -259,7 +263,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _load(name: str) -> Any:
     """The click command for a top-level name, built from its module's `register`."""
-    import functools
     import importlib
 
     module = importlib.import_module(f"worktime_cli.cli.{COMMANDS[name][0]}")
@@ -268,11 +271,7 @@ def _load(name: str) -> Any:
     module.register(holder)
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     _plain_help(command)
-    if hasattr(command, "commands"):
-        command.resolve_command = functools.partial(
-            _resolve_suggesting, command, command.resolve_command
-        )
-        _suggest_everywhere(command)
+    _suggest_everywhere(command)
     from worktime_cli.cli import complete
 
     complete.attach(command, (name,))
