@@ -81,7 +81,17 @@ def worker(wrangler: str, proj: Project, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "wrangler-dev.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            [wrangler, "dev", "--ip", "127.0.0.1", "--port", str(port)],
+            # Two wranglers starting at once can both pick the inspector port 9229.
+            [
+                wrangler,
+                "dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--inspector-port",
+                str(free_port()),
+            ],
             cwd=proj.root,
             stdin=subprocess.DEVNULL,
             stdout=sink,

@@ -183,7 +183,20 @@ def wrangler_dev(demo: Demo, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "wrangler-dev.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(
-            ["npx", "--no", "--", "wrangler", "dev", "--ip", "127.0.0.1", "--port", str(port)],
+            # Two wranglers starting at once can both pick the inspector port 9229.
+            [
+                "npx",
+                "--no",
+                "--",
+                "wrangler",
+                "dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--inspector-port",
+                str(free_port()),
+            ],
             cwd=demo.root,
             env=demo.env,
             stdin=subprocess.DEVNULL,

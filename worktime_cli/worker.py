@@ -400,6 +400,7 @@ def wrangler_dev_argv(
     *,
     port: int | None = None,
     ip: str | None = None,
+    inspector_port: int | None = None,
     env: str | None = None,
     persist_to: Path | None = None,
     log_level: str | None = None,
@@ -416,6 +417,8 @@ def wrangler_dev_argv(
         argv += ["--port", str(port)]
     if ip is not None:
         argv += ["--ip", ip]
+    if inspector_port is not None:
+        argv += ["--inspector-port", str(inspector_port)]
     if env is not None:
         argv += ["--env", env]
     if persist_to is not None:

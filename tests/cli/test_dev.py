@@ -297,6 +297,30 @@ def worker_dev(root: Path, env: dict[str, str], *args: str):
                 stream.close()
 
 
+def real_worker_dev(root: Path, env: dict[str, str], port: int):
+    """`dev --worker` with the real wrangler on loopback `port`, its debugger on a free port.
+
+    Two wranglers starting at the same moment (xdist workers) can both pick the default
+    inspector port 9229, and the second workerd then fails to bind it.
+    """
+    return worker_dev(
+        root, env, "--port", str(port), "--ip", "127.0.0.1", "--inspector-port", str(free_port())
+    )
+
+
+def wait_for_worker(proc: subprocess.Popen[str], url: str) -> None:
+    """Until `url` answers 200; if `dev --worker` exits first, fail with what it printed."""
+
+    def answered() -> bool:
+        if proc.poll() is not None:
+            _kill_session(proc.pid)  # workerd may still hold the pipes open
+            out, err = proc.communicate(timeout=10)
+            raise AssertionError(f"dev --worker exited with {proc.returncode}:\n{out}\n{err}")
+        return httpx.get(url, timeout=5).status_code == 200
+
+    wait_until(answered, timeout=90, interval=0.5)
+
+
 def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, tmp_path):
     from tests.cli.test_run import shared_keyring_env, worktime
 
@@ -469,15 +493,9 @@ def test_real_wrangler_sees_the_keyring_secret_and_nothing_leaks(project, tmp_pa
     assert put.returncode == 0, put.stderr
     port = free_port()
     expected = hashlib.sha256(WORKER_SECRET.encode()).hexdigest()
-    with worker_dev(project, env, "--port", str(port), "--ip", "127.0.0.1") as proc:
+    with real_worker_dev(project, env, port) as proc:
         url = f"http://127.0.0.1:{port}/?sha256={expected}"
-
-        def answered() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"dev --worker exited with {proc.returncode}")
-            return httpx.get(url, timeout=5).status_code == 200
-
-        wait_until(answered, timeout=90, interval=0.5)
+        wait_for_worker(proc, url)
         answer = httpx.get(url, timeout=5).json()
         processes = subprocess.run(
             ["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True

@@ -45,3 +45,12 @@ def test_dev_worker_refuses_allowed_host(cli) -> None:
     assert result.stderr.startswith(
         "error: --allowed-host is for worktime's own dev server, not --worker\n"
     )
+
+
+def test_inspector_port_needs_worker(cli) -> None:
+    result = cli("dev", "--inspector-port", "9230")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: --inspector-port is for --worker: worktime's own dev server runs no Worker "
+        "to debug\nhint: worktime dev --worker --inspector-port 9230\n"
+    )

@@ -15,7 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.test_dev import WORKER_TOML, WORKER_TS, _session_pids, worker_dev
+from tests.cli.test_dev import (
+    WORKER_TOML,
+    WORKER_TS,
+    _session_pids,
+    real_worker_dev,
+    wait_for_worker,
+)
 from tests.support.dev import NULL_KEYRING, free_port, wait_until
 
 SECRET = "w0rker-line-${HOME}-value"
@@ -39,15 +45,9 @@ def test_wrangler_names_only_the_process_environment(
     }
     port = free_port()
     expected = hashlib.sha256(SECRET.encode()).hexdigest()
-    with worker_dev(project, env, "--port", str(port), "--ip", "127.0.0.1") as proc:
+    with real_worker_dev(project, env, port) as proc:
         url = f"http://127.0.0.1:{port}/?sha256={expected}"
-
-        def answered() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"dev --worker exited with {proc.returncode}")
-            return httpx.get(url, timeout=5).status_code == 200
-
-        wait_until(answered, timeout=90, interval=0.5)
+        wait_for_worker(proc, url)
         answer = httpx.get(url, timeout=5).json()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)

@@ -95,6 +95,17 @@ def dev(
             case_sensitive=False,
         ),
     ] = LogLevel.info,
+    inspector_port: Annotated[
+        int | None,
+        typer.Option(
+            "--inspector-port",
+            help="With --worker: the port of the Worker's debugger. Without it wrangler takes "
+            "9229 when free, and two workers starting at the same moment can both pick it.",
+            show_default=False,
+            min=1,
+            max=65535,
+        ),
+    ] = None,
     worker: Annotated[
         bool,
         typer.Option(
@@ -117,7 +128,8 @@ def dev(
     (node_modules/.bin/wrangler, else $WORKTIME_WRANGLER), handing it exactly the environment
     worktime resolves ([vars] < keyring < .dev.vars < --var) through its process environment
     only, never its command line or a file. Only the names the project declares reach the
-    Worker. --port, --ip, --env, --persist-to and --log-level are passed on; Ctrl+C stops
+    Worker. --port, --ip, --inspector-port, --env, --persist-to and --log-level are passed
+    on; Ctrl+C stops
     wrangler and workerd; the exit code is wrangler's.
 
     Example:
@@ -136,12 +148,17 @@ def dev(
             "--allowed-host is for worktime's own dev server, not --worker",
             hint="wrangler dev decides which hosts it answers itself",
         )
+    if inspector_port is not None and not worker:
+        raise UsageError(
+            "--inspector-port is for --worker: worktime's own dev server runs no Worker to debug",
+            hint="worktime dev --worker --inspector-port 9230",
+        )
     cli_vars = environment.parse_cli_vars(var or [])
     rank = _RANK[log_level.value]
     with open_context(config=config, persist_to=persist_to, env=env) as ctx:
         cfg = ctx.config
     if worker:
-        _run_worker(cfg, port, ip, env, cli_vars, persist_to, log_level, rank)
+        _run_worker(cfg, port, ip, env, cli_vars, persist_to, log_level, rank, inspector_port)
         return
     bindings = server.build_bindings(cfg, persist_to, env, cli_vars)
 
@@ -190,6 +207,7 @@ def _run_worker(
     persist_to: Path | None,
     log_level: LogLevel,
     rank: int,
+    inspector_port: int | None,
 ) -> None:
     """`dev --worker`: the real wrangler dev with the resolved environment, until it exits."""
     from worktime_cli import environment, worker
@@ -232,6 +250,7 @@ def _run_worker(
         cfg,
         port=port,
         ip=ip,
+        inspector_port=inspector_port,
         env=env,
         persist_to=persist_to,
         log_level=None if log_level is LogLevel.info else log_level.value,
