@@ -6,6 +6,7 @@ stays fast; each command imports the core it needs when it runs.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Annotated, Any
@@ -96,9 +97,7 @@ class Root(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
-        if cmd_name not in self.commands:
-            self.commands[cmd_name] = _load(cmd_name)
-        return self.commands[cmd_name]
+        return _load(cmd_name)
 
     def invoke(self, ctx: Any) -> Any:
         # Typer turns a KeyboardInterrupt raised by a command into a silent exit 130; as an
@@ -261,8 +260,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+@functools.cache
 def _load(name: str) -> Any:
-    """The click command for a top-level name, built from its module's `register`."""
+    """The click command for a top-level name, built from its module's `register`.
+
+    Built once per process: `register` adds to its module's Typer app, so a second build
+    would register every subcommand again (and the tree would grow with each in-process run,
+    as the tests make thousands); click commands hold no state of a run.
+    """
     import importlib
 
     module = importlib.import_module(f"worktime_cli.cli.{COMMANDS[name][0]}")
