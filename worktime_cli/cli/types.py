@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, JsonOption
+from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption
 
 if TYPE_CHECKING:
     from worktime_cli.typegen import TypesResult
@@ -36,12 +36,7 @@ def types(
         typer.Option("--check", help="Write nothing; exit 1 when the file is missing or stale."),
     ] = False,
     config: ConfigOption = None,
-    env: Annotated[
-        str | None,
-        typer.Option(
-            "--env", "-e", help="Type only that wrangler environment's bindings (env.NAME)."
-        ),
-    ] = None,
+    env: EnvOption = None,
     json: JsonOption = False,
 ) -> None:
     """Write worker-configuration.d.ts: the Env interface and a row type per table.
