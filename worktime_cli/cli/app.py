@@ -21,12 +21,71 @@ EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
+# -q/--quiet and -v/--verbose: declared once, given to the root and to every command under
+# it (`_with_verbosity`), so `worktime -q d1 list` and `worktime d1 list -q` both work and a
+# new command has them without declaring anything. Neither changes stdout (output.py).
+QUIET_HELP = "Print only errors and warnings on stderr."
+VERBOSE_HELP = "Also print details: config, state folder, API."
+
+
+def _set_verbosity(ctx: Any, param: Any, value: bool) -> None:
+    if not value or ctx.resilient_parsing:  # completion parses without running anything
+        return
+    from worktime_cli.cli import output
+    from worktime_cli.errors import UsageError
+
+    wanted = output.QUIET if param.name == "quiet" else output.VERBOSE
+    if output.verbosity() not in (output.NORMAL, wanted):
+        raise UsageError("-q/--quiet and -v/--verbose cannot be combined", hint="give one of them")
+    output.set_verbosity(wanted)
+
+
+def verbosity_options() -> list[Any]:
+    """New -q/--quiet and -v/--verbose parameters for one command (click params are not
+    shared between commands). They set `output`'s level and reach no command function."""
+    from typer.core import TyperOption
+
+    return [
+        TyperOption(
+            param_decls=["--quiet", "-q"],
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_set_verbosity,
+            help=QUIET_HELP,
+        ),
+        TyperOption(
+            param_decls=["--verbose", "-v"],
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_set_verbosity,
+            help=VERBOSE_HELP,
+        ),
+    ]
+
+
+def _with_verbosity(command: Any) -> None:
+    """`command` and every command under it take -q and -v (after its other options)."""
+    names = {param.name for param in getattr(command, "params", ())}
+    if "quiet" not in names and "verbose" not in names:
+        command.params.extend(verbosity_options())
+    for sub in getattr(command, "commands", {}).values():
+        _with_verbosity(sub)
+
+
 class Root(TyperGroup):
     """Runs the command tree and turns every failure into one readable line.
 
     This wraps `main()`, which both the console script and test runners call, so the
     boundary behaves the same in tests as for users.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Next to --debug in the root's help, before the completion options.
+        after = next((i + 1 for i, p in enumerate(self.params) if p.name == "debug"), 0)
+        self.params[after:after] = verbosity_options()
 
     def main(  # type: ignore[override]
         self,
@@ -36,6 +95,7 @@ class Root(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        _reset_verbosity()
         argv = list(sys.argv[1:] if args is None else args)
         # Options after `--` belong to a child command (`worktime run -- …`), not to us.
         ours = argv[: argv.index("--")] if "--" in argv else argv
@@ -149,6 +209,14 @@ def _suggest_everywhere(command: Any) -> None:
     )
     for sub in command.commands.values():
         _suggest_everywhere(sub)
+
+
+def _reset_verbosity() -> None:
+    """Each run starts at the normal level (tests make many runs in one process). Only a
+    loaded `output` can hold another level, and `--help` should not load it."""
+    output = sys.modules.get("worktime_cli.cli.output")
+    if output is not None:
+        output.set_verbosity(output.NORMAL)
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -276,6 +344,7 @@ def _load(name: str) -> Any:
     module.register(holder)
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     _plain_help(command)
+    _with_verbosity(command)
     _suggest_everywhere(command)
     from worktime_cli.cli import complete
 

@@ -56,7 +56,20 @@ class Context:
                 if self.env is None
                 else config.load(self.config_path, env=self.env)
             )
+            self._say_where(self._config)
         return self._config
+
+    def _say_where(self, cfg: Config) -> None:
+        """Under -v: which config (and environment) was found, and where local state is."""
+        from worktime_cli import state
+        from worktime_cli.cli import output
+
+        found = "--config" if self.config_path is not None else "the nearest to the current folder"
+        output.detail(f"config: {cfg.path} ({found})")
+        output.detail(f"environment: {cfg.env or 'top level (no --env)'}")
+        if not self.remote:
+            given = " (--persist-to)" if self.persist_to is not None else ""
+            output.detail(f"local state: {state.root(cfg, self.persist_to)}{given}")
 
     @property
     def client(self) -> Client:
@@ -67,6 +80,9 @@ class Context:
             from worktime_cli.remote.client import from_environment
 
             self._client = from_environment(self.config)
+            from worktime_cli.cli import output
+
+            output.detail(f"Cloudflare API: {self._client.base_url}")
         return self._client
 
     def d1(self) -> D1Databases:

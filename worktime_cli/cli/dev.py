@@ -185,7 +185,8 @@ def dev(
         return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
 
     hosts = host_policy.server_policy(ip, listener.host, listener.everywhere, extra_hosts)
-    app = server.create_app(bindings, request_log=_write_stderr if rank <= 1 else None, hosts=hosts)
+    request_log = _write_stderr if rank <= 1 and not output.is_quiet() else None
+    app = server.create_app(bindings, request_log=request_log, hosts=hosts)
     say("info", f"Ready on {listener.shown_url}")
     say("info", "watching wrangler.toml, .dev.vars and the migrations for changes; Ctrl+C to stop")
     server.serve(app, listener, rebuild=rebuild, on_event=say, debug=rank == 0)

@@ -92,6 +92,10 @@ def _closing_panel(result: InitResult) -> None:
     from rich.panel import Panel
     from rich.text import Text
 
+    if output.is_quiet():  # -q: the panel is talk; its warnings still reach stderr
+        for warning in result.warnings:
+            output.warn(warning)
+        return
     body = Text()
     if result.created:
         body.append("Created\n", style="bold")

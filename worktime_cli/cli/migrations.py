@@ -403,10 +403,13 @@ def _run(
     from worktime_cli.cli.context import render
     from worktime_cli.migrations import MigrationError, engine
 
+    verb = "applying" if planned.operation == "apply" else "rolling back"
     try:
-        result = engine.run(
-            target, planned, dry_run=dry_run, on_event=_event_printer(json), group=group
-        )
+        # A remote run can take minutes (one request per migration): a bar on a terminal.
+        with output.progress(f"{verb} migrations", len(planned.steps), unit="migrations") as bar:
+            result = engine.run(
+                target, planned, dry_run=dry_run, on_event=_event_printer(verb, bar), group=group
+            )
     except MigrationError as exc:
         _warn(exc.result)
         # With --json the error boundary prints the one error envelope on stdout; a second
@@ -437,16 +440,18 @@ def _warn(result: RunResult) -> None:
         output.warn(warning)
 
 
-def _event_printer(json: bool) -> Callable[[MigrationEvent], None] | None:
-    progress = not json and output.is_terminal(sys.stderr)
-
+def _event_printer(verb: str, bar: output.Bar) -> Callable[[MigrationEvent], None]:
     def show(event: MigrationEvent) -> None:
         # The way back is said before anything changes, terminal or not (it is talk: stderr).
         if event.kind == "restore-point":
             output.info(f"Time Travel bookmark before this run: {event.name}")
             output.info(f"to go back: {event.undo}")
-        elif event.kind == "start" and progress:
-            output.info(f"[{event.index}/{event.total}] {event.name} …")
+        elif event.kind == "start":
+            output.detail(f"[{event.index}/{event.total}] {event.name} …")
+            bar.describe(f"{verb} {event.name}")
+            bar.update(event.index - 1, event.total)
+        elif event.kind == "done":
+            bar.update(event.index, event.total)
 
     return show
 
