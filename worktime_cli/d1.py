@@ -837,6 +837,7 @@ def export(
     data: bool = True,
     schema: bool = True,
     tables: Sequence[str] = (),
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> ExportResult:
     """Dump a local database to `output` (see `dump`): re-imports with `execute_file`."""
     from worktime_cli import dump
@@ -844,7 +845,9 @@ def export(
     dump.check_parts(data=data, schema=schema)
     conn = connect(db_path)
     try:
-        return dump.export(conn, output, data=data, schema=schema, tables=tables)
+        return dump.export(
+            conn, output, data=data, schema=schema, tables=tables, on_progress=on_progress
+        )
     finally:
         conn.close()
 
@@ -915,8 +918,11 @@ class LocalDatabase:
         data: bool = True,
         schema: bool = True,
         tables: Sequence[str] = (),
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> ExportResult:
-        return export(self.path, output, data=data, schema=schema, tables=tables)
+        return export(
+            self.path, output, data=data, schema=schema, tables=tables, on_progress=on_progress
+        )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return query(self.path, sql, params, create=True)

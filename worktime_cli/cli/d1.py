@@ -307,9 +307,9 @@ def execute(
             output.confirm(
                 warning, yes=yes, action=f"import {file} into the remote database {db.name}"
             )
-        size = file.stat().st_size if file.is_file() else 0
-        with output.progress_bytes(size, f"executing {file.name}") as advance:
-            result = db.execute_file(file, advance, output.info)
+        size = file.stat().st_size if file.is_file() else None
+        with output.progress(f"executing {file.name}", size, unit="bytes") as bar:
+            result = db.execute_file(file, bar.advance, output.info)
     if json or not output.is_terminal():
         # wrangler's rule: a list, one item per input.
         output.print_json(with_target([result.to_json()], target))
@@ -434,11 +434,16 @@ def export(
             env=env,
             local_only={"--persist-to": persist_to},
         ) as ctx:
-            result = (
-                ctx.d1()
-                .database(database)
-                .export(destination, data=not no_data, schema=not no_schema, tables=table or ())
-            )
+            db = ctx.d1().database(database)
+            with output.progress(f"exporting {db.name}", unit="rows") as bar:
+                result = db.export(
+                    destination,
+                    data=not no_data,
+                    schema=not no_schema,
+                    tables=table or (),
+                    # The count of rows costs a scan: only when a bar can show it.
+                    on_progress=bar.update if bar.wanted else None,
+                )
         if to_stdout:
             _copy_to_stdout(destination)
             output.success(_exported(result, "stdout"))

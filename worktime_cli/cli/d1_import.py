@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -96,12 +95,11 @@ def import_rows(
         columns, rows = importer.read_rows(file, fmt)
         if not columns:
             raise UsageError(f"{file} has no rows")
-        # A terminal gets a progress bar; counting lines first is cheap next to the import.
-        total = 0
-        if output.is_terminal(sys.stderr) and file.stat().st_size > 1 << 20:
-            with file.open("rb") as handle:
-                total = sum(1 for _ in handle) - (1 if fmt in ("csv", "tsv") else 0)
-        with output.progress_items(total, f"importing {file.name}") as advance:
+        with output.progress(f"importing {file.name}", unit="rows") as bar:
+            if bar.wanted:
+                # Only for the bar: counting lines is cheap next to the import. A JSON array
+                # is not one row a line: its count stays unknown.
+                bar.update(0, _line_count(file, fmt))
             result = importer.import_rows(
                 admin.db,
                 table,
@@ -110,10 +108,20 @@ def import_rows(
                 upsert=upsert,
                 pk=pk,
                 dry_run=dry_run,
-                on_progress=advance,
+                on_progress=bar.advance,
                 ledger=_ledgers(admin.ctx.config),
             )
     _show(result)
+
+
+def _line_count(file: Path, fmt: str) -> int | None:
+    """Rows in a CSV, TSV or NDJSON file, near enough for a progress bar (a quoted value
+    can span lines); None for a JSON array."""
+    if fmt == "json":
+        return None
+    with file.open("rb") as handle:
+        lines = sum(1 for _ in handle)
+    return max(lines - (1 if fmt in ("csv", "tsv") else 0), 0)
 
 
 def _ledgers(config: Config) -> list[str]:

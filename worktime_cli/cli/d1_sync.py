@@ -9,8 +9,6 @@ the differences. `pull` asks D1 for a dump (`remote.d1.export_url`), streams it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -238,32 +236,10 @@ def pull(
         )
         output.info(f"exporting {remote.name} from Cloudflare …")
         url = export_url(ctx.client, remote.database_id)
-        with _download_progress(f"pulling {remote.name}") as on_progress:
-            chunks = download_text(ctx.client, url, on_progress=on_progress)
+        with output.progress(f"pulling {remote.name}", unit="bytes") as bar:
+            chunks = download_text(ctx.client, url, on_progress=bar.update)
             result = pull_into_local(ctx.config, binding, persist_to, chunks, rules=masking)
     output.render(result, json=json, human=_show_pulled)
-
-
-@contextmanager
-def _download_progress(description: str) -> Iterator[Callable[[int, int | None], None]]:
-    """A byte progress bar on stderr when it is a terminal (the total is known once the
-    download starts); a no-op callback otherwise."""
-    import sys
-
-    if not output.is_terminal(sys.stderr):
-        yield lambda _done, _total: None
-        return
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    with Progress(*columns, console=output.stderr(), transient=True) as progress:
-        task = progress.add_task(description, total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _show_pulled(result: PullResult) -> None:

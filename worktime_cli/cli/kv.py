@@ -730,8 +730,8 @@ def bulk_put(
         for warning in parsed.warnings:
             output.warn(warning)
         target = aim()
-        with output.progress_items(len(parsed.items), f"writing {file.name}") as advance:
-            result = namespace.bulk_put(parsed.items, progress=advance)
+        with output.progress(f"writing {file.name}", len(parsed.items), unit="keys") as bar:
+            result = namespace.bulk_put(parsed.items, progress=bar.advance)
         where = namespace.where
     render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
 
@@ -825,8 +825,8 @@ def bulk_delete(
             yes=yes,
             action=f"delete {len(keys)} key(s){where}",
         )
-        with output.progress_items(len(keys), f"deleting {file.name}") as advance:
-            result = namespace.bulk_delete(keys, progress=advance)
+        with output.progress(f"deleting {file.name}", len(keys), unit="keys") as bar:
+            result = namespace.bulk_delete(keys, progress=bar.advance)
     render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
 
 

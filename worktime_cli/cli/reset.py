@@ -66,7 +66,8 @@ def reset(
             yes=yes,
             action=f"reset {db.database_name}",
         )
-        result = do_reset(ctx.config, db, persist_to, seed=seed)
+        with output.progress(f"resetting {db.database_name}", unit="steps") as bar:
+            result = do_reset(ctx.config, db, persist_to, seed=seed, on_progress=bar.update)
     output.render(result, json=json, human=lambda r: _show(r, ctx.config.env))
 
 

@@ -88,7 +88,11 @@ def rebuild(
         database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
     ) as admin:
         selection = _selection(admin, date_from, date_to, user, tz)
-        result = stats.rebuild(admin.db, selection, dry_run=dry_run or not yes)
+        planning = dry_run or not yes
+        # One batch (one transaction, one request remotely): nothing to count inside it, so
+        # the bar on a long run only says it is still working.
+        with output.progress(_doing(planning, admin.named), unit=""):
+            result = stats.rebuild(admin.db, selection, dry_run=planning)
         # Without --yes the plan comes first: adding missing rows needs no confirmation,
         # changing or deleting existing ones does (and is refused without a terminal).
         if not dry_run and not yes:
@@ -99,8 +103,13 @@ def rebuild(
                     yes=yes,
                     action=f"update {result.updated} and delete {result.deleted} daily_stats row(s)",
                 )
-            result = stats.rebuild(admin.db, selection)
+            with output.progress(_doing(False, admin.named), unit=""):
+                result = stats.rebuild(admin.db, selection)
     output.render(result, json=json, human=_show_rebuild)
+
+
+def _doing(planning: bool, named: str) -> str:
+    return f"{'comparing' if planning else 'rebuilding'} daily_stats of {named}"
 
 
 @app.command("check")

@@ -7,6 +7,7 @@ this module only knows the local file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from worktime_cli.errors import NotFoundError, WorktimeError
 from worktime_cli.migrations.local import LocalMigrations
 
 if TYPE_CHECKING:
-    from worktime_cli.migrations.engine import RunResult
+    from worktime_cli.migrations.engine import MigrationEvent, RunResult
     from worktime_cli.snapshots import Snapshot
 
 
@@ -45,7 +46,12 @@ class ResetResult:
 
 
 def reset(
-    cfg: Config, db: D1Binding, persist_to: Path | None, *, seed: Path | None = None
+    cfg: Config,
+    db: D1Binding,
+    persist_to: Path | None,
+    *,
+    seed: Path | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
 ) -> ResetResult:
     """Build the new content from every migration and `seed`, snapshot the file, swap it in.
 
@@ -54,6 +60,9 @@ def reset(
     content in place (`snapshots.replace`): a process holding the file open (`wrangler dev`)
     sees the new content and keeps every row it commits afterwards, which an unlink and a
     new file would have sent into a deleted inode (issue 19).
+
+    `on_progress(steps done, steps in all)`: one step per migration, one for the seed, one
+    for the swap; the total is None until the migrations are planned.
     """
     from worktime_cli.migrations import MigrationError, engine
 
@@ -65,6 +74,7 @@ def reset(
         scratch_dir.mkdir(parents=True, exist_ok=True)
     snapshots.clean_temps(scratch_dir)
     scratch = fsutil.temp_path(scratch_dir / f"reset-{db.database_name}.sqlite")
+    steps = _Steps(on_progress, after=2 if seed is not None else 1)
     try:
         d1.connect(scratch, create=True).close()  # no migrations at all: an empty database
         target = _ScratchMigrations(cfg, persist_to, db, scratch)
@@ -72,12 +82,18 @@ def reset(
             # Lint and verify judge migrations before they reach a database that matters;
             # the ones replayed here are the project's history, applied before: not re-judged.
             result: RunResult = engine.apply(
-                target, allow_empty=True, allow_out_of_order=True, verify=False, lint=False
+                target,
+                allow_empty=True,
+                allow_out_of_order=True,
+                verify=False,
+                lint=False,
+                on_event=steps.migration,
             )
         except MigrationError as exc:
             raise MigrationError(
                 f"{exc.message}; {db.database_name} was not changed", exc.hint, exc.result
             ) from None
+        steps.planned(len(result.applied))
         count = 0
         if seed is not None:
             try:
@@ -88,8 +104,10 @@ def reset(
                     exc.hint,
                 ) from None
             count = int(done.meta.get("statements", 0) or 0)
+            steps.one_more()
         # Labelled "reset" so `restore --list` shows which snapshot a reset left behind.
         snapshot = snapshots.replace(cfg, db, persist_to, scratch, "reset")
+        steps.one_more()
     finally:
         for leftover in (scratch, *(scratch.with_name(scratch.name + s) for s in _SIDE_FILES)):
             leftover.unlink(missing_ok=True)
@@ -97,6 +115,33 @@ def reset(
 
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class _Steps:
+    """A reset's progress in steps: each migration, then the `after` steps (seed, swap)."""
+
+    def __init__(self, report: Callable[[int, int | None], None] | None, *, after: int) -> None:
+        self.report = report
+        self.after = after
+        self.done = 0
+        self.total: int | None = None
+
+    def migration(self, event: MigrationEvent) -> None:
+        if event.kind == "done":
+            self.total = event.total + self.after
+            self._step(event.index)
+
+    def planned(self, migrations: int) -> None:
+        self.total = migrations + self.after  # also when there was no migration to run
+        self._step(migrations)
+
+    def one_more(self) -> None:
+        self._step(self.done + 1)
+
+    def _step(self, done: int) -> None:
+        self.done = done
+        if self.report is not None:
+            self.report(done, self.total)
 
 
 class _ScratchMigrations(LocalMigrations):

@@ -609,7 +609,9 @@ class RemoteD1Database:
         data: bool = True,
         schema: bool = True,
         tables: Sequence[str] = (),
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> ExportResult:
+        del on_progress  # D1 reports no progress of the dump it builds (see the protocol)
         return export_database(
             self.client, self.remote.uuid, output, data=data, schema=schema, tables=tables
         )

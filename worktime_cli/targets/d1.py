@@ -233,8 +233,13 @@ class D1Database(Protocol):
         data: bool = True,
         schema: bool = True,
         tables: Sequence[str] = (),
+        on_progress: Callable[[int, int | None], None] | None = None,
     ) -> ExportResult:
-        """Write a SQL dump that `execute_file` re-imports."""
+        """Write a SQL dump that `execute_file` re-imports.
+
+        `on_progress(rows, rows in all or None)` as the dump is written, where the target
+        can tell (remote D1 builds the dump on its side and says nothing until it is done).
+        """
         ...
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
