@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,6 +65,15 @@ COMPONENTS = frozenset(
         "dbus-daemon",
     }
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background (`cmd &`, nohup, some CI runners) inherits SIGINT
+    # ignored: Python then never raises KeyboardInterrupt, and every child a test starts
+    # inherits the ignore, so the Ctrl+C tests would fail for the harness's sake. A Python
+    # handler (unlike SIG_IGN) is reset to the default in each exec'd child.
+    del config
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
