@@ -51,7 +51,8 @@ id = "00000000000040008000000000000002"
 
 
 def _project(root: Path) -> Path:
-    from worktime_cli import config, d1
+    from worktime_cli import d1
+    from worktime_cli.project import config
 
     (root / "wrangler.toml").write_text(TOML, encoding="utf-8")
     cfg = config.load(root / "wrangler.toml")

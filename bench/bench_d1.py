@@ -105,7 +105,8 @@ def _execute_file(
         ["d1", "execute", "bench-db", "--file", str(schema)],
     ):
         subprocess.run([*WORKTIME, *args], cwd=work, check=True, capture_output=True)
-    from worktime_cli import config, d1
+    from worktime_cli import d1
+    from worktime_cli.project import config
 
     cfg = config.load(work / "wrangler.toml")
     db_path = d1.database_path(cfg, cfg.d1("bench-db"), None)

@@ -64,8 +64,8 @@ def _best(fn: Callable[[], object], repeat: int, setup: Callable[[], None] | Non
 
 def _verify_1000(root: Path) -> float:
     """`migrations verify` of 1,000 reversible migrations (table + index, derived down), in-process."""
-    from worktime_cli import config
     from worktime_cli.migrations import LocalMigrations, engine
+    from worktime_cli.project import config
 
     root.mkdir(parents=True)
     (root / "wrangler.toml").write_text(WRANGLER_TOML)
@@ -87,8 +87,9 @@ def _apply_one(root: Path, repeat: int = 15) -> tuple[float, float, float, float
     without them, then the same as CPU time; best of `repeat` each. The two runs alternate,
     so a busy machine slows both alike instead of whichever ran during the busy spell; CPU
     time is the extra work itself, which other processes on the machine do not inflate."""
-    from worktime_cli import config, migrations
+    from worktime_cli import migrations
     from worktime_cli.migrations import LocalMigrations, engine
+    from worktime_cli.project import config
 
     cfg = config.load(root / "wrangler.toml")
     db = cfg.d1("bench-db")

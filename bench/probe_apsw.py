@@ -48,7 +48,7 @@ class ApswConnection:
     def execute_script(self, sql: str, *, rows_allowed: bool = False) -> None:
         import apsw
 
-        from worktime_cli.sqlite_native import NativeError
+        from worktime_cli.sqlite.native import NativeError
 
         try:
             # A multi-statement string: apsw prepares and steps each statement in C and only
@@ -74,7 +74,7 @@ class ApswConnection:
 def open_apsw(path: Path, *, busy_timeout_ms: int, limits: dict[int, int]) -> ApswConnection | None:
     import apsw
 
-    from worktime_cli.sqlite_native import NativeError
+    from worktime_cli.sqlite.native import NativeError
 
     try:
         conn = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READWRITE)
@@ -95,8 +95,8 @@ def open_apsw(path: Path, *, busy_timeout_ms: int, limits: dict[int, int]) -> Ap
 
 
 def cli(argv: list[str]) -> None:
-    from worktime_cli import sqlite_native
     from worktime_cli.cli.app import main
+    from worktime_cli.sqlite import native as sqlite_native
 
     sqlite_native.open_native = open_apsw  # type: ignore[assignment]  # the probe's whole point
     sys.argv = ["worktime", *argv]
@@ -134,7 +134,8 @@ def bench(repeat: int) -> None:
                 ["d1", "execute", "bench-db", "--file", str(schema)],
             ):
                 subprocess.run([*WORKTIME, *args], cwd=work, check=True, capture_output=True)
-            from worktime_cli import config, d1
+            from worktime_cli import d1
+            from worktime_cli.project import config
 
             cfg = config.load(work / "wrangler.toml")
             db_path = d1.database_path(cfg, cfg.d1("bench-db"), None)

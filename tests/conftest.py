@@ -233,7 +233,7 @@ def memory_keyring(request: pytest.FixtureRequest) -> Iterator[MemoryKeyring | N
 def _forget_remembered_values() -> None:
     # Values read or stored are scrubbed from every later message of the process: a "1" one
     # test stored would mask the "1" in the next test's expected message (random order).
-    from worktime_cli import scrub
+    from worktime_cli.secrets import scrub
 
     scrub.forget_all()
 

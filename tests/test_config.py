@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config
 from worktime_cli.errors import ConfigError, NotFoundError
+from worktime_cli.project import config
 
 SEED_TOML = """\
 # wrangler.toml

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config
 from worktime_cli.errors import ConfigError
+from worktime_cli.project import config
 
 BOM = b"\xef\xbb\xbf"
 
@@ -202,8 +202,8 @@ def test_wrangler_reads_the_config_worktime_edited_in_its_layout(
     wrangler: str, project: Path, fmt: str
 ) -> None:
     from tests.test_config_jsonc import run_wrangler
-    from worktime_cli import state
     from worktime_cli.kv import KVStore
+    from worktime_cli.project import state
 
     path, _ = _shaped(project, fmt)
     cfg = config.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a" * 32})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, state
 from worktime_cli.errors import UsageError
+from worktime_cli.project import config, state
 
 TOML = """\
 name = "worktime-backend"

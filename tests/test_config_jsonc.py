@@ -21,8 +21,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from worktime_cli import config, state
 from worktime_cli.errors import ConfigError, NotFoundError
+from worktime_cli.project import config, state
 
 DATA = Path(__file__).parent / "data" / "jsonc"
 C3 = (DATA / "create-cloudflare.jsonc").read_text(encoding="utf-8")

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from worktime_cli import config, d1
+from worktime_cli import d1
 from worktime_cli.errors import LockedError, SQLError
-from worktime_cli.sqlscript import Statement
+from worktime_cli.project import config
+from worktime_cli.sqlite.script import Statement
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -171,7 +172,7 @@ def test_file_runs_and_reports_totals(db_path, tmp_path):
 
 def test_file_streams_in_chunks(db_path, tmp_path, monkeypatch):
     """A statement split across chunk boundaries still runs once, whole."""
-    from worktime_cli import sqlscript
+    from worktime_cli.sqlite import script as sqlscript
 
     monkeypatch.setattr(sqlscript, "CHUNK_SIZE", 7)
     sql = tmp_path / "x.sql"
@@ -274,7 +275,7 @@ def test_a_real_lock_is_reported_as_locked(db_path, monkeypatch):
 
 
 def test_busy_and_locked_are_classified_by_code():
-    from worktime_cli.sqlite_errors import is_busy
+    from worktime_cli.sqlite.errors import is_busy
 
     def error(code: int, message: str) -> sqlite3.Error:
         exc = sqlite3.OperationalError(message)

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from worktime_cli import d1, sqlite_native
+from worktime_cli import d1
 from worktime_cli.errors import SQLError
+from worktime_cli.sqlite import native as sqlite_native
 
 BASE = "CREATE TABLE base (id INTEGER PRIMARY KEY, note TEXT); INSERT INTO base VALUES (1, 'kept')"
 

@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import IN_CI
-from worktime_cli import d1, sqlite_native, sqlscript
+from worktime_cli import d1
 from worktime_cli.errors import SQLError
-from worktime_cli.sqlscript import open_sql_file
+from worktime_cli.sqlite import native as sqlite_native
+from worktime_cli.sqlite import script as sqlscript
+from worktime_cli.sqlite.script import open_sql_file
 
 SCRIPT = """\
 -- header comment; with a semicolon

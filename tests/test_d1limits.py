@@ -1,4 +1,4 @@
-"""D1's size, row and query-time limits (worktime_cli.d1limits), on real SQLite files."""
+"""D1's size, row and query-time limits (worktime_cli.d1.limits), on real SQLite files."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import d1limits
+from worktime_cli.d1 import limits as d1limits
+from worktime_cli.d1.schemadiff import QueryFn, connection_query
 from worktime_cli.remote import d1 as remote_d1
 from worktime_cli.remote.client import Client
-from worktime_cli.schemadiff import QueryFn, connection_query
-from worktime_cli.sqlscript import split
+from worktime_cli.sqlite.script import split
 
 
 def test_size_against_the_paid_cap_by_default_and_the_free_one_when_told() -> None:

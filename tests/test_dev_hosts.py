@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from tests.support.dev import make_project, running_server, wait_until
-from worktime_cli import config, host_policy, server
+from worktime_cli.dev import host_policy, server
+from worktime_cli.project import config
 
 EVIL = "https://evil.example"
 

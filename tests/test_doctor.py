@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, d1, doctor, kv, scaffold, state
-from worktime_cli.safety import Check
+from worktime_cli import d1, kv
+from worktime_cli.dev import doctor, scaffold
+from worktime_cli.project import config, state
+from worktime_cli.secrets.safety import Check
 
 SECRETS = {
     "JWT_SECRET": "jwt-s3cret-value",
@@ -301,7 +303,7 @@ def test_cli_json_shape_and_no_secret_values(healthy, cli):
 
 def keyring_project(healthy: Path) -> Path:
     """The healthy project with JWT_SECRET in the keyring instead of .dev.vars."""
-    from worktime_cli import secrets
+    from worktime_cli.secrets import stores as secrets
 
     cfg = config.load(healthy / "wrangler.toml")
     secrets.put(cfg, "JWT_SECRET", SECRETS["JWT_SECRET"])

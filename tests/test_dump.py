@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from worktime_cli import d1, dump
+from worktime_cli import d1
+from worktime_cli.d1 import dump
 from worktime_cli.errors import NotFoundError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -10,14 +10,15 @@ from dotenv import dotenv_values
 from keyring.backends import fail
 
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, environment
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
+from worktime_cli.project import config
+from worktime_cli.secrets import environment
 
 
 def service(env: str | None = None) -> str:
     """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
-    from worktime_cli import config as _config
-    from worktime_cli import keyring_store as _keyring_store
+    from worktime_cli.project import config as _config
+    from worktime_cli.secrets import keyring_store as _keyring_store
 
     return _keyring_store.service_name(_config.load(env=env))
 
@@ -279,7 +280,8 @@ def test_keyring_free_resolution_does_not_import_keyring(project):
     write(project, {".dev.vars": "A=1\n"})
     code = (
         "import sys\n"
-        "from worktime_cli import config, environment\n"
+        "from worktime_cli.project import config\n"
+        "from worktime_cli.secrets import environment\n"
         "env = environment.resolve(config.load(), keyring=False)\n"
         "print(env.values, 'keyring' in sys.modules)\n"
     )
@@ -288,7 +290,7 @@ def test_keyring_free_resolution_does_not_import_keyring(project):
 
 
 def test_a_var_typed_with_equals_never_echoes_its_value():
-    from worktime_cli.environment import parse_cli_vars
+    from worktime_cli.secrets.environment import parse_cli_vars
 
     with pytest.raises(WorktimeError) as err:
         parse_cli_vars(["JWT_SECRET=s3cr3t-value"])
@@ -340,7 +342,7 @@ def test_env_vars_come_from_the_selected_section(project):
 
 
 def test_dotenv_helpers_live_in_devvars_and_stay_importable_from_environment():
-    from worktime_cli import devvars
+    from worktime_cli.project import devvars
 
     assert environment.parse_dotenv is devvars.parse_dotenv
     assert environment.dotenv_files is devvars.dotenv_files

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worktime_cli import doctor, safety
+from worktime_cli.dev import doctor
+from worktime_cli.secrets import safety
 
 COMMENT = "# worktime: local state and secret values stay out of git"
 CRLF = b"# mine\r\nnode_modules/\r\n*.log\r\n"

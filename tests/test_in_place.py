@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project, table
-from worktime_cli import d1, migrations, snapshots
+from worktime_cli import d1, migrations
+from worktime_cli.d1 import snapshots
 
 # A second process with one connection open: each stdin line `insert V` inserts a row into t2
 # and answers `ok` (`sql S` runs S); `bg` starts a second connection that inserts `bg-1`, `bg-2`, … every few
@@ -325,7 +326,7 @@ def test_a_failing_reset_changes_nothing_and_keeps_no_snapshot(cli, proj: Projec
 
 
 def test_kv_namespace_delete_refuses_an_index_another_process_has_open(cli, project: Path) -> None:
-    from worktime_cli import config, state
+    from worktime_cli.project import config, state
 
     assert cli("kv", "namespace", "create", "CACHE").exit_code == 0
     assert cli("kv", "key", "put", "k", "v", "--binding", "CACHE").exit_code == 0

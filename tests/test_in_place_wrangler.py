@@ -20,7 +20,8 @@ import pytest
 
 from tests.support.dev import free_port
 from tests.support.migrations import DATABASE_ID, Project, table
-from worktime_cli import migrations, snapshots
+from worktime_cli import migrations
+from worktime_cli.d1 import snapshots
 
 pytestmark = [pytest.mark.wrangler, pytest.mark.slow]
 

@@ -18,8 +18,10 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.keyring_backends import real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, keyring_store, secrets
 from worktime_cli.errors import SecretStoreError
+from worktime_cli.project import config
+from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import stores as secrets
 
 VALUE = "kept-apart-Zq9-value"
 OTHER = "the-other-checkout-value"

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, kv, state
+from worktime_cli import kv
 from worktime_cli.errors import ConfigError, LimitError, LockedError, NotFoundError, WorktimeError
 from worktime_cli.kv import KVStore, PutItem
+from worktime_cli.project import config, state
 
 NS = "0f2ac74b498b48028cb68387c421e279"
 NOW = 1_800_000_000.5  # a fixed clock: expirations are exact

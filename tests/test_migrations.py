@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tests.support.migrations import SEED, Project, make_project, seeded, table
-from worktime_cli import d1, migrations, snapshots
+from worktime_cli import d1, migrations
+from worktime_cli.d1 import snapshots
 from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations import DriftError, MigrationError
 
@@ -435,7 +436,7 @@ def test_custom_migrations_table(project: Path) -> None:
     )
     (project / "migrations").mkdir()
     (project / "migrations" / "0001_a.sql").write_text("CREATE TABLE a (x);\n")
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     cfg = config.load()
     db = cfg.d1("x")
@@ -484,7 +485,8 @@ def test_apply_and_rollback_snapshot_before_changing(proj: Project) -> None:
 
 _APPLY_SCRIPT = """
 import sys
-from worktime_cli import config, migrations
+from worktime_cli import migrations
+from worktime_cli.project import config
 cfg = config.load()
 def show(event):
     print(event.kind, event.name, flush=True)

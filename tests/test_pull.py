@@ -1,4 +1,4 @@
-"""`d1 pull`'s local half (worktime_cli.pull): a dump replaces the local content, masked on request."""
+"""`d1 pull`'s local half (worktime_cli.d1.pull): a dump replaces the local content, masked on request."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.fake_cloudflare import _dump
 from tests.support.migrations import Project, make_project
-from worktime_cli import fsutil, migrations, pull, sanitize, snapshots
+from worktime_cli import fsutil, migrations
+from worktime_cli.d1 import pull, sanitize, snapshots
 
 EMAILS = ("ada@example.com", "grace@navy.mil")
 

@@ -1,4 +1,4 @@
-"""Rehearsed migrations on a copy of a database (worktime_cli.rehearsal), on real SQLite files."""
+"""Rehearsed migrations on a copy of a database (worktime_cli.migrations.rehearsal), on real SQLite files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project
-from worktime_cli import migrations, rehearsal, sanitize
+from worktime_cli import migrations
+from worktime_cli.d1 import sanitize
+from worktime_cli.migrations import rehearsal
 from worktime_cli.migrations.plan import DriftError
 
 USERS_COLUMNS = "id, github_user_id, github_username, email, avatar_url, created_at, last_active"

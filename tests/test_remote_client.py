@@ -147,7 +147,7 @@ def test_several_accounts_is_an_error_listing_them(fake: FakeCloudflare) -> None
 
 
 def test_account_resolution_order(project, monkeypatch: pytest.MonkeyPatch) -> None:
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     monkeypatch.setenv("CLOUDFLARE_ACCOUNT_ID", "from-env")
     assert credentials.resolve_account_id(config.load()) == "from-env"
@@ -181,7 +181,7 @@ def test_token_comes_from_env_then_keyring(memory_keyring, monkeypatch: pytest.M
 
 
 def test_from_environment_builds_the_client_from_the_credentials(fake, project) -> None:
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     (project / "wrangler.toml").write_text('name = "w"\naccount_id = "from-toml"\n')
     with clientmod.from_environment(config.load()) as client:

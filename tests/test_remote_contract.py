@@ -114,7 +114,7 @@ def test_traffic_matches_the_published_spec(
     verify(TOKEN, base_url=fake.url)
     with Client(TOKEN, base_url=fake.url, sleep=lambda _s: None) as client:
         assert client.account_id == ACCOUNT  # GET /accounts
-        from worktime_cli import config
+        from worktime_cli.project import config
 
         created = remote_d1.create_database(client, config.load(), "worktime-db", location="weur")
         uuid = created.database.uuid

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config, state
 from worktime_cli.errors import RemoteError, SQLError, WorktimeError
+from worktime_cli.project import config, state
 from worktime_cli.remote import d1 as remote_d1
 from worktime_cli.remote import migrations as remote_migrations
 from worktime_cli.remote.client import Client

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config
 from worktime_cli.errors import LimitError, NotFoundError, RemoteError
 from worktime_cli.kv import PutItem
+from worktime_cli.project import config
 from worktime_cli.remote import kv
 from worktime_cli.remote.client import Client
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config
 from worktime_cli.errors import ConfigError, RemoteError
+from worktime_cli.project import config
 from worktime_cli.remote import secrets
 from worktime_cli.remote.client import Client
 

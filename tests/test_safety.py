@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from worktime_cli import safety
+from worktime_cli.secrets import safety
 
 FULL = ".wrangler/\n.dev.vars\n.dev.vars.*\n!.dev.vars.example\n"
 COMMENT = "# worktime: local state and secret values stay out of git"

@@ -1,4 +1,4 @@
-"""Masking personal data while copying (worktime_cli.sanitize): rules, determinism, no leaks."""
+"""Masking personal data while copying (worktime_cli.d1.sanitize): rules, determinism, no leaks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project
-from worktime_cli import dump, migrations, sanitize
+from worktime_cli import migrations
+from worktime_cli.d1 import dump, sanitize
 from worktime_cli.errors import ConfigError
 
 EMAILS = ("ada@example.com", "grace.hopper@navy.mil", "linus@kernel.org")

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, d1, kv, scaffold, state, typegen
+from worktime_cli import d1, kv
+from worktime_cli.dev import scaffold, typegen
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project import config, state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -148,7 +150,7 @@ def test_worker_names_that_would_break_wrangler_toml_are_refused(tmp_path, name)
     assert not (tmp_path / "p").exists()
 
 
-SCAFFOLD = REPO / "worktime_cli" / "scaffold_files"
+SCAFFOLD = REPO / "worktime_cli" / "dev" / "scaffold_files"
 
 
 def test_init_writes_the_seeds_worker(tmp_path):

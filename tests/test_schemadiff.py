@@ -1,4 +1,4 @@
-"""The live schema as a normalised model and its diff (worktime_cli.schemadiff), local and remote."""
+"""The live schema as a normalised model and its diff (worktime_cli.d1.schemadiff), local and remote."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
 from tests.support.migrations import SEED
-from worktime_cli import schemadiff
+from worktime_cli.d1 import schemadiff
+from worktime_cli.d1.schemadiff import Difference
 from worktime_cli.remote import d1 as remote_d1
 from worktime_cli.remote.client import Client
-from worktime_cli.schemadiff import Difference
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 

@@ -18,7 +18,6 @@ from tests.support.keyring_backends import (
     real_secret_service,
 )
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, keyring_store, secrets
 from worktime_cli.errors import (
     ConfigError,
     LimitError,
@@ -26,13 +25,16 @@ from worktime_cli.errors import (
     SecretStoreError,
     WorktimeError,
 )
+from worktime_cli.project import config
+from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import stores as secrets
 from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, SecretTarget
 
 
 def service(env: str | None = None) -> str:
     """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
-    from worktime_cli import config as _config
-    from worktime_cli import keyring_store as _keyring_store
+    from worktime_cli.project import config as _config
+    from worktime_cli.secrets import keyring_store as _keyring_store
 
     return _keyring_store.service_name(_config.load(env=env))
 
@@ -369,7 +371,7 @@ def test_each_environment_has_its_own_keyring_service(project, memory_keyring):
 
 
 def test_plan_push_takes_keyring_and_dotenv_values_only(project, memory_keyring):
-    from worktime_cli import environment
+    from worktime_cli.secrets import environment
 
     (project / "wrangler.toml").write_text(
         'name = "w"\n[vars]\nV = "var"\n[secrets]\nrequired = ["K", "D", "V", "C", "N"]\n'

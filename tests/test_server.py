@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from tests.support.dev import d1_file, make_project, running_server, wait_until
-from worktime_cli import config, server
+from worktime_cli.dev import server
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project import config
 
 READY_OK = '{"status":"ok","checks":{"d1":"ok","kv":"ok","migrations":"ok"}}'
 
@@ -251,7 +252,7 @@ def test_bind_default_port_moves_to_the_next_free_one(monkeypatch):
 
 def test_ready_503_on_unreadable_kv_index(healthy):
     from tests.support.dev import KV_ID
-    from worktime_cli import state
+    from worktime_cli.project import state
 
     index = state.kv_index_path(healthy / ".wrangler" / "state", KV_ID)
     index.parent.mkdir(parents=True, exist_ok=True)

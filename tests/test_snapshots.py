@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project
-from worktime_cli import d1, snapshots
+from worktime_cli import d1
+from worktime_cli.d1 import snapshots
 from worktime_cli.errors import NotFoundError
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, snapshots
+from worktime_cli.d1 import snapshots
+from worktime_cli.project import config
 
 SHARED_NAME = """\
 name = "w"

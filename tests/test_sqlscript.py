@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worktime_cli.errors import SQLError
-from worktime_cli.sqlscript import (
+from worktime_cli.sqlite.script import (
     Statement,
     iter_statements,
     open_sql_file,
@@ -99,7 +99,7 @@ def test_count_statements_agrees_with_the_splitter():
     """The quick count (fast `execute --file` path) equals what `split` yields, on tricky text."""
     import random
 
-    from worktime_cli.sqlscript import count_statements
+    from worktime_cli.sqlite.script import count_statements
 
     parts = [
         "SELECT 1",

@@ -7,8 +7,8 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from worktime_cli import state
-from worktime_cli.config import parse
+from worktime_cli.project import state
+from worktime_cli.project.config import parse
 
 # Checked against the files wrangler 4.86 itself created.
 D1_VECTOR = (

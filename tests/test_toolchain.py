@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import doctor, scaffold, toolchain
-from worktime_cli.safety import Check
+from worktime_cli.dev import doctor, scaffold, toolchain
+from worktime_cli.secrets.safety import Check
 
 # doctor asks the machine's `node --version` once a node_modules wrangler is there: a real
 # component, so these tests are in the slow tier.

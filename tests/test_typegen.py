@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, typegen
+from worktime_cli.dev import typegen
 from worktime_cli.errors import UsageError, WorktimeError
+from worktime_cli.project import config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""`worktime_cli.worker`: the child environment, finding wrangler, and running a child."""
+"""`worktime_cli.dev.worker`: the child environment, finding wrangler, and running a child."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from worktime_cli import config, environment, secrets, worker
+from worktime_cli.dev import worker
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project import config
+from worktime_cli.secrets import environment
+from worktime_cli.secrets import stores as secrets
 
 JWT = "jwt-Zq9-${x}-value"
 GH = "gh-s3cret-value"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import toolchain, worker
+from worktime_cli.dev import toolchain, worker
 from worktime_cli.errors import WorktimeError
 
 
@@ -94,6 +94,6 @@ def test_dev_worker_stops_before_wrangler_with_a_too_old_node(cli, project, tmp_
 
 
 def _scaffold_engines() -> str:
-    from worktime_cli.scaffold import scaffold_file
+    from worktime_cli.dev.scaffold import scaffold_file
 
     return str(json.loads(scaffold_file("package.json").read_text())["engines"]["node"])

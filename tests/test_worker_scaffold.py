@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import IN_CI, require_tool
 from tests.support.dev import free_port
-from worktime_cli import toolchain
+from worktime_cli.dev import toolchain
 
 # One worker runs them all (--dist loadgroup): the session's `npm install` is done once.
 pytestmark = [pytest.mark.wrangler, pytest.mark.slow, pytest.mark.xdist_group("scaffold-npm")]

@@ -83,7 +83,8 @@ id = "0f2b6a3c4d5e6f708192a3b4c5d6e7f8"
 
 def admin_project(root: Path) -> SQLiteDatabase:
     """wrangler.toml with DB and KV in `root`, and the local D1 file with the seed schema."""
-    from worktime_cli import config, d1
+    from worktime_cli import d1
+    from worktime_cli.project import config
 
     (root / "wrangler.toml").write_text(WRANGLER_TOML, encoding="utf-8")
     cfg = config.load(root / "wrangler.toml")
@@ -91,8 +92,8 @@ def admin_project(root: Path) -> SQLiteDatabase:
 
 
 def local_kv(root: Path) -> Any:
-    from worktime_cli import config
     from worktime_cli.kv import LocalKV
+    from worktime_cli.project import config
 
     cfg = config.load(root / "wrangler.toml")
     return LocalKV(cfg).namespace("KV")

@@ -19,9 +19,9 @@ import pytest
 from tests.admin.support import add_session, add_user
 from tests.conftest import require_tool
 from tests.support.dev import d1_file, make_project, running_server
-from worktime_cli import server
 from worktime_cli.admin import demo, html, report, tokens
 from worktime_cli.admin.targets import SQLiteDatabase
+from worktime_cli.dev import server
 from worktime_cli.kv import LocalKV
 
 
@@ -61,7 +61,7 @@ def canary() -> Iterator[_Canary]:
 
 
 def _seeded(project: Path, canary_url: str) -> SQLiteDatabase:
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     make_project(project)
     db = SQLiteDatabase(d1_file(project))
@@ -104,7 +104,7 @@ def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
         assert 'data-chart="time per day" data-bars="14"' in answer.text
         bad = httpx.get(running.url + "/dashboard?from=2024-06-31")
         assert bad.status_code == 400 and "is not a date" in bad.text
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     bindings = server.build_bindings(config.load(project / "wrangler.toml"))
 

@@ -30,7 +30,8 @@ id = "1a2b3c4d5e6f708192a3b4c5d6e7f809"
 
 
 def test_env_selects_the_environments_database(cli: Runner, project: Path) -> None:
-    from worktime_cli import config, d1
+    from worktime_cli import d1
+    from worktime_cli.project import config
 
     top = admin_project(project)
     add_user(top, "top-user")
@@ -87,8 +88,8 @@ def test_utc_text(stored: str | None, shown: str | None) -> None:
 
 
 def test_the_import_path_follows_the_handle(project: Path) -> None:
-    from worktime_cli import config
     from worktime_cli.d1 import LocalD1
+    from worktime_cli.project import config
 
     db = admin_project(project)
     try:

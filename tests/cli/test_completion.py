@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_tool
-from worktime_cli import scaffold
+from worktime_cli.dev import scaffold
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, state
+from worktime_cli.project import config, state
 
 REPO = Path(__file__).resolve().parents[2]
 

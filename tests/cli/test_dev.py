@@ -25,7 +25,7 @@ from tests.support.dev import (
     wait_ready,
     wait_until,
 )
-from worktime_cli import worker
+from worktime_cli.dev import worker
 
 
 def test_dev_serves_health_and_ready_then_stops_on_sigterm(project):

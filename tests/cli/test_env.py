@@ -12,8 +12,8 @@ import pytest
 import typer
 
 from tests.support.fake_cloudflare import ACCOUNT, FakeCloudflare, fake_fixture
-from worktime_cli import config, state
 from worktime_cli.cli.app import app
+from worktime_cli.project import config, state
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 

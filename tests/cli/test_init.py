@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from worktime_cli import config
+from worktime_cli.project import config
 
 
 def test_init_then_again(cli, tmp_path):
@@ -88,7 +88,7 @@ def test_the_printed_dev_vars_step_makes_a_file_doctor_accepts(cli, tmp_path, mo
     import keyring
     from keyring.backends.fail import Keyring as NoKeyring
 
-    from worktime_cli import safety
+    from worktime_cli.secrets import safety
 
     # No usable keyring: init's next step is the local file, not `secret put`.
     monkeypatch.setattr(keyring, "get_keyring", NoKeyring)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from worktime_cli import clock, config
+from worktime_cli import clock
 from worktime_cli.kv import KVStore
+from worktime_cli.project import config
 
 NS = "0f2ac74b498b48028cb68387c421e279"
 

@@ -39,7 +39,8 @@ class Where:
 
 def _local_sql(project: Path) -> Callable[[str], list[tuple[Any, ...]]]:
     def run(query: str) -> list[tuple[Any, ...]]:
-        from worktime_cli import config, d1
+        from worktime_cli import d1
+        from worktime_cli.project import config
 
         cfg = config.load(project / "wrangler.toml")
         conn = sqlite3.connect(d1.database_path(cfg, cfg.d1("worktime-db"), None))

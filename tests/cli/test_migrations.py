@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import SEED, Project, make_project, table
-from worktime_cli import snapshots
+from worktime_cli.d1 import snapshots
 
 
 @pytest.fixture

@@ -23,9 +23,12 @@ from rich.console import Console
 
 from tests.admin.support import WRANGLER_TOML, add_session, add_user
 from tests.conftest import REPO, Runner
-from worktime_cli import config, d1, dump, sqlscript
+from worktime_cli import d1
 from worktime_cli.admin.targets import SQLiteDatabase
 from worktime_cli.cli import output
+from worktime_cli.d1 import dump
+from worktime_cli.project import config
+from worktime_cli.sqlite import script as sqlscript
 
 ROWS = 3000
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config, state
+from worktime_cli.project import config, state
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config
+from worktime_cli.project import config
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 

@@ -118,7 +118,7 @@ def test_rehearse_needs_remote(cli, project: Path) -> None:
 def test_apply_warns_about_a_rewrite_of_a_big_table(
     cli, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worktime_cli import d1limits
+    from worktime_cli.d1 import limits as d1limits
 
     (project / "wrangler.toml").write_text(
         'name = "w"\n\n[[d1_databases]]\nbinding = "DB"\ndatabase_name = "db"\n'

@@ -14,14 +14,16 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.keyring_backends import LeakyKeyring, SleepingKeyring, real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, keyring_store, secrets
 from worktime_cli.cli import secret as secret_cli
+from worktime_cli.project import config
+from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import stores as secrets
 
 
 def service(env: str | None = None) -> str:
     """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
-    from worktime_cli import config as _config
-    from worktime_cli import keyring_store as _keyring_store
+    from worktime_cli.project import config as _config
+    from worktime_cli.secrets import keyring_store as _keyring_store
 
     return _keyring_store.service_name(_config.load(env=env))
 

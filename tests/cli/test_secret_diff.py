@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_cloudflare import TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import secret_diff
+from worktime_cli.secrets import diff as secret_diff
 
 fake = pytest.fixture(name="fake")(fake_fixture)
 VALUE = "diff-value-never-printed-7a1b"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from worktime_cli import config, keyring_store
+from worktime_cli.project import config
+from worktime_cli.secrets import keyring_store
 
 CANNOT = "which no process environment can carry"
 SECRET = "s3cr3t-Value-9"  # never shown in any message

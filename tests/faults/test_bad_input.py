@@ -37,7 +37,7 @@ import pytest
 
 from tests.support import forked
 from tests.support.dev import make_project
-from worktime_cli import scrub
+from worktime_cli.secrets import scrub
 
 SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dc"
 GITHUB_TOKEN = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"

@@ -22,8 +22,11 @@ from tests.faults.machine import (
     in_private_mounts,
     require_root,
 )
-from worktime_cli import config, d1, fsutil, snapshots, sqlscript
+from worktime_cli import d1, fsutil
+from worktime_cli.d1 import snapshots
 from worktime_cli.errors import SQLError, UsageError, WorktimeError
+from worktime_cli.project import config
+from worktime_cli.sqlite import script as sqlscript
 
 DB = "faults-db"
 

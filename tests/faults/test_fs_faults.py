@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.faults.machine import PEAK_RSS, require_root
-from worktime_cli import config, fsutil
+from worktime_cli import fsutil
 from worktime_cli.errors import LimitError, WorktimeError
+from worktime_cli.project import config
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.faults.machine import (
     assert_clean_failure,
     in_private_mounts,
 )
-from worktime_cli import clock, config, fsutil
+from worktime_cli import clock, fsutil
 from worktime_cli.errors import LimitError, WorktimeError
 from worktime_cli.kv import (
     KVStore,
@@ -34,6 +34,7 @@ from worktime_cli.kv import (
     resolve_expiration,
     validate_key,
 )
+from worktime_cli.project import config
 
 NS = "5a1c0ffee5a1c0ffee5a1c0ffee5a1c0"
 NOW = 1_700_000_000.0

@@ -14,8 +14,11 @@ from keyring.errors import PasswordSetError
 
 from tests.support.keyring_backends import PlaintextFileKeyring
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli import config, doctor, environment, keyring_store, scrub, secrets
+from worktime_cli.dev import doctor
 from worktime_cli.errors import SecretStoreError
+from worktime_cli.project import config
+from worktime_cli.secrets import environment, keyring_store, scrub
+from worktime_cli.secrets import stores as secrets
 
 SECRET = "sk_live_TOP\\slash\"q'é\x1b\n-9f8e7d6c"
 PLAINTEXT = "tests.support.keyring_backends.PlaintextFileKeyring"

@@ -21,8 +21,9 @@ from tests.support.dev import (
     wait_ready,
     wait_until,
 )
-from worktime_cli import config, server
+from worktime_cli.dev import server
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project import config
 
 # Every spelling of "all interfaces" the kernel accepts; each must warn as 0.0.0.0 does.
 EVERYWHERE = ["", "0", "00.0.0.0", "0.0.0.0", "0.0", "::", "::0", "0:0:0:0:0:0:0:0", "[::]"]  # noqa: S104  # resolved, not bound
@@ -242,7 +243,7 @@ def test_dev_worker_warns_for_every_spelling_too(
     cli, project: Path, monkeypatch: pytest.MonkeyPatch, ip: str, warned: bool
 ):
     """wrangler binds there itself; worktime still says what that means."""
-    from worktime_cli import worker
+    from worktime_cli.dev import worker
 
     (project / "wrangler.toml").write_text('name = "worktime-backend"\nmain = "src/index.ts"\n')
     (project / "src").mkdir()

@@ -13,7 +13,7 @@ from worktime_cli.errors import WorktimeError
 from worktime_cli.migrations import engine
 from worktime_cli.migrations.derive import invert
 from worktime_cli.migrations.local import tracking_ddl
-from worktime_cli.sqlscript import split
+from worktime_cli.sqlite.script import split
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import DATABASE_ID, Project, seeded, table
-from worktime_cli import doctor, migrations
-from worktime_cli.config import D1Binding
+from worktime_cli import migrations
+from worktime_cli.dev import doctor
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 from worktime_cli.migrations import engine, files
 from worktime_cli.migrations.local import LocalMigrations
 from worktime_cli.migrations.pattern import Glob, compare_paths, parse_int
+from worktime_cli.project.config import D1Binding
 
 DRIZZLE = "migrations/*/migration.sql"
 EVERYTHING = "migrations/**/*.sql"

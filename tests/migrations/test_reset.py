@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.migrations import Project, make_project, table
-from worktime_cli import migrations, snapshots
+from worktime_cli import migrations
+from worktime_cli.d1 import snapshots
 
 
 @pytest.fixture

@@ -202,7 +202,7 @@ def _full(scratch: object) -> dict[int, tuple[str, str, str, str]]:
 
 def test_the_tracked_schema_is_always_the_whole_schema() -> None:
     from worktime_cli.migrations import verify
-    from worktime_cli.sqlscript import split
+    from worktime_cli.sqlite.script import split
 
     with verify.Scratch(track=True) as scratch:
         tracker = scratch.tracker
@@ -256,7 +256,7 @@ def test_apply_checks_the_pending_ones_on_ground_replayed_in_one_transaction(
     with pytest.raises(BrokenDownError, match=r"0004_t4\.sql"):
         migrations.apply(proj.cfg, proj.db, None)
     from worktime_cli.migrations import files, verify
-    from worktime_cli.sqlscript import split
+    from worktime_cli.sqlite.script import split
 
     sources = files.read_all(files.discover(proj.migrations))
     broken = split("INSERT INTO nope VALUES (1);\n")

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_fixture
-from worktime_cli import config
 from worktime_cli.d1 import LocalD1
 from worktime_cli.errors import SQLError, WorktimeError
+from worktime_cli.project import config
 from worktime_cli.remote.client import Client
 from worktime_cli.remote.d1 import RemoteD1
 from worktime_cli.targets.d1 import D1Database, D1Databases

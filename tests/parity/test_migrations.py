@@ -269,8 +269,8 @@ def test_failing_migration(both: Both) -> None:
 
 @pytest.fixture(params=["local", "remote"])
 def target(request: pytest.FixtureRequest, both: Both, fake: FakeCloudflare) -> Iterator[Any]:
-    from worktime_cli import config
     from worktime_cli.migrations import LocalMigrations
+    from worktime_cli.project import config
     from worktime_cli.remote.client import Client
     from worktime_cli.remote.migrations import RemoteMigrations
 

@@ -37,7 +37,8 @@ class Target:
 
 def local_target() -> Target:
     # The keyring service is keyed by this test's project path (issue 23 item 7).
-    from worktime_cli import config, keyring_store
+    from worktime_cli.project import config
+    from worktime_cli.secrets import keyring_store
 
     service = keyring_store.service_name(config.load())
     return Target("local", (), f"the OS keyring ({service})", "keyring", service, "keyring")
@@ -268,10 +269,10 @@ def test_bulk_puts_and_deletes(cli, targets, project) -> None:
 
 def test_core_stores_return_the_same_result_types(fake, worker, project) -> None:
     """Through the protocol, without the CLI: the same results, field by field."""
-    from worktime_cli import config
+    from worktime_cli.project import config
     from worktime_cli.remote.client import Client
     from worktime_cli.remote.secrets import RemoteSecrets
-    from worktime_cli.secrets import KeyringSecrets
+    from worktime_cli.secrets.stores import KeyringSecrets
     from worktime_cli.targets.secrets import SecretStore
 
     cfg = config.load()

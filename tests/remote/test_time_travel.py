@@ -230,7 +230,7 @@ def test_core_parse_timestamp() -> None:
 
 
 def test_core_info_and_restore(fake: FakeCloudflare, remote_db: str) -> None:
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     cfg = config.load(None)
     with from_environment(cfg) as client:
@@ -255,7 +255,7 @@ def test_core_info_and_restore(fake: FakeCloudflare, remote_db: str) -> None:
 
 
 def test_confirmation_note_names_the_current_bookmark(fake: FakeCloudflare, remote_db: str) -> None:
-    from worktime_cli import config
+    from worktime_cli.project import config
     from worktime_cli.remote.migrations import RemoteMigrations
 
     cfg = config.load(None)

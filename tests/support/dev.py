@@ -17,7 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from worktime_cli import config, d1, migrations, server, state
+from worktime_cli import d1, migrations
+from worktime_cli.dev import server
+from worktime_cli.project import config, state
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DB_ID = "6f0c1c51-3b7e-4a36-9a36-0f6d3f1a2b01"

@@ -353,7 +353,7 @@ class FakeCloudflare:
         return _json(404, _failure(7003, "No route for the URI"))
 
     def _run_sql(self, db: Database, sql: str, params: list[Any] | None) -> list[dict[str, Any]]:
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         statements = sqlscript.split(sql)
         if params is not None and len(statements) > 1:
@@ -366,7 +366,7 @@ class FakeCloudflare:
         self, db: Database, statements: list[tuple[str, list[Any] | None]]
     ) -> list[dict[str, Any]]:
         """Every statement in one transaction, as D1 runs a batch: all or nothing."""
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         if not statements:
             raise _D1Error(7500, "No SQL statements detected.")

@@ -62,7 +62,8 @@ def _fresh_state() -> None:
     """Undo what the test process chose at its own start or in earlier tests."""
     import keyring.core
 
-    from worktime_cli import clock, scrub
+    from worktime_cli import clock
+    from worktime_cli.secrets import scrub
 
     scrub.forget_all()
     clock.restart()

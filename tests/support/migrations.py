@@ -6,8 +6,9 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from worktime_cli import config, d1
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import d1
+from worktime_cli.project import config
+from worktime_cli.project.config import Config, D1Binding
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "migrations" / "0001_initial_schema.sql"

@@ -20,8 +20,8 @@ from typing import Any
 
 from worktime_cli import clock
 from worktime_cli.admin.targets import Database, Namespace, all_keys
-from worktime_cli.config import Config
 from worktime_cli.errors import ConfigError
+from worktime_cli.project.config import Config
 
 DEFAULT_PREFIX = "github_token:"
 PREFIX_VAR = "GITHUB_TOKEN_KV_PREFIX"

@@ -305,7 +305,7 @@ class PendingForget:
         return User(int(entry["id"]), str(entry["login"]), str(entry["github_user_id"]))
 
     def add(self, user: User) -> None:
-        from worktime_cli.config import write_atomic
+        from worktime_cli.project.config import write_atomic
 
         data = self._read()
         data[user.login.lower()] = user.to_json()
@@ -313,7 +313,7 @@ class PendingForget:
         write_atomic(self.path, json.dumps(data, indent=2).encode())
 
     def remove(self, login: str) -> None:
-        from worktime_cli.config import write_atomic
+        from worktime_cli.project.config import write_atomic
 
         data = self._read()
         if data.pop(login.lower(), None) is not None:

@@ -79,7 +79,7 @@ class Admin:
             opened.close()
 
     def pending_path(self) -> Path:
-        from worktime_cli import state
+        from worktime_cli.project import state
 
         return state.root(self.ctx.config, self.ctx.persist_to) / "worktime" / "forget-pending.json"
 

@@ -115,7 +115,7 @@ class Root(TyperGroup):
 
             if debug:
                 _print_traceback()
-            from worktime_cli.scrub import clean
+            from worktime_cli.secrets.scrub import clean
 
             # Values seen this run (stored, read) are scrubbed from what we print, in every
             # form: a backend's error can quote one.
@@ -232,7 +232,7 @@ def _usage_error(exc: Exception) -> tuple[str, str]:
     Click repeats what it could not parse ("Got unexpected extra argument (sk_live_…)"): words
     that look like secret values are masked.
     """
-    from worktime_cli.scrub import usage_message
+    from worktime_cli.secrets.scrub import usage_message
 
     format_message = getattr(exc, "format_message", None)
     text = str(format_message() if callable(format_message) else exc)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli.errors import WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 Complete = Callable[[Any, Any, str], list[Any]]
 
 
 def _config(ctx: Any, *, with_env: bool = True) -> Config | None:
-    from worktime_cli import config
+    from worktime_cli.project import config
 
     params: dict[str, Any] = {}
     node = ctx
@@ -88,7 +88,7 @@ def migrations(ctx: Any, param: Any, incomplete: str) -> list[Any]:
 
 
 def snapshots(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    from worktime_cli import snapshots as snaps
+    from worktime_cli.d1 import snapshots as snaps
 
     cfg = _config(ctx)
     if cfg is None:
@@ -100,7 +100,7 @@ def snapshots(ctx: Any, param: Any, incomplete: str) -> list[Any]:
 
 
 def secrets(ctx: Any, param: Any, incomplete: str) -> list[Any]:
-    from worktime_cli import environment
+    from worktime_cli.secrets import environment
 
     cfg = _config(ctx)
     if cfg is None:

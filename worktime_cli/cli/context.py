@@ -18,7 +18,7 @@ from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from worktime_cli.cli.output import Renderable
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
     from worktime_cli.remote.client import Client
     from worktime_cli.targets.d1 import D1Databases
     from worktime_cli.targets.kv import KVNamespaces
@@ -49,7 +49,7 @@ class Context:
     def config(self) -> Config:
         """wrangler's config, found and parsed on first use, then kept."""
         if self._config is None:
-            from worktime_cli import config
+            from worktime_cli.project import config
 
             self._config = (
                 config.load(self.config_path)
@@ -61,8 +61,8 @@ class Context:
 
     def _say_where(self, cfg: Config) -> None:
         """Under -v: which config (and environment) was found, and where local state is."""
-        from worktime_cli import state
         from worktime_cli.cli import output
+        from worktime_cli.project import state
 
         found = "--config" if self.config_path is not None else "the nearest to the current folder"
         output.detail(f"config: {cfg.path} ({found})")
@@ -120,7 +120,7 @@ class Context:
             from worktime_cli.remote.secrets import RemoteSecrets
 
             return RemoteSecrets(self.client, self.config)
-        from worktime_cli.secrets import KeyringSecrets
+        from worktime_cli.secrets.stores import KeyringSecrets
 
         return KeyringSecrets(self.config, self.env)
 

@@ -321,7 +321,7 @@ def _writes(sql: str) -> bool:
     """Whether `--command` may change the database (a statement that is not surely a read)."""
     from worktime_cli.d1 import is_read_only
     from worktime_cli.errors import SQLError
-    from worktime_cli.sqlscript import split
+    from worktime_cli.sqlite.script import split
 
     try:
         return not all(is_read_only(statement) for statement in split(sql))

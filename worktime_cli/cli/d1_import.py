@@ -19,7 +19,7 @@ from worktime_cli.cli.options import (
 
 if TYPE_CHECKING:
     from worktime_cli.admin.importer import ImportResult
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 
 def register(d1_app: typer.Typer) -> None:

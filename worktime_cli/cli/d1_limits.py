@@ -1,6 +1,6 @@
 """`d1 info`'s D1 limits: the size against the per-database cap, the largest row against 2 MB.
 
-The checks are `worktime_cli.d1limits.info_limits`; this module adds them to `d1 info`'s
+The checks are `worktime_cli.d1.limits.info_limits`; this module adds them to `d1 info`'s
 result and renders them. Locally every row is read; remotely only with --largest-row, since
 D1 bills each row the scan reads.
 """
@@ -17,7 +17,7 @@ from worktime_cli.cli import output
 
 if TYPE_CHECKING:
     from worktime_cli.cli.context import Context
-    from worktime_cli.d1limits import InfoLimits
+    from worktime_cli.d1.limits import InfoLimits
     from worktime_cli.targets.d1 import DatabaseInfo
 
 LargestRowOption = Annotated[
@@ -45,7 +45,7 @@ def with_limits(
     ctx: Context, database: str, found: DatabaseInfo, *, largest_row: bool
 ) -> InfoReport:
     """`found` with its limits; the rows are read locally, or remotely when `largest_row`."""
-    from worktime_cli.d1limits import info_limits
+    from worktime_cli.d1.limits import info_limits
 
     scan = (largest_row or not ctx.remote) and found.exists is not False
     if scan and ctx.remote:

@@ -1,7 +1,7 @@
 """`worktime d1 diff` (two targets of one database compared) and `worktime d1 pull` (the remote
 database copied into the local file, masked on the way with --sanitize).
 
-The schema model and the pure diff live in `worktime_cli.schemadiff`; `diff` only picks each
+The schema model and the pure diff live in `worktime_cli.d1.schemadiff`; `diff` only picks each
 side's query function through the context (local file or D1's `/query`: one seam) and renders
 the differences. `pull` asks D1 for a dump (`remote.d1.export_url`), streams it as text
 (`remote.d1.download_text`: never written to a file) into `pull.pull_into_local`.
@@ -26,9 +26,9 @@ from worktime_cli.cli.options import (
 from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config, D1Binding
-    from worktime_cli.pull import PullResult
-    from worktime_cli.schemadiff import Schema, SchemaDiff
+    from worktime_cli.d1.pull import PullResult
+    from worktime_cli.d1.schemadiff import Schema, SchemaDiff
+    from worktime_cli.project.config import Config, D1Binding
 
 SIDES = ("local", "remote")
 
@@ -104,7 +104,7 @@ def diff(
         raise UsageError(f"both sides are {left.label}", hint="compare two different targets")
     schema_a, files_a, name = _read(left, database, config, persist_to)
     schema_b, files_b, _ = _read(right, database, config, persist_to)
-    from worktime_cli.schemadiff import compare
+    from worktime_cli.d1.schemadiff import compare
 
     result = compare(
         schema_a,
@@ -123,8 +123,8 @@ def _read(
     side: Side, database: str | None, config: Path | None, persist_to: Path | None
 ) -> tuple[Schema, list[str], str]:
     from worktime_cli.cli.context import open_context
+    from worktime_cli.d1.schemadiff import read_schema
     from worktime_cli.migrations import files
-    from worktime_cli.schemadiff import read_schema
 
     remote = side.place == "remote"
     with open_context(
@@ -218,9 +218,9 @@ def pull(
         worktime d1 pull DB --rules sanitize.toml --yes
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.pull import pull_into_local
+    from worktime_cli.d1.pull import pull_into_local
+    from worktime_cli.d1.sanitize import load_rules
     from worktime_cli.remote.d1 import RemoteD1Database, download_text, export_url
-    from worktime_cli.sanitize import load_rules
 
     masking = load_rules(rules) if sanitize or rules is not None else None
     with open_context(config=config, persist_to=persist_to, remote=True, env=env) as ctx:

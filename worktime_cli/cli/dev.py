@@ -32,7 +32,7 @@ EVERYWHERE_WARNING = (
 
 def _everywhere(ip: str) -> bool:
     """Whether wrangler will listen on every interface for `--ip` (any spelling of 0.0.0.0/::)."""
-    from worktime_cli import server
+    from worktime_cli.dev import server
     from worktime_cli.errors import WorktimeError
 
     try:
@@ -137,10 +137,11 @@ def dev(
         worktime dev --port 8788 --var CORS_ORIGINS:chrome-extension://abcdef
         worktime dev --worker --port 8787
     """
-    from worktime_cli import config as configmod
-    from worktime_cli import environment, host_policy, server
     from worktime_cli.cli.context import open_context
+    from worktime_cli.dev import host_policy, server
     from worktime_cli.errors import UsageError
+    from worktime_cli.project import config as configmod
+    from worktime_cli.secrets import environment
 
     extra_hosts = [host_policy.checked_allowed_host(name) for name in allowed_host or []]
     if worker and extra_hosts:
@@ -194,7 +195,7 @@ def dev(
 
 
 def _undeclared_warning(resolved: Any) -> str | None:
-    from worktime_cli import worker
+    from worktime_cli.dev import worker
 
     return worker.undeclared_warning(resolved)
 
@@ -211,7 +212,8 @@ def _run_worker(
     inspector_port: int | None,
 ) -> None:
     """`dev --worker`: the real wrangler dev with the resolved environment, until it exits."""
-    from worktime_cli import environment, worker
+    from worktime_cli.dev import worker
+    from worktime_cli.secrets import environment
 
     worker.entry_point(cfg)
     wrangler = worker.find_wrangler(cfg.root)

@@ -33,7 +33,7 @@ def doctor(
 
         worktime doctor --json
     """
-    from worktime_cli import doctor as core
+    from worktime_cli.dev import doctor as core
     from worktime_cli.remote.schema_check import remote_schema_checks
 
     report = core.run(config, persist_to=persist_to, env=env, port=port)

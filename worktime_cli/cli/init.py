@@ -11,7 +11,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.options import JsonOption, PersistOption, YesOption
 
 if TYPE_CHECKING:
-    from worktime_cli.scaffold import InitResult
+    from worktime_cli.dev.scaffold import InitResult
 
 
 def register(app: typer.Typer) -> None:
@@ -51,8 +51,8 @@ def init(
         worktime init backend && cd backend && worktime dev
         worktime init backend --install && cd backend && npx wrangler dev
     """
-    from worktime_cli import scaffold
-    from worktime_cli.config import CONFIG_NAMES
+    from worktime_cli.dev import scaffold
+    from worktime_cli.project.config import CONFIG_NAMES
 
     target = directory.resolve()
     if (

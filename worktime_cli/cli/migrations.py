@@ -28,7 +28,7 @@ from worktime_cli.cli.options import (
 
 if TYPE_CHECKING:
     from worktime_cli.cli.context import Context
-    from worktime_cli.config import Config
+    from worktime_cli.d1.snapshots import RestoreResult, SnapshotList
     from worktime_cli.migrations import (
         CreatedMigration,
         MarkResult,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from worktime_cli.migrations.engine import DownSQL
     from worktime_cli.migrations.lint import LintResult
     from worktime_cli.migrations.verify import VerifyResult
-    from worktime_cli.snapshots import RestoreResult, SnapshotList
+    from worktime_cli.project.config import Config
     from worktime_cli.targets.migrations import MigrationsTarget
     from worktime_cli.targets.remote_write import RemoteWrite
 
@@ -855,8 +855,8 @@ def restore(
         worktime d1 restore worktime-db --list
         worktime d1 restore worktime-db --yes
     """
-    from worktime_cli import snapshots
     from worktime_cli.cli.context import open_context
+    from worktime_cli.d1 import snapshots
 
     with open_context(config=config, env=env, persist_to=persist_to) as ctx:
         cfg = ctx.config

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from worktime_cli.cli.context import Context
     from worktime_cli.migrations.plan import RunPlan
-    from worktime_cli.rehearsal import Rehearsal
+    from worktime_cli.migrations.rehearsal import Rehearsal
 
 RehearseOption = Annotated[
     bool,
@@ -45,8 +45,8 @@ def warn_rewrites(ctx: Context, database: str, planned: RunPlan) -> None:
     D1's 30 s query limit. Rows are counted only for the tables such statements touch."""
     if not planned.steps:
         return
-    from worktime_cli import d1limits
-    from worktime_cli.d1limits import BATCHING_ADVICE, rewrite_warnings, user_tables
+    from worktime_cli.d1 import limits as d1limits
+    from worktime_cli.d1.limits import BATCHING_ADVICE, rewrite_warnings, user_tables
 
     # Which tables could be rewritten is read from the SQL alone (every name in it taken as
     # huge), so the database is only asked (and, locally, opened) when one could be.
@@ -94,7 +94,7 @@ _NAMES = re.compile(r'"((?:[^"]|"")+)"|`([^`]+)`|\[([^\]]+)\]|([A-Za-z_][A-Za-z0
 
 
 def _quote(name: str) -> str:
-    from worktime_cli.sqlscript import quote_identifier
+    from worktime_cli.sqlite.script import quote_identifier
 
     return quote_identifier(name)
 
@@ -118,9 +118,9 @@ def rehearse_first(
     import tempfile
     from pathlib import Path
 
-    from worktime_cli.rehearsal import rehearse
+    from worktime_cli.d1.sanitize import load_rules, sanitize_dump
+    from worktime_cli.migrations.rehearsal import rehearse
     from worktime_cli.remote.d1 import RemoteD1Database, download_text, export_url
-    from worktime_cli.sanitize import load_rules, sanitize_dump
 
     remote = ctx.d1().database(database)
     assert isinstance(remote, RemoteD1Database)

@@ -88,7 +88,7 @@ def report(
         filters = core.Filters(start, end, user_id_of(admin, user), pair)
         if html is not None:
             from worktime_cli.admin import html as page
-            from worktime_cli.config import write_atomic
+            from worktime_cli.project.config import write_atomic
 
             board = core.dashboard(admin.db, filters, exact=exact)
             write_atomic(html, page.page(board).encode("utf-8"))

@@ -58,9 +58,10 @@ def run(
         worktime run -- npm test
         worktime run --env staging -- node scripts/seed.mjs
     """
-    from worktime_cli import environment, worker
     from worktime_cli.cli import output
     from worktime_cli.cli.context import open_context
+    from worktime_cli.dev import worker
+    from worktime_cli.secrets import environment
 
     cli_vars = environment.parse_cli_vars(var or [])
     with open_context(config=config, env=env) as ctx:

@@ -31,8 +31,9 @@ from worktime_cli.cli.options import (
 from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli import keyring_store, secret_diff
-    from worktime_cli.secrets import SecretPush
+    from worktime_cli.secrets import diff as secret_diff
+    from worktime_cli.secrets import keyring_store
+    from worktime_cli.secrets.stores import SecretPush
     from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretList, SecretPut
 
 app = typer.Typer(
@@ -69,7 +70,7 @@ def checked_name(name: str) -> str:
 
     `secret put sk_live_…` is a value typed where the name goes.
     """
-    from worktime_cli import scrub
+    from worktime_cli.secrets import scrub
     from worktime_cli.targets.secrets import validate_name
 
     hint = "names start with a letter or _ and contain only letters, digits and _"
@@ -95,7 +96,7 @@ def _read_value(name: str) -> str:
     if _stdin_is_terminal():
         value: str = typer.prompt(f"Enter a secret value for {name}", hide_input=True, err=True)
         return value
-    from worktime_cli import secrets
+    from worktime_cli.secrets import stores as secrets
 
     # Bytes, bounded: a value is at most 5 KiB, so a pipe from /dev/zero is refused after
     # that much instead of filling memory; decoded strictly, never echoed.
@@ -250,8 +251,8 @@ def diff(
         worktime secret diff --env staging --remote
         worktime secret diff --remote --json | jq .missing
     """
-    from worktime_cli import secret_diff
     from worktime_cli.cli.context import open_context
+    from worktime_cli.secrets import diff as secret_diff
 
     with open_context(config=config, remote=remote, env=env) as ctx:
         local = secret_diff.local_places(ctx.config, env)
@@ -316,8 +317,8 @@ def adopt(
         worktime secret adopt --from ~/code/backend
         worktime secret adopt --from ~/code/backend --env staging
     """
-    from worktime_cli import keyring_store
     from worktime_cli.cli.context import open_context
+    from worktime_cli.secrets import keyring_store
 
     with open_context(config=config, env=env) as ctx:
         cfg = ctx.config
@@ -413,8 +414,8 @@ def bulk(
         cat .dev.vars | worktime secret bulk - --yes
         worktime secret bulk secrets.json --remote
     """
-    from worktime_cli import secrets
     from worktime_cli.cli.context import open_context
+    from worktime_cli.secrets import stores as secrets
 
     changes = secrets.parse_bulk(*_read_source(source))
     with open_context(config=config, remote=remote, local=local, env=env) as ctx:
@@ -433,14 +434,14 @@ def bulk(
 
 def _keyring_notices() -> None:
     # An unencrypted backend named with PYTHON_KEYRING_BACKEND: said once per run.
-    from worktime_cli import keyring_store
+    from worktime_cli.secrets import keyring_store
 
     for notice in keyring_store.take_notices():
         output.warn(notice)
 
 
 def _read_source(source: str) -> tuple[str, str]:
-    from worktime_cli import secrets
+    from worktime_cli.secrets import stores as secrets
 
     limit = secrets.MAX_BULK_BYTES
     if source == "-":
@@ -495,8 +496,9 @@ def push(
         worktime secret push
         worktime secret push --env staging --yes
     """
-    from worktime_cli import environment, secrets
     from worktime_cli.cli.context import open_context
+    from worktime_cli.secrets import environment
+    from worktime_cli.secrets import stores as secrets
 
     with open_context(config=config, remote=True, env=env) as ctx:
         resolved = environment.resolve(ctx.config, env=env)

@@ -11,7 +11,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption
 
 if TYPE_CHECKING:
-    from worktime_cli.typegen import TypesResult
+    from worktime_cli.dev.typegen import TypesResult
 
 
 def register(app: typer.Typer) -> None:
@@ -55,8 +55,8 @@ def types(
         worktime types --check        # in CI: exit 1 when the file is missing or stale
         worktime types --env production
     """
-    from worktime_cli import typegen
     from worktime_cli.cli.context import open_context
+    from worktime_cli.dev import typegen
 
     # The context loads the whole document (no env=): wrangler's rule for secret names looks
     # at every environment's `secrets`, and typegen picks the [env.NAME] section itself.

@@ -21,7 +21,7 @@ from worktime_cli.kv.limits import (
     validate_key,
 )
 from worktime_cli.kv.records import PutItem
-from worktime_cli.scrub import describe
+from worktime_cli.secrets.scrub import describe
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import fsutil, state
-from worktime_cli.config import Config, KVBinding, append_table, remove_table
+from worktime_cli import fsutil
 from worktime_cli.errors import ConfigError, LockedError, NotFoundError
 from worktime_cli.kv.limits import MAX_LIST_LIMIT
 from worktime_cli.kv.records import (
@@ -29,6 +28,8 @@ from worktime_cli.kv.records import (
     PutResult,
 )
 from worktime_cli.kv.store import KVStore
+from worktime_cli.project import state
+from worktime_cli.project.config import Config, KVBinding, append_table, remove_table
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from worktime_cli import clock as worktime_clock
-from worktime_cli import fsutil, state
+from worktime_cli import fsutil
 from worktime_cli.errors import LockedError, WorktimeError
 from worktime_cli.kv.limits import (
     Row,
@@ -56,7 +56,8 @@ from worktime_cli.kv.limits import (
     validate_key,
 )
 from worktime_cli.kv.records import Entry, KeyInfo, Page, PutItem
-from worktime_cli.sqlite_errors import storage_error
+from worktime_cli.project import state
+from worktime_cli.sqlite.errors import storage_error
 
 # Orphaned value files younger than this may belong to a put that is still in flight in
 # another process (wrangler dev writes the file before its row too), so automatic GC spares them.

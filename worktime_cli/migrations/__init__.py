@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from worktime_cli.config import Config, D1Binding
 from worktime_cli.migrations.engine import (
     MarkResult,
     MigrationError,
@@ -70,6 +69,7 @@ from worktime_cli.migrations.plan import (
     Step,
 )
 from worktime_cli.migrations.schema import SchemaRow, expected_schema, schema_of
+from worktime_cli.project.config import Config, D1Binding
 
 # One result type for both operations; the old names stay for callers.
 ApplyResult = RunResult

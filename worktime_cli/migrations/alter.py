@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import UsageError, WorktimeError
 from worktime_cli.migrations import files
-from worktime_cli.sqlscript import quote_identifier, split
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.sqlite.script import quote_identifier, split
 
 KEEP_PREFIX = "_keep_"
 _NEW_SUFFIX = "_worktime_new"

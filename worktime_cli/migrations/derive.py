@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from worktime_cli.sqlscript import Statement
+from worktime_cli.sqlite.script import Statement
 
 DERIVED_MARK = "-- Derived by worktime"
 

@@ -37,9 +37,9 @@ from worktime_cli.migrations.plan import (
 from worktime_cli.migrations.seal import TAMPERED
 
 if TYPE_CHECKING:
+    from worktime_cli.d1.snapshots import Snapshot
     from worktime_cli.migrations.lint import LintResult
     from worktime_cli.migrations.verify import VerifyResult
-    from worktime_cli.snapshots import Snapshot
     from worktime_cli.targets.migrations import MigrationsTarget
 
 

@@ -55,7 +55,7 @@ from worktime_cli.errors import SQLError, WorktimeError
 from worktime_cli.migrations import files
 from worktime_cli.migrations.derive import TOKEN, tokens, unquote
 from worktime_cli.migrations.files import MigrationFile, Source
-from worktime_cli.sqlscript import STATEMENT_LIMIT_HINT, Statement
+from worktime_cli.sqlite.script import STATEMENT_LIMIT_HINT, Statement
 
 ERROR = "error"
 WARNING = "warning"

@@ -20,15 +20,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli import d1, snapshots
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import d1
+from worktime_cli.d1 import snapshots
 from worktime_cli.errors import SQLError
 from worktime_cli.migrations.files import FACTS_SUFFIX, Layout, layout, migrations_dir
 from worktime_cli.migrations.plan import AppliedRow, Step
+from worktime_cli.project.config import Config, D1Binding
 
 if TYPE_CHECKING:
+    from worktime_cli.d1.snapshots import Snapshot
     from worktime_cli.migrations.schema import SchemaRow
-    from worktime_cli.snapshots import Snapshot
 
 
 def _ident(name: str) -> str:

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from worktime_cli.config import normalize_relative_path, strip_dir_prefix
 from worktime_cli.errors import UsageError
+from worktime_cli.project.config import normalize_relative_path, strip_dir_prefix
 
 __all__ = [
     "GLOBSTAR",

@@ -17,7 +17,7 @@ from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations.derive import Derived, derive, is_derived
 from worktime_cli.migrations.files import DOWN_DIR, MigrationFile, Source, down_seal, sort_key
 from worktime_cli.migrations.seal import UNSEALED, captured_doubt, doubt_error
-from worktime_cli.sqlscript import Statement, split
+from worktime_cli.sqlite.script import Statement, split
 
 APPLIED = "applied"
 PENDING = "pending"

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli import d1, fsutil, snapshots
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import d1, fsutil
+from worktime_cli.d1 import snapshots
 from worktime_cli.errors import NotFoundError, WorktimeError
 from worktime_cli.migrations.local import LocalMigrations
+from worktime_cli.project.config import Config, D1Binding
 
 if TYPE_CHECKING:
+    from worktime_cli.d1.snapshots import Snapshot
     from worktime_cli.migrations.engine import MigrationEvent, RunResult
-    from worktime_cli.snapshots import Snapshot
 
 
 @dataclass(frozen=True)

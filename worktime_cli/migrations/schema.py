@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from worktime_cli import d1
-from worktime_cli.config import Config, D1Binding
 from worktime_cli.migrations.files import FACTS_SUFFIX, discover, layout, read_sql
-from worktime_cli.sqlscript import split
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.sqlite.script import split
 
 SchemaRow = tuple[str, str, str, str]  # (type, name, tbl_name, normalised sql)
 

@@ -41,7 +41,7 @@ from worktime_cli.migrations.files import Source
 from worktime_cli.migrations.local import foreign_key_check
 from worktime_cli.migrations.plan import AppliedRow, down_for, why_irreversible
 from worktime_cli.migrations.schema import SchemaRow, schema_of
-from worktime_cli.sqlscript import Statement
+from worktime_cli.sqlite.script import Statement
 
 OK = "ok"
 FAILED = "failed"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worktime_cli import keyring_store
 from worktime_cli.errors import RemoteError
 from worktime_cli.remote.client import Client
 from worktime_cli.remote.credentials import TokenSource, resolve_token, token_from_environment
+from worktime_cli.secrets import keyring_store
 
 KEYRING_SERVICE = keyring_store.TOKEN_SERVICE
 KEYRING_USERNAME = keyring_store.TOKEN_USERNAME

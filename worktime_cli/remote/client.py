@@ -30,7 +30,7 @@ import httpx
 from worktime_cli.errors import RemoteError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 BASE_URL_ENV = "CLOUDFLARE_API_BASE_URL"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from worktime_cli.errors import RemoteError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"  # noqa: S105  # a variable name, not a secret
 ACCOUNT_ENV = "CLOUDFLARE_ACCOUNT_ID"
@@ -27,7 +27,7 @@ def resolve_token() -> tuple[str, TokenSource]:
     token = os.environ.get(TOKEN_ENV, "").strip()
     if token:
         return token, "environment"
-    from worktime_cli import keyring_store
+    from worktime_cli.secrets import keyring_store
 
     stored = keyring_store.stored_token()
     if stored:

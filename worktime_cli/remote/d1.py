@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import config as configmod
-from worktime_cli import fsutil, state
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import fsutil
 from worktime_cli.errors import NotFoundError, RemoteError, SQLError, WorktimeError
+from worktime_cli.project import config as configmod
+from worktime_cli.project import state
+from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.remote.client import Client
 from worktime_cli.targets.d1 import (
     BoundStatement,
@@ -248,7 +249,7 @@ def query(
     D1 refuses params with several statements (7400), so that is caught before sending.
     """
     if params is not None:
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         if len(sqlscript.split(sql)) > 1:
             raise SQLError(
@@ -399,7 +400,7 @@ def export_url(
 ) -> str:
     """Ask D1 for a dump and poll until it is ready: the signed URL it can be downloaded from
     (`export_database` downloads it to a file, `download_text` as text chunks in memory)."""
-    from worktime_cli.dump import check_parts
+    from worktime_cli.d1.dump import check_parts
 
     check_parts(data=data, schema=schema)
     path = client.account_path(f"/d1/database/{database_id}/export")
@@ -521,7 +522,7 @@ def _sql_error(exc: RemoteError, statements: Sequence[Any], source: str) -> Work
     Classified by Cloudflare's code, not by words. D1 does not say which statement of a
     batch failed, so only a single statement gets its line and text.
     """
-    from worktime_cli.sqlscript import shorten
+    from worktime_cli.sqlite.script import shorten
 
     if exc.code != D1_QUERY_ERROR:
         return exc
@@ -537,7 +538,7 @@ def _sql_error(exc: RemoteError, statements: Sequence[Any], source: str) -> Work
 def _check_rules(statements: Sequence[Any], source: str) -> None:
     """D1's statement rules, checked before sending: the local target's words and place."""
     from worktime_cli.d1 import refused_by_d1
-    from worktime_cli.sqlscript import shorten
+    from worktime_cli.sqlite.script import shorten
 
     for statement in statements:
         reason = refused_by_d1(statement.sql)
@@ -561,7 +562,7 @@ class RemoteD1Database:
         return self.remote.uuid
 
     def execute(self, sql: str) -> list[StatementResult]:
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         statements = sqlscript.split(sql)
         if not statements:
@@ -579,7 +580,7 @@ class RemoteD1Database:
         on_progress: Callable[[int], None] | None = None,
         on_message: Callable[[str], None] | None = None,
     ) -> FileResult:
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         # The local target's checks, before anything is uploaded: the file exists, is SQL
         # text, and breaks none of D1's statement rules (named `file:line`, as locally).
@@ -628,7 +629,7 @@ class RemoteD1Database:
         sends `--command`; several with values use D1's newer `{"batch": [{sql, params}]}`
         body (api-schemas' `d1_batch-query`). Values are always bound, never interpolated.
         """
-        from worktime_cli import sqlscript
+        from worktime_cli.sqlite import script as sqlscript
 
         parsed = []
         for i, (sql, _params) in enumerate(statements, 1):

@@ -17,9 +17,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from worktime_cli import clock as worktime_clock
-from worktime_cli import config as configmod
 from worktime_cli import kv as local_kv
-from worktime_cli.config import Config, KVBinding
 from worktime_cli.errors import LimitError, NotFoundError, RemoteError
 from worktime_cli.kv import (  # the local store's shapes: one JSON for both
     BulkResult,
@@ -34,6 +32,8 @@ from worktime_cli.kv import (  # the local store's shapes: one JSON for both
     PutItem,
     PutResult,
 )
+from worktime_cli.project import config as configmod
+from worktime_cli.project.config import Config, KVBinding
 from worktime_cli.remote.client import IN_FLIGHT, Client, in_flight
 
 # Cloudflare's published limits for one bulk request: up to 10,000 pairs, and the whole

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from worktime_cli import clock
-from worktime_cli.config import Config, D1Binding
+from worktime_cli.d1.snapshots import Snapshot
 from worktime_cli.errors import RemoteError, SQLError, UsageError
 from worktime_cli.migrations import files, local
 from worktime_cli.migrations.plan import AppliedRow, Step
+from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.remote import d1 as remote_d1
-from worktime_cli.snapshots import Snapshot
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.schema import SchemaRow

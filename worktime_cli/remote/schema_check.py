@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from worktime_cli.errors import WorktimeError
-from worktime_cli.safety import Check
+from worktime_cli.secrets.safety import Check
 
 NAME = "remote schema"
 
@@ -20,8 +20,8 @@ def remote_schema_checks(
     config_path: Path | None, *, persist_to: Path | None = None, env: str | None = None
 ) -> list[Check]:
     """One check per database with a database_id (see the module docstring)."""
-    from worktime_cli import config as configmod
     from worktime_cli.errors import RemoteError
+    from worktime_cli.project import config as configmod
     from worktime_cli.remote.credentials import resolve_token
 
     try:
@@ -36,9 +36,9 @@ def remote_schema_checks(
     except RemoteError:
         return [Check(NAME, "skip", "not logged in to Cloudflare", "run `worktime login`")]
     from worktime_cli.d1 import LocalD1
+    from worktime_cli.d1.schemadiff import compare, connection_query, read_schema
     from worktime_cli.remote.client import from_environment
     from worktime_cli.remote.d1 import RemoteD1
-    from worktime_cli.schemadiff import compare, connection_query, read_schema
 
     checks: list[Check] = []
     client = from_environment(cfg)
@@ -50,7 +50,7 @@ def remote_schema_checks(
                 checks.append(Check(label, "skip", "no local file yet"))
                 continue
             try:
-                from worktime_cli.sanitize import open_read_only
+                from worktime_cli.d1.sanitize import open_read_only
 
                 conn = open_read_only(local.path)
                 try:

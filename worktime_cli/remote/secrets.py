@@ -39,7 +39,7 @@ from worktime_cli.targets.secrets import (
 )
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 NO_SUCH_WORKER = 10007
 NO_SUCH_SECRET = 10056
@@ -178,7 +178,7 @@ class RemoteSecrets:
 
     def names(self) -> SecretList:
         """The Worker's secrets; the config's required names it lacks are `missing`."""
-        from worktime_cli.environment import required_names
+        from worktime_cli.secrets.environment import required_names
 
         found = list_secrets(self.client, self.script)
         required, _source = required_names(self.config, self.config.env)

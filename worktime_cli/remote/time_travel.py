@@ -21,7 +21,7 @@ from worktime_cli.errors import UsageError, WorktimeError
 from worktime_cli.remote import d1 as remote_d1
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
     from worktime_cli.remote.client import Client
 
 RETENTION = timedelta(days=30)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from worktime_cli.config import D1Binding
+    from worktime_cli.d1.snapshots import Snapshot
     from worktime_cli.migrations.files import Layout
     from worktime_cli.migrations.plan import AppliedRow, Step
     from worktime_cli.migrations.schema import SchemaRow
-    from worktime_cli.snapshots import Snapshot
+    from worktime_cli.project.config import D1Binding
 
 
 class MigrationsTarget(Protocol):

@@ -1,6 +1,6 @@
 """A secret store: the OS keyring for local development, or a deployed Worker's secrets.
 
-`worktime_cli.secrets.KeyringSecrets` and `worktime_cli.remote.secrets.RemoteSecrets` both
+`worktime_cli.secrets.stores.KeyringSecrets` and `worktime_cli.remote.secrets.RemoteSecrets` both
 implement `SecretStore` and return the results below, so `worktime secret …` never asks which
 one it has. What both must check (a name's shape, a value's size, a bulk file's entries) is
 checked here, once, before either touches its storage; the "no such secret" error is built

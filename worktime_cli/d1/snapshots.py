@@ -17,7 +17,7 @@ temp files a killed run left (and their SQLite journals) are removed by the next
 restore once older than the grace period. `restore` checks a snapshot with
 `PRAGMA quick_check` before it replaces anything, and names the newest good one if it fails.
 A restore (and a reset, `replace`) changes the live file in place, never unlinks it
-(`worktime_cli.inplace`), and takes its safety snapshot under the live file's write lock.
+(`worktime_cli.d1.inplace`), and takes its safety snapshot under the live file's write lock.
 """
 
 from __future__ import annotations
@@ -29,10 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import clock, d1, fsutil, inplace, state
-from worktime_cli.config import Config, D1Binding, d1_everywhere
+from worktime_cli import clock, d1, fsutil
+from worktime_cli.d1 import inplace
 from worktime_cli.errors import NotFoundError, SQLError
-from worktime_cli.sqlite_errors import storage_error
+from worktime_cli.project import state
+from worktime_cli.project.config import Config, D1Binding, d1_everywhere
+from worktime_cli.sqlite.errors import storage_error
 
 KEEP = 10
 OPERATIONS = ("apply", "rollback", "restore", "reset")

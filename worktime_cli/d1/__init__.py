@@ -17,18 +17,19 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, ClassVar
 
-from worktime_cli import config as configmod
-from worktime_cli import fsutil, state
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import fsutil
 from worktime_cli.errors import LockedError, NotFoundError, SQLError, UsageError, WorktimeError
-from worktime_cli.sqlite_errors import (
+from worktime_cli.project import config as configmod
+from worktime_cli.project import state
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.sqlite.errors import (
     busy_timeout_ms,
     is_busy,
     locked_error,
     note_waiting,
     storage_error,
 )
-from worktime_cli.sqlscript import (
+from worktime_cli.sqlite.script import (
     INTERNAL_TABLE_PREFIXES,
     RESERVED_PREFIX,
     SQLFile,
@@ -537,7 +538,7 @@ def _execute_natively(
 
     None means nothing was kept (rolled back): the portable path runs the file instead.
     """
-    from worktime_cli import sqlite_native
+    from worktime_cli.sqlite import native as sqlite_native
 
     if not fsutil.is_file(db_path):
         return None
@@ -626,8 +627,8 @@ def _native_bodies(chunks: Iterable[str]) -> Iterator[str]:
     the rest always starts outside every token. The last run is held back one step so a
     closing COMMIT of a wrapper can be dropped.
     """
-    from worktime_cli.sqlite_native import NativeError
-    from worktime_cli.sqlscript import leading_noise
+    from worktime_cli.sqlite.native import NativeError
+    from worktime_cli.sqlite.script import leading_noise
 
     pending = ""
     held: str | None = None
@@ -840,7 +841,7 @@ def export(
     on_progress: Callable[[int, int | None], None] | None = None,
 ) -> ExportResult:
     """Dump a local database to `output` (see `dump`): re-imports with `execute_file`."""
-    from worktime_cli import dump
+    from worktime_cli.d1 import dump
 
     dump.check_parts(data=data, schema=schema)
     conn = connect(db_path)

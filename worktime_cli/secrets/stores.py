@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli import keyring_store
 from worktime_cli.errors import WorktimeError
-from worktime_cli.keyring_store import (
+from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets.keyring_store import (
     INDEX_USERNAME,
     NO_BACKEND_HINT,
     project_service,
@@ -46,8 +46,8 @@ from worktime_cli.targets.secrets import (
 )
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
-    from worktime_cli.environment import Environment
+    from worktime_cli.project.config import Config
+    from worktime_cli.secrets.environment import Environment
 
 # Kept importable from here: older callers and tests use these names.
 __all__ = [
@@ -97,7 +97,7 @@ class KeyringSecrets:
         return SecretTarget("keyring", service)
 
     def names(self) -> SecretList:
-        from worktime_cli import environment
+        from worktime_cli.secrets import environment
 
         resolved = environment.resolve(self.config, env=self.env)
         return dataclasses.replace(
@@ -120,7 +120,7 @@ class KeyringSecrets:
 
     def _overridden(self, name: str) -> tuple[str, ...]:
         # A dotenv file outranks the keyring locally: a put that `dev` will not see is a trap.
-        from worktime_cli import devvars
+        from worktime_cli.project import devvars
 
         try:
             for path in reversed(devvars.dotenv_files(self.config.root, self.env)):
@@ -216,7 +216,7 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
             else:
                 raise WorktimeError(f"{source}: {name} must be a string, or null to delete it")
         return changes
-    from worktime_cli.devvars import parse_dotenv
+    from worktime_cli.project.devvars import parse_dotenv
 
     for entry in parse_dotenv(text, source):
         _validate_name_at(entry.key, f"{source}:{entry.line}")
@@ -231,7 +231,7 @@ def parse_bulk(text: str, source: str) -> dict[str, str | None]:
 
 def _validate_name_at(name: str, where: str) -> None:
     # Names read from a file are not echoed when invalid: it may be a value in the wrong place.
-    from worktime_cli import scrub
+    from worktime_cli.secrets import scrub
 
     try:
         validate_name(name)
@@ -279,7 +279,7 @@ def plan_push(resolved: Environment) -> PushPlan:
     wrangler.toml vars are deployed with the Worker already and `--var` is for one local run,
     so neither counts as a secret's value.
     """
-    from worktime_cli.environment import SOURCE_CLI, SOURCE_VARS
+    from worktime_cli.secrets.environment import SOURCE_CLI, SOURCE_VARS
 
     values: dict[str, str] = {}
     skipped: list[str] = []
@@ -385,7 +385,7 @@ def _refuse_uncarriable(name: str, value: str) -> None:
 
     Only the local store checks this: a deployed Worker's secret never passes through one.
     """
-    from worktime_cli.devvars import CANNOT_CARRY, environment_problem
+    from worktime_cli.project.devvars import CANNOT_CARRY, environment_problem
 
     problem = environment_problem(name, value)
     if problem is not None:

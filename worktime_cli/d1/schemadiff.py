@@ -33,7 +33,7 @@ from typing import Any
 
 from worktime_cli.migrations.derive import TOKEN
 from worktime_cli.migrations.files import FACTS_SUFFIX
-from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
+from worktime_cli.sqlite.script import INTERNAL_TABLE_PREFIXES, quote_identifier
 
 QueryFn = Callable[[str], list[dict[str, Any]]]
 

@@ -52,13 +52,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from worktime_cli import scrub
 from worktime_cli.errors import ConfigError, SecretStoreError, WorktimeError
+from worktime_cli.secrets import scrub
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli.errors import WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 KEYRING = "keyring"
 WORKER = "worker"
@@ -123,7 +123,8 @@ class LocalPlaces:
 
 def local_places(cfg: Config, env: str | None) -> LocalPlaces:
     """The required names and the names in the keyring and the dotenv file(s) for `env`."""
-    from worktime_cli import devvars, environment, keyring_store
+    from worktime_cli.project import devvars
+    from worktime_cli.secrets import environment, keyring_store
 
     env = devvars.validate_env(cfg.env if env is None else env)
     required, required_from = environment.required_names(cfg, env)

@@ -11,7 +11,7 @@ import hmac
 import re
 from pathlib import Path
 
-from worktime_cli.config import Config
+from worktime_cli.project.config import Config
 
 D1_UNIQUE_KEY = "miniflare-D1DatabaseObject"
 KV_UNIQUE_KEY = "miniflare-KVNamespaceObject"

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from worktime_cli.schemadiff import QueryFn
-from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, Statement, quote_identifier
+from worktime_cli.d1.schemadiff import QueryFn
+from worktime_cli.sqlite.script import INTERNAL_TABLE_PREFIXES, Statement, quote_identifier
 
 PAID_DATABASE_CAP = 10_000_000_000  # 10 GB, Workers Paid
 FREE_DATABASE_CAP = 500_000_000  # 500 MB, Workers Free

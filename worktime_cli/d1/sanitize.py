@@ -61,8 +61,8 @@ from typing import Any
 
 from worktime_cli import fsutil
 from worktime_cli.errors import ConfigError, SQLError
-from worktime_cli.sqlite_errors import storage_error
-from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
+from worktime_cli.sqlite.errors import storage_error
+from worktime_cli.sqlite.script import INTERNAL_TABLE_PREFIXES, quote_identifier
 
 NULL = "null"
 KEEP = "keep"

@@ -416,7 +416,7 @@ def parse(path: Path, text: str, *, env: str | None = None) -> Config:
 
 def _parse_data(path: Path, text: str) -> dict[str, Any]:
     if format_of(path) != "toml":
-        from worktime_cli import config_jsonc
+        from worktime_cli.project import jsonc as config_jsonc
 
         data = config_jsonc.loads(path, text)
         if not isinstance(data, dict):
@@ -445,7 +445,7 @@ def _select(
     top = {k: v for k, v in data.items() if k != "env"}
     if env is None:
         return defined, top, ()
-    from worktime_cli.devvars import validate_env
+    from worktime_cli.project.devvars import validate_env
 
     validate_env(env)  # before it is echoed: a newline in it would forge an `error:` line
     if env not in envs:
@@ -477,7 +477,7 @@ def _select(
 
 def _read_text(path: Path) -> str:
     """The text parsers see: as wrangler reads it (UTF-8, a BOM dropped), CRLF as LF."""
-    from worktime_cli import config_text
+    from worktime_cli.project import text as config_text
 
     return config_text.read(path).text
 
@@ -801,7 +801,7 @@ def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
     config that we (or wrangler) would then refuse to read. Returns the new `Config`, with
     the same env selected.
     """
-    from worktime_cli import config_text
+    from worktime_cli.project import text as config_text
 
     path, env, prefix = _target(target)
     source = config_text.read(path)
@@ -813,7 +813,7 @@ def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
 
         document = _TomlDocument(tomlkit.parse(original), prefix)
     else:
-        from worktime_cli import config_jsonc
+        from worktime_cli.project import jsonc as config_jsonc
 
         document = _JsoncDocument(config_jsonc.JsoncText(path, original), prefix)
     try:

@@ -1,6 +1,6 @@
 """The Worker's Node toolchain as worktime sees it: versions pinned, installed and required.
 
-The scaffold's `package.json` (worktime_cli/scaffold_files/) is the one place the versions
+The scaffold's `package.json` (worktime_cli/dev/scaffold_files/) is the one place the versions
 live: `init` copies it, and this module reads it for the pinned wrangler, so a bump is one
 line there. The checks here never run npm or wrangler; they read files and ask `node
 --version`, so `doctor` stays fast and works offline.
@@ -51,7 +51,7 @@ def shown(version: tuple[int, int, int]) -> str:
 
 def pinned(package: str) -> str:
     """The version the scaffold pins for `package` (a dependency or devDependency)."""
-    from worktime_cli.scaffold import scaffold_file
+    from worktime_cli.dev.scaffold import scaffold_file
 
     data = json.loads(scaffold_file("package.json").read_text(encoding="utf-8"))
     for key in ("devDependencies", "dependencies"):

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from worktime_cli.config import write_atomic
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project.config import write_atomic
 
 # "warn" is not produced here; doctor shares this type for its own checks.
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -135,7 +135,7 @@ def check_permissions(root: Path) -> Check:
 
 def ensure_gitignore(root: Path) -> tuple[str, ...]:
     """Append to `root/.gitignore` the lines it lacks; returns them (empty: nothing changed)."""
-    from worktime_cli import config_text
+    from worktime_cli.project import text as config_text
 
     path = root / ".gitignore"
     # Read as config_text reads a config (no BOM, LF, a final newline) and written back by
@@ -199,7 +199,7 @@ def _run(argv: list[str]) -> str | None:
 
 
 def _gitignore_lines(root: Path) -> list[str]:
-    from worktime_cli import config_text
+    from worktime_cli.project import text as config_text
 
     path = root / ".gitignore"
     if not path.is_file():

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
-    from worktime_cli.environment import Environment
+    from worktime_cli.project.config import Config
+    from worktime_cli.secrets.environment import Environment
 
 WRANGLER_VARIABLE = "WORKTIME_WRANGLER"
 INCLUDE_PROCESS_ENV = "CLOUDFLARE_INCLUDE_PROCESS_ENV"
@@ -128,7 +128,7 @@ class WorkerEnvironment:
 
 def declares_secrets(resolved: Environment) -> bool:
     """Whether the config has `[secrets] required` (wrangler then keeps only those names)."""
-    from worktime_cli.environment import DEV_VARS_EXAMPLE
+    from worktime_cli.secrets.environment import DEV_VARS_EXAMPLE
 
     return resolved.required_from not in (None, DEV_VARS_EXAMPLE)
 
@@ -139,7 +139,7 @@ def undeclared(resolved: Environment) -> tuple[tuple[str, str], ...]:
     wrangler drops them: a plain `wrangler dev` never hands them to the Worker, and neither
     does `dev --worker`. Empty when the config declares no secrets (wrangler then keeps all).
     """
-    from worktime_cli.environment import SOURCE_CLI, SOURCE_VARS
+    from worktime_cli.secrets.environment import SOURCE_CLI, SOURCE_VARS
 
     if not declares_secrets(resolved):
         return ()
@@ -168,7 +168,7 @@ def worker_environment(
     resolved: Environment, base: Mapping[str, str] | None = None
 ) -> WorkerEnvironment:
     """The environment for `wrangler dev`: runtime names from `base`, then the project's names."""
-    from worktime_cli.environment import SOURCE_VARS
+    from worktime_cli.secrets.environment import SOURCE_VARS
 
     base = os.environ if base is None else base
     declared = declares_secrets(resolved)
@@ -210,7 +210,7 @@ def _check_carriable(values: Mapping[str, str], resolved: Environment) -> None:
     the rest (a `[vars]` value, a keyring entry written by another tool or an older worktime)
     before exec would raise ValueError.
     """
-    from worktime_cli.devvars import CANNOT_CARRY, environment_problem
+    from worktime_cli.project.devvars import CANNOT_CARRY, environment_problem
 
     for name, value in values.items():
         problem = environment_problem(name, value)
@@ -262,7 +262,7 @@ def wrangler_sight(
     CLOUDFLARE_INCLUDE_PROCESS_ENV=true); never the keyring. `resolved.files` already is the
     list of dotenv files wrangler reads.
     """
-    from worktime_cli.environment import DEV_VARS, LOAD_DOT_ENV_VARIABLE
+    from worktime_cli.secrets.environment import DEV_VARS, LOAD_DOT_ENV_VARIABLE
 
     process_env = os.environ if process_env is None else process_env
     files = [path.name for path in resolved.files]
@@ -342,8 +342,8 @@ def _scaffold_node() -> str:
     """
     import json
 
-    from worktime_cli import toolchain
-    from worktime_cli.scaffold import scaffold_file
+    from worktime_cli.dev import toolchain
+    from worktime_cli.dev.scaffold import scaffold_file
 
     data = json.loads(scaffold_file("package.json").read_text(encoding="utf-8"))
     minimum = toolchain.minimum_of(str(data.get("engines", {}).get("node", "")))
@@ -375,7 +375,7 @@ def require_node(env: Mapping[str, str], root: Path | None = None) -> None:
     wrangler's start-up; the Node.js needed is `engines.node` of `root`'s node_modules
     wrangler (read by `toolchain`, as `doctor` reads it), so the hint names that release.
     """
-    from worktime_cli import toolchain
+    from worktime_cli.dev import toolchain
 
     installed = toolchain.installed_wrangler(root) if root is not None else None
     need = installed.node_engines if installed is not None else None

@@ -21,9 +21,9 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from worktime_cli import config as configmod
-from worktime_cli.config import Config
 from worktime_cli.errors import WorktimeError
+from worktime_cli.project import config as configmod
+from worktime_cli.project.config import Config
 
 DEFAULT_NAME = "worktime-backend"
 DATABASE_NAME = "worktime-db"
@@ -32,7 +32,7 @@ KV_BINDING = "KV"
 REQUIRED_SECRETS = ("JWT_SECRET", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET")
 INITIAL_MIGRATION = "0001_initial_schema.sql"
 MAIN = "src/index.ts"
-# The Worker's own files, shipped in worktime_cli/scaffold_files/ (package data).
+# The Worker's own files, shipped in worktime_cli/dev/scaffold_files/ (package data).
 WORKER_FILES = ("package.json", "tsconfig.json")
 NPM_INSTALL = ("install", "--no-audit", "--no-fund")
 _NODE_MODULES_LINES = {"node_modules", "node_modules/", "/node_modules", "/node_modules/"}
@@ -103,7 +103,7 @@ def package_data(name: str) -> Path:
     shipped = Path(str(resources.files("worktime_cli"))) / "data" / name
     if shipped.exists():
         return shipped
-    source = Path(__file__).resolve().parent.parent / _SOURCE_NAMES.get(name, name)
+    source = Path(__file__).resolve().parents[2] / _SOURCE_NAMES.get(name, name)
     if source.exists():
         return source
     raise WorktimeError(
@@ -115,8 +115,8 @@ _SOURCE_NAMES = {"dev.vars.example": ".dev.vars.example"}
 
 
 def scaffold_file(name: str) -> Path:
-    """A template of the Worker scaffold (`worktime_cli/scaffold_files/…`), inside the package."""
-    path = Path(str(resources.files("worktime_cli"))) / "scaffold_files" / name
+    """A template of the Worker scaffold (`worktime_cli/dev/scaffold_files/…`), inside the package."""
+    path = Path(str(resources.files("worktime_cli.dev"))) / "scaffold_files" / name
     if not path.is_file():
         raise WorktimeError(
             f"worktime's own scaffold file {name} is missing from this installation",
@@ -195,7 +195,7 @@ def _worker(cfg: Config, name: str, result: InitResult) -> None:
 
 
 def _types(cfg: Config, result: InitResult) -> None:
-    from worktime_cli import typegen
+    from worktime_cli.dev import typegen
 
     path = typegen.output_path(cfg, None)
     label = path.name
@@ -337,7 +337,8 @@ def _copy_migrations(cfg: Config, result: InitResult) -> None:
 
 
 def _gitignore(root: Path, result: InitResult) -> None:
-    from worktime_cli import config_text, safety
+    from worktime_cli.project import text as config_text
+    from worktime_cli.secrets import safety
 
     added = list(safety.ensure_gitignore(root))
     # node_modules/ is ours to add: init is what writes package.json. The file's bytes are
@@ -380,7 +381,8 @@ def _local_database(cfg: Config, persist_to: Path | None, result: InitResult) ->
 
 
 def _local_kv(cfg: Config, persist_to: Path | None, result: InitResult) -> None:
-    from worktime_cli import kv, state
+    from worktime_cli import kv
+    from worktime_cli.project import state
 
     ns = (
         cfg.kv(binding=KV_BINDING)
@@ -398,7 +400,7 @@ def _local_kv(cfg: Config, persist_to: Path | None, result: InitResult) -> None:
 
 
 def _secrets(cfg: Config, result: InitResult) -> None:
-    from worktime_cli import environment
+    from worktime_cli.secrets import environment
 
     env = environment.resolve(cfg)
     result.missing_secrets = env.missing

@@ -14,7 +14,7 @@ then applies them one by one through the local migrations target, and reports pe
   where foreign keys cannot be turned off), or a trigger's doing;
 - `d1-limit`: a D1 limit hit: a statement over 100,000 bytes, over 100 columns or bound
   parameters (the local connection enforces D1's limits), a row over 2 MB or the database
-  over its size cap after the run (`worktime_cli.d1limits`);
+  over its size cap after the run (`worktime_cli.d1.limits`);
 - `lint` / `verify`: the error-level lint findings and broken down SQL that `apply` would
   refuse (`engine.lint_pending`, `engine.verify_pending`; `allow`/`allow_broken_down` as
   for apply).
@@ -42,8 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, d1limits
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import d1
+from worktime_cli.d1 import limits as d1limits
+from worktime_cli.d1.sanitize import open_read_only
+from worktime_cli.d1.schemadiff import connection_query, normalise_sql
 from worktime_cli.errors import SQLError, WorktimeError
 from worktime_cli.migrations import engine
 from worktime_cli.migrations.engine import MigrationEvent
@@ -54,9 +56,12 @@ from worktime_cli.migrations.plan import RunPlan, Step
 # The local target of a reset is the one a rehearsal needs too: a scratch file, and no
 # snapshot of its own. (Private there; it should become public, see the report of issue 24.)
 from worktime_cli.migrations.reset import _ScratchMigrations
-from worktime_cli.sanitize import open_read_only
-from worktime_cli.schemadiff import connection_query, normalise_sql
-from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, STATEMENT_LIMIT_HINT, quote_identifier
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.sqlite.script import (
+    INTERNAL_TABLE_PREFIXES,
+    STATEMENT_LIMIT_HINT,
+    quote_identifier,
+)
 
 FAILED = "failed"
 FOREIGN_KEY = "foreign-key"

@@ -3,7 +3,7 @@
 The remote half (D1's export API: POST …/export with `output_format: "polling"` and the
 `current_bookmark`, then GET of the `signed_url`) hands the dump over as text chunks; this
 module never sees HTTP. The dump is loaded into an in-memory database and, with `rules`,
-masked there (`worktime_cli.sanitize`); only then is a file written: a temporary file beside
+masked there (`worktime_cli.d1.sanitize`); only then is a file written: a temporary file beside
 the live one, whose content replaces the live database's in place (`snapshots.replace`: a
 snapshot of the local content first, under the live file's write lock; the file is never
 unlinked, so `wrangler dev` keeps working on it). With `rules`, no unmasked byte is ever
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, fsutil, snapshots
-from worktime_cli.config import Config, D1Binding
-from worktime_cli.sanitize import Rules, SanitizeResult, sanitize_dump
-from worktime_cli.snapshots import Snapshot
+from worktime_cli import d1, fsutil
+from worktime_cli.d1 import snapshots
+from worktime_cli.d1.sanitize import Rules, SanitizeResult, sanitize_dump
+from worktime_cli.d1.snapshots import Snapshot
+from worktime_cli.project.config import Config, D1Binding
 
 # What the snapshot ring calls the state a pull replaced. `snapshots.OPERATIONS` has no
 # "pull" yet; until it has, the snapshot is labelled as a restore's (it is one: a restore of

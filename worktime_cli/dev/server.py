@@ -32,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from worktime_cli import d1 as d1mod
-from worktime_cli import environment, kv, migrations, scrub, state
-from worktime_cli.config import Config, D1Binding
+from worktime_cli import kv, migrations
+from worktime_cli.dev.host_policy import HostPolicy, host_of_header, loopback_policy
 from worktime_cli.errors import WorktimeError
-from worktime_cli.host_policy import HostPolicy, host_of_header, loopback_policy
+from worktime_cli.project import state
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.secrets import environment, scrub
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

@@ -29,14 +29,14 @@ from pathlib import Path
 
 from worktime_cli import d1, fsutil
 from worktime_cli.errors import LockedError, SQLError
-from worktime_cli.sqlite_errors import (
+from worktime_cli.sqlite.errors import (
     SQLITE_BUSY,
     SQLITE_LOCKED,
     busy_timeout_ms,
     locked_error,
     storage_error,
 )
-from worktime_cli.sqlscript import quote_identifier
+from worktime_cli.sqlite.script import quote_identifier
 
 _OK = 0
 

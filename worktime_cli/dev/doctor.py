@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli import config as configmod
-from worktime_cli.config import Config, D1Binding
 from worktime_cli.errors import UsageError, WorktimeError
-from worktime_cli.safety import Check
+from worktime_cli.project import config as configmod
+from worktime_cli.project.config import Config, D1Binding
+from worktime_cli.secrets.safety import Check
 
 if TYPE_CHECKING:
-    from worktime_cli.environment import Environment
+    from worktime_cli.secrets.environment import Environment
 
 DEFAULT_PORT = 8787
 PROBE_KEY = "__worktime_doctor_probe__"
@@ -73,7 +73,7 @@ def run(
     checks.extend(_kv_checks(cfg, persist_to))
     checks.extend(_environment_checks(cfg, env))
     checks.extend(_toolchain_checks(cfg, persist_to))
-    from worktime_cli import safety
+    from worktime_cli.secrets import safety
 
     checks.extend(safety.checks(cfg.root))
     checks.append(_port_check(port))
@@ -284,7 +284,8 @@ def _foreign_keys(label: str, conn: sqlite3.Connection) -> Check:
 
 
 def _kv_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
-    from worktime_cli import kv, state
+    from worktime_cli import kv
+    from worktime_cli.project import state
 
     if not cfg.kv_namespaces:
         yield Check("kv", "fail", "no [[kv_namespaces]] in wrangler.toml", "run `worktime init`")
@@ -309,7 +310,8 @@ def _kv_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
 
 
 def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
-    from worktime_cli import environment, worker
+    from worktime_cli.dev import worker
+    from worktime_cli.secrets import environment
 
     try:
         env = environment.resolve(cfg, env=env_name)
@@ -355,7 +357,7 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
 
 def _keyring_backend_check() -> Check:
     """Which backend holds the secrets, and a warning when it keeps them unencrypted."""
-    from worktime_cli import keyring_store
+    from worktime_cli.secrets import keyring_store
 
     try:
         backend = keyring_store.backend_in_use()
@@ -375,7 +377,7 @@ def _keyring_backend_check() -> Check:
 
 def _wrangler_dev_check(env: Environment) -> Check:
     """Whether a plain `wrangler dev` sees each required secret: it never reads the keyring."""
-    from worktime_cli import worker
+    from worktime_cli.dev import worker
 
     if not env.required:
         return Check("wrangler dev", "skip", "no required secrets declared")
@@ -412,7 +414,8 @@ def _wrangler_dev_check(env: Environment) -> Check:
 
 def _toolchain_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
     """The project's node_modules wrangler against worktime's floor, the state and Node."""
-    from worktime_cli import state, toolchain
+    from worktime_cli.dev import toolchain
+    from worktime_cli.project import state
 
     installed = toolchain.installed_wrangler(cfg.root)
     if installed is None:

@@ -6,7 +6,7 @@ Precedence, lowest to highest, mirroring `wrangler dev`:
 2. secrets in the OS keyring (`worktime secret put`);
 3. `.dev.vars`, or `.dev.vars.<env>` with `--env` (one file, falling back to `.dev.vars`, never
    merged, as wrangler); if there is none, `.env`, `.env.local`, `.env.<env>`,
-   `.env.<env>.local` merged in that order (discovery and parsing: `worktime_cli.devvars`);
+   `.env.<env>.local` merged in that order (discovery and parsing: `worktime_cli.project.devvars`);
 4. `--var KEY:VALUE` from the command line.
 
 Every name remembers which layer it came from, so `secret list` and `doctor` can say where a
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from worktime_cli.devvars import (
+from worktime_cli.errors import ConfigError, UsageError, WorktimeError
+from worktime_cli.project.devvars import (
     CANNOT_CARRY,
     DEV_VARS,
     DEV_VARS_EXAMPLE,
@@ -38,10 +39,9 @@ from worktime_cli.devvars import (
     read_dotenv,
     validate_env,
 )
-from worktime_cli.errors import ConfigError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
-    from worktime_cli.config import Config
+    from worktime_cli.project.config import Config
 
 # Re-exported: dev, doctor, run and worker read these names from here.
 __all__ = [
@@ -104,7 +104,7 @@ def resolve(
     keyring_error = None
     notices: tuple[str, ...] = ()
     if keyring:
-        from worktime_cli import keyring_store
+        from worktime_cli.secrets import keyring_store
 
         try:
             layers.append((SOURCE_KEYRING, keyring_store.read_all(cfg)))

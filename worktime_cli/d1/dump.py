@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from worktime_cli import fsutil
 from worktime_cli.errors import NotFoundError, WorktimeError
-from worktime_cli.sqlscript import INTERNAL_TABLE_PREFIXES, quote_identifier
+from worktime_cli.sqlite.script import INTERNAL_TABLE_PREFIXES, quote_identifier
 from worktime_cli.targets.d1 import ExportResult
 
 __all__ = ["ExportResult", "check_parts", "export", "sql_literal"]

@@ -1,0 +1,1 @@
+"""SQLite itself: error codes, the script splitter, the native statement loop."""
