@@ -31,7 +31,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -57,7 +56,6 @@ class Case:
     argv: tuple[Arg, ...]
     stdin: bytes = b""
     planted: tuple[str, ...] = ()  # values that must never be shown
-    xfail: str | None = None  # still failing at the deadline: whose module, and why
     timeout: float = TIMEOUT_S
 
 
@@ -66,10 +64,9 @@ def case(
     *argv: Arg,
     stdin: bytes = b"",
     planted: tuple[str, ...] = (),
-    xfail: str | None = None,
     timeout: float = TIMEOUT_S,
 ) -> Case:
-    return Case(id, argv, stdin, planted, xfail, timeout)
+    return Case(id, argv, stdin, planted, timeout)
 
 
 # Placeholders, replaced by paths in the test's own folder (see `_inputs`).
@@ -336,16 +333,6 @@ CASES: list[Case] = [
 # fmt: on
 
 
-# Cases that still fail at the deadline, in modules other helpers own right now: whose
-# module and what is wrong. Each is xfail(strict=True), so the fix turns it into a failure
-# until the entry is removed here.
-OVERFLOW = "an integer beyond 64 bits reaches SQLite: unexpected OverflowError"
-NOT_UTF8 = (
-    "argv bytes that are not UTF-8 reach SQLite as lone surrogates: unexpected UnicodeEncodeError"
-)
-XFAIL: dict[str, str] = {}
-
-
 def _ids(cases: list[Case]) -> list[str]:
     ids = [c.id for c in cases]
     assert len(ids) == len(set(ids)), "duplicate case ids"
@@ -354,7 +341,6 @@ def _ids(cases: list[Case]) -> list[str]:
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 100
-    assert set(XFAIL) <= {c.id for c in CASES}
     commands = {
         c.argv[0] if c.argv[0] not in ("d1", "kv") else " ".join(map(str, c.argv[:2]))
         for c in CASES
@@ -478,16 +464,7 @@ def _shown_forms(value: str) -> set[str]:
     return {form for form in scrub.forms(value) if len(form) >= 8}
 
 
-def _marked(cases: list[Case]) -> list[Any]:
-    return [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=reason))
-        if (reason := c.xfail or XFAIL.get(c.id))
-        else c
-        for c in cases
-    ]
-
-
-@pytest.mark.parametrize("bad", _marked(CASES), ids=_ids(CASES))
+@pytest.mark.parametrize("bad", CASES, ids=_ids(CASES))
 def test_bad_input(bad: Case, template: Path, tmp_path: Path):
     _check(bad, template, tmp_path, subprocess_run=False)
 
@@ -508,7 +485,7 @@ END_TO_END = (
 
 @pytest.mark.parametrize(
     "bad",
-    _marked([c for c in CASES if c.id in END_TO_END]),
+    [c for c in CASES if c.id in END_TO_END],
     ids=[c.id for c in CASES if c.id in END_TO_END],
 )
 def test_bad_input_end_to_end(bad: Case, template: Path, tmp_path: Path):
