@@ -2,7 +2,7 @@
 
 Not a `bench_*` module (apsw is not a dependency). It runs the worktime CLI with
 `sqlite_native.open_native` swapped for an apsw connection of the same shape, so the very same
-`d1._execute_natively` loop (chunks cut at line ends, the guard armed only where needed, the
+`d1.fastpath.execute_natively` loop (chunks cut at line ends, the guard armed only where needed, the
 counting thread, the portable path on any failure) runs on apsw's statement API instead of
 `sqlite3_exec`:
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from worktime_cli import d1
+from worktime_cli.d1 import connection
 from worktime_cli.errors import LockedError, SQLError
 from worktime_cli.project import config
 from worktime_cli.sqlite.script import Statement
@@ -261,7 +262,7 @@ def test_a_file_error_about_an_unlocked_table_keeps_its_file_and_line(db_path, t
 
 
 def test_a_real_lock_is_reported_as_locked(db_path, monkeypatch):
-    monkeypatch.setattr(d1, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 50)
     holder = sqlite3.connect(db_path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from worktime_cli import d1
+from worktime_cli.d1 import fastpath
 from worktime_cli.errors import SQLError
 from worktime_cli.sqlite import native as sqlite_native
 
@@ -186,7 +187,7 @@ def run_both(
     """(native outcome, fallback outcome, whether the native path did the whole file)."""
     sql = write(tmp_path / "script.sql", case)
     native_runs: list[object] = []
-    real = d1._execute_natively
+    real = fastpath.execute_natively
 
     def spy(*args: Any) -> Any:
         native_runs.append(real(*args))
@@ -194,7 +195,7 @@ def run_both(
 
     with monkeypatch.context() as m:
         m.delenv(sqlite_native.SWITCH, raising=False)
-        m.setattr(d1, "_execute_natively", spy)
+        m.setattr(fastpath, "execute_natively", spy)
         fast_db = new_db(tmp_path / "native.sqlite")
         fast = outcome(fast_db, sql)
     with monkeypatch.context() as m:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import IN_CI
 from worktime_cli import d1
+from worktime_cli.d1 import fastpath
 from worktime_cli.errors import SQLError
 from worktime_cli.sqlite import native as sqlite_native
 from worktime_cli.sqlite import script as sqlscript
@@ -71,7 +72,7 @@ def test_plain_file_runs_natively_and_matches_the_portable_path(tmp_path):
     sql = tmp_path / "x.sql"
     sql.write_text(SCRIPT)
     fast, slow = new_db(tmp_path, "fast"), new_db(tmp_path, "slow")
-    assert d1._execute_natively(fast, open_sql_file(sql), None) is not None
+    assert fastpath.execute_natively(fast, open_sql_file(sql), None) is not None
     portable(slow, sql)
     assert contents(fast) == contents(slow)
     assert contents(fast)[1][1] == (2, "x", "weekend")
@@ -84,7 +85,7 @@ def test_any_chunk_size_gives_the_same_database(tmp_path, monkeypatch, chunk):
     sql = tmp_path / "x.sql"
     sql.write_text(SCRIPT)
     fast, slow = new_db(tmp_path, f"fast{chunk}"), new_db(tmp_path, f"slow{chunk}")
-    assert d1._execute_natively(fast, open_sql_file(sql), None) is not None
+    assert fastpath.execute_natively(fast, open_sql_file(sql), None) is not None
     portable(slow, sql)
     assert contents(fast) == contents(slow)
 
@@ -97,7 +98,7 @@ def test_a_wrapped_dump_runs_natively(tmp_path):
     )
     db = new_db(tmp_path, "db")
     # (changes, last_row_id, statements): PRAGMA, CREATE, INSERT; the wrapper is not counted.
-    assert d1._execute_natively(db, open_sql_file(sql), None) == (1, 1, 3)
+    assert fastpath.execute_natively(db, open_sql_file(sql), None) == (1, 1, 3)
 
 
 def test_a_real_sqlite3_dump_round_trips(tmp_path):
@@ -127,7 +128,7 @@ def test_a_real_sqlite3_dump_round_trips(tmp_path):
     )
     assert dump.read_text().startswith("PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\n")
     fast, slow = new_db(tmp_path, "fast"), new_db(tmp_path, "slow")
-    assert d1._execute_natively(fast, open_sql_file(dump), None) is not None
+    assert fastpath.execute_natively(fast, open_sql_file(dump), None) is not None
     portable(slow, dump)
     assert contents(fast) == contents(slow)
     assert contents(fast)[1] == [(1, "a"), (2, "it's")]
@@ -161,7 +162,7 @@ def test_rows_send_the_file_to_the_portable_path(tmp_path):
     sql = tmp_path / "q.sql"
     sql.write_text("CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (7);\nSELECT id FROM t;\n")
     db = new_db(tmp_path, "db")
-    assert d1._execute_natively(db, open_sql_file(sql), None) is None  # rolled back
+    assert fastpath.execute_natively(db, open_sql_file(sql), None) is None  # rolled back
     assert d1.execute_file(db, sql).rows == [{"id": 7}]
 
 
@@ -172,7 +173,7 @@ def test_native_connection_has_d1_limits_and_foreign_keys(tmp_path):
         "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
         "CREATE TABLE c (p INTEGER REFERENCES p(id));\nINSERT INTO c VALUES (1);\n"
     )
-    assert d1._execute_natively(db, open_sql_file(sql), None) is None
+    assert fastpath.execute_natively(db, open_sql_file(sql), None) is None
     with pytest.raises(SQLError, match="FOREIGN KEY constraint failed"):
         d1.execute_file(db, sql)
     long = tmp_path / "long.sql"
@@ -230,4 +231,4 @@ def test_a_nul_byte_is_refused_not_truncated(tmp_path):
 )
 def test_which_chunks_run_guarded(sql, guarded):
     """Every way to start a transaction statement is caught; plain data is not (speed)."""
-    assert d1._needs_guard(sql) is guarded
+    assert fastpath._needs_guard(sql) is guarded

@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from tests.support.migrations import SEED, Project, make_project, seeded, table
 from worktime_cli import d1, migrations
-from worktime_cli.d1 import snapshots
+from worktime_cli.d1 import connection, snapshots
 from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
 from worktime_cli.migrations import DriftError, MigrationError
 
@@ -522,7 +522,7 @@ def test_locked_error_when_another_writer_holds_the_lock(
 ) -> None:
     proj.write("0001_t1.sql", *table(1))
     d1.connect(proj.path, create=True).close()
-    monkeypatch.setattr(d1, "BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 100)
     holder = sqlite3.connect(proj.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

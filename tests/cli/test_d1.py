@@ -212,12 +212,12 @@ def test_delete_refuses_without_yes_when_not_interactive(cli, db, project):
 
 
 def test_unexpected_errors_are_one_line_unless_debug(cli, db, monkeypatch):
-    from worktime_cli import d1
+    from worktime_cli.d1 import local
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("internal detail")
 
-    monkeypatch.setattr(d1, "describe", boom)
+    monkeypatch.setattr(local, "describe", boom)
     result = cli("d1", "list", expect_bug=True)
     assert result.exit_code == 1
     assert result.stderr == (

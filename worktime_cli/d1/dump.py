@@ -44,7 +44,7 @@ def export(
     A FIFO or device (`/dev/stdout`, a pipe) is written into directly, never renamed over
     (`fsutil.atomic_output`).
 
-    `conn` is a D1 connection (`d1.connect`, which `d1.export` opens); the caller closes it.
+    `conn` is a D1 connection (`connection.connect`, which `local.export` opens); the caller closes it.
     """
     check_parts(data=data, schema=schema)
     # One read transaction for the whole dump: every SELECT then sees the same snapshot,

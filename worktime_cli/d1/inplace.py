@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from worktime_cli import d1, fsutil
+from worktime_cli import fsutil
+from worktime_cli.d1 import connection, databases
 from worktime_cli.errors import LockedError, SQLError
 from worktime_cli.sqlite.errors import (
     SQLITE_BUSY,
@@ -56,7 +57,7 @@ def copy_into(
     before a reset or restore). An exception from it leaves `target` as it was.
     """
     scratch: Path | None = None
-    live = d1.connect(target, create=True)
+    live = connection.connect(target, create=True)
     try:
         (page_size,) = live.execute("PRAGMA page_size").fetchone()
         kept = _workerd_objects(target)
@@ -91,7 +92,7 @@ def _backup(
         # source this small is an empty database, and this is the best left to do.
         under_lock()
         under_lock = None
-    deadline = time.monotonic() + busy_timeout_ms(d1.BUSY_TIMEOUT_MS) / 1000
+    deadline = time.monotonic() + busy_timeout_ms(connection.BUSY_TIMEOUT_MS) / 1000
     pending = [under_lock]
 
     def progress(status: int, remaining: int, total: int) -> None:
@@ -108,7 +109,7 @@ def _backup(
         src.backup(live, pages=max(1, pages - 1), progress=progress, sleep=0.05)
     except _Busy:
         locked = locked_error(what=what)
-        who = d1.in_use_by(target)
+        who = databases.in_use_by(target)
         raise LockedError(
             f"{locked.message} ({who})" if who else locked.message, locked.hint
         ) from None

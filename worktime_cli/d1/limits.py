@@ -1,7 +1,7 @@
 """D1's storage and time limits, checked before they bite: database size, row size, long rewrites.
 
 The per-statement limits (100,000 bytes of SQL, 100 bound parameters, 100 columns) are
-enforced on every local connection by `worktime_cli.d1.LIMITS` and by the script splitter
+enforced on every local connection by `worktime_cli.d1.rules.LIMITS` and by the script splitter
 (`sqlscript.MAX_STATEMENT_BYTES`); this module holds the ones a connection cannot enforce:
 
 - **Database size**: D1 caps one database at 10 GB on the Workers Paid plan and 500 MB on

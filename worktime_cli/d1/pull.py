@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import d1, fsutil
+from worktime_cli import fsutil
 from worktime_cli.d1 import snapshots
+from worktime_cli.d1.databases import database_path
 from worktime_cli.d1.sanitize import Rules, SanitizeResult, sanitize_dump
 from worktime_cli.d1.snapshots import Snapshot
 from worktime_cli.project.config import Config, D1Binding
@@ -59,7 +60,7 @@ def pull_into_local(
     on_loaded: Callable[[], None] | None = None,
 ) -> PullResult:
     """Replace `db`'s local content with the dump in `chunks`, masked by `rules` when given."""
-    live = d1.database_path(cfg, db, persist_to)
+    live = database_path(cfg, db, persist_to)
     with fsutil.translated(live.parent, "create"):
         live.parent.mkdir(parents=True, exist_ok=True)
     temp = fsutil.temp_path(live)

@@ -29,8 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from worktime_cli import clock, d1, fsutil
+from worktime_cli import clock, fsutil
 from worktime_cli.d1 import inplace
+from worktime_cli.d1.connection import connect
+from worktime_cli.d1.databases import database_path
 from worktime_cli.errors import NotFoundError, SQLError
 from worktime_cli.project import state
 from worktime_cli.project.config import Config, D1Binding, d1_everywhere
@@ -90,7 +92,7 @@ def take(cfg: Config, db: D1Binding, persist_to: Path | None, operation: str) ->
     """
     if operation not in OPERATIONS:
         raise ValueError(f"unknown snapshot operation {operation!r}")
-    source_path = d1.database_path(cfg, db, persist_to)
+    source_path = database_path(cfg, db, persist_to)
     if not fsutil.is_file(source_path):
         return None
     target_dir = folder(cfg, db, persist_to)
@@ -101,7 +103,7 @@ def take(cfg: Config, db: D1Binding, persist_to: Path | None, operation: str) ->
     name = f"{created.strftime(_STAMP)}-{operation}.sqlite"
     target = target_dir / name
     tmp = fsutil.temp_path(target)
-    source = d1.connect(source_path)
+    source = connect(source_path)
     try:
         _backup(source, tmp)
         with fsutil.translated(target):
@@ -291,7 +293,7 @@ def replace(
     snapshot (None: there was no file before); it stays in the ring, which is then pruned.
     If the replacement fails, the live file is as it was and the snapshot is discarded.
     """
-    target = d1.database_path(cfg, db, persist_to)
+    target = database_path(cfg, db, persist_to)
     existed = fsutil.is_file(target)
     taken: list[Snapshot] = []
 

@@ -74,7 +74,7 @@ APPLIED = "applied"
 NOT_REACHED = "not reached"
 
 _MAX_VIOLATIONS = 20  # violations listed per migration; the count is always whole
-_LIMIT_HINTS = frozenset({*d1._LIMIT_HINTS.values(), STATEMENT_LIMIT_HINT})
+_LIMIT_HINTS = frozenset({*d1.LIMIT_HINTS.values(), STATEMENT_LIMIT_HINT})
 
 
 @dataclass(frozen=True)
