@@ -17,6 +17,9 @@ import pytest
 
 from tests.support.dev import make_project, running_server, wait_until
 from worktime_cli.dev import host_policy, server
+from worktime_cli.dev.app import create_app
+from worktime_cli.dev.bindings import build_bindings
+from worktime_cli.dev.listener import bind
 from worktime_cli.project import config
 
 EVIL = "https://evil.example"
@@ -140,10 +143,10 @@ def test_the_dashboard_is_not_shared_with_the_workers_allow_list(healthy: Path) 
 @contextmanager
 def _everywhere_server(root: Path, extra: tuple[str, ...] = ()) -> Iterator[int]:
     """A server on 0.0.0.0 with the policy `worktime dev --ip 0.0.0.0` computes."""
-    bindings = server.build_bindings(config.load(root / "wrangler.toml"))
-    listener = server.bind("0.0.0.0", 0)  # noqa: S104  # the case under test
+    bindings = build_bindings(config.load(root / "wrangler.toml"))
+    listener = bind("0.0.0.0", 0)  # noqa: S104  # the case under test
     policy = host_policy.server_policy("0.0.0.0", listener.host, listener.everywhere, extra)  # noqa: S104
-    app = server.create_app(bindings, hosts=policy)
+    app = create_app(bindings, hosts=policy)
     stop = threading.Event()
     thread = threading.Thread(
         target=server.serve, args=(app, listener), kwargs={"stop": stop}, daemon=True

@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from tests.support.dev import d1_file, make_project, running_server, wait_until
-from worktime_cli.dev import server
+from worktime_cli.dev.bindings import build_bindings, startup_warnings
+from worktime_cli.dev.listener import bind
 from worktime_cli.errors import WorktimeError
 from worktime_cli.project import config
 
@@ -159,7 +160,7 @@ def test_one_log_line_per_request_in_wranglers_format(healthy):
 
 def test_bindings_expose_d1_kv_and_vars(healthy):
     cfg = config.load(healthy / "wrangler.toml")
-    bindings = server.build_bindings(cfg, None, None, {"EXTRA": "1"})
+    bindings = build_bindings(cfg, None, None, {"EXTRA": "1"})
     assert bindings.vars["ENVIRONMENT"] == "development"
     assert bindings.vars["EXTRA"] == "1"
     assert set(bindings.kv) == {"KV"}
@@ -175,7 +176,7 @@ def test_bindings_expose_d1_kv_and_vars(healthy):
 def test_startup_warnings_name_missing_secrets_and_pending_migrations(project):
     make_project(project, required=("JWT_SECRET",), applied=False)
     cfg = config.load(project / "wrangler.toml")
-    warnings = server.startup_warnings(server.build_bindings(cfg))
+    warnings = startup_warnings(build_bindings(cfg))
     assert warnings == [
         "required secrets resolve from nowhere: JWT_SECRET "
         "(set them with `worktime secret put NAME` or in .dev.vars)",
@@ -212,7 +213,7 @@ def test_reload_keeps_bindings_when_wrangler_toml_breaks(healthy):
 
 
 def test_bind_localhost_is_loopback():
-    listener = server.bind("localhost", 0)
+    listener = bind("localhost", 0)
     try:
         assert listener.sock.getsockname()[0] == "127.0.0.1"
         assert listener.url == f"http://127.0.0.1:{listener.port}"
@@ -227,7 +228,7 @@ def test_bind_explicit_busy_port_is_a_clear_error():
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(WorktimeError) as info:
-            server.bind("127.0.0.1", port)
+            bind("127.0.0.1", port)
     assert info.value.message == f"port {port} on 127.0.0.1 is already in use"
     assert info.value.hint == "stop what is using it, or pick another with --port"
 
@@ -237,9 +238,9 @@ def test_bind_default_port_moves_to_the_next_free_one(monkeypatch):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        monkeypatch.setattr(server, "DEFAULT_PORT", port)
+        monkeypatch.setattr("worktime_cli.dev.listener.DEFAULT_PORT", port)
         try:
-            listener = server.bind("127.0.0.1", None)
+            listener = bind("127.0.0.1", None)
         except WorktimeError:
             pytest.skip("the ports after the busy one are taken too")
         try:

@@ -21,7 +21,8 @@ from tests.conftest import require_tool
 from tests.support.dev import d1_file, make_project, running_server
 from worktime_cli.admin import demo, html, report, tokens
 from worktime_cli.admin.targets import SQLiteDatabase
-from worktime_cli.dev import server
+from worktime_cli.dev.app import create_app
+from worktime_cli.dev.bindings import build_bindings
 from worktime_cli.kv import LocalKV
 
 
@@ -106,7 +107,7 @@ def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
         assert bad.status_code == 400 and "is not a date" in bad.text
     from worktime_cli.project import config
 
-    bindings = server.build_bindings(config.load(project / "wrangler.toml"))
+    bindings = build_bindings(config.load(project / "wrangler.toml"))
 
     def status(app: object, client: str) -> int:
         async def get() -> int:
@@ -119,10 +120,10 @@ def test_dashboard_on_loopback_only(project: Path, canary: _Canary) -> None:
         return asyncio.run(get())
 
     # A peer on the LAN (the server bound to 0.0.0.0) is not served unless asked.
-    assert status(server.create_app(bindings), "192.168.1.20") == 404
-    assert status(server.create_app(bindings), "::1") == 200
-    assert status(server.create_app(bindings, dashboard_clients="any"), "192.168.1.20") == 200
-    assert status(server.create_app(bindings, dashboard_clients="none"), "127.0.0.1") == 404
+    assert status(create_app(bindings), "192.168.1.20") == 404
+    assert status(create_app(bindings), "::1") == 200
+    assert status(create_app(bindings, dashboard_clients="any"), "192.168.1.20") == 200
+    assert status(create_app(bindings, dashboard_clients="none"), "127.0.0.1") == 404
 
 
 @pytest.mark.slow

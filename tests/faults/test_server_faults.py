@@ -22,6 +22,9 @@ from tests.support.dev import (
     wait_until,
 )
 from worktime_cli.dev import server
+from worktime_cli.dev.app import create_app
+from worktime_cli.dev.bindings import build_bindings, startup_warnings
+from worktime_cli.dev.listener import Listener, bind, is_unspecified, resolve_ip
 from worktime_cli.errors import WorktimeError
 from worktime_cli.project import config
 
@@ -31,18 +34,18 @@ EVERYWHERE = ["", "0", "00.0.0.0", "0.0.0.0", "0.0", "::", "::0", "0:0:0:0:0:0:0
 
 @pytest.mark.parametrize("ip", EVERYWHERE)
 def test_every_spelling_of_all_interfaces_resolves_to_unspecified(ip: str):
-    _family, address = server.resolve_ip(ip)
-    assert server.is_unspecified(address), address
+    _family, address = resolve_ip(ip)
+    assert is_unspecified(address), address
 
 
 @pytest.mark.parametrize("ip", ["localhost", "127.0.0.1", "::1", "[::1]", "127.0.0.2"])
 def test_loopback_spellings_are_not_everywhere(ip: str):
-    _family, address = server.resolve_ip(ip)
-    assert not server.is_unspecified(address)
+    _family, address = resolve_ip(ip)
+    assert not is_unspecified(address)
 
 
 def test_bind_localhost_names_a_usable_url():
-    listener = server.bind("localhost", 0)
+    listener = bind("localhost", 0)
     try:
         assert listener.shown_url == f"http://localhost:{listener.port}"
         assert listener.url == f"http://127.0.0.1:{listener.port}"
@@ -62,12 +65,12 @@ def test_bind_localhost_names_a_usable_url():
 )
 def test_urls_for_bound_addresses(host: str, url: str, shown: str):
     with socket.socket() as unbound:
-        listener = server.Listener(unbound, host, 8787)
+        listener = Listener(unbound, host, 8787)
         assert (listener.url, listener.shown_url) == (url, shown)
 
 
 def test_bind_ipv6_loopback_url_has_brackets():
-    listener = server.bind("::1", 0)
+    listener = bind("::1", 0)
     try:
         assert listener.url == listener.shown_url == f"http://[::1]:{listener.port}"
     finally:
@@ -77,7 +80,7 @@ def test_bind_ipv6_loopback_url_has_brackets():
 @pytest.mark.parametrize("ip", ["a\x00b", "999.1.1.1", "x" * 300, "bad host\x1b[31m"])
 def test_bad_ip_is_one_clear_error(ip: str):
     with pytest.raises(WorktimeError) as info:
-        server.bind(ip, 0)
+        bind(ip, 0)
     message = info.value.message
     assert message.startswith("--ip ")
     assert message.endswith("is not an address or host name of this machine")
@@ -139,9 +142,9 @@ def test_request_log_escapes_control_characters(healthy: Path, raw: str, logged:
 
 @contextmanager
 def _serving(root: Path, keep_alive_s: float) -> Iterator[int]:
-    bindings = server.build_bindings(config.load(root / "wrangler.toml"))
-    app = server.create_app(bindings)
-    listener = server.bind("127.0.0.1", 0)
+    bindings = build_bindings(config.load(root / "wrangler.toml"))
+    app = create_app(bindings)
+    listener = bind("127.0.0.1", 0)
     stopping = threading.Event()
     thread = threading.Thread(
         target=server.serve,
@@ -229,8 +232,8 @@ def test_dev_startup_says_the_keyring_is_unencrypted(
     monkeypatch.setenv(
         "PYTHON_KEYRING_BACKEND", "tests.support.keyring_backends.PlaintextFileKeyring"
     )
-    bindings = server.build_bindings(config.load(healthy / "wrangler.toml"))
-    warnings = server.startup_warnings(bindings)
+    bindings = build_bindings(config.load(healthy / "wrangler.toml"))
+    warnings = startup_warnings(bindings)
     assert [w for w in warnings if "stored unencrypted" in w] == [
         "secret values are stored unencrypted: PYTHON_KEYRING_BACKEND chose "
         "tests.support.keyring_backends.PlaintextFileKeyring, and keyring rates it not "

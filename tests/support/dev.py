@@ -19,6 +19,9 @@ import httpx
 
 from worktime_cli import d1, migrations
 from worktime_cli.dev import server
+from worktime_cli.dev.app import create_app
+from worktime_cli.dev.bindings import Bindings, build_bindings
+from worktime_cli.dev.listener import bind
 from worktime_cli.project import config, state
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -139,15 +142,15 @@ def running_server(
 ) -> Iterator[Running]:
     """`create_app` + `serve` on 127.0.0.1:<free port>, stopped (and joined) on exit."""
     cfg = config.load(root / "wrangler.toml")
-    bindings = server.build_bindings(cfg, None, None, cli_vars)
+    bindings = build_bindings(cfg, None, None, cli_vars)
     requests: list[str] = []
     events: list[tuple[str, str]] = []
-    app = server.create_app(bindings, request_log=requests.append)
-    listener = server.bind("127.0.0.1", 0)
+    app = create_app(bindings, request_log=requests.append)
+    listener = bind("127.0.0.1", 0)
     stop = threading.Event()
 
-    def rebuild() -> server.Bindings:
-        return server.build_bindings(config.load(cfg.path), None, None, cli_vars)
+    def rebuild() -> Bindings:
+        return build_bindings(config.load(cfg.path), None, None, cli_vars)
 
     thread = threading.Thread(
         target=server.serve,

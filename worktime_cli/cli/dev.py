@@ -32,11 +32,11 @@ EVERYWHERE_WARNING = (
 
 def _everywhere(ip: str) -> bool:
     """Whether wrangler will listen on every interface for `--ip` (any spelling of 0.0.0.0/::)."""
-    from worktime_cli.dev import server
+    from worktime_cli.dev.listener import is_unspecified, resolve_ip
     from worktime_cli.errors import WorktimeError
 
     try:
-        return server.is_unspecified(server.resolve_ip(ip)[1])
+        return is_unspecified(resolve_ip(ip)[1])
     except WorktimeError:
         return False  # wrangler reports an address it cannot use in its own words
 
@@ -139,6 +139,9 @@ def dev(
     """
     from worktime_cli.cli.context import open_context
     from worktime_cli.dev import host_policy, server
+    from worktime_cli.dev.app import create_app
+    from worktime_cli.dev.bindings import Bindings, build_bindings, startup_warnings
+    from worktime_cli.dev.listener import bind
     from worktime_cli.errors import UsageError
     from worktime_cli.project import config as configmod
     from worktime_cli.secrets import environment
@@ -161,7 +164,7 @@ def dev(
     if worker:
         _run_worker(cfg, port, ip, env, cli_vars, persist_to, log_level, rank, inspector_port)
         return
-    bindings = server.build_bindings(cfg, persist_to, env, cli_vars)
+    bindings = build_bindings(cfg, persist_to, env, cli_vars)
 
     def say(level: str, message: str) -> None:
         if level == "info" and rank <= 1:
@@ -171,23 +174,23 @@ def dev(
         elif level == "error" and rank <= 3:
             output.error(message)
 
-    for warning in server.startup_warnings(bindings):
+    for warning in startup_warnings(bindings):
         say("warn", warning)
     if (dropped := _undeclared_warning(bindings.env)) is not None:
         say("warn", dropped)
-    listener = server.bind(ip, port)
+    listener = bind(ip, port)
     if listener.taken:
         busy = ", ".join(str(p) for p in listener.taken)
         say("warn", f"port {busy} is in use; using {listener.port} instead")
     if listener.everywhere:  # decided from the bound address: "", 0, ::0 … all count
         say("warn", EVERYWHERE_WARNING)
 
-    def rebuild() -> server.Bindings:
-        return server.build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
+    def rebuild() -> Bindings:
+        return build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
 
     hosts = host_policy.server_policy(ip, listener.host, listener.everywhere, extra_hosts)
     request_log = _write_stderr if rank <= 1 and not output.is_quiet() else None
-    app = server.create_app(bindings, request_log=request_log, hosts=hosts)
+    app = create_app(bindings, request_log=request_log, hosts=hosts)
     say("info", f"Ready on {listener.shown_url}")
     say("info", "watching wrangler.toml, .dev.vars and the migrations for changes; Ctrl+C to stop")
     server.serve(app, listener, rebuild=rebuild, on_event=say, debug=rank == 0)
