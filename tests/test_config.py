@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli.errors import ConfigError, NotFoundError
-from worktime_cli.project import config
+from worktime_cli.project import bindings, config, editing
 
 SEED_TOML = """\
 # wrangler.toml
@@ -139,7 +139,7 @@ def test_bad_entries_get_one_clear_line(project, text, message):
 
 def test_append_keeps_comments_and_unknown_keys(project):
     path = write(project / "wrangler.toml", SEED_TOML + '\n[unknown_table]\nweird = [1, "two"]\n')
-    config.append_table(path, "d1_databases", {"binding": "OTHER", "database_name": "other"})
+    editing.append_table(path, "d1_databases", {"binding": "OTHER", "database_name": "other"})
     text = path.read_text()
     new_entry = '[[d1_databases]]\nbinding = "OTHER"\ndatabase_name = "other"\n\n'
     # The entry lands after its sibling; every other byte is as it was.
@@ -151,10 +151,10 @@ def test_append_keeps_comments_and_unknown_keys(project):
 
 def test_update_and_remove_entries(project):
     path = write(project / "wrangler.toml", SEED_TOML)
-    config.update_table(path, "d1_databases", {"binding": "DB"}, {"database_id": "new-id"})
+    editing.update_table(path, "d1_databases", {"binding": "DB"}, {"database_id": "new-id"})
     assert config.load().d1("DB").database_id == "new-id"
     assert "# the Worker's env.DB" in path.read_text()
-    config.remove_table(path, "d1_databases", {"binding": "DB"})
+    editing.remove_table(path, "d1_databases", {"binding": "DB"})
     text = path.read_text()
     assert "d1_databases" not in text
     assert "[[kv_namespaces]]" in text
@@ -164,7 +164,7 @@ def test_update_and_remove_entries(project):
 def test_edit_that_would_break_the_file_writes_nothing(project):
     path = write(project / "wrangler.toml", SEED_TOML)
     with pytest.raises(ConfigError):
-        config.append_table(path, "kv_namespaces", {"binding": "DB", "id": "dup"})
+        editing.append_table(path, "kv_namespaces", {"binding": "DB", "id": "dup"})
     assert path.read_text() == SEED_TOML
     assert list(project.glob(".wrangler.toml.*")) == []
 
@@ -174,7 +174,7 @@ def test_edit_that_would_break_the_file_writes_nothing(project):
     [("worktime-db", "WORKTIME_DB"), ("my.db", "MY_DB"), ("1st", "_1ST"), ("ok_name", "OK_NAME")],
 )
 def test_binding_from_name(name, binding):
-    assert config.binding_from_name(name) == binding
+    assert bindings.binding_from_name(name) == binding
 
 
 # --- unknown names: "did you mean", never "create it" next to a configured name (issue 10) ---
@@ -240,7 +240,7 @@ def test_deep_nesting_in_toml_is_one_clear_line(project, text):
     assert err.value.message == f"{project / 'wrangler.toml'}: nesting is too deep"
     # Editing refuses the same file the same way (tomlkit would recurse too).
     with pytest.raises(ConfigError, match="nesting is too deep"):
-        config.append_table(project / "wrangler.toml", "kv_namespaces", {"binding": "KV"})
+        editing.append_table(project / "wrangler.toml", "kv_namespaces", {"binding": "KV"})
 
 
 @pytest.mark.parametrize(
@@ -263,17 +263,17 @@ def test_deep_nesting_in_toml_is_one_clear_line(project, text):
 def test_inline_tables_get_inline_entries(project, text, env, written):
     """A `[[table]]` cannot go inside an inline array or table: write the file's own way."""
     path = write(project / "wrangler.toml", text)
-    cfg = config.append_table(config.load(env=env), "kv_namespaces", {"binding": "KV", "id": "k"})
+    cfg = editing.append_table(config.load(env=env), "kv_namespaces", {"binding": "KV", "id": "k"})
     assert path.read_text() == written
     assert cfg.kv(binding="KV").id == "k"
-    config.remove_table(cfg, "kv_namespaces", {"binding": "KV"})
+    editing.remove_table(cfg, "kv_namespaces", {"binding": "KV"})
     assert path.read_text() == text
 
 
 def test_an_edit_tomlkit_cannot_write_is_refused_untouched(project):
     path = write(project / "wrangler.toml", SEED_TOML)
     with pytest.raises(ConfigError) as err:
-        config.edit(path, lambda document: document.set("x", None))
+        editing.edit(path, lambda document: document.set("x", None))
     assert (
         err.value.message == f"{path}: worktime could not make this edit without breaking the file"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli.errors import ConfigError
-from worktime_cli.project import config
+from worktime_cli.project import config, editing
 
 BOM = b"\xef\xbb\xbf"
 
@@ -52,17 +52,17 @@ LAYOUTS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 EDITS: dict[str, Callable[[Path], object]] = {
-    "append": lambda path: config.append_table(
+    "append": lambda path: editing.append_table(
         path, "kv_namespaces", {"binding": "KV", "id": "0f2ac74b498b48028cb68387c421e279"}
     ),
-    "append-sibling": lambda path: config.append_table(
+    "append-sibling": lambda path: editing.append_table(
         path, "d1_databases", {"binding": "OTHER", "database_name": "other"}
     ),
-    "update": lambda path: config.update_table(
+    "update": lambda path: editing.update_table(
         path, "d1_databases", {"binding": "DB"}, {"database_id": "remote-id", "x": "new"}
     ),
-    "remove": lambda path: config.remove_table(path, "d1_databases", {"binding": "DB"}),
-    "set-env": lambda path: config.edit(
+    "remove": lambda path: editing.remove_table(path, "d1_databases", {"binding": "DB"}),
+    "set-env": lambda path: editing.edit(
         path, lambda doc: doc.set(("env", "production", "vars"), {"B": "2"})
     ),
 }
@@ -103,7 +103,7 @@ def test_mixed_line_endings_keep_each_line_and_new_lines_take_the_common_one(
         line if i == 1 else line.replace(b"\n", b"\r\n") for i, line in enumerate(lines)
     )
     path = _write(tmp_path, name, mixed)
-    config.append_table(path, "kv_namespaces", {"binding": "KV", "id": "abc"})
+    editing.append_table(path, "kv_namespaces", {"binding": "KV", "id": "abc"})
     after = path.read_bytes()
     assert after.splitlines(keepends=True)[1] == lines[1]  # still LF
     assert after.count(b"\n") - after.count(b"\r\n") == 1  # the only bare LF is that one
@@ -114,7 +114,7 @@ def test_an_edit_that_changes_nothing_leaves_the_bytes(tmp_path: Path) -> None:
     name, text = CONFIGS["toml"]
     data = BOM + text.encode().replace(b"\n", b"\r\n")
     path = _write(tmp_path, name, data)
-    config.edit(path, lambda doc: None)
+    editing.edit(path, lambda doc: None)
     assert path.read_bytes() == data
 
 
@@ -206,7 +206,7 @@ def test_wrangler_reads_the_config_worktime_edited_in_its_layout(
     from worktime_cli.project import state
 
     path, _ = _shaped(project, fmt)
-    cfg = config.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a" * 32})
+    cfg = editing.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a" * 32})
     assert path.read_bytes().startswith(BOM)
     with KVStore(state.root(cfg), cfg.kv(binding="KV").local_id) as store:
         store.put("greeting", b"hello from worktime")

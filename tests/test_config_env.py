@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli.errors import UsageError
-from worktime_cli.project import config, state
+from worktime_cli.project import config, editing, state
 
 TOML = """\
 name = "worktime-backend"
@@ -157,12 +157,12 @@ def test_unknown_name_in_an_env_says_where(cfg_path: Path) -> None:
 
 def test_edits_under_an_env_go_into_its_section(cfg_path: Path) -> None:
     top_before = config.load()
-    cfg = config.append_table(
+    cfg = editing.append_table(
         config.load(env="production"), "kv_namespaces", {"binding": "KV", "id": "prod-kv"}
     )
     assert cfg.env == "production"
     assert cfg.kv(binding="KV").id == "prod-kv"
-    cfg = config.update_table(cfg, "d1_databases", {"binding": "DB"}, {"database_id": "prod-db"})
+    cfg = editing.update_table(cfg, "d1_databases", {"binding": "DB"}, {"database_id": "prod-db"})
     assert cfg.d1("DB").database_id == "prod-db"
     # The top level is exactly as it was.
     top = config.load()
@@ -174,13 +174,13 @@ def test_edits_under_an_env_go_into_its_section(cfg_path: Path) -> None:
         assert '[[env.production.kv_namespaces]]\nbinding = "KV"\nid = "prod-kv"\n' in text
     else:
         assert '\t\t\t"kv_namespaces": [\n\t\t\t\t{\n\t\t\t\t\t"binding": "KV",' in text
-    config.remove_table(cfg, "kv_namespaces", {"binding": "KV"})
+    editing.remove_table(cfg, "kv_namespaces", {"binding": "KV"})
     assert config.load(env="production").kv_namespaces == ()
     assert config.load().kv(binding="KV").id == "top-kv"
 
 
 def test_env_selected_edit_reloads_with_the_same_env(cfg_path: Path) -> None:
-    cfg = config.edit(config.load(env="staging"), lambda doc: doc.set("main", "src/staging.ts"))
+    cfg = editing.edit(config.load(env="staging"), lambda doc: doc.set("main", "src/staging.ts"))
     assert cfg.env == "staging"
     assert cfg.main == "src/staging.ts"
     assert config.load().main == "src/index.ts"
@@ -194,7 +194,7 @@ def test_wrangler_reads_the_env_edit(wrangler: str, cfg_path: Path) -> None:
 
     project = cfg_path.parent
     ns = "0f2ac74b498b48028cb68387c421e279"
-    cfg = config.append_table(
+    cfg = editing.append_table(
         config.load(env="production"), "kv_namespaces", {"binding": "CACHE", "id": ns}
     )
     with KVStore(state.root(cfg), cfg.kv(binding="CACHE").local_id) as store:

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from worktime_cli.errors import ConfigError, NotFoundError
-from worktime_cli.project import config, state
+from worktime_cli.project import config, editing, state
 
 DATA = Path(__file__).parent / "data" / "jsonc"
 C3 = (DATA / "create-cloudflare.jsonc").read_text(encoding="utf-8")
@@ -70,8 +70,8 @@ def test_create_cloudflare_config_loads(jsonc: Path) -> None:
 
 
 def test_append_keeps_every_comment_byte_for_byte(jsonc: Path) -> None:
-    cfg = config.append_table(config.load(), "d1_databases", D1_ENTRY)
-    cfg = config.append_table(cfg, "kv_namespaces", KV_ENTRY)
+    cfg = editing.append_table(config.load(), "d1_databases", D1_ENTRY)
+    cfg = editing.append_table(cfg, "kv_namespaces", KV_ENTRY)
     text = jsonc.read_text(encoding="utf-8")
     only_insertions(C3, text)
     # Both arrays land after the last member, in the file's own style (tabs, trailing comma).
@@ -90,9 +90,9 @@ def test_append_keeps_every_comment_byte_for_byte(jsonc: Path) -> None:
 
 
 def test_second_entry_goes_after_its_sibling(jsonc: Path) -> None:
-    config.append_table(jsonc, "d1_databases", D1_ENTRY)
+    editing.append_table(jsonc, "d1_databases", D1_ENTRY)
     before = jsonc.read_text(encoding="utf-8")
-    cfg = config.append_table(jsonc, "d1_databases", {"binding": "B", "database_name": "b"})
+    cfg = editing.append_table(jsonc, "d1_databases", {"binding": "B", "database_name": "b"})
     after = jsonc.read_text(encoding="utf-8")
     only_insertions(before, after)
     closing = '"migrations_dir": "migrations"\n\t\t}'
@@ -103,19 +103,19 @@ def test_second_entry_goes_after_its_sibling(jsonc: Path) -> None:
 
 
 def test_update_touches_only_the_value(jsonc: Path) -> None:
-    config.append_table(jsonc, "d1_databases", D1_ENTRY)
+    editing.append_table(jsonc, "d1_databases", D1_ENTRY)
     before = jsonc.read_text(encoding="utf-8")
-    cfg = config.update_table(jsonc, "d1_databases", {"binding": "DB"}, {"database_id": "new-id"})
+    cfg = editing.update_table(jsonc, "d1_databases", {"binding": "DB"}, {"database_id": "new-id"})
     after = jsonc.read_text(encoding="utf-8")
     assert after == before.replace(D1_ENTRY["database_id"], "new-id")
     assert cfg.d1("DB").database_id == "new-id"
 
 
 def test_remove_restores_the_original_file(jsonc: Path) -> None:
-    config.append_table(jsonc, "d1_databases", D1_ENTRY)
-    config.append_table(jsonc, "kv_namespaces", KV_ENTRY)
-    config.remove_table(jsonc, "kv_namespaces", {"binding": "KV"})
-    cfg = config.remove_table(jsonc, "d1_databases", {"binding": "DB"})
+    editing.append_table(jsonc, "d1_databases", D1_ENTRY)
+    editing.append_table(jsonc, "kv_namespaces", KV_ENTRY)
+    editing.remove_table(jsonc, "kv_namespaces", {"binding": "KV"})
+    cfg = editing.remove_table(jsonc, "d1_databases", {"binding": "DB"})
     assert jsonc.read_text(encoding="utf-8") == C3
     assert cfg.d1_databases == ()
 
@@ -127,7 +127,7 @@ def test_remove_the_last_member_drops_its_comma(project: Path) -> None:
         '        { "binding": "A" },\n        { "binding": "B" } // B\n    ]\n}\n',
         encoding="utf-8",
     )
-    config.remove_table(path, "kv_namespaces", {"binding": "B"})
+    editing.remove_table(path, "kv_namespaces", {"binding": "B"})
     assert path.read_text(encoding="utf-8") == (
         '{\n    "name": "x", // the Worker\n    "kv_namespaces": [\n'
         '        { "binding": "A" }\n    ]\n}\n'
@@ -137,7 +137,7 @@ def test_remove_the_last_member_drops_its_comma(project: Path) -> None:
 def test_indent_follows_the_file(project: Path) -> None:
     path = project / "wrangler.json"
     path.write_text('{\n  "name": "x",\n  "kv_namespaces": []\n}\n', encoding="utf-8")
-    config.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a"})
+    editing.append_table(path, "kv_namespaces", {"binding": "KV", "id": "a"})
     assert path.read_text(encoding="utf-8") == (
         '{\n  "name": "x",\n  "kv_namespaces": [\n    {\n      "binding": "KV",\n'
         '      "id": "a"\n    }\n  ]\n}\n'
@@ -147,7 +147,7 @@ def test_indent_follows_the_file(project: Path) -> None:
 def test_one_line_file_stays_on_one_line(project: Path) -> None:
     path = project / "wrangler.json"
     path.write_text('{"name": "x", "kv_namespaces": [{"binding": "A"}]}', encoding="utf-8")
-    config.append_table(path, "kv_namespaces", {"binding": "B"})
+    editing.append_table(path, "kv_namespaces", {"binding": "B"})
     assert path.read_text(encoding="utf-8") == (
         '{"name": "x", "kv_namespaces": [{"binding": "A"}, {"binding": "B"}]}'
     )
@@ -157,7 +157,7 @@ def test_dict_style_callbacks_work_on_both_formats(project: Path) -> None:
     """`init` extends an existing config with a dict-like callback; the same code must
     work on TOML and JSONC (callers never branch on the format)."""
 
-    def extend(document: config.Document) -> None:
+    def extend(document: editing.Document) -> None:
         if "main" not in document:
             document["main"] = "src/index.ts"
         if "vars" not in document:
@@ -170,22 +170,22 @@ def test_dict_style_callbacks_work_on_both_formats(project: Path) -> None:
             'name = "x" # keep\n' if name.endswith("toml") else '{\n\t"name": "x", // keep\n}\n',
             encoding="utf-8",
         )
-        cfg = config.edit(path, extend)
+        cfg = editing.edit(path, extend)
         assert cfg.main == "src/index.ts"
         assert cfg.section["vars"] == {"ENVIRONMENT": "development"}
         assert cfg.d1("DB").database_name == "worktime-db"
         assert "keep" in path.read_text(encoding="utf-8")
         # A second run finds everything in place and leaves the file alone.
         before = path.read_text(encoding="utf-8")
-        config.edit(path, lambda document: None)
+        editing.edit(path, lambda document: None)
         assert path.read_text(encoding="utf-8") == before
 
 
 def test_edit_that_would_break_the_file_writes_nothing(jsonc: Path) -> None:
-    config.append_table(jsonc, "d1_databases", D1_ENTRY)
+    editing.append_table(jsonc, "d1_databases", D1_ENTRY)
     before = jsonc.read_text(encoding="utf-8")
     with pytest.raises(ConfigError, match="binding 'DB' is used twice"):
-        config.append_table(jsonc, "kv_namespaces", {"binding": "DB", "id": "dup"})
+        editing.append_table(jsonc, "kv_namespaces", {"binding": "DB", "id": "dup"})
     assert jsonc.read_text(encoding="utf-8") == before
     assert list(jsonc.parent.glob(".wrangler.jsonc.*")) == []
 
@@ -266,9 +266,9 @@ def run_wrangler(wrangler: str, project: Path, *args: str) -> str:
 def test_wrangler_reads_the_edited_jsonc(wrangler: str, jsonc: Path) -> None:
     from worktime_cli.kv import KVStore
 
-    cfg = config.append_table(config.load(), "d1_databases", D1_ENTRY)
-    cfg = config.append_table(cfg, "kv_namespaces", KV_ENTRY)
-    cfg = config.update_table(cfg, "d1_databases", {"binding": "DB"}, {"database_id": "db-1"})
+    cfg = editing.append_table(config.load(), "d1_databases", D1_ENTRY)
+    cfg = editing.append_table(cfg, "kv_namespaces", KV_ENTRY)
+    cfg = editing.update_table(cfg, "d1_databases", {"binding": "DB"}, {"database_id": "db-1"})
     only_insertions(C3, jsonc.read_text(encoding="utf-8"))
     # Data written where worktime resolves the bindings; wrangler must resolve the same.
     root = state.root(cfg)
@@ -358,11 +358,11 @@ def test_append_then_remove_round_trips(
     text = "// top comment\n" + text + "\n"
     path.write_text(text, encoding="utf-8")
     for binding in entries:
-        config.append_table(path, "kv_namespaces", {"binding": binding, "id": binding.lower()})
+        editing.append_table(path, "kv_namespaces", {"binding": binding, "id": binding.lower()})
     cfg = config.load(path)
     assert [ns.binding for ns in cfg.kv_namespaces] == entries
     assert {k: cfg.data[k] for k in extra} == extra
     order.shuffle(entries)
     for binding in entries:
-        config.remove_table(path, "kv_namespaces", {"binding": binding})
+        editing.remove_table(path, "kv_namespaces", {"binding": binding})
     assert path.read_text(encoding="utf-8") == text

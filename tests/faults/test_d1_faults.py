@@ -25,7 +25,7 @@ from tests.faults.machine import (
 from worktime_cli import d1, fsutil
 from worktime_cli.d1 import snapshots
 from worktime_cli.errors import SQLError, UsageError, WorktimeError
-from worktime_cli.project import config
+from worktime_cli.project import config, editing
 from worktime_cli.sqlite import script as sqlscript
 
 DB = "faults-db"
@@ -144,7 +144,7 @@ def test_d1_create_removes_the_new_file_when_the_config_edit_fails(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise WorktimeError("the edit failed")
 
-    monkeypatch.setattr(config, "append_table", broken)
+    monkeypatch.setattr(editing, "append_table", broken)
     toml_before = (project / "wrangler.toml").read_bytes()
     with pytest.raises(WorktimeError, match="the edit failed"):
         d1.create(config.load(), "new-db", None)

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from worktime_cli.errors import WorktimeError
 from worktime_cli.project import config as configmod
+from worktime_cli.project import editing
 from worktime_cli.project.config import Config
 
 DEFAULT_NAME = "worktime-backend"
@@ -267,11 +268,11 @@ def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
         return configmod.load(path)
 
     # An existing wrangler.json/jsonc/toml is extended in place (comments and layout kept by
-    # config.edit); writing a second config next to it would be ignored by wrangler.
+    # editing.edit); writing a second config next to it would be ignored by wrangler.
     cfg = configmod.load(path)
     added: list[str] = []
 
-    def extend(document: configmod.Document) -> None:
+    def extend(document: editing.Document) -> None:
         for key, value in (
             ("name", name),
             ("main", MAIN),
@@ -304,7 +305,7 @@ def _wrangler_toml(root: Path, name: str, result: InitResult) -> Config:
             document["secrets"] = {"required": list(REQUIRED_SECRETS)}
             added.append("[secrets] required")
 
-    cfg = configmod.edit(path, extend)  # writes only if `extend` added something
+    cfg = editing.edit(path, extend)  # writes only if `extend` added something
     if added:
         result.created.append(f"{path.name}: {', '.join(added)}")
     else:

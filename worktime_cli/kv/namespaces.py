@@ -29,7 +29,8 @@ from worktime_cli.kv.records import (
 )
 from worktime_cli.kv.store import KVStore
 from worktime_cli.project import state
-from worktime_cli.project.config import Config, KVBinding, append_table, remove_table
+from worktime_cli.project.config import Config, KVBinding
+from worktime_cli.project.editing import append_table, remove_table
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from typing import Any
 from worktime_cli import clock
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.migrations.pattern import Glob, path_key, segment_number
-from worktime_cli.project.config import Config, D1Binding, normalize_relative_path
+from worktime_cli.project.bindings import normalize_relative_path
+from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.sqlite.script import Statement, split
 
 DOWN_DIR = "down"

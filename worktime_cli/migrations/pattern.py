@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worktime_cli.errors import UsageError
-from worktime_cli.project.config import normalize_relative_path, strip_dir_prefix
+from worktime_cli.project.bindings import normalize_relative_path, strip_dir_prefix
 
 __all__ = [
     "GLOBSTAR",

@@ -1,12 +1,11 @@
-"""Find, read and edit wrangler's config: wrangler.json, wrangler.jsonc or wrangler.toml.
+"""Find and read wrangler's config (wrangler.json, wrangler.jsonc or wrangler.toml) into a `Config`.
 
 Discovery, formats and environments follow wrangler 4 (`findWranglerConfig`,
 `normalizeAndValidateConfig`), so worktime always reads the file and the section wrangler
-would. Reading TOML uses tomllib (fast, stdlib); editing it uses tomlkit so comments, key
-order and layout survive. JSON/JSONC is read and edited by `config_jsonc` (text splices at
-parsed offsets, as wrangler's own jsonc-parser `modify` edits). Every edit is re-validated
-and written through a temp file + rename, so a crash never leaves half a file, and keeps
-the file's BOM, line endings and final newline (`config_text`).
+would: `--env NAME` selects `[env.NAME]`, which inherits the top level's keys but never its
+bindings, vars or secrets. Reading TOML uses tomllib (fast, stdlib); JSON/JSONC is read by
+`jsonc`. The binding entries are `bindings`' (`D1Binding`, `KVBinding`, re-exported here as
+part of what a `Config` holds); editing the file is `editing`'s.
 """
 
 from __future__ import annotations
@@ -14,24 +13,24 @@ from __future__ import annotations
 import contextlib
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from worktime_cli.errors import ConfigError, NotFoundError, UsageError
 from worktime_cli.fsutil import write_atomic as write_atomic  # the one copy; callers import it here
 
-if TYPE_CHECKING:
-    import tomlkit.container
-    import tomlkit.toml_document
+# What a Config holds, importable with it: `from worktime_cli.project.config import Config, D1Binding`.
+from worktime_cli.project.bindings import DEFAULT_MIGRATIONS_DIR as DEFAULT_MIGRATIONS_DIR
+from worktime_cli.project.bindings import DEFAULT_MIGRATIONS_TABLE as DEFAULT_MIGRATIONS_TABLE
+from worktime_cli.project.bindings import D1Binding as D1Binding
+from worktime_cli.project.bindings import KVBinding as KVBinding
+from worktime_cli.project.bindings import d1_binding, kv_binding
 
 # wrangler looks for each name in every folder up to the root before trying the next name
 # (`file("wrangler.json") ?? file("wrangler.jsonc") ?? file("wrangler.toml")`, each a
 # find-up), so a wrangler.json in a parent folder wins over a wrangler.toml here. Same here.
 CONFIG_NAMES = ("wrangler.json", "wrangler.jsonc", "wrangler.toml")
-DEFAULT_MIGRATIONS_DIR = "migrations"
-DEFAULT_MIGRATIONS_TABLE = "d1_migrations"
 
 Format = Literal["toml", "json", "jsonc"]
 
@@ -49,141 +48,6 @@ NON_INHERITABLE = frozenset(
         "vpc_networks", "vpc_services", "worker_loaders", "workflows",
     }
 )  # fmt: skip
-
-
-def normalize_relative_path(path: str) -> str:
-    """wrangler's `normalizeRelativePath`: `\\` → `/`, node's `path.posix.normalize`, no
-    trailing `/` (`./migrations/` → `migrations`)."""
-    p = path.replace("\\", "/")
-    if p == "":
-        return "."
-    absolute = p.startswith("/")
-    trailing = p.endswith("/")
-    parts: list[str] = []
-    for segment in p.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not absolute:
-                parts.append("..")
-            continue
-        parts.append(segment)
-    out = "/".join(parts)
-    if not out and not absolute:
-        out = "."
-    if out and trailing:
-        out += "/"
-    out = ("/" if absolute else "") + out
-    return out[:-1] if out.endswith("/") else out
-
-
-def strip_dir_prefix(pattern: str, folder: str) -> str | None:
-    """`pattern` relative to `folder` (both normalised); None when it does not start with
-    `${folder}/` (wrangler's error)."""
-    if folder == ".":
-        return pattern
-    prefix = folder + "/"
-    return pattern[len(prefix) :] if pattern.startswith(prefix) else None
-
-
-@dataclass(frozen=True)
-class D1Binding:
-    """One `[[d1_databases]]` entry, with wrangler's defaults applied."""
-
-    binding: str
-    database_name: str
-    database_id: str | None = None
-    preview_database_id: str | None = None
-    migrations_dir: str = DEFAULT_MIGRATIONS_DIR
-    migrations_table: str = DEFAULT_MIGRATIONS_TABLE
-    # wrangler >= 4.98: a glob relative to the config that picks the migration files (None:
-    # `${migrations_dir}/*.sql`); checked when migrations are read (`migrations_glob`), as
-    # wrangler does, so a bad one does not stop `dev` or `kv`.
-    migrations_pattern: str | None = None
-    # Whether `migrations_dir` was written in the config (wrangler refuses a pattern without).
-    migrations_dir_set: bool = True
-
-    @property
-    def local_id(self) -> str:
-        """The name wrangler/miniflare derive the local file from."""
-        return self.preview_database_id or self.database_id or self.binding
-
-    def previewed(self, config_name: str = "wrangler.toml") -> D1Binding:
-        """This binding aimed at its `preview_database_id` (wrangler's `--preview`), or
-        wrangler's error when it has none."""
-        if not self.preview_database_id:
-            raise ConfigError(
-                f"Please define a `preview_database_id` in your {config_name} file to execute "
-                "your queries against a preview database",
-                hint=f"add preview_database_id to the {self.binding!r} binding, or drop --preview",
-            )
-        return replace(self, database_id=self.preview_database_id)
-
-    def migrations_glob(self, config_name: str = "wrangler.toml") -> str | None:
-        """`migrations_pattern` relative to `migrations_dir` (None: no pattern set), or
-        wrangler's own error (`resolveMigrationsConfig`) when it cannot be used."""
-        raw = self.migrations_pattern
-        if raw is None:
-            return None
-        if not self.migrations_dir_set:
-            raise ConfigError(
-                f'You have set `migrations_pattern: "{raw}"` in your {config_name} file but '
-                "have not set `migrations_dir` for this D1 binding.\n\nWhen "
-                "`migrations_pattern` is set, `migrations_dir` must also be set, and "
-                "`migrations_pattern` must start with `${migrations_dir}/`. Add a "
-                f"`migrations_dir` entry to your {config_name} file (for example, "
-                '`"migrations_dir": "migrations"`).'
-            )
-        folder = normalize_relative_path(self.migrations_dir)
-        relative = strip_dir_prefix(normalize_relative_path(raw), folder)
-        if relative is None:
-            suggested = normalize_relative_path(f"{folder}/*.sql")
-            raise ConfigError(
-                f'The configured `migrations_pattern: "{raw}"` in your {config_name} file must '
-                f'start with `{folder}/` to match `"migrations_dir": "{folder}"`.\n\nEither '
-                f"change `migrations_pattern` so it starts with `{folder}/` (for example, "
-                f'`"{suggested}"`), or change `migrations_dir` to match the start of your '
-                "pattern."
-            )
-        return relative
-
-
-@dataclass(frozen=True)
-class KVBinding:
-    """One `[[kv_namespaces]]` entry."""
-
-    binding: str
-    id: str | None = None
-    preview_id: str | None = None
-
-    @property
-    def local_id(self) -> str:
-        """The namespace id miniflare uses on disk: `preview_id ?? id ?? binding`."""
-        return self.preview_id or self.id or self.binding
-
-    def previewed(self, preview: bool | None) -> KVBinding:
-        """This binding as wrangler's `--preview` (`getKVNamespaceId`) picks it: True, its
-        preview_id; False, its id; None (flag not given), itself. Locally the chosen id is
-        also the folder, as `wrangler kv … --local --preview` uses it."""
-        if preview is None:
-            return self
-        if preview:
-            if not self.preview_id:
-                raise ConfigError(
-                    f"No preview namespace ID is configured for binding {self.binding!r}",
-                    hint=f"add a preview_id to the {self.binding!r} entry in kv_namespaces, "
-                    "or pass --namespace-id",
-                )
-            return replace(self, id=self.preview_id)
-        if not self.id:
-            raise ConfigError(
-                f"No namespace ID is configured for binding {self.binding!r}",
-                hint=f"add an id to the {self.binding!r} entry in kv_namespaces, or pass "
-                "--namespace-id",
-            )
-        return replace(self, preview_id=None)
 
 
 @dataclass(frozen=True)
@@ -378,11 +242,10 @@ def parse(path: Path, text: str, *, env: str | None = None) -> Config:
     data = _parse_data(path, text)
     defined, section, warnings = _select(path, data, env)
     d1 = tuple(
-        _d1_binding(path, i, entry)
-        for i, entry in enumerate(_tables(path, section, "d1_databases"))
+        d1_binding(path, i, entry) for i, entry in enumerate(_tables(path, section, "d1_databases"))
     )
     kv = tuple(
-        _kv_binding(path, i, entry)
+        kv_binding(path, i, entry)
         for i, entry in enumerate(_tables(path, section, "kv_namespaces"))
     )
     seen: dict[str, str] = {}
@@ -503,34 +366,6 @@ def _tables(path: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return value
 
 
-def _str_field(path: Path, where: str, entry: dict[str, Any], key: str) -> str | None:
-    value = entry.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{path}: {where}.{key} must be a non-empty string")
-    return value
-
-
-def _d1_binding(path: Path, index: int, entry: dict[str, Any]) -> D1Binding:
-    where = f"d1_databases[{index}]"
-    binding = _str_field(path, where, entry, "binding")
-    name = _str_field(path, where, entry, "database_name")
-    if binding is None:
-        raise ConfigError(f"{path}: {where} has no `binding`")
-    return D1Binding(
-        binding=binding,
-        database_name=name or binding,
-        database_id=_str_field(path, where, entry, "database_id"),
-        preview_database_id=_str_field(path, where, entry, "preview_database_id"),
-        migrations_dir=_str_field(path, where, entry, "migrations_dir") or DEFAULT_MIGRATIONS_DIR,
-        migrations_table=_str_field(path, where, entry, "migrations_table")
-        or DEFAULT_MIGRATIONS_TABLE,
-        migrations_pattern=_str_field(path, where, entry, "migrations_pattern"),
-        migrations_dir_set=entry.get("migrations_dir") is not None,
-    )
-
-
 def d1_everywhere(cfg: Config) -> list[tuple[str | None, D1Binding]]:
     """Every `[[d1_databases]]` entry of the file: the top level's (None) and each env's.
 
@@ -547,353 +382,5 @@ def d1_everywhere(cfg: Config) -> list[tuple[str | None, D1Binding]]:
         for index, entry in enumerate(entries if isinstance(entries, list) else ()):
             if isinstance(entry, dict):
                 with contextlib.suppress(ConfigError):
-                    found.append((env, _d1_binding(cfg.path, index, entry)))
+                    found.append((env, d1_binding(cfg.path, index, entry)))
     return found
-
-
-def _kv_binding(path: Path, index: int, entry: dict[str, Any]) -> KVBinding:
-    where = f"kv_namespaces[{index}]"
-    binding = _str_field(path, where, entry, "binding")
-    if binding is None:
-        raise ConfigError(f"{path}: {where} has no `binding`")
-    return KVBinding(
-        binding=binding,
-        id=_str_field(path, where, entry, "id"),
-        preview_id=_str_field(path, where, entry, "preview_id"),
-    )
-
-
-# --- editing -------------------------------------------------------------------------------
-
-Key = str | int
-
-
-class Document:
-    """A config file being edited, the same API for TOML and JSON/JSONC.
-
-    Paths are relative to the selected section (`[env.NAME]` when the config being edited
-    has one selected), so callers never branch on the format or the environment. `top()`
-    gives the same document rooted at the top level. The mapping methods (`in`, `[]`,
-    `setdefault`) act on the section's own keys, for callbacks written against a dict.
-    """
-
-    def __init__(self, prefix: tuple[str, ...] = ()) -> None:
-        self.prefix = prefix
-
-    # The backends implement these five on full paths from the top of the file.
-    def _get(self, keys: Sequence[Key]) -> Any:
-        raise NotImplementedError
-
-    def _set(self, keys: Sequence[Key], value: Any) -> None:
-        raise NotImplementedError
-
-    def _append(self, keys: Sequence[Key], value: Any) -> None:
-        raise NotImplementedError
-
-    def _remove(self, keys: Sequence[Key]) -> None:
-        raise NotImplementedError
-
-    def text(self) -> str:
-        raise NotImplementedError
-
-    def _rooted(self, prefix: tuple[str, ...]) -> Document:
-        raise NotImplementedError
-
-    def top(self) -> Document:
-        """This document with paths from the top of the file (for `name`, `main`, …)."""
-        return self._rooted(())
-
-    def get(self, keys: Key | Sequence[Key], default: Any = None) -> Any:
-        """The plain value (dict/list/str/…) at `keys`, or `default` when it is missing."""
-        value = self._get(self._full(keys))
-        return default if value is None else value
-
-    def set(self, keys: Key | Sequence[Key], value: Any) -> None:
-        """Set `keys` to `value`, creating missing tables on the way."""
-        self._set(self._full(keys), value)
-
-    def append(self, keys: Key | Sequence[Key], value: Any) -> None:
-        """Append `value` to the array (of tables) at `keys`, creating it when missing."""
-        self._append(self._full(keys), value)
-
-    def remove(self, keys: Key | Sequence[Key]) -> None:
-        """Remove the key or array element at `keys` (KeyError when it is missing)."""
-        self._remove(self._full(keys))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self._get(self._full(key)) is not None
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._get(self._full(key))
-        if value is None:
-            raise KeyError(key)
-        return value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._set(self._full(key), value)
-
-    def __delitem__(self, key: str) -> None:
-        self._remove(self._full(key))
-
-    def setdefault(self, key: str, default: Any) -> _Appender:
-        """`doc.setdefault("d1_databases", []).append(entry)`, as on a dict: the array is
-        created only when something is appended, and appends reach the file."""
-        return _Appender(self, key)
-
-    def _full(self, keys: Key | Sequence[Key]) -> tuple[Key, ...]:
-        if isinstance(keys, str | int):
-            keys = (keys,)
-        return (*self.prefix, *keys)
-
-
-class _Appender:
-    # A plain class, not a dataclass: config is imported by every command.
-    def __init__(self, document: Document, key: str) -> None:
-        self.document = document
-        self.key = key
-
-    def append(self, value: Any) -> None:
-        self.document.append(self.key, value)
-
-
-class _TomlDocument(Document):
-    def __init__(
-        self, document: tomlkit.toml_document.TOMLDocument, prefix: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(prefix)
-        self.document = document
-
-    def _rooted(self, prefix: tuple[str, ...]) -> Document:
-        return _TomlDocument(self.document, prefix)
-
-    def text(self) -> str:
-        import tomlkit
-
-        return tomlkit.dumps(self.document)
-
-    def _walk(self, keys: Sequence[Key], *, create: bool = False) -> Any:
-        import tomlkit
-
-        node: Any = self.document
-        for key in keys:
-            if isinstance(key, int) or key in node:
-                node = node[key]
-            elif create:
-                # `[env.production]` that is not there yet: a real table of its own.
-                node[key] = tomlkit.table(is_super_table=False)
-                node = node[key]
-            else:
-                raise KeyError(key)
-        return node
-
-    def _get(self, keys: Sequence[Key]) -> Any:
-        try:
-            node = self._walk(keys)
-        except (KeyError, IndexError, TypeError):
-            return None
-        unwrap = getattr(node, "unwrap", None)
-        return unwrap() if callable(unwrap) else node
-
-    def _set(self, keys: Sequence[Key], value: Any) -> None:
-        parent = self._walk(keys[:-1], create=True)
-        parent[keys[-1]] = value
-
-    def _append(self, keys: Sequence[Key], value: Any) -> None:
-        import tomlkit
-        from tomlkit.items import AoT, Array, InlineTable
-
-        parent = self._walk(keys[:-1], create=True)
-        key = keys[-1]
-        existing = parent.get(key) if key in parent else None
-        if isinstance(value, dict) and (
-            isinstance(parent, InlineTable) or isinstance(existing, Array)
-        ):
-            # `kv_namespaces = [{ ... }]` or `production = { ... }`: a `[[table]]` cannot go
-            # inside either, so the entry is written the way the file already writes them.
-            inline = tomlkit.inline_table()
-            inline.update(_plain_toml(value))
-            if existing is None:
-                parent[key] = tomlkit.array()
-                parent[key].append(inline)
-            else:
-                existing.append(inline)
-        elif isinstance(value, dict):
-            table = _toml_table(value)
-            if isinstance(existing, AoT):
-                # The new entry goes right after its siblings; the blank line keeps the
-                # file's rhythm (tomlkit would otherwise glue the next table onto it).
-                table.add(tomlkit.nl())
-                existing.append(table)
-            else:
-                if parent is not self.document:
-                    table.add(tomlkit.nl())  # a nested [[env.x.key]] may have tables after it
-                aot = tomlkit.aot()
-                aot.append(table)
-                parent.append(key, aot)
-        elif existing is not None:
-            existing.append(value)
-        else:
-            parent[key] = [value]
-
-    def _remove(self, keys: Sequence[Key]) -> None:
-        parent = self._walk(keys[:-1])
-        try:
-            del parent[keys[-1]]
-        except IndexError:
-            raise KeyError(keys[-1]) from None
-
-
-def _plain_toml(value: Any) -> Any:
-    unwrap = getattr(value, "unwrap", None)
-    return unwrap() if callable(unwrap) else value
-
-
-def _toml_table(value: dict[str, Any]) -> Any:
-    import tomlkit
-
-    unwrap = getattr(value, "unwrap", None)
-    if callable(unwrap) and hasattr(value, "add"):
-        return value  # already a tomlkit table: keep its formatting
-    table = tomlkit.table()
-    for k, v in value.items():
-        table.add(k, v)
-    return table
-
-
-class _JsoncDocument(Document):
-    def __init__(self, source: Any, prefix: tuple[str, ...] = ()) -> None:
-        super().__init__(prefix)
-        self.source = source  # a config_jsonc.JsoncText, shared by every rooting
-
-    def _rooted(self, prefix: tuple[str, ...]) -> Document:
-        return _JsoncDocument(self.source, prefix)
-
-    def text(self) -> str:
-        return str(self.source.text)
-
-    def _get(self, keys: Sequence[Key]) -> Any:
-        return self.source.get(keys)
-
-    def _set(self, keys: Sequence[Key], value: Any) -> None:
-        self.source.set(keys, value)
-
-    def _append(self, keys: Sequence[Key], value: Any) -> None:
-        self.source.append(keys, value)
-
-    def _remove(self, keys: Sequence[Key]) -> None:
-        self.source.remove(keys)
-
-
-EditTarget = Config | Path
-
-
-def _target(target: EditTarget) -> tuple[Path, str | None, tuple[str, ...]]:
-    if isinstance(target, Config):
-        return target.path, target.env, target.section_path
-    return target, None, ()
-
-
-def edit(target: EditTarget, change: Callable[[Document], object]) -> Config:
-    """Apply `change` to the document of `target` and write it back atomically.
-
-    `target` is a `Config` (its selected env's section is edited) or a path (the top
-    level). The result is re-validated before it is written, so an edit can never leave a
-    config that we (or wrangler) would then refuse to read. Returns the new `Config`, with
-    the same env selected.
-    """
-    from worktime_cli.project import text as config_text
-
-    path, env, prefix = _target(target)
-    source = config_text.read(path)
-    original = source.text  # no BOM, LF: `restore` puts the file's own layout back
-    parse(path, original, env=env)  # refuse to edit what we cannot read (deep nesting too)
-    document: Document
-    if format_of(path) == "toml":
-        import tomlkit
-
-        document = _TomlDocument(tomlkit.parse(original), prefix)
-    else:
-        from worktime_cli.project import jsonc as config_jsonc
-
-        document = _JsoncDocument(config_jsonc.JsoncText(path, original), prefix)
-    try:
-        change(document)
-    except Exception as exc:
-        import tomlkit.exceptions
-
-        if not isinstance(exc, tomlkit.exceptions.TOMLKitError):
-            raise
-        raise _broken_edit(path) from None
-    text = document.text()
-    if isinstance(document, _TomlDocument):
-        try:
-            tomllib.loads(text)
-        except (tomllib.TOMLDecodeError, RecursionError):
-            raise _broken_edit(path) from None  # the JSON side checks each splice itself
-    config = parse(path, text, env=env)  # bindings still unique, entries still complete
-    data = source.restore(text)  # BOM, line endings and final newline as they were
-    if data != source.data:  # an edit that changes nothing leaves the file (and mtime) alone
-        write_atomic(path, data)
-    return config
-
-
-def _broken_edit(path: Path) -> ConfigError:
-    """An edit whose result would not parse: ours to refuse, not the user's to fix."""
-    return ConfigError(
-        f"{path}: worktime could not make this edit without breaking the file",
-        hint=f"make the change by hand; {path.name} was not touched",
-    )
-
-
-def append_table(target: EditTarget, key: str, entry: dict[str, Any]) -> Config:
-    """Append `entry` as a new `[[key]]` table / `"key": [..., entry]` element."""
-    return edit(target, lambda document: document.append(key, dict(entry)))
-
-
-def _matching(document: Document, key: str, match: dict[str, str], path: Path) -> Iterator[int]:
-    tables = document.get(key)
-    if not isinstance(tables, list):
-        raise NotFoundError(f"no {key} entries in {path}")
-    for index, table in enumerate(tables):
-        if isinstance(table, dict) and all(table.get(k) == v for k, v in match.items()):
-            yield index
-
-
-def update_table(
-    target: EditTarget, key: str, match: dict[str, str], values: dict[str, Any]
-) -> Config:
-    """Set `values` on the `[[key]]` table whose items equal `match`."""
-    path, _, _ = _target(target)
-
-    def change(document: Document) -> None:
-        for index in _matching(document, key, match, path):
-            for k, v in values.items():
-                document.set((key, index, k), v)
-            return
-        raise NotFoundError(f"no {key} entry with {match} in {path}")
-
-    return edit(target, change)
-
-
-def remove_table(target: EditTarget, key: str, match: dict[str, str]) -> Config:
-    """Remove the `[[key]]` table whose items equal `match`; drop the key if it empties."""
-    path, _, _ = _target(target)
-
-    def change(document: Document) -> None:
-        for index in _matching(document, key, match, path):
-            if len(document.get(key)) == 1:
-                document.remove(key)
-            else:
-                document.remove((key, index))
-            return
-        raise NotFoundError(f"no {key} entry with {match} in {path}")
-
-    return edit(target, change)
-
-
-def binding_from_name(name: str) -> str:
-    """wrangler's binding for a database name: upper-case, non-alphanumerics → `_`, no leading digit."""
-    binding = re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
-    if not binding or binding[0].isdigit():
-        binding = "_" + binding
-    return binding

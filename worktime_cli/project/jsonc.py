@@ -109,7 +109,7 @@ def check_depth(path: Path, plain: str) -> None:
 class JsoncText:
     """A JSON/JSONC document edited in place: every change is one splice of the text.
 
-    The text is the file's without its BOM and with LF line endings (`config.edit` reads it
+    The text is the file's without its BOM and with LF line endings (`editing.edit` reads it
     so and `config_text` writes the file's own BOM, line endings and final newline back), so
     the splices here only ever meet `\n`.
     """

@@ -11,8 +11,8 @@ from typing import Any
 
 from worktime_cli import fsutil
 from worktime_cli.errors import NotFoundError, RemoteError, SQLError, WorktimeError
+from worktime_cli.project import bindings, editing, state
 from worktime_cli.project import config as configmod
-from worktime_cli.project import state
 from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.remote.client import Client
 from worktime_cli.targets.d1 import (
@@ -195,9 +195,9 @@ def create_database(
     root = state.root(cfg, persist_to)
     if existing is None:
         used = {b.binding for b in cfg.d1_databases} | {b.binding for b in cfg.kv_namespaces}
-        chosen = binding or ("DB" if "DB" not in used else configmod.binding_from_name(name))
+        chosen = binding or ("DB" if "DB" not in used else bindings.binding_from_name(name))
         # Into the selected env's section (`[env.NAME]`), as wrangler's --env writes it.
-        new_cfg = configmod.append_table(
+        new_cfg = editing.append_table(
             cfg,
             "d1_databases",
             {
@@ -210,7 +210,7 @@ def create_database(
         return CreateResult(database, chosen, new_cfg.path, None, None)
 
     old_path = state.d1_path(root, existing.local_id)
-    new_cfg = configmod.update_table(
+    new_cfg = editing.update_table(
         cfg, "d1_databases", {"binding": existing.binding}, {"database_id": database.uuid}
     )
     new_path = state.d1_path(root, new_cfg.d1(existing.binding).local_id)

@@ -33,6 +33,7 @@ from worktime_cli.kv import (  # the local store's shapes: one JSON for both
     PutResult,
 )
 from worktime_cli.project import config as configmod
+from worktime_cli.project import editing
 from worktime_cli.project.config import Config, KVBinding
 from worktime_cli.remote.client import IN_FLIGHT, Client, in_flight
 
@@ -164,14 +165,14 @@ def create_bound_namespace(client: Client, cfg: Config, binding: str) -> BoundNa
     existing = next((ns for ns in cfg.kv_namespaces if ns.binding == binding), None)
     if existing is None:
         # Into the selected env's section (`[env.NAME]`), as wrangler's --env writes it.
-        new_cfg = configmod.append_table(
+        new_cfg = editing.append_table(
             cfg, "kv_namespaces", {"binding": binding, "id": namespace.id}
         )
         return BoundNamespace(namespace, binding, new_cfg.path, None)
     values = {"id": namespace.id}
     if existing.preview_id is None and existing.id and existing.id != namespace.id:
         values["preview_id"] = existing.id
-    new_cfg = configmod.update_table(cfg, "kv_namespaces", {"binding": binding}, values)
+    new_cfg = editing.update_table(cfg, "kv_namespaces", {"binding": binding}, values)
     return BoundNamespace(namespace, binding, new_cfg.path, new_cfg.kv(binding=binding).preview_id)
 
 
