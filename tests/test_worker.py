@@ -1,4 +1,4 @@
-"""`worktime_cli.dev.worker`: the child environment, finding wrangler, and running a child."""
+"""`dev.worker`, `dev.worker_env`, `dev.runner`: the child environment, wrangler, a child run."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from worktime_cli.dev import worker
+from worktime_cli.dev import runner, worker, worker_env
 from worktime_cli.errors import WorktimeError
 from worktime_cli.project import config
 from worktime_cli.secrets import environment
@@ -61,7 +61,7 @@ def test_declared_secrets_only_required_names_and_runtime(project):
     secrets.put(cfg, "JWT_SECRET", JWT)
     secrets.put(cfg, "UNLISTED_KEY", "keyring-only")
     (project / ".dev.vars").write_text(f"GITHUB_CLIENT_SECRET={GH}\nEXTRA={EXTRA}\n")
-    child = worker.worker_environment(environment.resolve(cfg), BASE)
+    child = worker_env.worker_environment(environment.resolve(cfg), BASE)
     assert child.variables == {
         "PATH": "/usr/bin:/bin",
         "HOME": "/home/someone",
@@ -87,7 +87,7 @@ def test_undeclared_secrets_include_process_env_and_say_what_is_exposed(project)
     cfg = load(project, UNDECLARED)
     secrets.put(cfg, "JWT_SECRET", JWT)
     (project / ".dev.vars").write_text(f"ENVIRONMENT=staging\nEXTRA={EXTRA}\n")
-    child = worker.worker_environment(environment.resolve(cfg), BASE)
+    child = worker_env.worker_environment(environment.resolve(cfg), BASE)
     # [vars] that nothing overrides stay with wrangler (LIMITS keeps its JSON type there);
     # a .dev.vars override of a var is passed, as wrangler's own .dev.vars would be.
     assert child.variables == {
@@ -113,14 +113,14 @@ def test_cli_vars_win_and_reach_the_environment(project):
     cfg = load(project, DECLARED)
     secrets.put(cfg, "JWT_SECRET", JWT)
     resolved = environment.resolve(cfg, cli_vars={"JWT_SECRET": "override"})
-    assert worker.worker_environment(resolved, BASE).variables["JWT_SECRET"] == "override"
+    assert worker_env.worker_environment(resolved, BASE).variables["JWT_SECRET"] == "override"
 
 
 def test_child_environment_for_run_is_ours_plus_every_resolved_name(project):
     cfg = load(project, DECLARED)
     secrets.put(cfg, "JWT_SECRET", JWT)
     (project / ".dev.vars").write_text(f"EXTRA={EXTRA}\n")
-    env = worker.child_environment(environment.resolve(cfg), BASE)
+    env = worker_env.child_environment(environment.resolve(cfg), BASE)
     assert env == {
         **BASE,
         "JWT_SECRET": JWT,
@@ -133,7 +133,8 @@ def test_child_environment_for_run_is_ours_plus_every_resolved_name(project):
 def sights(project: Path, process_env: dict[str, str] | None = None) -> list[tuple[Any, ...]]:
     resolved = environment.resolve(config.load(project / "wrangler.toml"))
     return [
-        (s.name, s.worktime, s.wrangler) for s in worker.wrangler_sight(resolved, process_env or {})
+        (s.name, s.worktime, s.wrangler)
+        for s in worker_env.wrangler_sight(resolved, process_env or {})
     ]
 
 
@@ -169,15 +170,15 @@ def test_sight_without_declared_secrets_reads_process_env_only_when_asked(projec
 def test_undeclared_warning_names_sources_never_values(project):
     cfg = load(project, DECLARED)
     (project / ".dev.vars").write_text(f"EXTRA={EXTRA}\nJWT_SECRET={JWT}\n")
-    warning = worker.undeclared_warning(environment.resolve(cfg))
+    warning = worker_env.undeclared_warning(environment.resolve(cfg))
     assert warning == (
         "not in [secrets] required, so wrangler does not hand them to the Worker: EXTRA (.dev.vars)"
     )
     # A --var goes on as wrangler's own --var, so the Worker does get it.
-    assert worker.undeclared(environment.resolve(cfg, cli_vars={"EXTRA": "cli"})) == ()
+    assert worker_env.undeclared(environment.resolve(cfg, cli_vars={"EXTRA": "cli"})) == ()
     load(project, UNDECLARED)
     assert (
-        worker.undeclared_warning(environment.resolve(config.load(project / "wrangler.toml")))
+        worker_env.undeclared_warning(environment.resolve(config.load(project / "wrangler.toml")))
         is None
     )
 
@@ -277,7 +278,7 @@ sys.exit(int(sys.argv[1]))
 def test_run_passes_exactly_the_environment_and_returns_the_exit_code(project):
     import hashlib
 
-    code = worker.run(
+    code = runner.run(
         [sys.executable, "-c", CHILD, "3"],
         {"JWT_SECRET": JWT, "PATH": os.environ["PATH"]},
         cwd=project,
@@ -292,12 +293,12 @@ def test_run_passes_exactly_the_environment_and_returns_the_exit_code(project):
 
 def test_run_reports_signal_deaths_as_128_plus_n(project):
     script = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
-    assert worker.run([sys.executable, "-c", script], dict(os.environ), own_group=True) == 143
+    assert runner.run([sys.executable, "-c", script], dict(os.environ), own_group=True) == 143
 
 
 def test_run_unknown_command_is_a_clean_error(project):
     with pytest.raises(WorktimeError) as error:
-        worker.run(["no-such-command-here", "--flag"], dict(os.environ))
+        runner.run(["no-such-command-here", "--flag"], dict(os.environ))
     assert error.value.message == "cannot run no-such-command-here: command not found"
     assert error.value.exit_code == 127
 

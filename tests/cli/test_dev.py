@@ -25,7 +25,7 @@ from tests.support.dev import (
     wait_ready,
     wait_until,
 )
-from worktime_cli.dev import worker
+from worktime_cli.dev import worker, worker_env
 
 
 def test_dev_serves_health_and_ready_then_stops_on_sigterm(project):
@@ -368,8 +368,8 @@ def test_dev_worker_hands_wrangler_the_environment_and_stops_its_group(project, 
     assert not {"CLOUDFLARE_API_TOKEN", "SHELL_ONLY", "UNLISTED", "PYTHONPATH"} & set(
         record["names"]
     )
-    assert set(record["names"]) <= {"JWT_SECRET", *worker.RUNTIME_NAMES} | {
-        n for n in record["names"] if n.startswith(worker.RUNTIME_PREFIXES)
+    assert set(record["names"]) <= {"JWT_SECRET", *worker_env.RUNTIME_NAMES} | {
+        n for n in record["names"] if n.startswith(worker_env.RUNTIME_PREFIXES)
     }
     assert record["pgid_is_own"] is True
     assert out == ""

@@ -246,7 +246,7 @@ def test_dev_worker_warns_for_every_spelling_too(
     cli, project: Path, monkeypatch: pytest.MonkeyPatch, ip: str, warned: bool
 ):
     """wrangler binds there itself; worktime still says what that means."""
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import runner, worker
 
     (project / "wrangler.toml").write_text('name = "worktime-backend"\nmain = "src/index.ts"\n')
     (project / "src").mkdir()
@@ -262,7 +262,7 @@ def test_dev_worker_warns_for_every_spelling_too(
         started.append(list(argv))
         return 0
 
-    monkeypatch.setattr(worker, "run", run)
+    monkeypatch.setattr(runner, "run", run)
     result = cli("dev", "--worker", "--ip", ip, "--log-level", "warn")
     assert result.exit_code == 0, result.stderr
     assert started and "--ip" in started[0]

@@ -198,9 +198,9 @@ def dev(
 
 
 def _undeclared_warning(resolved: Any) -> str | None:
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import worker_env
 
-    return worker.undeclared_warning(resolved)
+    return worker_env.undeclared_warning(resolved)
 
 
 def _run_worker(
@@ -215,13 +215,13 @@ def _run_worker(
     inspector_port: int | None,
 ) -> None:
     """`dev --worker`: the real wrangler dev with the resolved environment, until it exits."""
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import runner, worker, worker_env
     from worktime_cli.secrets import environment
 
     worker.entry_point(cfg)
     wrangler = worker.find_wrangler(cfg.root)
     resolved = environment.resolve(cfg, env=env, cli_vars=cli_vars)
-    child = worker.worker_environment(resolved)
+    child = worker_env.worker_environment(resolved)
     worker.require_node(child.variables, cfg.root)
     if rank <= 2:
         if _everywhere(ip):
@@ -237,7 +237,7 @@ def _run_worker(
                 + ", ".join(resolved.missing)
                 + " (set them with `worktime secret put NAME` or in .dev.vars)"
             )
-        if (dropped := worker.undeclared_warning(resolved)) is not None:
+        if (dropped := worker_env.undeclared_warning(resolved)) is not None:
             output.warn(dropped)
         if child.exposed:
             output.warn(
@@ -262,7 +262,7 @@ def _run_worker(
         log_level=None if log_level is LogLevel.info else log_level.value,
         cli_vars=cli_vars,
     )
-    code = worker.run(argv, child.variables, cwd=cfg.root, own_group=True)
+    code = runner.run(argv, child.variables, cwd=cfg.root, own_group=True)
     if code:
         raise typer.Exit(code)
 

@@ -60,7 +60,7 @@ def run(
     """
     from worktime_cli.cli import output
     from worktime_cli.cli.context import open_context
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import runner, worker_env
     from worktime_cli.secrets import environment
 
     cli_vars = environment.parse_cli_vars(var or [])
@@ -73,5 +73,5 @@ def run(
         if resolved.keyring_error is not None:
             # Only worth saying then: with .dev.vars supplying every secret it changes nothing.
             output.warn(f"keyring secrets are not in the environment: {resolved.keyring_error}")
-    code = worker.run(command, worker.child_environment(resolved))
+    code = runner.run(command, worker_env.child_environment(resolved))
     raise typer.Exit(code)

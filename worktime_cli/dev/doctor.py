@@ -310,7 +310,7 @@ def _kv_checks(cfg: Config, persist_to: Path | None) -> Iterator[Check]:
 
 
 def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import worker_env
     from worktime_cli.secrets import environment
 
     try:
@@ -333,7 +333,7 @@ def _environment_checks(cfg: Config, env_name: str | None) -> Iterator[Check]:
     else:
         yield Check("secrets", "skip", "no required secrets declared")
     yield _wrangler_dev_check(env)
-    if (dropped := worker.undeclared_warning(env)) is not None:
+    if (dropped := worker_env.undeclared_warning(env)) is not None:
         yield Check(
             "undeclared secrets",
             "warn",
@@ -377,14 +377,14 @@ def _keyring_backend_check() -> Check:
 
 def _wrangler_dev_check(env: Environment) -> Check:
     """Whether a plain `wrangler dev` sees each required secret: it never reads the keyring."""
-    from worktime_cli.dev import worker
+    from worktime_cli.dev import worker_env
 
     if not env.required:
         return Check("wrangler dev", "skip", "no required secrets declared")
-    sights = worker.wrangler_sight(env)
+    sights = worker_env.wrangler_sight(env)
     unseen = [s for s in sights if s.wrangler is None]
 
-    def where(sight: worker.SecretSight) -> str:
+    def where(sight: worker_env.SecretSight) -> str:
         # Unseen first: when neither resolves it, both are None and would read as "(None)".
         if sight.wrangler is None:
             return f"{sight.name} (worktime: {sight.worktime or 'nowhere'})"
