@@ -20,7 +20,7 @@ from tests.support.keyring_backends import real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli.errors import SecretStoreError
 from worktime_cli.project import config
-from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import keyring_projects, keyring_store
 from worktime_cli.secrets import stores as secrets
 
 VALUE = "kept-apart-Zq9-value"
@@ -52,7 +52,7 @@ def load(root: Path, env: str | None = None) -> config.Config:
 
 def test_two_checkouts_of_one_worker_keep_their_own_values(two_checkouts, memory_keyring):
     a, b = (load(root) for root in two_checkouts)
-    assert keyring_store.service_name(a) != keyring_store.service_name(b)
+    assert keyring_projects.service_name(a) != keyring_projects.service_name(b)
     secrets.put(a, "JWT_SECRET", VALUE)
     assert secrets.read_all(b) == {}  # B cannot read A's value
     assert not secrets.exists(b, "JWT_SECRET")
@@ -65,13 +65,13 @@ def test_two_checkouts_of_one_worker_keep_their_own_values(two_checkouts, memory
 
 def test_the_key_names_the_worker_and_a_hash_of_the_config_path(project: Path):
     cfg = config.load()
-    service = keyring_store.service_name(cfg)
+    service = keyring_projects.service_name(cfg)
     assert service.startswith("worktime:worktime-backend:")
     project_id = service.rsplit(":", 1)[1]
     assert len(project_id) == 12 and int(project_id, 16) >= 0
     assert str(project) not in service  # the path itself is not written into the keyring
     # The same checkout reached through another spelling of its path is the same project.
-    assert keyring_store.service_name(config.load(Path("./wrangler.toml"))) == service
+    assert keyring_projects.service_name(config.load(Path("./wrangler.toml"))) == service
 
 
 def test_env_secrets_stay_per_environment_and_per_checkout(two_checkouts, memory_keyring):
@@ -81,7 +81,7 @@ def test_env_secrets_stay_per_environment_and_per_checkout(two_checkouts, memory
     secrets.put(load(a, "staging"), "A", VALUE)
     assert secrets.read_all(load(a)) == {}
     assert secrets.read_all(load(b, "staging")) == {}
-    assert keyring_store.service_name(load(a, "staging")).startswith(
+    assert keyring_projects.service_name(load(a, "staging")).startswith(
         "worktime:worktime-backend-staging:"
     )
 
@@ -98,7 +98,7 @@ def test_old_shared_entries_are_copied_on_first_use_and_left_in_place(
     _legacy(memory_keyring, {"JWT_SECRET": VALUE, "B": "b"})
     cfg = config.load()
     assert secrets.read_all(cfg) == {"B": "b", "JWT_SECRET": VALUE}
-    service = keyring_store.service_name(cfg)
+    service = keyring_projects.service_name(cfg)
     assert memory_keyring.store[(service, "JWT_SECRET")] == VALUE
     assert json.loads(memory_keyring.store[(service, "worktime.index")]) == ["B", "JWT_SECRET"]
     # Left for the other checkouts that may have written it and may still need it.
@@ -162,7 +162,7 @@ def test_a_failed_copy_leaves_no_value_without_an_index(project, memory_keyring)
     cfg = config.load()
     with pytest.raises(SecretStoreError, match="copy B"):
         secrets.read_all(cfg)
-    service = keyring_store.service_name(cfg)
+    service = keyring_projects.service_name(cfg)
     assert not [key for key in memory_keyring.store if key[0] == service]
 
 
@@ -176,14 +176,14 @@ def test_adopt_after_a_move_copies_and_removes_the_old_entries(
     old.mkdir()
     (old / "wrangler.toml").write_text(TOML)
     secrets.put(config.load(old / "wrangler.toml"), "JWT_SECRET", VALUE)
-    old_service = keyring_store.service_name(config.load(old / "wrangler.toml"))
+    old_service = keyring_projects.service_name(config.load(old / "wrangler.toml"))
     new = tmp_path / "new-place"
     old.rename(new)
     os.chdir(new)
     assert secrets.read_all(config.load()) == {}  # a moved checkout starts empty...
     result = cli("secret", "adopt", "--from", str(old))
     assert result.exit_code == 0, result.output
-    service = keyring_store.service_name(config.load())
+    service = keyring_projects.service_name(config.load())
     assert result.stderr == (
         f"✓ copied 1 secret(s) from {old_service} into {service}: JWT_SECRET\n"
         "the old entries are deleted (nothing is left at the old path)\n"
@@ -235,7 +235,7 @@ def test_real_secret_service_keeps_checkouts_apart_and_migrates(secret_service, 
         (root / "wrangler.toml").write_text(f'name = "{name}"\n')
     legacy = f"worktime:{name}"
     a, b = (load(root) for root in roots)
-    touched = [legacy, keyring_store.service_name(a), keyring_store.service_name(b)]
+    touched = [legacy, keyring_projects.service_name(a), keyring_projects.service_name(b)]
     try:
         keyring.set_password(legacy, "OLD", VALUE)
         keyring.set_password(legacy, "worktime.index", '["OLD"]')
@@ -243,7 +243,7 @@ def test_real_secret_service_keeps_checkouts_apart_and_migrates(secret_service, 
         secrets.put(a, "OLD", OTHER)
         assert secrets.read_all(b) == {"OLD": VALUE}  # B copies the shared one, not A's
         assert keyring.get_password(legacy, "OLD") == VALUE  # left in place
-        assert keyring.get_password(keyring_store.service_name(a), "OLD") == OTHER
+        assert keyring.get_password(keyring_projects.service_name(a), "OLD") == OTHER
     finally:
         keyring_store.take_notices()
         for service in touched:

@@ -34,9 +34,9 @@ from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretPut, S
 def service(env: str | None = None) -> str:
     """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
     from worktime_cli.project import config as _config
-    from worktime_cli.secrets import keyring_store as _keyring_store
+    from worktime_cli.secrets import keyring_projects as _keyring_projects
 
-    return _keyring_store.service_name(_config.load(env=env))
+    return _keyring_projects.service_name(_config.load(env=env))
 
 
 VALUE = "s3cr3t-${HOME}-value"

@@ -16,16 +16,16 @@ from tests.support.keyring_backends import LeakyKeyring, SleepingKeyring, real_s
 from tests.support.memory_keyring import MemoryKeyring
 from worktime_cli.cli import secret as secret_cli
 from worktime_cli.project import config
-from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import keyring_projects, keyring_store
 from worktime_cli.secrets import stores as secrets
 
 
 def service(env: str | None = None) -> str:
     """This test's keyring service: keyed by the project's config path (issue 23 item 7)."""
     from worktime_cli.project import config as _config
-    from worktime_cli.secrets import keyring_store as _keyring_store
+    from worktime_cli.secrets import keyring_projects as _keyring_projects
 
-    return _keyring_store.service_name(_config.load(env=env))
+    return _keyring_projects.service_name(_config.load(env=env))
 
 
 VALUE = "pa55-${word}-Zq9"
@@ -456,7 +456,7 @@ def test_help_has_an_example(cli, command):
 def test_round_trip_against_the_real_secret_service(cli, project):
     name = f"worktime-test-{uuid.uuid4().hex[:12]}"
     (project / "wrangler.toml").write_text(f'name = "{name}"\n')
-    service = keyring_store.service_name(config.load())  # this checkout's own entry
+    service = keyring_projects.service_name(config.load())  # this checkout's own entry
     with real_secret_service(IN_CI):
         try:
             put = cli("--debug", "secret", "put", "JWT_SECRET", input=VALUE + "\n")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from worktime_cli.project import config
-from worktime_cli.secrets import keyring_store
+from worktime_cli.secrets import keyring_projects
 
 CANNOT = "which no process environment can carry"
 SECRET = "s3cr3t-Value-9"  # never shown in any message
@@ -94,10 +94,11 @@ def test_secret_put_with_nul_stores_nothing(cli, memory_keyring) -> None:
         "hint: a secret value is text; encode binary values (e.g. base64) first\n"
     )
     assert (
-        memory_keyring.get_password(keyring_store.service_name(config.load()), "JWT_SECRET") is None
+        memory_keyring.get_password(keyring_projects.service_name(config.load()), "JWT_SECRET")
+        is None
     )
     assert (
-        memory_keyring.get_password(keyring_store.service_name(config.load()), "worktime.index")
+        memory_keyring.get_password(keyring_projects.service_name(config.load()), "worktime.index")
         is None
     )
 
@@ -109,7 +110,7 @@ def test_secret_bulk_with_a_nul_stores_nothing(cli, project: Path, memory_keyrin
     assert result.stderr.startswith(
         f"error: refusing to store BAD: the value holds a NUL byte, {CANNOT}; nothing was stored\n"
     )
-    assert memory_keyring.get_password(keyring_store.service_name(config.load()), "GOOD") is None
+    assert memory_keyring.get_password(keyring_projects.service_name(config.load()), "GOOD") is None
 
 
 # --- values that reach the gate: [vars] and an old keyring entry -------------------------
@@ -144,7 +145,7 @@ def test_a_keyring_value_with_nul_stored_earlier_is_refused(
 ) -> None:
     if worker:
         _worker_project(project, monkeypatch)
-    service = keyring_store.service_name(config.load())
+    service = keyring_projects.service_name(config.load())
     memory_keyring.set_password(service, "worktime.index", '["JWT_SECRET"]')
     memory_keyring.set_password(service, "JWT_SECRET", f"{SECRET}\x00")
     result = cli("dev", "--worker") if worker else cli("run", "--", "true")

@@ -38,9 +38,9 @@ class Target:
 def local_target() -> Target:
     # The keyring service is keyed by this test's project path (issue 23 item 7).
     from worktime_cli.project import config
-    from worktime_cli.secrets import keyring_store
+    from worktime_cli.secrets import keyring_projects
 
-    service = keyring_store.service_name(config.load())
+    service = keyring_projects.service_name(config.load())
     return Target("local", (), f"the OS keyring ({service})", "keyring", service, "keyring")
 
 

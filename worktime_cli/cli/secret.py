@@ -32,7 +32,7 @@ from worktime_cli.errors import LimitError, UsageError, WorktimeError
 
 if TYPE_CHECKING:
     from worktime_cli.secrets import diff as secret_diff
-    from worktime_cli.secrets import keyring_store
+    from worktime_cli.secrets import keyring_projects
     from worktime_cli.secrets.stores import SecretPush
     from worktime_cli.targets.secrets import SecretBulk, SecretDeleted, SecretList, SecretPut
 
@@ -318,19 +318,19 @@ def adopt(
         worktime secret adopt --from ~/code/backend --env staging
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.secrets import keyring_store
+    from worktime_cli.secrets import keyring_projects
 
     with open_context(config=config, env=env) as ctx:
         cfg = ctx.config
         old = source.expanduser().absolute()
         if old.is_dir() or old.suffix not in (".toml", ".json", ".jsonc"):
             old = old / cfg.path.name  # a folder: the config had the same file name there
-        result = keyring_store.adopt(cfg, old)
+        result = keyring_projects.adopt(cfg, old)
     output.render(result, json=json, human=_adopted)
     _keyring_notices()
 
 
-def _adopted(result: keyring_store.Adopted) -> None:
+def _adopted(result: keyring_projects.Adopted) -> None:
     output.success(
         f"copied {len(result.copied)} secret(s) from {result.source} into {result.target}"
         + (f": {', '.join(result.copied)}" if result.copied else "")

@@ -124,13 +124,13 @@ class LocalPlaces:
 def local_places(cfg: Config, env: str | None) -> LocalPlaces:
     """The required names and the names in the keyring and the dotenv file(s) for `env`."""
     from worktime_cli.project import devvars
-    from worktime_cli.secrets import environment, keyring_store
+    from worktime_cli.secrets import environment, keyring_projects, keyring_store
 
     env = devvars.validate_env(cfg.env if env is None else env)
     required, required_from = environment.required_names(cfg, env)
     keyring_error = None
     try:
-        in_keyring = frozenset(keyring_store.read_index(keyring_store.project_service(cfg)))
+        in_keyring = frozenset(keyring_projects.read_index(keyring_projects.project_service(cfg)))
     except WorktimeError as exc:
         in_keyring = frozenset()
         keyring_error = exc.message

@@ -13,7 +13,8 @@ Every name remembers which layer it came from, so `secret list` and `doctor` can
 value comes from without showing it.
 
 Nothing in this module imports keyring unless the keyring layer is asked for. It reads the
-keyring through `keyring_store` (never through `secrets`, which builds on this module).
+keyring through `keyring_projects` and `keyring_store` (never through `secrets`, which builds
+on this module).
 """
 
 from __future__ import annotations
@@ -104,10 +105,10 @@ def resolve(
     keyring_error = None
     notices: tuple[str, ...] = ()
     if keyring:
-        from worktime_cli.secrets import keyring_store
+        from worktime_cli.secrets import keyring_projects, keyring_store
 
         try:
-            layers.append((SOURCE_KEYRING, keyring_store.read_all(cfg)))
+            layers.append((SOURCE_KEYRING, keyring_projects.read_all(cfg)))
         except WorktimeError as exc:
             keyring_error = exc.message
         # An unencrypted backend the user named: said once, by whoever shows these warnings.

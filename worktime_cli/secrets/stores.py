@@ -2,8 +2,8 @@
 
 One keyring service per checkout and environment (`worktime:<Worker name>:<project id>`, the
 id a hash of the config's path, so two checkouts of one Worker never share values), one entry
-per secret, and an index of the names (see `keyring_store`, which owns the layout and the one
-keyring call path with its timeout and error translation).
+per secret, and an index of the names (see `keyring_projects`, which owns the layout, and
+`keyring_store`, the one keyring call path with its timeout and error translation).
 
 `put` and `bulk` are all-or-nothing, Ctrl+C included: a value is never left where `list`
 would not show it, and a failed bulk restores what was there. Values never reach a message:
@@ -23,13 +23,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from worktime_cli.errors import WorktimeError
-from worktime_cli.secrets import keyring_store
-from worktime_cli.secrets.keyring_store import (
-    INDEX_USERNAME,
-    NO_BACKEND_HINT,
-    project_service,
-    service_name,
-)
+from worktime_cli.secrets import keyring_projects, keyring_store
+from worktime_cli.secrets.keyring_projects import project_service, service_name
+from worktime_cli.secrets.keyring_store import INDEX_USERNAME, NO_BACKEND_HINT
 from worktime_cli.targets.secrets import (
     MAX_VALUE_BYTES,
     NAME_PATTERN,
@@ -301,12 +297,12 @@ def put(cfg: Config, name: str, value: str) -> SecretPut:
     value = normalise_value(name, value)
     _refuse_uncarriable(name, value)
     service = project_service(cfg)
-    index = keyring_store.read_index(service)
+    index = keyring_projects.read_index(service)
     existed = name in index or _get(service, name) is not None
     try:
         _set(service, name, value)
         if name not in index:
-            keyring_store.write_index(service, [*index, name])
+            keyring_projects.write_index(service, [*index, name])
     except BaseException:  # Ctrl+C too: never leave a value that `list` would not show
         if not existed and name not in index:
             keyring_store.quietly(lambda: _delete(service, name))
@@ -318,14 +314,14 @@ def delete(cfg: Config, name: str) -> SecretDeleted:
     """Delete one secret from the keyring and the index."""
     validate_name(name)
     service = project_service(cfg)
-    index = keyring_store.read_index(service)
+    index = keyring_projects.read_index(service)
     present = _get(service, name) is not None
     if not present and name not in index:
         raise missing_secret(name, SecretTarget("keyring", service))
     if present:
         _delete(service, name)
     if name in index:
-        keyring_store.write_index(service, [n for n in index if n != name])
+        keyring_projects.write_index(service, [n for n in index if n != name])
     return SecretDeleted(SecretTarget("keyring", service), name)
 
 
@@ -333,18 +329,19 @@ def exists(cfg: Config, name: str) -> bool:
     """Whether `name` has a value or an index entry (either is enough for `delete`)."""
     service = project_service(cfg)
     return (
-        validate_name(name) in keyring_store.read_index(service) or _get(service, name) is not None
+        validate_name(name) in keyring_projects.read_index(service)
+        or _get(service, name) is not None
     )
 
 
 def names(cfg: Config) -> tuple[str, ...]:
     """The names in the index, sorted (values not read)."""
-    return tuple(sorted(keyring_store.read_index(project_service(cfg))))
+    return tuple(sorted(keyring_projects.read_index(project_service(cfg))))
 
 
 def read_all(cfg: Config) -> dict[str, str]:
     """Every indexed secret that still has a value (one deleted behind our back is skipped)."""
-    return keyring_store.read_all(cfg)
+    return keyring_projects.read_all(cfg)
 
 
 def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
@@ -354,7 +351,7 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
         if value is not None:
             _refuse_uncarriable(name, value)
     service = project_service(cfg)
-    index = keyring_store.read_index(service)
+    index = keyring_projects.read_index(service)
     previous = {name: _get(service, name) for name in clean}
     stored: list[str] = []
     deleted: list[str] = []
@@ -372,7 +369,7 @@ def bulk(cfg: Config, changes: Mapping[str, str | None]) -> SecretBulk:
         new_index = [n for n in index if not (n in clean and clean[n] is None)]
         new_index += [n for n in stored if n not in new_index]
         if sorted(new_index) != sorted(index):
-            keyring_store.write_index(service, new_index)
+            keyring_projects.write_index(service, new_index)
     except BaseException:  # Ctrl+C too: all or nothing
         for name in reversed(done):
             keyring_store.quietly(lambda name=name: _restore(service, name, previous[name]))  # type: ignore[misc]  # the default binds the loop variable
