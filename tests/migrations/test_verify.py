@@ -173,8 +173,8 @@ def test_cli_down_prints_and_writes_derived_sql(cli, proj: Project) -> None:
     assert again.exit_code == 1 and "already holds the down SQL" in again.stderr
 
 
-# The replay follows the schema incrementally (`verify._Tracker`): after every step its model
-# must be exactly what a full read of sqlite_master gives, whatever the step did.
+# The replay follows the schema incrementally (`schema_tracker.Tracker`): after every step its
+# model must be exactly what a full read of sqlite_master gives, whatever the step did.
 _STEPS = [
     "CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT UNIQUE);\nCREATE INDEX a_v ON a(v);\n",
     "CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id));\n"
@@ -193,18 +193,19 @@ _STEPS = [
 
 
 def _full(scratch: object) -> dict[int, tuple[str, str, str, str]]:
-    from worktime_cli.migrations import verify
+    from worktime_cli.migrations import schema_tracker
+    from worktime_cli.migrations.scratch import Scratch
 
-    assert isinstance(scratch, verify.Scratch)
-    rows = scratch.conn.execute(verify._ROWS).fetchall()
-    return {rowid: verify._row(t, n, tbl, sql) for rowid, t, n, tbl, sql in rows}
+    assert isinstance(scratch, Scratch)
+    rows = scratch.conn.execute(schema_tracker._ROWS).fetchall()
+    return {rowid: schema_tracker._row(t, n, tbl, sql) for rowid, t, n, tbl, sql in rows}
 
 
 def test_the_tracked_schema_is_always_the_whole_schema() -> None:
-    from worktime_cli.migrations import verify
+    from worktime_cli.migrations.scratch import Scratch
     from worktime_cli.sqlite.script import split
 
-    with verify.Scratch(track=True) as scratch:
+    with Scratch(track=True) as scratch:
         tracker = scratch.tracker
         assert tracker is not None
         for at, sql in enumerate(_STEPS):

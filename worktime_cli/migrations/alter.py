@@ -454,8 +454,8 @@ def _canonical(spec: AlterSpec, columns: dict[str, str]) -> tuple[Any, ...]:
 
 
 def _verify(cfg: Config, db: D1Binding, result: AlterSQL) -> None:
-    """Up, down, up on the migrations' schema, under D1's rules (`verify.Scratch`)."""
-    from worktime_cli.migrations.verify import Scratch, _same, _snap
+    """Up, down, up on the migrations' schema, under D1's rules (`scratch.Scratch`)."""
+    from worktime_cli.migrations.scratch import Scratch, same, snap
 
     with Scratch(db.migrations_table) as scratch:
         sources = files.read_all(files.discover(files.layout(cfg, db), missing_ok=True))
@@ -463,16 +463,16 @@ def _verify(cfg: Config, db: D1Binding, result: AlterSQL) -> None:
             error = scratch.run(source.statements, str(source.file.path))
             if error is not None:
                 raise WorktimeError(f"the migrations do not replay: {error}")
-        before = _snap(scratch)
+        before = snap(scratch)
         _step(scratch, result.up, "up")
-        after = _snap(scratch)
+        after = snap(scratch)
         _step(scratch, result.down, "down")
-        if not _same(_snap(scratch), before):
+        if not same(snap(scratch), before):
             raise WorktimeError(
                 f"the generated down SQL of {result.table} does not restore the schema"
             )
         _step(scratch, result.up, "up")
-        if not _same(_snap(scratch), after):
+        if not same(snap(scratch), after):
             raise WorktimeError(
                 f"the generated up SQL of {result.table} builds another schema after its down"
             )

@@ -1,7 +1,13 @@
-"""Schema comparison for `doctor`: the live user schema vs what the migrations build."""
+"""Schema rows and their comparison: the live user schema vs what the migrations build
+(`doctor`), and the rows `verify` compares.
+
+Schemas are compared as `sqlite_master` rows, whitespace collapsed and plain identifiers
+unquoted (SQLite writes `"t"` back after a rename round trip: the same table).
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +19,21 @@ from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.sqlite.script import split
 
 SchemaRow = tuple[str, str, str, str]  # (type, name, tbl_name, normalised sql)
+
+_QUOTED_PLAIN = re.compile(r'"([A-Za-z_][A-Za-z0-9_]*)"')
+
+
+def normalise(rows: Iterable[SchemaRow]) -> set[SchemaRow]:
+    """Rows as compared: whitespace collapsed (`schema_of`), plain identifiers unquoted."""
+    return {(t, n.lower(), tbl.lower(), _QUOTED_PLAIN.sub(r"\1", sql)) for t, n, tbl, sql in rows}
+
+
+def diff(before: Iterable[SchemaRow], after: Iterable[SchemaRow]) -> tuple[str, ...]:
+    """`- type name: sql` for rows only in `before`, `+ …` for rows only in `after`."""
+    old, new = normalise(before), normalise(after)
+    lines = [f"- {t} {n}: {sql}" for t, n, _, sql in sorted(old - new)]
+    lines += [f"+ {t} {n}: {sql}" for t, n, _, sql in sorted(new - old)]
+    return tuple(lines)
 
 
 def _normalise_sql(sql: str) -> str:
