@@ -109,7 +109,7 @@ def test_gc_waits_for_a_write_in_flight_even_without_grace(kv_project: Path) -> 
         store.put("seed", b"1")
         orphan = store.blobs_dir / new_blob_id(clock.timestamp() - 3600)
         orphan.write_bytes(b"left by a crash")
-        with store._writing():  # another write is between its files and its commit
+        with store.blobs.writing():  # another write is between its files and its commit
             assert store.gc(grace_seconds=0, wait=False) == 0
             assert orphan.exists()
             done: list[int] = []

@@ -2,7 +2,8 @@
 
 - `records`: the shapes keys and values travel in (`PutItem`, `Entry`, `Page`, results);
 - `limits`: Cloudflare's limits, checked with the same words locally and remotely;
-- `store`: `KVStore`, one namespace in the files wrangler 4 / miniflare use;
+- `store`: `KVStore`, one namespace in the files wrangler 4 / miniflare use (its SQLite index);
+- `blobs`: that namespace's value files (names, durable writes, the writers' lock, orphan gc);
 - `bulk`: `bulk put` / `bulk delete` files in wrangler's format;
 - `namespaces`: which namespace a command names, create/delete, and the local target
   (`LocalKV`, `LocalNamespace`) of the `targets.kv` protocols.
@@ -12,6 +13,7 @@ Everything callers need is re-exported here: `from worktime_cli.kv import KVStor
 
 from __future__ import annotations
 
+from worktime_cli.kv.blobs import GC_GRACE_SECONDS, blob_dir_name, new_blob_id
 from worktime_cli.kv.bulk import BulkPut, parse_bulk_delete, parse_bulk_put, read_value_file
 from worktime_cli.kv.limits import (
     BULK_MAX_ERRORS,
@@ -52,13 +54,7 @@ from worktime_cli.kv.records import (
     PutItem,
     PutResult,
 )
-from worktime_cli.kv.store import (
-    BUSY_TIMEOUT_SECONDS,
-    GC_GRACE_SECONDS,
-    KVStore,
-    blob_dir_name,
-    new_blob_id,
-)
+from worktime_cli.kv.store import BUSY_TIMEOUT_SECONDS, KVStore
 
 __all__ = [
     "BULK_MAX_ERRORS",

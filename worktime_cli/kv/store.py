@@ -1,28 +1,17 @@
-"""Local Workers KV, stored exactly as wrangler 4 / miniflare store it.
+"""Local Workers KV, stored exactly as wrangler 4 / miniflare store it: the index and `KVStore`.
 
 Layout (checked against wrangler 4.86's own files):
 
 - index: `<state>/v3/kv/miniflare-KVNamespaceObject/<do id>.sqlite`, one table `_mf_entries`
   (key, blob_id, expiration in **milliseconds**, metadata as JSON text), WAL journal;
-- values: `<state>/v3/kv/<namespace id>/blobs/<blob id>`, one file per value, where the blob
-  id is 32 random bytes + the 8-byte big-endian millisecond clock, in hex (80 chars).
+- values: `<state>/v3/kv/<namespace id>/blobs/<blob id>`, one file per value (`blobs`: their
+  names, durable writes, the writers' lock and the orphan gc).
 
 Crash safety: a value's file is written and synced *before* the row that points at it is
 committed, and a replaced value's file is deleted only *after* the commit. So a crash at any
 point leaves the old row (with its old, untouched file) or the new row (with its complete new
 file); the worst case is an orphaned file, which `gc()` removes (each store does so on its
 first write, for orphans older than `GC_GRACE_SECONDS`).
-
-Cleanup never races a write (issue 13): a worktime write holds a shared `flock` on
-`<state>/v3/kv/<id>/.worktime-writers.lock` from before its first value file until after its
-commit, and gc takes it exclusively, so gc sees either no file of that write or its committed
-row. Writers that do not take the lock (wrangler dev) write one small value at a time, and
-files younger than the grace period (`fsutil.GRACE_SECONDS`, the one rule of every cleanup)
-are spared for them, by the manual gc too.
-
-Value files are made durable with an fsync of each file (issued in parallel, so the file
-system batches them into few journal commits) and one of their folder, never a machine-wide
-`sync()` whose time depends on other processes' dirty data.
 
 Threads: a `KVStore` may be shared between threads (the dev server does): it holds one
 SQLite connection opened with `check_same_thread=False`, and every operation runs under the
@@ -35,19 +24,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import json
-import os
-import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from worktime_cli import clock as worktime_clock
 from worktime_cli import fsutil
 from worktime_cli.errors import LockedError, WorktimeError
+from worktime_cli.kv.blobs import GC_GRACE_SECONDS, BlobFolder, blob_dir_name
 from worktime_cli.kv.limits import (
     Row,
     check_list_args,
@@ -59,11 +46,7 @@ from worktime_cli.kv.records import Entry, KeyInfo, Page, PutItem
 from worktime_cli.project import state
 from worktime_cli.sqlite.errors import storage_error
 
-# Orphaned value files younger than this may belong to a put that is still in flight in
-# another process (wrangler dev writes the file before its row too), so automatic GC spares them.
-GC_GRACE_SECONDS = fsutil.GRACE_SECONDS
 BUSY_TIMEOUT_SECONDS = 10.0
-_WRITERS_LOCK = ".worktime-writers.lock"
 
 # miniflare's schema, byte for byte: sqlite_master keeps the text, so a store we create is
 # indistinguishable from one wrangler created.
@@ -75,35 +58,7 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS _mf_entries (
 );
 CREATE INDEX IF NOT EXISTS _mf_entries_expiration_idx ON _mf_entries(expiration);
 """
-_BLOB_ID = re.compile(r"[0-9a-f]{80}")
-# Value files fsynced together: enough for the file system to batch their journal commits,
-# few enough open descriptors for any `ulimit -n`.
-_FSYNC_BATCH = 256
-_FSYNC_THREADS = 8
 _SQL_CHUNK = 500
-
-
-def blob_dir_name(namespace_id: str) -> str:
-    """miniflare's `sanitisePath` of the namespace id: the name of its blob folder."""
-    name = namespace_id
-    dots = re.compile(r"(^|/|\\)(\.+)(/|\\|$)")
-    for _ in range(2):
-        name = dots.sub(lambda m: m.group(1) + "_" * len(m.group(2)) + m.group(3), name)
-    name = re.sub(r"[?<>*\"'^/\\:|\x00-\x1f\x80-\x9f]", "_", name)
-    name = re.sub(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$", "_", name, flags=re.IGNORECASE)
-    name = re.sub(r"^[ /\\]+", lambda m: "_" * len(m.group(0)), name)
-    name = re.sub(r"[ /\\]+$", lambda m: "_" * len(m.group(0)), name)
-    return name[:255]
-
-
-def new_blob_id(now: float | None = None) -> str:
-    """32 random bytes + the big-endian 8-byte millisecond clock, hex (miniflare's format)."""
-    millis = int((worktime_clock.timestamp() if now is None else now) * 1000)
-    return os.urandom(32).hex() + millis.to_bytes(8, "big", signed=True).hex()
-
-
-def _blob_millis(blob_id: str) -> int:
-    return int.from_bytes(bytes.fromhex(blob_id[64:]), "big", signed=True)
 
 
 class KVStore:
@@ -126,7 +81,8 @@ class KVStore:
             )
         self.namespace_id = namespace_id
         self.index_path = state.kv_index_path(state_root, namespace_id)
-        self.blobs_dir = state.kv_blobs_dir(state_root, blob_dir_name(namespace_id))
+        self.blobs = BlobFolder(state.kv_blobs_dir(state_root, blob_dir_name(namespace_id)), clock)
+        self.blobs_dir = self.blobs.path
         self._clock = clock
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -326,10 +282,10 @@ class KVStore:
             conn = self._connect(create=True)
             assert conn is not None
             self._collect_once(conn)
-            with self._writing():
+            with self.blobs.writing():
                 # Values first, each under a fresh unguessable name nothing refers to yet: a
                 # crash here leaves only orphans, never a row pointing at a partial file.
-                written = self._write_blobs(rows, progress)
+                written = self.blobs.write(rows, progress)
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
@@ -348,28 +304,12 @@ class KVStore:
                             conn.execute("ROLLBACK")
                         raise
                 except BaseException as exc:
-                    self._unlink_blobs(written)
+                    self.blobs.unlink(written)
                     if isinstance(exc, sqlite3.DatabaseError):
                         raise _sqlite_error(exc, self.index_path) from None
                     raise
         # Only after the commit is the old value unreachable, so only now may its file go.
-        self._unlink_blobs(replaced)
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        """Hold the writers' lock shared: gc waits until this write's rows are committed."""
-        fd = self._open_writers_lock()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
-    def _open_writers_lock(self) -> int:
-        path = self.blobs_dir.parent / _WRITERS_LOCK
-        with fsutil.translated(path, "create"):
-            self.blobs_dir.mkdir(parents=True, exist_ok=True)
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.blobs.unlink(replaced)
 
     def delete(self, key: str) -> bool:
         """Delete `key`; True if a live entry was there."""
@@ -409,7 +349,7 @@ class KVStore:
                     raise
             except sqlite3.DatabaseError as exc:
                 raise _sqlite_error(exc, self.index_path) from None
-        self._unlink_blobs(removed)
+        self.blobs.unlink(removed)
         return live
 
     def gc(self, grace_seconds: float = GC_GRACE_SECONDS, *, wait: bool = True) -> int:
@@ -433,93 +373,14 @@ class KVStore:
             self._collect(conn, GC_GRACE_SECONDS, wait=False)
 
     def _collect(self, conn: sqlite3.Connection, grace_seconds: float, *, wait: bool) -> int:
-        if not self.blobs_dir.is_dir():
-            return 0
-        fd = self._open_writers_lock()
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                return 0  # another write is in flight: its files are not orphans yet
-            return self._collect_locked(conn, grace_seconds)
-        finally:
-            os.close(fd)
+        return self.blobs.collect(lambda: self._referenced(conn), grace_seconds, wait=wait)
 
-    def _collect_locked(self, conn: sqlite3.Connection, grace_seconds: float) -> int:
+    def _referenced(self, conn: sqlite3.Connection) -> set[str]:
+        """Every blob id a row points at: the value files gc must keep."""
         try:
-            names = [e.name for e in os.scandir(self.blobs_dir) if _BLOB_ID.fullmatch(e.name)]
-        except FileNotFoundError:
-            return 0
-        except OSError as exc:
-            raise fsutil.os_error(exc, self.blobs_dir, "read") from None
-        if not names:
-            return 0
-        cutoff = self._now_ms() - int(grace_seconds * 1000)
-        candidates = [n for n in names if _blob_millis(n) <= cutoff]
-        if not candidates:
-            return 0
-        try:
-            referenced = {b for (b,) in conn.execute("SELECT blob_id FROM _mf_entries")}
+            return {b for (b,) in conn.execute("SELECT blob_id FROM _mf_entries")}
         except sqlite3.DatabaseError as exc:
             raise _sqlite_error(exc, self.index_path) from None
-        orphans = [n for n in candidates if n not in referenced]
-        self._unlink_blobs(orphans)
-        return len(orphans)
-
-    def _write_blobs(
-        self, rows: Sequence[Row], progress: Callable[[int], None] | None
-    ) -> Sequence[str]:
-        """Write each value to a new file, fsync them in batches, then fsync their folder."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        ids: list[str] = []
-        reported = 0
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        current = self.blobs_dir
-        pool = ThreadPoolExecutor(_FSYNC_THREADS) if len(rows) > 1 else None
-        try:
-            with fsutil.translated(current, "create"):
-                self.blobs_dir.mkdir(parents=True, exist_ok=True)
-            dir_fd = os.open(self.blobs_dir, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                for start in range(0, len(rows), _FSYNC_BATCH):
-                    fds: list[int] = []
-                    try:
-                        for n, row in enumerate(rows[start : start + _FSYNC_BATCH], start + 1):
-                            blob_id = new_blob_id(self._clock())
-                            current = self.blobs_dir / blob_id
-                            # 0600: values are GitHub tokens; wrangler dev runs as the same user.
-                            fd = os.open(blob_id, flags, 0o600, dir_fd=dir_fd)
-                            ids.append(blob_id)
-                            fds.append(fd)
-                            view = memoryview(row.value)
-                            while view:
-                                view = view[os.write(fd, view) :]
-                            if progress is not None and (n % 256 == 0 or n == len(rows)):
-                                progress(n - reported)  # batched: one update per value is slow
-                                reported = n
-                        current = self.blobs_dir
-                        # Only what this write made: parallel fsyncs share journal commits.
-                        if pool is None:
-                            for fd in fds:
-                                os.fsync(fd)
-                        else:
-                            list(pool.map(os.fsync, fds))
-                    finally:
-                        for fd in fds:
-                            os.close(fd)
-                os.fsync(dir_fd)  # the new names must be durable too, not just the bytes
-            finally:
-                os.close(dir_fd)
-        except BaseException as exc:
-            self._unlink_blobs(ids)
-            if isinstance(exc, OSError):
-                raise fsutil.os_error(exc, current) from None
-            raise
-        finally:
-            if pool is not None:
-                pool.shutdown()
-        return ids
 
     def _blob_ids(self, conn: sqlite3.Connection, keys: Sequence[str]) -> Sequence[str]:
         found: list[str] = []
@@ -540,7 +401,7 @@ class KVStore:
             conn.execute("DELETE FROM _mf_entries WHERE key = ? AND blob_id = ?", (key, blob_id))
         except sqlite3.OperationalError:
             return  # purging is housekeeping; a locked store just keeps the row until next time
-        self._unlink_blobs([blob_id])
+        self.blobs.unlink([blob_id])
 
     def _purge_expired(self, conn: sqlite3.Connection, now_ms: int) -> None:
         # Look before taking the write lock: a list must not wait on a busy writer for nothing.
@@ -557,12 +418,7 @@ class KVStore:
             ).fetchall()
         except sqlite3.OperationalError:
             return
-        self._unlink_blobs([b for (b,) in gone])
-
-    def _unlink_blobs(self, blob_ids: Iterable[str]) -> None:
-        for blob_id in blob_ids:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.blobs_dir / blob_id)
+        self.blobs.unlink([b for (b,) in gone])
 
 
 def _decode_cursor(cursor: str) -> str:
