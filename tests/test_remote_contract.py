@@ -21,11 +21,12 @@ import jsonschema  # type: ignore[import-untyped,unused-ignore]  # no stubs inst
 import pytest
 
 from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, Recorded, fake_fixture
+from worktime_cli.migrations import engine
 from worktime_cli.remote import d1 as remote_d1
 from worktime_cli.remote import kv, secrets
-from worktime_cli.remote import migrations as remote_migrations
 from worktime_cli.remote.auth import verify
 from worktime_cli.remote.client import Client
+from worktime_cli.remote.migrations import RemoteMigrations
 
 SPEC_PATH = Path(__file__).resolve().parent / "data" / "cloudflare" / "openapi-subset.json"
 fake = pytest.fixture(name="fake")(fake_fixture)
@@ -130,7 +131,7 @@ def test_traffic_matches_the_published_spec(
         folder = project / "migrations"
         folder.mkdir()
         (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\n")
-        remote_migrations.apply(client, uuid, remote_migrations.load(folder))
+        engine.apply(RemoteMigrations(client, config.load(), "worktime-db"))
         ns = kv.create_namespace(client, "worktime-backend-KV")
         kv.list_namespaces(client, per_page=10)
         kv.put(client, ns.id, "a/b", b"v")

@@ -1,4 +1,4 @@
-"""Remote D1 and remote migrations against the fake Cloudflare API (SQLite-backed)."""
+"""Remote D1 against the fake Cloudflare API (SQLite-backed)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tests.support.fake_cloudflare import ACCOUNT, TOKEN, FakeCloudflare, fake_f
 from worktime_cli.errors import RemoteError, SQLError, WorktimeError
 from worktime_cli.project import config, state
 from worktime_cli.remote import d1 as remote_d1
-from worktime_cli.remote import migrations as remote_migrations
 from worktime_cli.remote.client import Client
 
 fake = pytest.fixture(name="fake")(fake_fixture)
@@ -219,138 +218,6 @@ def test_export_with_nothing_to_export_sends_nothing(fake, client, tmp_path: Pat
     with pytest.raises(WorktimeError, match="leave nothing to export"):
         remote_d1.export_database(client, db.uuid, tmp_path / "x.sql", data=False, schema=False)
     assert fake.calls("POST", "/export$") == []
-
-
-# --- migrations ------------------------------------------------------------------------------
-
-
-def _write_migrations(project: Path) -> Path:
-    folder = project / "migrations"
-    (folder / "down").mkdir(parents=True)
-    (folder / "0001_users.sql").write_text("CREATE TABLE users(id INTEGER PRIMARY KEY);\n")
-    (folder / "down" / "0001_users.sql").write_text("DROP TABLE users;\n")
-    (folder / "0002_notes.sql").write_text(
-        "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n"
-    )
-    (folder / "down" / "0002_notes.sql").write_text("DROP TABLE notes;\n")
-    return folder
-
-
-def test_migrations_apply_uses_wranglers_protocol(fake, client, project: Path) -> None:
-    db = fake.add_database("d")
-    migrations = remote_migrations.load(_write_migrations(project))
-    applied = remote_migrations.apply(client, db.uuid, migrations)
-    assert [a.name for a in applied] == ["0001_users.sql", "0002_notes.sql"]
-    sqls = [r.json()["sql"] for r in fake.calls("POST", "/query$")]
-    assert sqls[0].startswith("CREATE TABLE IF NOT EXISTS d1_migrations(")
-    assert sqls[1] == (
-        "SELECT m.name AS name, m.applied_at AS applied_at, b.checksum AS checksum, "
-        "b.down_sql AS down_sql, b.down_checksum AS down_checksum "
-        'FROM "d1_migrations" AS m LEFT JOIN "d1_migrations_worktime" AS b ON b.name = m.name ORDER BY m.id'
-    )
-    assert sqls[2].startswith(
-        "CREATE TABLE users(id INTEGER PRIMARY KEY);\n\n"
-        "INSERT INTO \"d1_migrations\" (name) values ('0001_users.sql');\n"
-    )
-    assert not any("BEGIN" in s for s in sqls)
-    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations ORDER BY id") == [
-        ("0001_users.sql",),
-        ("0002_notes.sql",),
-    ]
-    states = remote_migrations.status(client, db.uuid, migrations)
-    assert [(s.name, s.status, s.checksum_ok) for s in states] == [
-        ("0001_users.sql", "applied", True),
-        ("0002_notes.sql", "applied", True),
-    ]
-
-
-def test_migration_failure_leaves_no_trace(fake, client, project: Path) -> None:
-    db = fake.add_database("d")
-    folder = _write_migrations(project)
-    (folder / "0003_bad.sql").write_text("CREATE TABLE x(a);\nINSERT INTO nope VALUES (1);\n")
-    migrations = remote_migrations.load(folder)
-    with pytest.raises(SQLError, match=r"^0003_bad.sql: 7500: no such table: nope"):
-        remote_migrations.apply(client, db.uuid, migrations)
-    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(2,)]
-    assert fake.sql(db.uuid, "SELECT count(*) FROM sqlite_master WHERE name = 'x'") == [(0,)]
-
-
-def test_migrations_rollback_and_reapply(fake, client, project: Path) -> None:
-    db = fake.add_database("d")
-    folder = _write_migrations(project)
-    migrations = remote_migrations.load(folder)
-    remote_migrations.apply(client, db.uuid, migrations)
-    # The down file is gone: the copy captured at apply time is used.
-    (folder / "down" / "0002_notes.sql").unlink()
-    migrations = remote_migrations.load(folder)
-    done = remote_migrations.rollback(client, db.uuid, migrations, steps=1)
-    assert [d.name for d in done] == ["0002_notes.sql"]
-    assert fake.calls("POST", "/query$")[-1].json()["sql"] == (
-        "DROP TABLE notes;\n\n"
-        "DELETE FROM \"d1_migrations\" WHERE name = '0002_notes.sql';\n"
-        "DELETE FROM \"d1_migrations_worktime\" WHERE name = '0002_notes.sql';"
-    )
-    assert fake.sql(db.uuid, "SELECT name FROM d1_migrations") == [("0001_users.sql",)]
-    states = remote_migrations.status(client, db.uuid, migrations)
-    assert [s.status for s in states] == ["applied", "pending"]
-    remote_migrations.apply(client, db.uuid, migrations)
-    assert fake.sql(db.uuid, "SELECT count(*) FROM notes") == [(0,)]
-
-
-def test_rollback_refuses_irreversible_before_changing_anything(
-    fake, client, project: Path
-) -> None:
-    db = fake.add_database("d")
-    folder = project / "migrations"
-    folder.mkdir()
-    # An INSERT cannot be inverted from the SQL alone (a create-only file now can: issue 12).
-    (folder / "0001_x.sql").write_text("CREATE TABLE x(a);\nINSERT INTO x VALUES (1);\n")
-    migrations = remote_migrations.load(folder)
-    remote_migrations.apply(client, db.uuid, migrations)
-    with pytest.raises(WorktimeError, match=r"0001_x\.sql"):
-        remote_migrations.rollback(client, db.uuid, migrations)
-    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(1,)]
-
-
-def test_migration_applied_by_wrangler_is_unverified(fake, client, project: Path) -> None:
-    db = fake.add_database("d")
-    migrations = remote_migrations.load(_write_migrations(project))
-    remote_d1.query(client, db.uuid, migrations[0].up_sql)
-    remote_migrations.status(client, db.uuid, migrations)  # creates the tables, as wrangler's list
-    remote_d1.query(client, db.uuid, "INSERT INTO d1_migrations (name) values ('0001_users.sql')")
-    states = remote_migrations.status(client, db.uuid, migrations)
-    assert [(s.status, s.checksum_ok) for s in states] == [("applied", None), ("pending", None)]
-
-
-def test_apply_refuses_drift_unless_allowed(fake, client, project: Path) -> None:
-    db = fake.add_database("d")
-    folder = _write_migrations(project)
-    remote_migrations.apply(client, db.uuid, remote_migrations.load(folder))
-    (folder / "0001_users.sql").write_text("CREATE TABLE users(id INTEGER PRIMARY KEY, x);\n")
-    (folder / "0003_more.sql").write_text("CREATE TABLE more(a);\n")
-    migrations = remote_migrations.load(folder)
-    with pytest.raises(WorktimeError, match=r"changed since they were applied: 0001_users\.sql$"):
-        remote_migrations.apply(client, db.uuid, migrations)
-    assert fake.sql(db.uuid, "SELECT count(*) FROM d1_migrations") == [(2,)]
-    applied = remote_migrations.apply(client, db.uuid, migrations, allow_drift=True)
-    assert [a.name for a in applied] == ["0003_more.sql"]
-
-
-def test_a_migration_without_its_final_semicolon_applies_remotely(
-    fake, client, project: Path
-) -> None:
-    """The file's text is glued to the bookkeeping INSERT; it must still parse (review #10)."""
-    folder = project / "migrations"
-    folder.mkdir(exist_ok=True)
-    (folder / "0001_x.sql").write_text("CREATE TABLE x (a INTEGER)")
-    (folder / "down").mkdir(exist_ok=True)
-    (folder / "down" / "0001_x.sql").write_text("DROP TABLE x")
-    db = fake.add_database("semi")
-    migrations = remote_migrations.load(folder)
-    remote_migrations.apply(client, db.uuid, migrations)
-    assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["applied"]
-    remote_migrations.rollback(client, db.uuid, migrations, steps=1)
-    assert [s.status for s in remote_migrations.status(client, db.uuid, migrations)] == ["pending"]
 
 
 def test_unknown_name_suggests_the_accounts_names(fake, client) -> None:

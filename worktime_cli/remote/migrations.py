@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shlex
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -109,21 +109,6 @@ class RemoteMigrations:
             self._database_id = self._binding.database_id
         self._tables_ready = False
         self._bookmark: Bookmark | None = None
-
-    @classmethod
-    def attached(
-        cls, client: Client, binding: D1Binding, folder: Path, database_id: str
-    ) -> RemoteMigrations:
-        """A target for a database already resolved to its id (no config lookup)."""
-        self = cls.__new__(cls)
-        self.client = client
-        self.config = None
-        self._binding = binding
-        self._folder = folder
-        self._database_id = database_id
-        self._tables_ready = False
-        self._bookmark = None
-        return self
 
     @property
     def binding(self) -> D1Binding:
@@ -312,153 +297,3 @@ class RemoteMigrations:
                 hint="D1 ran this step as one batch, so none of it was applied",
             ) from None
         return True
-
-
-# --- compatibility: the pre-engine functions ---------------------------------------------------
-# `tests/test_remote_d1.py` and `tests/test_remote_contract.py` (not owned here) still call
-# these; they go through the one engine now. Remove once those tests use RemoteMigrations.
-
-
-@dataclass(frozen=True)
-class Migration:
-    name: str
-    up_sql: str
-    down_sql: str | None
-    checksum: str
-    source: files.Source
-
-
-@dataclass(frozen=True)
-class Applied:
-    name: str
-    duration_ms: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "duration_ms": self.duration_ms}
-
-
-@dataclass(frozen=True)
-class _LegacyState:
-    name: str
-    status: str  # applied | pending | missing
-    checksum_ok: bool | None
-
-
-def load(migrations_dir: Path) -> list[Migration]:
-    """Deprecated: the migration files in wrangler's order, read once."""
-    sources = files.read_all(files.discover(migrations_dir, missing_ok=True))
-    return [Migration(s.name, s.sql, s.down_sql, s.checksum, s) for s in sources]
-
-
-def _legacy_target(
-    client: Client, database_id: str, migrations: Sequence[Migration], table: str
-) -> RemoteMigrations:
-    folder = migrations[0].source.file.path.parent if migrations else Path("migrations").resolve()
-    binding = D1Binding(binding="DB", database_name=database_id, migrations_table=table)
-    return RemoteMigrations.attached(client, binding, folder, database_id)
-
-
-def _check_bookkeeping(table: str, bookkeeping: str) -> None:
-    if bookkeeping != table + files.FACTS_SUFFIX:
-        raise ValueError("the facts table is always <migrations_table>_worktime")
-
-
-def status(
-    client: Client,
-    database_id: str,
-    migrations: Sequence[Migration],
-    *,
-    table: str = "d1_migrations",
-    bookkeeping: str = "d1_migrations_worktime",
-) -> list[_LegacyState]:
-    """Deprecated: use `engine.status(RemoteMigrations(...))`."""
-    from worktime_cli.migrations import plan
-
-    _check_bookkeeping(table, bookkeeping)
-    target = _legacy_target(client, database_id, migrations, table)
-    states = plan.merge([m.source for m in migrations], target.applied())
-    legacy = {plan.DRIFTED: plan.APPLIED, plan.UNVERIFIED: plan.APPLIED}
-    return [_LegacyState(s.name, legacy.get(s.state, s.state), s.checksum_ok) for s in states]
-
-
-def _legacy_run(
-    run: Callable[[], Any],
-    migrations: Sequence[Migration],
-    on_done: Callable[[Applied], None] | None,
-) -> list[Applied]:
-    from worktime_cli.migrations import MigrationError
-
-    try:
-        result = run()
-    except MigrationError as exc:
-        name = exc.result.migrations[[m.status for m in exc.result.migrations].index("failed")].name
-        labels = {str(m.source.file.path): m.name for m in migrations}
-        error = exc.result.error or exc.message
-        for label in labels:
-            error = error.removeprefix(f"{label}: ")
-        raise SQLError(f"{name}: {error}", exc.hint) from None
-    done = [
-        Applied(m.name, int(m.duration_ms or 0))
-        for m in result.migrations
-        if m.status in ("applied", "rolled back")
-    ]
-    for item in done:
-        if on_done is not None:
-            on_done(item)
-    return done
-
-
-def apply(
-    client: Client,
-    database_id: str,
-    migrations: Sequence[Migration],
-    *,
-    table: str = "d1_migrations",
-    bookkeeping: str = "d1_migrations_worktime",
-    to: str | None = None,
-    allow_drift: bool = False,
-    allow_out_of_order: bool = False,
-    on_applied: Callable[[Applied], None] | None = None,
-) -> list[Applied]:
-    """Deprecated: use `engine.apply(RemoteMigrations(...))`."""
-    from worktime_cli.migrations import engine
-
-    _check_bookkeeping(table, bookkeeping)
-    target = _legacy_target(client, database_id, migrations, table)
-    return _legacy_run(
-        lambda: engine.apply(
-            target,
-            to=to,
-            allow_drift=allow_drift,
-            allow_out_of_order=allow_out_of_order,
-            allow_empty=True,
-        ),
-        migrations,
-        on_applied,
-    )
-
-
-def rollback(
-    client: Client,
-    database_id: str,
-    migrations: Sequence[Migration],
-    *,
-    steps: int | None = 1,
-    to: str | None = None,
-    table: str = "d1_migrations",
-    bookkeeping: str = "d1_migrations_worktime",
-    on_rolled_back: Callable[[Applied], None] | None = None,
-) -> list[Applied]:
-    """Deprecated: use `engine.rollback(RemoteMigrations(...))`."""
-    from worktime_cli.migrations import engine
-
-    _check_bookkeeping(table, bookkeeping)
-    target = _legacy_target(client, database_id, migrations, table)
-    every = steps is None and to is None
-    return _legacy_run(
-        lambda: engine.rollback(
-            target, steps=None if every or to is not None else steps, to=to, all=every
-        ),
-        migrations,
-        on_rolled_back,
-    )
