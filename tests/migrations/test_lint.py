@@ -11,7 +11,7 @@ import pytest
 from tests.support.migrations import SEED, Project, make_project
 from worktime_cli import migrations
 from worktime_cli.migrations import engine
-from worktime_cli.migrations.lint import Finding, LintError
+from worktime_cli.migrations.lint_codes import Finding, LintError
 
 
 @pytest.fixture

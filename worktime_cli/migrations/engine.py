@@ -38,7 +38,7 @@ from worktime_cli.migrations.seal import TAMPERED
 
 if TYPE_CHECKING:
     from worktime_cli.d1.snapshots import Snapshot
-    from worktime_cli.migrations.lint import LintResult
+    from worktime_cli.migrations.lint_codes import LintResult
     from worktime_cli.migrations.verify import VerifyResult
     from worktime_cli.targets.migrations import MigrationsTarget
 
@@ -217,18 +217,18 @@ def lint_pending(
 ) -> list[str]:
     """Lint what `the_plan` applies (on the applied history); error-level findings not in
     `allow` refuse the run before anything changes, the rest become warnings."""
-    from worktime_cli.migrations import lint
+    from worktime_cli.migrations import lint, lint_codes
 
     lint.check_allowed(allow)
     by_name = {s.name: s for s in found}
     ground = [by_name[r.name] for r in applied if r.name in by_name]
     planned = [by_name[s.name] for s in the_plan.steps]
     findings = lint.lint(ground + planned, check={s.name for s in planned})
-    blocking = [f for f in findings if f.severity == lint.ERROR and f.code not in allow]
+    blocking = [f for f in findings if f.severity == lint_codes.ERROR and f.code not in allow]
     if blocking:
         shown = "\n".join(f"  {f.text()}\n    fix: {f.fix}" for f in blocking)
         codes = sorted({f.code for f in blocking})
-        raise lint.LintError(
+        raise lint_codes.LintError(
             f"{len(blocking)} error-level lint finding(s) in what apply would run; nothing "
             f"applied:\n{shown}",
             hint="fix them, or pass "
@@ -307,13 +307,13 @@ def verify_all(target: MigrationsTarget) -> VerifyResult:
 
 def lint_all(target: MigrationsTarget) -> LintResult:
     """`migrations lint`: every migration file, replayed in order (the database is not read)."""
-    from worktime_cli.migrations import lint
+    from worktime_cli.migrations import lint, lint_codes
 
     where = target.layout
     found, unreadable = lint.read_for_lint(files.discover(where))
     findings = lint.layout_findings(where) + unreadable + lint.lint(found)
     checked = len(found) + len({f.file for f in unreadable})
-    return lint.LintResult(target.binding.database_name, checked, tuple(findings))
+    return lint_codes.LintResult(target.binding.database_name, checked, tuple(findings))
 
 
 @dataclass(frozen=True)

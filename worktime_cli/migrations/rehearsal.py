@@ -50,7 +50,7 @@ from worktime_cli.errors import SQLError, WorktimeError
 from worktime_cli.migrations import engine
 from worktime_cli.migrations.engine import MigrationEvent
 from worktime_cli.migrations.files import FACTS_SUFFIX
-from worktime_cli.migrations.lint import LintError
+from worktime_cli.migrations.lint_codes import LintError
 from worktime_cli.migrations.plan import RunPlan, Step
 
 # The local target of a reset is the one a rehearsal needs too: a scratch file, and no
