@@ -99,16 +99,8 @@ def bulk_put(
 
     _refuse_bulk_defaults(ttl, expiration, metadata)
 
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, aim):
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
             output.warn(warning)
@@ -143,16 +135,8 @@ def bulk_get(
     """
     from worktime_cli import kv
 
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, _aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, _aim):
         keys = kv.parse_bulk_delete(file)
         found: dict[str, dict[str, str | None]] = {}
         for key in keys:
@@ -188,16 +172,8 @@ def bulk_delete(
     """
     from worktime_cli import kv
 
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, aim):
         keys = kv.parse_bulk_delete(file)
         where = namespace.where
         target = aim()

@@ -90,16 +90,8 @@ def key_put(
 
     if (value is None) == (path is None):
         raise UsageError("give exactly one of VALUE or --path")
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, aim):
         meta: Any = None
         if metadata is not None:
             try:
@@ -169,16 +161,8 @@ def key_get(
     """
     from worktime_cli.errors import NotFoundError
 
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, _aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, _aim):
         entry = namespace.get(key)
     if entry is None:
         raise NotFoundError(f"key not found: {key!r}")
@@ -238,16 +222,8 @@ def key_list(
     from worktime_cli.targets.kv import all_keys
 
     page: Page
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, _aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, _aim):
         if limit is None:
             page = all_keys(namespace, prefix, cursor=cursor)
         else:
@@ -302,16 +278,8 @@ def key_delete(
         worktime kv key delete token:alice --binding KV
         worktime kv key delete token:alice --binding KV --remote
     """
-    with open_namespace(
-        binding,
-        namespace_id,
-        config=config,
-        env=env,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        preview=preview,
-    ) as (namespace, aim):
+    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+    with opened as (namespace, aim):
         target = aim()
         deleted = namespace.delete(key)
         where = namespace.where

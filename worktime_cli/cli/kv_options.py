@@ -66,16 +66,24 @@ def kv_context(
 def open_namespace(
     binding: str | None,
     namespace_id: str | None,
-    *,
+    preview: bool | None,
+    remote: bool,
+    local: bool,
     config: Path | None,
     env: str | None,
     persist_to: Path | None,
-    remote: bool,
-    local: bool,
-    preview: bool | None = None,
+    /,
 ) -> Iterator[tuple[KVNamespace, Callable[[], RemoteWrite | None]]]:
     """The one namespace a key or bulk command acts on, closed when the command ends, and
-    `aim()`: a write calls it once its input is checked, just before writing (or asking)."""
+    `aim()`: a write calls it once its input is checked, just before writing (or asking).
+
+    The arguments are the command's options in the order every key and bulk command declares
+    them, so a command opens its namespace in one line:
+
+        opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
+        with opened as (namespace, aim):
+            ...
+    """
     with kv_context(
         config=config, env=env, persist_to=persist_to, remote=remote, local=local
     ) as ctx:
