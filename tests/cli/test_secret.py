@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import IN_CI
 from tests.support.keyring_backends import LeakyKeyring, SleepingKeyring, real_secret_service
 from tests.support.memory_keyring import MemoryKeyring
-from worktime_cli.cli import secret as secret_cli
+from worktime_cli.cli import secret_input as secret_cli
 from worktime_cli.project import config
 from worktime_cli.secrets import keyring_projects, keyring_store
 from worktime_cli.secrets import stores as secrets

@@ -46,7 +46,7 @@ def login(
         worktime login
         printf %s "$TOKEN" | worktime login
     """
-    from worktime_cli.cli.secret import refuse_extra_arguments
+    from worktime_cli.cli.secret_input import refuse_extra_arguments
     from worktime_cli.remote import auth
 
     refuse_extra_arguments(
