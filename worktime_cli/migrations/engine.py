@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
 from worktime_cli.migrations import files
+from worktime_cli.migrations.downs import down_for, why_irreversible
 from worktime_cli.migrations.plan import (
     APPLIED,
     FAILED,
@@ -27,13 +28,11 @@ from worktime_cli.migrations.plan import (
     RunPlan,
     Status,
     apply_step,
-    down_for,
     merge,
     plan_apply,
-    plan_rollback,
     resolve,
-    why_irreversible,
 )
+from worktime_cli.migrations.rollback_plan import plan_rollback
 from worktime_cli.migrations.seal import TAMPERED
 
 if TYPE_CHECKING:

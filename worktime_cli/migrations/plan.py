@@ -1,23 +1,23 @@
-"""Pure planning: merge files with tracking rows into a status, plan an apply, plan a rollback.
+"""Pure planning: merge files with tracking rows into a status, plan an apply.
 
 Nothing here touches a disk or a database: the inputs are the files read once
 (`files.Source`) and the target's tracking rows (`AppliedRow`), so the local and the remote
-target refuse the same mistakes with the same words and exit codes.
+target refuse the same mistakes with the same words and exit codes. Which down SQL a
+migration has is `downs`; the rollback plan built on it is `rollback_plan`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worktime_cli.errors import NotFoundError, UsageError, WorktimeError
-from worktime_cli.migrations.derive import Derived, derive, is_derived
-from worktime_cli.migrations.files import DOWN_DIR, MigrationFile, Source, down_seal, sort_key
-from worktime_cli.migrations.seal import UNSEALED, captured_doubt, doubt_error
-from worktime_cli.sqlite.script import Statement, split
+from worktime_cli.errors import NotFoundError, WorktimeError
+from worktime_cli.migrations.downs import captured_down, down_source, has_down
+from worktime_cli.migrations.files import MigrationFile, Source, down_seal, sort_key
+from worktime_cli.sqlite.script import Statement
 
 APPLIED = "applied"
 PENDING = "pending"
@@ -136,112 +136,6 @@ class Status:
         }
 
 
-@dataclass(frozen=True)
-class Down:
-    """The down SQL a rollback of `name` would run, and where it comes from.
-
-    source: "file" (the down file), "captured" (its copy recorded at apply time) or
-    "derived" (the inverse worktime derives from the up file, see `derive.py`).
-    unverified: derived from the file of a migration applied without worktime's checksum
-    (by wrangler); a rollback first checks the live schema matches what the files build.
-    doubt: why a captured copy cannot be tied to its migration (`seal.UNSEALED` or
-    `seal.TAMPERED`), None when it can: a rollback refuses a doubtful copy.
-    """
-
-    name: str
-    sql: str
-    statements: tuple[Statement, ...]
-    source: str
-    label: str  # what errors name: the down file, or "<name> (down SQL captured at apply time)"
-    unverified: bool = False
-    doubt: str | None = None
-    origin: str = ""  # where it comes from, as the rollback's confirmation says it
-
-
-def derived(source: Source) -> Derived:
-    """The derived down SQL of one up file, or why it has none (cached)."""
-    return derive(str(source.file.path), source.name, source.statements)
-
-
-def down_for(source: Source | None, row: AppliedRow | None) -> Down | None:
-    """The down SQL of one migration, first found of:
-
-    1. the down file, when it holds a statement (`migrations create` writes one of comments
-       only: that is "not written yet", not "nothing to undo");
-    2. the copy captured at apply time (a down file's, or the derived SQL);
-    3. the inverse derived from the up file, for a pending migration, one whose file is
-       unchanged since it was applied (same checksum), or one wrangler applied (no
-       checksum: `unverified`, the rollback checks the live schema first).
-
-    None when there is none (or it holds no statement).
-    """
-    if source is not None and source.has_down_sql:
-        return Down(
-            source.name,
-            source.down_sql or "",
-            source.down_statements,
-            "file",
-            str(source.file.down_path),
-            origin=f"down SQL from {source.file.down_path}",
-        )
-    if row is not None and row.down_sql is not None:
-        statements = tuple(split(row.down_sql))
-        if statements:
-            kind = "derived" if is_derived(row.down_sql) else "captured"
-            return Down(
-                row.name,
-                row.down_sql,
-                statements,
-                kind,
-                f"{row.name} (down SQL captured at apply time)",
-                doubt=captured_doubt(source, row),
-                # A doubtful copy is refused before it is shown, so this says "verified".
-                origin="down SQL captured at apply time (verified)",
-            )
-    if source is None:
-        return None
-    if row is not None and row.checksum is not None and row.checksum != source.checksum:
-        return None  # the file changed since: its inverse is not the applied one's
-    found = derived(source)
-    if found.sql is None:
-        return None
-    return Down(
-        source.name,
-        found.sql,
-        tuple(split(found.sql)),
-        "derived",
-        f"{source.name} (down SQL derived from {source.file.path})",
-        unverified=row is not None and row.checksum is None,
-        origin=f"down SQL derived from {source.file.path}",
-    )
-
-
-REFUSED = "refused"
-
-
-def down_source(source: Source | None, row: AppliedRow | None) -> str:
-    """What `list` shows: file | captured | derived | refused | none. `refused`: the copy
-    captured at apply time cannot be tied to its migration (`seal.captured_doubt`), so a
-    rollback refuses it, and `list` must not promise one."""
-    down = down_for(source, row)
-    if down is None:
-        return "none"
-    return REFUSED if down.doubt is not None else down.source
-
-
-def _has_down(down: str) -> bool:
-    return down not in ("none", REFUSED)
-
-
-def why_irreversible(source: Source | None, row: AppliedRow | None) -> str:
-    """Why `down_for` found nothing, naming the statement (`file:line`) when it can."""
-    if source is None:
-        return "its file is gone and no down SQL was captured at apply time"
-    if row is not None and row.checksum is not None and row.checksum != source.checksum:
-        return "its file changed since it was applied, so its inverse cannot be derived"
-    return derived(source).blocker or "no statement to undo"
-
-
 def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[MigrationState]:
     """Files and tracking rows as one list of states, in wrangler's apply order."""
     by_name = {row.name: row for row in applied}
@@ -253,7 +147,7 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
             late = newest_applied is not None and sort_key(source.name) < newest_applied
             down = down_source(source, None)
             states.append(
-                MigrationState(source.name, PENDING, source.file, None, late, _has_down(down), down)
+                MigrationState(source.name, PENDING, source.file, None, late, has_down(down), down)
             )
             continue
         if row.checksum is None:
@@ -265,7 +159,7 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
         down = down_source(source, row)
         states.append(
             MigrationState(
-                source.name, state, source.file, row.applied_at, False, _has_down(down), down
+                source.name, state, source.file, row.applied_at, False, has_down(down), down
             )
         )
     known = {s.name for s in sources}
@@ -273,9 +167,7 @@ def merge(sources: Sequence[Source], applied: Sequence[AppliedRow]) -> list[Migr
         if row.name not in known:
             down = down_source(None, row)
             states.append(
-                MigrationState(
-                    row.name, MISSING, None, row.applied_at, False, _has_down(down), down
-                )
+                MigrationState(row.name, MISSING, None, row.applied_at, False, has_down(down), down)
             )
     states.sort(key=lambda s: sort_key(s.name))
     return states
@@ -351,15 +243,6 @@ def resolve(name: str, names: Iterable[str]) -> str | None:
     return None
 
 
-def captured_down(source: Source) -> str | None:
-    """The down SQL recorded at apply time: the down file's text when it holds a statement,
-    else the derived inverse, else the down file's text as it is (None without one)."""
-    if source.has_down_sql:
-        return source.down_sql
-    found = derived(source)
-    return found.sql if found.sql is not None else source.down_sql
-
-
 def apply_step(source: Source) -> Step:
     down = captured_down(source)
     return Step(
@@ -423,99 +306,3 @@ def plan_apply(
     for s in chosen:
         warnings.extend(statement_warnings(str(s.file.path), s.statements))
     return RunPlan("apply", tuple(apply_step(s) for s in chosen), tuple(warnings))
-
-
-def check_rollback_options(steps: int | None, to: str | None, all: bool) -> None:
-    """One of --steps, --to, --all: a usage error (exit 2) otherwise, local and remote."""
-    if sum(x is not None and x is not False for x in (steps, to, all)) > 1:
-        raise UsageError("give only one of --steps, --to and --all")
-    if steps is not None and steps < 1:
-        raise UsageError("--steps must be at least 1")
-
-
-def plan_rollback(
-    sources: Sequence[Source],
-    applied: Sequence[AppliedRow],
-    *,
-    database: str,
-    folder: Path,
-    down_folder: Path | None = None,
-    steps: int | None = None,
-    to: str | None = None,
-    all: bool = False,  # mirrors --all; shadows the builtin, unused here
-    live_schema_mismatch: Callable[[], str | None] | None = None,
-    migrations_table: str = "d1_migrations",
-    remote: bool = False,
-) -> RunPlan:
-    """The newest applied migrations to roll back, newest first: `steps` (default 1), every
-    one applied after `to`, or `all`. Irreversible ones are refused by name, before anything.
-
-    `live_schema_mismatch` is asked (once, only when needed) before a down SQL derived for a
-    migration wrangler applied is trusted: None when the live schema equals what the applied
-    files build, else how it differs. A captured copy that cannot be tied to its migration
-    (`captured_doubt`) is refused before anything; `migrations_table` and `remote` only shape
-    what that refusal says.
-    """
-    check_rollback_options(steps, to, all)
-    downs_at = down_folder if down_folder is not None else folder / DOWN_DIR
-    rows = list(applied)
-    if all:
-        targets = rows
-    elif to is not None:
-        target = resolve(to, (r.name for r in rows))
-        if target is None:
-            raise NotFoundError(f"migration {to!r} is not applied to {database}")
-        index = next(i for i, r in enumerate(rows) if r.name == target)
-        targets = rows[index + 1 :]
-    else:
-        targets = rows[max(0, len(rows) - (steps or 1)) :]
-    targets.reverse()
-    by_name = {s.name: s for s in sources}
-    downs: list[Down] = []
-    irreversible: list[tuple[str, str]] = []
-    for row in targets:
-        source = by_name.get(row.name)
-        down = down_for(source, row)
-        if down is None:
-            irreversible.append((row.name, why_irreversible(source, row)))
-        else:
-            downs.append(down)
-    if irreversible:
-        names = ", ".join(name for name, _ in irreversible)
-        verb = "has" if len(irreversible) == 1 else "have"
-        reasons = "; ".join(f"{name}: {why}" for name, why in irreversible)
-        raise WorktimeError(
-            f"cannot roll back: {names} {verb} no down SQL (no statement in "
-            f"{downs_at}, none captured at apply time, none derivable: {reasons}); "
-            "nothing changed",
-            hint="write the SQL that undoes it in "
-            f"{downs_at.joinpath(*irreversible[0][0].split('/'))}, then retry",
-        )
-    doubtful = [d for d in downs if d.doubt is not None]
-    if doubtful:
-        raise doubt_error(
-            [(d.name, d.doubt or UNSEALED) for d in doubtful],
-            database=database,
-            folder=downs_at,
-            migrations_table=migrations_table,
-            remote=remote,
-        )
-    unverified = [d.name for d in downs if d.unverified]
-    if unverified and live_schema_mismatch is not None:
-        mismatch = live_schema_mismatch()
-        if mismatch is not None:
-            raise WorktimeError(
-                f"cannot roll back {', '.join(unverified)}: applied without worktime (no "
-                "checksum), so its down SQL is derived from the file only when the live schema "
-                f"is what the applied files build, and it is not ({mismatch}); nothing changed",
-                hint=f"write the down file(s) in {downs_at} by hand, then retry",
-            )
-    warnings = [w for d in downs for w in statement_warnings(d.label, d.statements)]
-    return RunPlan(
-        "rollback",
-        tuple(
-            Step("rollback", d.name, d.sql, d.statements, d.label, source=d.source, origin=d.origin)
-            for d in downs
-        ),
-        tuple(warnings),
-    )

@@ -19,7 +19,7 @@ from worktime_cli.migrations.derive import derive
 from worktime_cli.migrations.files import FACTS_SUFFIX, Source, down_seal
 
 if TYPE_CHECKING:
-    from worktime_cli.migrations.plan import AppliedRow  # plan imports this module
+    from worktime_cli.migrations.plan import AppliedRow  # plan imports this module (via downs)
 
 UNSEALED = "unsealed"
 TAMPERED = "tampered"

@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from worktime_cli.errors import WorktimeError
+from worktime_cli.migrations.downs import down_for, why_irreversible
 from worktime_cli.migrations.files import Source
-from worktime_cli.migrations.plan import AppliedRow, down_for, why_irreversible
+from worktime_cli.migrations.plan import AppliedRow
 from worktime_cli.migrations.schema import SchemaRow, diff, normalise
 from worktime_cli.migrations.schema_tracker import Delta, net
 from worktime_cli.migrations.scratch import Scratch
