@@ -79,7 +79,7 @@ def rollback(
     """
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
-    from worktime_cli.migrations.plan import check_rollback_options
+    from worktime_cli.migrations.rollback_plan import check_rollback_options
 
     with open_context(
         config=config,

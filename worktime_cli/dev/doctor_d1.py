@@ -75,7 +75,7 @@ def _replay(label: str, cfg: Config, db: D1Binding, persist_to: Path | None) -> 
 def _migration_files(label: str, cfg: Config, db: D1Binding) -> Check | None:
     """The files wrangler's walk sees, as `migrations lint` reports them: a pattern wrangler
     refuses, down files it would run as migrations, symlinks it skips. None when all is well."""
-    from worktime_cli.migrations import files, lint
+    from worktime_cli.migrations import files, lint, lint_codes
 
     name = f"{label}: migration files"
     try:
@@ -87,7 +87,7 @@ def _migration_files(label: str, cfg: Config, db: D1Binding) -> Check | None:
         return None
     return Check(
         name,
-        "fail" if any(f.severity == lint.ERROR for f in findings) else "warn",
+        "fail" if any(f.severity == lint_codes.ERROR for f in findings) else "warn",
         "; ".join(f"{f.file}: {f.message}" for f in findings[:3]),
         findings[0].fix,
     )
