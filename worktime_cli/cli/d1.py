@@ -27,19 +27,9 @@ app.command("delete")(d1_databases.delete)
 
 
 def register(root: typer.Typer) -> None:
-    from worktime_cli.cli import d1_sync, migrations
+    from worktime_cli.cli import d1_import, d1_sync, migrations
 
-    migrations.register(app)  # `d1 migrations …` and `d1 restore`
-    d1_sync.register(app)  # `d1 diff`, `d1 pull` (issue 24)
-    import importlib
-
-    try:
-        # Being written in parallel (issue 10): the lead replaces this guard with a plain
-        # `from worktime_cli.cli import d1_import` once the module exists.
-        d1_import = importlib.import_module("worktime_cli.cli.d1_import")
-    except ModuleNotFoundError as exc:
-        if exc.name != "worktime_cli.cli.d1_import":
-            raise
-    else:
-        d1_import.register(app)
+    migrations.register(app)  # `d1 migrations …`, `d1 restore`, `d1 reset`, `d1 time-travel`
+    d1_sync.register(app)  # `d1 diff`, `d1 pull`
+    d1_import.register(app)
     root.add_typer(app)
