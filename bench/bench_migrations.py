@@ -64,7 +64,7 @@ def _best(fn: Callable[[], object], repeat: int, setup: Callable[[], None] | Non
 
 def _verify_1000(root: Path) -> float:
     """`migrations verify` of 1,000 reversible migrations (table + index, derived down), in-process."""
-    from worktime_cli.migrations import LocalMigrations, engine
+    from worktime_cli.migrations import LocalMigrations, reports
     from worktime_cli.project import config
 
     root.mkdir(parents=True)
@@ -77,9 +77,9 @@ def _verify_1000(root: Path) -> float:
         )
     cfg = config.load(root / "wrangler.toml")
     target = LocalMigrations(cfg, None, cfg.d1("bench-db"))
-    result = engine.verify_all(target)
+    result = reports.verify_all(target)
     assert result.ok, result.problems[:1]
-    return _best(lambda: engine.verify_all(target), repeat=3)
+    return _best(lambda: reports.verify_all(target), repeat=3)
 
 
 def _apply_one(root: Path, repeat: int = 15) -> tuple[float, float, float, float]:

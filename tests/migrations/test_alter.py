@@ -11,7 +11,7 @@ from tests.conftest import Runner
 from tests.support.migrations import Project, make_project
 from worktime_cli import migrations
 from worktime_cli.errors import UsageError
-from worktime_cli.migrations import alter, engine
+from worktime_cli.migrations import alter, reports
 from worktime_cli.migrations.alter import AlterSpec
 
 ROWS = (
@@ -105,8 +105,8 @@ def test_the_pair_passes_verify_and_lint(proj: Project) -> None:
         proj.cfg, proj.db, "pr text", AlterSpec("time_sessions", types=(("pr_number", "TEXT"),))
     )
     target = migrations.LocalMigrations(proj.cfg, None, proj.db)
-    assert engine.verify_all(target).ok
-    linted = engine.lint_all(target)
+    assert reports.verify_all(target).ok
+    linted = reports.lint_all(target)
     assert linted.ok, [f.text() for f in linted.errors]
     assert "cascade-drop" not in {f.code for f in linted.findings}
 
@@ -121,7 +121,7 @@ def test_lint_still_flags_a_child_that_is_not_put_back(proj: Project) -> None:
     )
     found = [
         f
-        for f in engine.lint_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).findings
+        for f in reports.lint_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).findings
         if f.code == "cascade-drop"
     ]
     assert len(found) == 1
@@ -213,7 +213,7 @@ def test_set_null_children_grandchildren_and_triggers(project: Path) -> None:
     assert _rows(proj, "p") == [(1, "b", 1)]  # the trigger came back with the table
     migrations.rollback(proj.cfg, proj.db, None, steps=1)
     assert (_rows(proj, "c"), _rows(proj, "g")) == ([(2, 1)], [(3, 2)])
-    assert engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok
+    assert reports.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok
 
 
 def test_not_null_with_a_default_fills_the_nulls_already_there(proj: Project) -> None:
@@ -277,4 +277,4 @@ def test_the_kept_tables_triggers_do_not_fire_and_come_back(proj: Project) -> No
     assert proj.query("SELECT * FROM audit") == []
     triggers = proj.query("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
     assert triggers == [("sessions_count",), ("sessions_gone",)]
-    assert engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok
+    assert reports.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).ok

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.migrations import SEED, Project, make_project
 from worktime_cli import migrations
-from worktime_cli.migrations import engine
+from worktime_cli.migrations import reports
 from worktime_cli.migrations.lint_codes import Finding, LintError
 
 
@@ -20,7 +20,7 @@ def proj(project: Path) -> Project:
 
 
 def _lint(proj: Project) -> list[Finding]:
-    return list(engine.lint_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).findings)
+    return list(reports.lint_all(migrations.LocalMigrations(proj.cfg, None, proj.db)).findings)
 
 
 def _codes(proj: Project) -> list[tuple[str, str, int]]:

@@ -17,7 +17,7 @@ from tests.support.migrations import DATABASE_ID, Project, seeded, table
 from worktime_cli import migrations
 from worktime_cli.dev import doctor
 from worktime_cli.errors import ConfigError, UsageError, WorktimeError
-from worktime_cli.migrations import engine, files
+from worktime_cli.migrations import files, reports
 from worktime_cli.migrations.local import LocalMigrations
 from worktime_cli.migrations.pattern import Glob, compare_paths, parse_int
 from worktime_cli.project.config import D1Binding
@@ -264,7 +264,7 @@ def test_a_symlinked_migration_is_skipped_like_wrangler(project: Path) -> None:
     assert any("skipped symlink(s) 0002_t2.sql" in w for w in result.warnings)
     assert p.query("SELECT name FROM sqlite_master WHERE name = 't2'") == []
     target = LocalMigrations(p.cfg, None, p.db)
-    [finding] = engine.lint_all(target).findings
+    [finding] = reports.lint_all(target).findings
     assert (finding.code, finding.severity) == ("symlink-skipped", "warning")
     report = doctor.run(project / "wrangler.toml")
     [check] = [c for c in report.checks if c.name.endswith(": migration files")]
@@ -308,7 +308,7 @@ def test_a_pattern_that_matches_down_files_refuses_apply_and_is_flagged(project:
         migrations.apply(p.cfg, p.db, None)
     assert "migrations-down" in (caught.value.hint or "")
     assert not p.path.exists()  # nothing applied
-    findings = engine.lint_all(LocalMigrations(p.cfg, None, p.db)).findings
+    findings = reports.lint_all(LocalMigrations(p.cfg, None, p.db)).findings
     assert [(f.code, f.severity) for f in findings if f.code == "pattern-matches-down"] == [
         ("pattern-matches-down", "error")
     ]

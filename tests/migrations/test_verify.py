@@ -11,8 +11,8 @@ import pytest
 from tests.support.migrations import SEED, SEED_DOWN, Project, make_project, table
 from worktime_cli import migrations
 from worktime_cli.errors import WorktimeError
-from worktime_cli.migrations import engine
-from worktime_cli.migrations.engine import BrokenDownError
+from worktime_cli.migrations import reports
+from worktime_cli.migrations.preflight import BrokenDownError
 from worktime_cli.migrations.verify import VerifyResult
 
 
@@ -22,7 +22,7 @@ def proj(project: Path) -> Project:
 
 
 def _verify(proj: Project) -> VerifyResult:
-    return engine.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db))
+    return reports.verify_all(migrations.LocalMigrations(proj.cfg, None, proj.db))
 
 
 def test_every_kind_of_down_verified(proj: Project) -> None:

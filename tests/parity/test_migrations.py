@@ -284,13 +284,13 @@ def target(request: pytest.FixtureRequest, both: Both, fake: FakeCloudflare) -> 
 
 def test_core_errors_are_the_same_classes(target: Any, both: Both) -> None:
     from worktime_cli.errors import UsageError
-    from worktime_cli.migrations import DriftError, MigrationError, engine
+    from worktime_cli.migrations import DriftError, MigrationError, engine, reports
 
     assert engine.apply(target, to="0001_t1").applied == ["0001_t1.sql"]
     both.write("0001_t1.sql", "CREATE TABLE t1 (x, y);\n")
     with pytest.raises(DriftError):
         engine.apply(target)
-    assert [s.state for s in engine.status(target).migrations] == ["drifted", "pending", "pending"]
+    assert [s.state for s in reports.status(target).migrations] == ["drifted", "pending", "pending"]
     with pytest.raises(UsageError) as usage:
         engine.rollback(target, steps=1, all=True)
     assert usage.value.exit_code == 2

@@ -105,7 +105,7 @@ def apply(
     """
     from worktime_cli.cli import migrations_rehearse
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import preflight
 
     with open_context(
         config=config,
@@ -130,7 +130,7 @@ def apply(
                 allow_drift=allow_drift,
                 allow_out_of_order=allow_out_of_order,
             )
-        planned = engine.plan_apply_for(
+        planned = preflight.plan_apply_for(
             target,
             to=to,
             allow_drift=allow_drift,

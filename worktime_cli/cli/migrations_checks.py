@@ -58,10 +58,10 @@ def verify(
         worktime d1 migrations verify worktime-db --json
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import reports
 
     with open_context(config=config, env=env) as ctx:
-        result = engine.verify_all(ctx.migrations(_only_database(ctx.config, database)))
+        result = reports.verify_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_verified)
     if not result.ok:
         raise typer.Exit(1)
@@ -89,10 +89,10 @@ def lint(
         worktime d1 migrations lint worktime-db --json
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import reports
 
     with open_context(config=config, env=env) as ctx:
-        result = engine.lint_all(ctx.migrations(_only_database(ctx.config, database)))
+        result = reports.lint_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_lint)
     if not result.ok:
         raise typer.Exit(1)

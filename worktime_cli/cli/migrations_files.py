@@ -162,7 +162,7 @@ def list_(
         worktime d1 migrations list worktime-db --remote
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import reports
 
     with open_context(
         config=config,
@@ -174,7 +174,7 @@ def list_(
         remote_only={"--preview": preview},
     ) as ctx:
         target = ctx.migrations(database, preview=bool(preview))
-        result = engine.status(target)
+        result = reports.status(target)
         folder = target.folder
     output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
 

@@ -21,7 +21,7 @@ from worktime_cli.cli.options import (
 
 if TYPE_CHECKING:
     from worktime_cli.migrations import RunPlan, RunResult
-    from worktime_cli.migrations.engine import DownSQL
+    from worktime_cli.migrations.reports import DownSQL
 
 
 def rollback(
@@ -78,7 +78,7 @@ def rollback(
         worktime d1 migrations rollback worktime-db --remote --yes
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import preflight
     from worktime_cli.migrations.rollback_plan import check_rollback_options
 
     with open_context(
@@ -91,7 +91,7 @@ def rollback(
     ) as ctx:
         check_rollback_options(steps, to, all_)  # before any request or file access
         target = ctx.migrations(database)
-        planned = engine.plan_rollback_for(target, steps=steps, to=to, all=all_)
+        planned = preflight.plan_rollback_for(target, steps=steps, to=to, all=all_)
         target_line = migrations_run.aim(ctx, target) if planned.steps and not dry_run else None
         if planned.steps and not dry_run:
             names = ", ".join(s.name for s in planned.steps)
@@ -196,10 +196,10 @@ def down(
         worktime d1 migrations down worktime-db 0002_add_notes --write
     """
     from worktime_cli.cli.context import open_context
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import reports
 
     with open_context(config=config, env=env, persist_to=persist_to) as ctx:
-        result = engine.down_sql(ctx.migrations(database), name, write=write)
+        result = reports.down_sql(ctx.migrations(database), name, write=write)
     output.render(result, json=json, human=_show_down)
 
 

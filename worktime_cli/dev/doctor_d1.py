@@ -57,9 +57,9 @@ def database_checks(cfg: Config, db: D1Binding, persist_to: Path | None) -> Iter
 
 def _replay(label: str, cfg: Config, db: D1Binding, persist_to: Path | None) -> Check:
     """`migrations verify` as a check: every up runs on a fresh database, every down undoes it."""
-    from worktime_cli.migrations import LocalMigrations, engine
+    from worktime_cli.migrations import LocalMigrations, reports
 
-    result = engine.verify_all(LocalMigrations(cfg, persist_to, db))
+    result = reports.verify_all(LocalMigrations(cfg, persist_to, db))
     if result.ok:
         return Check(
             f"{label}: verify", "ok", f"{len(result.migrations)} migration(s) replay up/down/up"

@@ -132,9 +132,9 @@ def status(cfg: Config, db: D1Binding, persist_to: Path | None) -> Status:
     """Each migration's state in the local database, read-only (never creates the file or
     a table). `doctor` and `dev` use it: `Status.drifted` lists applied migrations whose
     file changed since (checksum drift), `pending` and `missing` the others."""
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import reports
 
-    return engine.status(LocalMigrations(cfg, persist_to, db))
+    return reports.status(LocalMigrations(cfg, persist_to, db))
 
 
 def plan_apply(
@@ -148,9 +148,9 @@ def plan_apply(
     allow_empty: bool = False,
 ) -> RunPlan:
     """What `apply` would run on the local database; raises before anything if it must refuse."""
-    from worktime_cli.migrations import engine
+    from worktime_cli.migrations import preflight
 
-    return engine.plan_apply_for(
+    return preflight.plan_apply_for(
         LocalMigrations(cfg, persist_to, db),
         to=to,
         allow_drift=allow_drift,

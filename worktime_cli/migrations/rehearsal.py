@@ -16,7 +16,7 @@ then applies them one by one through the local migrations target, and reports pe
   parameters (the local connection enforces D1's limits), a row over 2 MB or the database
   over its size cap after the run (`worktime_cli.d1.limits`);
 - `lint` / `verify`: the error-level lint findings and broken down SQL that `apply` would
-  refuse (`engine.lint_pending`, `engine.verify_pending`; `allow`/`allow_broken_down` as
+  refuse (`preflight.lint_pending`, `preflight.verify_pending`; `allow`/`allow_broken_down` as
   for apply).
 
 Warnings do not make a rehearsal unclean: lint warnings, and statements that rewrite a table
@@ -47,7 +47,7 @@ from worktime_cli.d1 import limits as d1limits
 from worktime_cli.d1.sanitize import open_read_only
 from worktime_cli.d1.schemadiff import connection_query, normalise_sql
 from worktime_cli.errors import SQLError, WorktimeError
-from worktime_cli.migrations import engine
+from worktime_cli.migrations import preflight
 from worktime_cli.migrations.engine import MigrationEvent
 from worktime_cli.migrations.files import FACTS_SUFFIX
 from worktime_cli.migrations.lint_codes import LintError
@@ -190,7 +190,7 @@ def rehearse(
             scratch = source
         target = _ScratchMigrations(cfg, None, db, scratch)
         try:
-            the_plan = engine.plan_apply_for(
+            the_plan = preflight.plan_apply_for(
                 target,
                 to=to,
                 allow_drift=allow_drift,
@@ -252,19 +252,19 @@ def _checks(
     """Lint and verify what the plan applies, as apply does; their refusals become findings."""
     if not the_plan.steps:
         return [], []
-    found = engine.sources(target, missing_ok=False)
+    found = preflight.sources(target, missing_ok=False)
     applied = target.applied()
     findings: list[Finding] = []
     warnings: list[str] = []
     try:
-        warnings += engine.lint_pending(found, applied, the_plan, allow=allow)
+        warnings += preflight.lint_pending(found, applied, the_plan, allow=allow)
     except LintError as exc:
         findings.append(Finding(LINT, None, exc.message))
     try:
-        warnings += engine.verify_pending(
+        warnings += preflight.verify_pending(
             target, found, applied, the_plan, allow_broken_down=allow_broken_down
         )
-    except engine.BrokenDownError as exc:
+    except preflight.BrokenDownError as exc:
         findings.append(Finding(VERIFY, None, exc.message))
     return findings, warnings
 
