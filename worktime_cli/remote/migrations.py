@@ -100,7 +100,7 @@ class RemoteMigrations:
         self, client: Client, config: Config, database: str | D1Binding, *, preview: bool = False
     ) -> None:
         self.client = client
-        self.config = config
+        self.config: Config | None = config
         self._binding = database if isinstance(database, D1Binding) else config.d1(database)
         self._folder = files.migrations_dir(config, self._binding)
         self._database_id: str | None = None
@@ -120,6 +120,8 @@ class RemoteMigrations:
 
     @property
     def layout(self) -> files.Layout:
+        if self.config is None:
+            return files.Layout.default(self._folder)
         return files.layout(self.config, self._binding)
 
     @property
@@ -143,7 +145,7 @@ class RemoteMigrations:
         now = clock.now()
         name = self._binding.database_name
         # The way back names the env that resolved the database, or it would aim at another.
-        env = self.config.env
+        env = None if self.config is None else self.config.env
         env_flag = "" if env is None else f" --env {shlex.quote(env)}"
         try:
             mark = time_travel.bookmark(self.client, self.database_id)
