@@ -100,7 +100,7 @@ class RemoteMigrations:
         self, client: Client, config: Config, database: str | D1Binding, *, preview: bool = False
     ) -> None:
         self.client = client
-        self.config: Config | None = config
+        self.config = config
         self._binding = database if isinstance(database, D1Binding) else config.d1(database)
         self._folder = files.migrations_dir(config, self._binding)
         self._database_id: str | None = None
@@ -120,8 +120,6 @@ class RemoteMigrations:
 
     @property
     def layout(self) -> files.Layout:
-        if self.config is None:
-            return files.Layout.default(self._folder)
         return files.layout(self.config, self._binding)
 
     @property
@@ -145,7 +143,7 @@ class RemoteMigrations:
         now = clock.now()
         name = self._binding.database_name
         # The way back names the env that resolved the database, or it would aim at another.
-        env = None if self.config is None else self.config.env
+        env = self.config.env
         env_flag = "" if env is None else f" --env {shlex.quote(env)}"
         try:
             mark = time_travel.bookmark(self.client, self.database_id)

@@ -98,7 +98,7 @@ def resolve(client: Client, cfg: Config | None, name: str) -> RemoteDatabase:
     # As locally: "did you mean …?" from the names that exist; a hint to create only when
     # the account has none (a second, empty database next to a typo helps nobody).
     names = [db.name for db in list_databases(client)]
-    # config's rule, shared (ask: make it public as config.did_you_mean).
+    # The same rule as a local name that is not configured (config.did_you_mean).
     hint = configmod.did_you_mean(
         wanted,
         names,

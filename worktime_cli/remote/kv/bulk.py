@@ -21,7 +21,6 @@ from worktime_cli.remote.kv.namespaces import ns_path
 # against the account's rate limit.
 BULK_MAX_ITEMS = 10_000
 BULK_MAX_BYTES = 100 * 1000 * 1000
-BULK_CHUNK = BULK_MAX_ITEMS
 
 
 @dataclass(frozen=True)
