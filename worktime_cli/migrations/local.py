@@ -314,3 +314,19 @@ class LocalMigrations:
         self._prepared = True
         self._changed = True
         return True
+
+
+class ScratchMigrations(LocalMigrations):
+    """The migrations target of a reset or a rehearsal: the scratch file, with no snapshot of
+    its own (a snapshot of an empty file would restore nothing, and would crowd a real one
+    out)."""
+
+    def __init__(self, cfg: Config, persist_to: Path | None, db: D1Binding, path: Path) -> None:
+        super().__init__(cfg, persist_to, db)
+        self.path = path
+
+    def before_run(self, operation: str) -> Snapshot | None:
+        return None
+
+    def discard(self, snapshot: Snapshot | None) -> None:
+        return None

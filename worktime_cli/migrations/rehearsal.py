@@ -51,11 +51,8 @@ from worktime_cli.migrations import preflight
 from worktime_cli.migrations.engine import MigrationEvent
 from worktime_cli.migrations.files import FACTS_SUFFIX
 from worktime_cli.migrations.lint_codes import LintError
+from worktime_cli.migrations.local import ScratchMigrations
 from worktime_cli.migrations.plan import RunPlan, Step
-
-# The local target of a reset is the one a rehearsal needs too: a scratch file, and no
-# snapshot of its own. (Private there; it should become public, see the report of issue 24.)
-from worktime_cli.migrations.reset import _ScratchMigrations
 from worktime_cli.project.config import Config, D1Binding
 from worktime_cli.sqlite.script import (
     INTERNAL_TABLE_PREFIXES,
@@ -188,7 +185,7 @@ def rehearse(
             _copy(source, scratch)
         else:
             scratch = source
-        target = _ScratchMigrations(cfg, None, db, scratch)
+        target = ScratchMigrations(cfg, None, db, scratch)
         try:
             the_plan = preflight.plan_apply_for(
                 target,
@@ -244,7 +241,7 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def _checks(
-    target: _ScratchMigrations,
+    target: ScratchMigrations,
     the_plan: RunPlan,
     allow: Collection[str],
     allow_broken_down: bool,
@@ -292,7 +289,7 @@ def _rows(before: Mapping[str, int], after: Mapping[str, int]) -> tuple[TableRow
 
 
 def _run(
-    target: _ScratchMigrations,
+    target: ScratchMigrations,
     the_plan: RunPlan,
     scratch: Path,
     on_event: Callable[[MigrationEvent], None] | None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli import d1, fsutil
 from worktime_cli.d1 import snapshots
 from worktime_cli.errors import NotFoundError, WorktimeError
-from worktime_cli.migrations.local import LocalMigrations
+from worktime_cli.migrations.local import ScratchMigrations
 from worktime_cli.project.config import Config, D1Binding
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def reset(
     steps = _Steps(on_progress, after=2 if seed is not None else 1)
     try:
         d1.connect(scratch, create=True).close()  # no migrations at all: an empty database
-        target = _ScratchMigrations(cfg, persist_to, db, scratch)
+        target = ScratchMigrations(cfg, persist_to, db, scratch)
         try:
             # Lint and verify judge migrations before they reach a database that matters;
             # the ones replayed here are the project's history, applied before: not re-judged.
@@ -143,18 +143,3 @@ class _Steps:
         self.done = done
         if self.report is not None:
             self.report(done, self.total)
-
-
-class _ScratchMigrations(LocalMigrations):
-    """The migrations target of a reset: the scratch file, with no snapshot of its own (a
-    snapshot of an empty file would restore nothing, and would crowd a real one out)."""
-
-    def __init__(self, cfg: Config, persist_to: Path | None, db: D1Binding, path: Path) -> None:
-        super().__init__(cfg, persist_to, db)
-        self.path = path
-
-    def before_run(self, operation: str) -> Snapshot | None:
-        return None
-
-    def discard(self, snapshot: Snapshot | None) -> None:
-        return None
