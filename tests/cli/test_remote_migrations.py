@@ -160,3 +160,38 @@ def test_dry_run_works_remotely_and_sends_no_step(fake, cli, remote_db) -> None:
     )
     assert fake.sql(remote_db, "SELECT count(*) FROM d1_migrations") == [(0,)]
     assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name IN ('a', 'b')") == []
+
+
+def test_a_migration_without_its_final_semicolon_applies_and_rolls_back(
+    fake, cli, remote_db: str, project: Path
+) -> None:
+    """The file's text is glued to the bookkeeping INSERT; it must still parse (review #10)."""
+    folder = project / "migrations"
+    (folder / "0001_init.sql").write_text("CREATE TABLE a (x)")
+    (folder / "down" / "0001_init.sql").write_text("DROP TABLE a")
+    applied = cli("d1", "migrations", "apply", "DB", "--remote", "--to", "0001_init", "--json")
+    assert applied.exit_code == 0, applied.output
+    assert fake.sql(remote_db, "SELECT name FROM d1_migrations") == [("0001_init.sql",)]
+    rolled = cli("d1", "migrations", "rollback", "DB", "--remote", "--yes", "--json")
+    assert rolled.exit_code == 0, rolled.output
+    assert fake.sql(remote_db, "SELECT name FROM d1_migrations") == []
+    assert fake.sql(remote_db, "SELECT name FROM sqlite_master WHERE name = 'a'") == []
+
+
+def test_a_migration_wrangler_applied_is_unverified(fake, cli, remote_db: str) -> None:
+    # wrangler records only the name: worktime has no checksum to hold the file to.
+    fake.sql(remote_db, "CREATE TABLE a (x)")
+    fake.sql(
+        remote_db,
+        "CREATE TABLE d1_migrations (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE, "
+        "applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    fake.sql(remote_db, "INSERT INTO d1_migrations (name) VALUES ('0001_init.sql')")
+    listed = cli("d1", "migrations", "list", "DB", "--remote", "--json")
+    assert listed.exit_code == 0, listed.output
+    out = json.loads(listed.stdout)
+    assert [(m["name"], m["status"]) for m in out["migrations"]] == [
+        ("0001_init.sql", "unverified"),
+        ("0002_more.sql", "pending"),
+    ]
+    assert out["counts"]["unverified"] == 1

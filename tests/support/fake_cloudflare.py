@@ -169,7 +169,9 @@ class FakeCloudflare:
     def sql(self, db_uuid: str, sql: str) -> list[tuple[Any, ...]]:
         conn = sqlite3.connect(self.databases[db_uuid].path)
         try:
-            return conn.execute(sql).fetchall()
+            rows = conn.execute(sql).fetchall()
+            conn.commit()  # a test's own write (sqlite3 opens a transaction before DML)
+            return rows
         finally:
             conn.close()
 
