@@ -5,11 +5,19 @@ Files and the tracking table are wrangler 4's, so both tools can work on one che
 - `files`: discovery in wrangler's order (`migrations_pattern`, the `Layout` of up and down
   files), checksums, `create`.
 - `pattern`: wrangler's glob (minimatch 5), path normalisation and apply order, ported.
-- `plan`: pure functions: status merge, the apply plan, the rollback plan (every refusal).
+- `plan`: pure functions: status merge, the apply plan (every refusal).
+- `downs`: a migration's down SQL (down file, captured copy, derived inverse; `derive`, `seal`).
+- `rollback_plan`: pure: what a rollback runs, and every refusal.
+- `preflight`: a target's plans before anything changes, behind apply's lint and verify gates.
 - `engine`: the one run loop over a `MigrationsTarget` (`worktime_cli.targets.migrations`).
-- `local`: the local target (`LocalMigrations`); the remote one is
+- `reports`: read-only answers: status, one migration's down SQL, verify and lint of every file.
+- `local`: the local target (`LocalMigrations`, `ScratchMigrations`); the remote one is
   `worktime_cli.remote.migrations.RemoteMigrations`.
-- `schema`: the schema comparison `doctor` uses.
+- `verify`: every migration replayed up/down/up in a `scratch` database whose schema
+  `schema_tracker` follows; `schema`: schema rows and their comparison.
+- `lint`: the runner over `lint_statements` and `lint_schema` rules, codes in `lint_codes`.
+- `alter`: `create --alter`, the table rebuild whose SQL `rebuild` writes.
+- `reset`, `rehearsal`: a local database rebuilt; pending migrations rehearsed on a copy.
 
 (The package-level `plan_apply` is not called `plan`: that name is the submodule.)
 The functions taking `(cfg, db, persist_to)` below are the local target's shortcuts, for
