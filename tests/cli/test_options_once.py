@@ -110,3 +110,15 @@ def test_the_check_sees_a_drifted_option() -> None:
     (param,) = [p for p in command.params if "--env" in p.opts]
     declared = _declared(options.EnvOption)
     assert (getattr(param, "help", None), param.envvar) != (declared.help, declared.envvar)
+
+
+def test_every_required_database_argument_is_the_declared_one() -> None:
+    declared = _declared(options.DatabaseArg)
+    seen = {
+        path: getattr(param, "help", None)
+        for path, command in COMMANDS_NOW.items()
+        for param in command.params
+        if param.name == "database" and param.required and not param.opts[0].startswith("-")
+    }
+    assert len(seen) >= 15  # d1 (create … pull), d1 migrations, reset, restore, time-travel
+    assert {path for path, help in seen.items() if help != declared.help} == set()

@@ -11,6 +11,7 @@ from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DryRunOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     LocalOption,
     PersistOption,
@@ -27,7 +28,7 @@ def register(d1_app: typer.Typer) -> None:
 
 
 def import_rows(
-    database: Annotated[str, typer.Argument(help="Database name or binding.")],
+    database: DatabaseArg,
     table: Annotated[str, typer.Argument(help="An existing table.")],
     file: Annotated[
         Path,

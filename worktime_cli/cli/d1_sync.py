@@ -18,6 +18,7 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     JsonOption,
     PersistOption,
@@ -170,14 +171,6 @@ def _cell(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)
-
-
-DatabaseArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="DATABASE", help="The database's database_name or binding.", show_default=False
-    ),
-]
 
 
 def pull(

@@ -1,4 +1,4 @@
-"""The arguments and options the `d1 migrations` commands (and `d1 restore`) share, declared once."""
+"""The --dry-run of `d1 migrations apply` and `rollback`: it prints the SQL (the admin commands' --dry-run shows changes instead)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ from typing import Annotated
 
 import typer
 
-DatabaseArg = Annotated[
-    str, typer.Argument(help="The database's database_name or binding.", show_default=False)
-]
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
 ]

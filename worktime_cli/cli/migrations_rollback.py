@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import migrations_run, output
-from worktime_cli.cli.migrations_options import DatabaseArg, DryRunOption
+from worktime_cli.cli.migrations_options import DryRunOption
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     JsonOption,
     LocalOption,

@@ -40,6 +40,12 @@ YesOption = Annotated[
 RemoteOption = Annotated[
     bool, typer.Option("--remote", help="Act on Cloudflare's API instead of the local state.")
 ]
+DatabaseArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="DATABASE", help="The database's database_name or binding.", show_default=False
+    ),
+]
 EnvOption = Annotated[
     str | None,
     typer.Option(

@@ -10,6 +10,7 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     JsonOption,
     PersistOption,
@@ -22,9 +23,7 @@ if TYPE_CHECKING:
 
 
 def reset(
-    database: Annotated[
-        str, typer.Argument(help="The database's database_name or binding.", show_default=False)
-    ],
+    database: DatabaseArg,
     seed: Annotated[
         Path | None,
         typer.Option("--seed", metavar="FILE", help="SQL file to run after the migrations."),

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.migrations_options import DatabaseArg
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     JsonOption,
     PersistOption,

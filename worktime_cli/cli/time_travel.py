@@ -9,6 +9,7 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
     ConfigOption,
+    DatabaseArg,
     EnvOption,
     JsonOption,
     YesOption,
@@ -23,9 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DatabaseArg = Annotated[
-    str, typer.Argument(help="The database's database_name or binding.", show_default=False)
-]
 TimestampOption = Annotated[
     str | None,
     typer.Option(
