@@ -382,11 +382,6 @@ find {mnt} -type f | sort | xargs sha256sum > {d1_project}/after.txt
     assert (d1_project / "after.txt").read_text() == (d1_project / "before.txt").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migrations/files (issue 12's helper) lists a symlink-loop folder as empty; "
-    "discovery must raise fsutil.os_error(exc, folder, 'read') (ELOOP hint) instead",
-)
 def test_symlink_loop_migrations_folder(d1_project: Path) -> None:
     (d1_project / "migrations").symlink_to(d1_project / "migrations")
     d1.execute_command(db_path(), "SELECT 1", create=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any
 
 from worktime_cli import clock
 from worktime_cli.errors import NotFoundError, SQLError, UsageError, WorktimeError
+from worktime_cli.fsutil import os_error
 from worktime_cli.migrations.pattern import Glob, path_key, segment_number
 from worktime_cli.project.bindings import normalize_relative_path
 from worktime_cli.project.config import Config, D1Binding
@@ -178,12 +180,23 @@ def walk(where: Layout) -> Walk:
     return Walk(tuple(names), tuple(links))
 
 
+def _is_folder(path: Path) -> bool:
+    """Whether `path` is a folder; one that exists but cannot be read (a symlink loop, no
+    permission) is an error naming it, not a missing folder with no migrations."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise os_error(exc, path, "read") from None
+
+
 def discover(where: Layout | Path, *, missing_ok: bool = False) -> list[MigrationFile]:
     """The up files, in the order wrangler 4 applies them (a bare folder: the default
     layout). A missing folder is an error unless `missing_ok`."""
     where = where if isinstance(where, Layout) else Layout.default(where)
     folder = where.folder
-    if not folder.is_dir():
+    if not _is_folder(folder):
         if missing_ok:
             return []
         raise NotFoundError(
