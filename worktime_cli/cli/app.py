@@ -342,6 +342,9 @@ def _load(name: str) -> Any:
     holder = typer.Typer()
     holder.callback()(lambda: None)  # a callback keeps get_command() a group
     module.register(holder)
+    from worktime_cli.cli.options import expand_targets
+
+    expand_targets(holder)  # a `target: Target` parameter becomes the options it stands for
     command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
     _plain_help(command)
     _with_verbosity(command)
