@@ -19,6 +19,7 @@ import pytest
 from tests.support.fake_cloudflare import FakeCloudflare, fake_fixture
 from worktime_cli import clock
 from worktime_cli.cli.context import open_context
+from worktime_cli.cli.options import Target
 from worktime_cli.errors import WorktimeError
 from worktime_cli.kv import PutItem
 from worktime_cli.targets.kv import KVNamespace, KVNamespaces, all_keys
@@ -52,7 +53,7 @@ def outcome(call: Callable[[], Any]) -> Any:
 
 
 def run_on(remote: bool, scenario: Callable[[KVNamespace], list[Any]]) -> list[Any]:
-    with open_context(remote=remote) as ctx:
+    with open_context(Target(remote=remote)) as ctx:
         namespace = ctx.kv().namespace("KV")
         try:
             return scenario(namespace)
@@ -214,7 +215,7 @@ def test_limits_are_the_same_errors_before_any_write(fake: FakeCloudflare) -> No
 
 def test_unknown_binding_is_the_same_error_with_did_you_mean(fake: FakeCloudflare) -> None:
     def attempt(remote: bool, name: str) -> Any:
-        with open_context(remote=remote) as ctx:
+        with open_context(Target(remote=remote)) as ctx:
             return outcome(lambda: ctx.kv().namespace(name))
 
     for name, hint in (("NOPE", "did you mean 'KV'?"), ("kv", "did you mean 'KV'?")):
@@ -235,7 +236,7 @@ def test_unknown_binding_is_the_same_error_with_did_you_mean(fake: FakeCloudflar
 
 def test_namespace_list_names_the_same_binding_and_id(bound: str) -> None:
     def listed(remote: bool) -> list[tuple[Any, Any]]:
-        with open_context(remote=remote) as ctx:
+        with open_context(Target(remote=remote)) as ctx:
             kvs: KVNamespaces = ctx.kv()
             return [(n["binding"], n["id"]) for n in kvs.list().to_json()]
 
@@ -244,7 +245,7 @@ def test_namespace_list_names_the_same_binding_and_id(bound: str) -> None:
 
 def test_invalid_binding_name_is_refused_the_same_way(fake: FakeCloudflare) -> None:
     def create(remote: bool) -> Any:
-        with open_context(remote=remote) as ctx:
+        with open_context(Target(remote=remote)) as ctx:
             return outcome(lambda: ctx.kv().create("1-bad"))
 
     assert create(False) == create(True)

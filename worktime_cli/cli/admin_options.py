@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from worktime_cli.admin.targets import Database, Namespace
     from worktime_cli.admin.tokens import Layout
     from worktime_cli.cli.context import Context
+    from worktime_cli.cli.options import Target
     from worktime_cli.targets.kv import KVNamespace
 
 DatabaseArgument = Annotated[
@@ -102,27 +103,12 @@ def default_database(ctx: Context, name: str | None) -> str:
 
 
 @contextmanager
-def open_admin(
-    database: str | None,
-    *,
-    config: Path | None,
-    persist_to: Path | None,
-    remote: bool,
-    local: bool,
-    env: str | None,
-) -> Iterator[Admin]:
-    """The command's context and database; `env` selects wrangler's `[env.NAME]` bindings."""
+def open_admin(database: str | None, target: Target) -> Iterator[Admin]:
+    """The command's context and database; `target.env` selects wrangler's `[env.NAME]` bindings."""
     from worktime_cli.cli.context import open_context
     from worktime_cli.errors import SQLError
 
-    with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
-    ) as ctx:
+    with open_context(target, local_only={"--persist-to": target.persist_to}) as ctx:
         name = default_database(ctx, database)
         databases = ctx.d1()
         db: Database = databases.database(name)

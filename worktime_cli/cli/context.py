@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from worktime_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from worktime_cli.cli.options import Target
     from worktime_cli.cli.output import Renderable
     from worktime_cli.project.config import Config
     from worktime_cli.remote.client import Client
@@ -193,24 +194,31 @@ def _given(options: Mapping[str, object] | None) -> list[str]:
 
 @contextmanager
 def open_context(
+    target: Target,
     *,
-    config: Path | None = None,
-    persist_to: Path | None = None,
-    remote: bool = False,
-    local: bool = False,
-    env: str | None = None,
     local_only: Mapping[str, object] | None = None,
     remote_only: Mapping[str, object] | None = None,
 ) -> Iterator[Context]:
     """The context of one command; options checked first, the HTTP client closed at the end.
 
+    `target` is the command's target options (`cli.options.Target`); `local_only` and
+    `remote_only` name the options that mean nothing on the other side.
+
     Example:
 
-        with open_context(config=config, remote=remote, local=local) as ctx:
-            result = ctx.kv().namespace(binding).get(key)
+        def list_(target: Target = Target(), json: JsonOption = False) -> None:
+            with open_context(target, local_only={"--persist-to": target.persist_to}) as ctx:
+                result = ctx.kv().list()
     """
-    check_options(remote=remote, local=local, local_only=local_only, remote_only=remote_only)
-    ctx = Context(config_path=config, persist_to=persist_to, remote=remote, env=env)
+    check_options(
+        remote=target.remote, local=target.local, local_only=local_only, remote_only=remote_only
+    )
+    ctx = Context(
+        config_path=target.config,
+        persist_to=target.persist_to,
+        remote=target.remote,
+        env=target.env,
+    )
     try:
         yield ctx
     finally:

@@ -10,13 +10,9 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.d1_limits import LargestRowOption
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -44,11 +40,7 @@ def create(
             show_default=False,
         ),
     ] = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """Create a local database and add it to wrangler.toml (--remote: on Cloudflare).
@@ -64,16 +56,12 @@ def create(
     from worktime_cli.cli.context import open_context, render
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
+        target,
         remote_only={"--location": location},
     ) as ctx:
-        target = ctx.aim("d1_database", name, lambda: None)
+        aimed = ctx.aim("d1_database", name, lambda: None)
         created = ctx.d1().create(name, binding=binding, location=location)
-    render(created, target, json=json, human=_show_created)
+    render(created, aimed, json=json, human=_show_created)
 
 
 def _show_created(created: CreatedDatabase) -> None:
@@ -89,11 +77,7 @@ def _show_created(created: CreatedDatabase) -> None:
 
 
 def list_(
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """List the databases configured in wrangler.toml and their local files (--remote: the account's).
@@ -106,12 +90,8 @@ def list_(
     from worktime_cli.cli.context import open_context
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
+        target,
+        local_only={"--persist-to": target.persist_to},
     ) as ctx:
         databases = ctx.d1().list()
     output.render(databases, json=json, human=_show_list)
@@ -147,11 +127,7 @@ def _size(db: DatabaseInfo) -> str | None:
 
 def info(
     database: DatabaseArg,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
     largest_row: LargestRowOption = False,
 ) -> None:
@@ -169,17 +145,15 @@ def info(
     from worktime_cli.cli.context import open_context
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
+        target,
+        local_only={"--persist-to": target.persist_to},
     ) as ctx:
         found = d1_limits.with_limits(
             ctx, database, ctx.d1().info(database), largest_row=largest_row
         )
-    output.render(found, json=json, human=lambda r: d1_limits.show(r, _show_info, remote=remote))
+    output.render(
+        found, json=json, human=lambda r: d1_limits.show(r, _show_info, remote=target.remote)
+    )
 
 
 def _show_info(found: DatabaseInfo) -> None:
@@ -205,11 +179,7 @@ def _show_info(found: DatabaseInfo) -> None:
 def delete(
     database: DatabaseArg,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """Delete a local database's file and remove it from wrangler.toml.
@@ -225,17 +195,13 @@ def delete(
     from worktime_cli.cli.context import open_context, render
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
+        target,
+        local_only={"--persist-to": target.persist_to},
     ) as ctx:
         databases = ctx.d1()
         # Named (remote: resolved, a read) before the question, so what is confirmed is
         # the exact database; without a terminal and --yes, nothing is deleted.
-        target = ctx.aim_database(database)
+        aimed = ctx.aim_database(database)
         output.confirm(
             f"Delete the {databases.place} database {database} and all its data? "
             "This cannot be undone.",
@@ -243,7 +209,7 @@ def delete(
             action=f"delete the {databases.place} database {database}",
         )
         deleted = databases.delete(database)
-    render(deleted, target, json=json, human=_show_deleted)
+    render(deleted, aimed, json=json, human=_show_deleted)
 
 
 def _show_deleted(deleted: DeletedDatabase) -> None:

@@ -10,14 +10,10 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    PreviewOption,
-    RemoteOption,
+    PreviewTarget,
+    Target,
     YesOption,
 )
 from worktime_cli.targets.remote_write import with_target
@@ -36,12 +32,7 @@ def execute(
         Path | None, typer.Option("--file", help="SQL file to run, all or nothing.", dir_okay=False)
     ] = None,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    preview: PreviewOption = None,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Run SQL against a local database, with D1's rules and limits (--remote: on Cloudflare).
@@ -62,25 +53,21 @@ def execute(
     if (command is None) == (file is None):
         raise UsageError("give exactly one of --command or --file")
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
-        remote_only={"--preview": preview},
+        target,
+        local_only={"--persist-to": target.persist_to},
+        remote_only={"--preview": target.preview},
     ) as ctx:
-        db = ctx.d1().database(database, preview=bool(preview))
+        db = ctx.d1().database(database, preview=bool(target.preview))
         if command is not None:
-            target = (
+            aimed = (
                 ctx.aim("d1_database", db.name, lambda: db.database_id)
                 if _writes(command)
                 else None
             )
-            _show_results(db.execute(command), json=json, target=target)
+            _show_results(db.execute(command), json=json, aimed=aimed)
             return
         assert file is not None
-        target = ctx.aim("d1_database", db.name, lambda: db.database_id)
+        aimed = ctx.aim("d1_database", db.name, lambda: db.database_id)
         warning = db.import_warning(file)
         if warning is not None:
             output.confirm(
@@ -91,7 +78,7 @@ def execute(
             result = db.execute_file(file, bar.advance, output.info)
     if json or not output.is_terminal():
         # wrangler's rule: a list, one item per input.
-        output.print_json(with_target([result.to_json()], target))
+        output.print_json(with_target([result.to_json()], aimed))
         return
     _show_file_result(result, file)
 
@@ -117,12 +104,10 @@ def _show_file_result(result: FileResult, file: Path) -> None:
     )
 
 
-def _show_results(
-    results: list[StatementResult], *, json: bool, target: RemoteWrite | None
-) -> None:
+def _show_results(results: list[StatementResult], *, json: bool, aimed: RemoteWrite | None) -> None:
     """wrangler's rule: a table per statement on a terminal, JSON when piped or asked."""
     if json or not output.is_terminal():
-        output.print_json(with_target([r.to_json() for r in results], target))
+        output.print_json(with_target([r.to_json() for r in results], aimed))
         return
     for result in results:
         if result.rows:

@@ -10,13 +10,9 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -50,11 +46,7 @@ def export(
             show_default=False,
         ),
     ] = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """Dump a database to a SQL file that `execute --file` re-imports (--remote: Cloudflare's).
@@ -92,12 +84,8 @@ def export(
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="worktime-export-"))
             destination = Path(folder) / "dump.sql"
         with open_context(
-            config=config,
-            persist_to=persist_to,
-            remote=remote,
-            local=local,
-            env=env,
-            local_only={"--persist-to": persist_to},
+            target,
+            local_only={"--persist-to": target.persist_to},
         ) as ctx:
             db = ctx.d1().database(database)
             with output.progress(f"exporting {db.name}", unit="rows") as bar:

@@ -10,12 +10,8 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DryRunOption
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -57,11 +53,7 @@ def import_rows(
         typer.Option("--pk", help="The primary key column for --upsert.", show_default=False),
     ] = None,
     dry_run: DryRunOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Import rows into a table, all or nothing, within D1's limits; a bad row is named by number.
 
@@ -88,9 +80,7 @@ def import_rows(
     if pk is not None and not upsert:
         raise UsageError("--pk goes with --upsert")
     fmt = importer.detect_format(file, chosen[0] if chosen else None)
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         if not dry_run:
             admin.ctx.aim_database(admin.database)
         columns, rows = importer.read_rows(file, fmt)

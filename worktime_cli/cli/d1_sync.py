@@ -9,7 +9,7 @@ the differences. `pull` asks D1 for a dump (`remote.d1.export_url`), streams it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,11 +17,10 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    PersistOption,
+    LocalTarget,
+    Target,
     YesOption,
 )
 from worktime_cli.errors import UsageError
@@ -85,9 +84,7 @@ def diff(
     a: SideArg,
     b: SideArg,
     database: DatabaseOption = None,
-    env: EnvOption = None,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Compare two targets of a database: the migrations ledger, the migration files and the
@@ -100,11 +97,11 @@ def diff(
         worktime d1 diff local remote --env production
         worktime d1 diff remote:staging remote:production --json
     """
-    left, right = parse_side(a, env), parse_side(b, env)
+    left, right = parse_side(a, target.env), parse_side(b, target.env)
     if left == right:
         raise UsageError(f"both sides are {left.label}", hint="compare two different targets")
-    schema_a, files_a, name = _read(left, database, config, persist_to)
-    schema_b, files_b, _ = _read(right, database, config, persist_to)
+    schema_a, files_a, name = _read(left, database, target)
+    schema_b, files_b, _ = _read(right, database, target)
     from worktime_cli.d1.schemadiff import compare
 
     result = compare(
@@ -120,23 +117,17 @@ def diff(
         raise typer.Exit(1)
 
 
-def _read(
-    side: Side, database: str | None, config: Path | None, persist_to: Path | None
-) -> tuple[Schema, list[str], str]:
+def _read(side: Side, database: str | None, target: Target) -> tuple[Schema, list[str], str]:
     from worktime_cli.cli.context import open_context
     from worktime_cli.d1.schemadiff import read_schema
     from worktime_cli.migrations import files
 
     remote = side.place == "remote"
-    with open_context(
-        config=config,
-        persist_to=None if remote else persist_to,
-        remote=remote,
-        env=side.env,
-    ) as ctx:
+    persist_to = None if remote else target.persist_to
+    with open_context(replace(target, remote=remote, env=side.env, persist_to=persist_to)) as ctx:
         binding = _binding(ctx.config, database)
-        target = ctx.d1().database(binding.database_name)
-        schema = read_schema(lambda sql: target.query(sql), binding.migrations_table)
+        db = ctx.d1().database(binding.database_name)
+        schema = read_schema(lambda sql: db.query(sql), binding.migrations_table)
         found = files.discover(files.layout(ctx.config, binding), missing_ok=True)
         return schema, [f.name for f in found], binding.database_name
 
@@ -194,9 +185,7 @@ def pull(
         ),
     ] = None,
     yes: YesOption = False,
-    env: EnvOption = None,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Copy a remote database into its local file, replacing the local data (snapshot first).
@@ -216,7 +205,7 @@ def pull(
     from worktime_cli.remote.d1 import RemoteD1Database, download_text, export_url
 
     masking = load_rules(rules) if sanitize or rules is not None else None
-    with open_context(config=config, persist_to=persist_to, remote=True, env=env) as ctx:
+    with open_context(replace(target, remote=True)) as ctx:
         binding = ctx.config.d1(database)
         remote = ctx.d1().database(database)
         assert isinstance(remote, RemoteD1Database)
@@ -231,7 +220,7 @@ def pull(
         url = export_url(ctx.client, remote.database_id)
         with output.progress(f"pulling {remote.name}", unit="bytes") as bar:
             chunks = download_text(ctx.client, url, on_progress=bar.update)
-            result = pull_into_local(ctx.config, binding, persist_to, chunks, rules=masking)
+            result = pull_into_local(ctx.config, binding, target.persist_to, chunks, rules=masking)
     output.render(result, json=json, human=_show_pulled)
 
 

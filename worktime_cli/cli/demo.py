@@ -9,12 +9,8 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -52,11 +48,7 @@ def seed(
     ] = None,
     yes: YesOption = False,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Seed a local database with realistic demo data.
 
@@ -76,9 +68,7 @@ def seed(
     from worktime_cli.cli.admin_options import open_admin
 
     last = inputs.parse_date(end, "--end")
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         schema.require(admin.db, admin.database)
         # The target's place decides what needs confirming (and what is refused) in the core.
         plan = demo.plan_seed(admin.db, admin.place, admin.database)

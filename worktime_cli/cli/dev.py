@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, PersistOption
+from worktime_cli.cli.options import LocalTarget, Target
 
 
 class LogLevel(StrEnum):
@@ -75,7 +75,7 @@ def dev(
             show_default=False,
         ),
     ] = None,
-    env: EnvOption = None,
+    target: LocalTarget = Target(),
     var: Annotated[
         list[str] | None,
         typer.Option(
@@ -85,8 +85,6 @@ def dev(
             show_default=False,
         ),
     ] = None,
-    persist_to: PersistOption = None,
-    config: ConfigOption = None,
     log_level: Annotated[
         LogLevel,
         typer.Option(
@@ -159,12 +157,14 @@ def dev(
         )
     cli_vars = environment.parse_cli_vars(var or [])
     rank = _RANK[log_level.value]
-    with open_context(config=config, persist_to=persist_to, env=env) as ctx:
+    with open_context(target) as ctx:
         cfg = ctx.config
     if worker:
-        _run_worker(cfg, port, ip, env, cli_vars, persist_to, log_level, rank, inspector_port)
+        _run_worker(
+            cfg, port, ip, target.env, cli_vars, target.persist_to, log_level, rank, inspector_port
+        )
         return
-    bindings = build_bindings(cfg, persist_to, env, cli_vars)
+    bindings = build_bindings(cfg, target.persist_to, target.env, cli_vars)
 
     def say(level: str, message: str) -> None:
         if level == "info" and rank <= 1:
@@ -186,7 +186,9 @@ def dev(
         say("warn", EVERYWHERE_WARNING)
 
     def rebuild() -> Bindings:
-        return build_bindings(configmod.load(cfg.path, env=env), persist_to, env, cli_vars)
+        return build_bindings(
+            configmod.load(cfg.path, env=target.env), target.persist_to, target.env, cli_vars
+        )
 
     hosts = host_policy.server_policy(ip, listener.host, listener.everywhere, extra_hosts)
     request_log = _write_stderr if rank <= 1 and not output.is_quiet() else None

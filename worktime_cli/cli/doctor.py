@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption, PersistOption
+from worktime_cli.cli.options import JsonOption, LocalTarget, Target
 
 _MARKS = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 
@@ -17,9 +17,7 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor(
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: LocalTarget = Target(),
     port: Annotated[int, typer.Option(help="Dev server port to check.", min=1, max=65535)] = 8787,
     json: JsonOption = False,
 ) -> None:
@@ -36,9 +34,12 @@ def doctor(
     from worktime_cli.dev import doctor as core
     from worktime_cli.remote.schema_check import remote_schema_checks
 
-    report = core.run(config, persist_to=persist_to, env=env, port=port)
+    report = core.run(target.config, persist_to=target.persist_to, env=target.env, port=port)
     report = core.Report(
-        (*report.checks, *remote_schema_checks(config, persist_to=persist_to, env=env))
+        (
+            *report.checks,
+            *remote_schema_checks(target.config, persist_to=target.persist_to, env=target.env),
+        )
     )
     if json:
         output.print_json(report.to_json())

@@ -11,13 +11,9 @@ from worktime_cli.cli import output
 from worktime_cli.cli.context import render
 from worktime_cli.cli.kv_options import BindingOption, NamespaceIdOption, open_namespace
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    PreviewOption,
-    RemoteOption,
+    PreviewTarget,
+    Target,
     YesOption,
 )
 
@@ -71,15 +67,10 @@ def bulk_put(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
     ttl: BulkTtlOption = None,
     expiration: BulkExpirationOption = None,
     metadata: BulkMetadataOption = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Write many keys from a JSON array; locally all or nothing.
@@ -99,28 +90,22 @@ def bulk_put(
 
     _refuse_bulk_defaults(ttl, expiration, metadata)
 
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, aim):
         parsed = kv.parse_bulk_put(file)
         for warning in parsed.warnings:
             output.warn(warning)
-        target = aim()
+        aimed = aim()
         with output.progress(f"writing {file.name}", len(parsed.items), unit="keys") as bar:
             result = namespace.bulk_put(parsed.items, progress=bar.advance)
         where = namespace.where
-    render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
+    render(result, aimed, json=json, human=lambda r: _bulk_done(r, file, where))
 
 
 def bulk_get(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
 ) -> None:
     """Print the values of the keys listed in a JSON array, as `wrangler kv bulk get`.
 
@@ -135,8 +120,7 @@ def bulk_get(
     """
     from worktime_cli import kv
 
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, _aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, _aim):
         keys = kv.parse_bulk_delete(file)
         found: dict[str, dict[str, str | None]] = {}
         for key in keys:
@@ -151,13 +135,8 @@ def bulk_delete(
     file: FileArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Delete many keys listed in a JSON array of names or {"name": …} objects, all at once.
@@ -172,11 +151,10 @@ def bulk_delete(
     """
     from worktime_cli import kv
 
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, aim):
         keys = kv.parse_bulk_delete(file)
         where = namespace.where
-        target = aim()
+        aimed = aim()
         output.confirm(
             f"Delete {len(keys)} key(s) listed in {file}{where}?",
             yes=yes,
@@ -184,7 +162,7 @@ def bulk_delete(
         )
         with output.progress(f"deleting {file.name}", len(keys), unit="keys") as bar:
             result = namespace.bulk_delete(keys, progress=bar.advance)
-    render(result, target, json=json, human=lambda r: _bulk_done(r, file, where))
+    render(result, aimed, json=json, human=lambda r: _bulk_done(r, file, where))
 
 
 def _bulk_done(result: BulkResult, file: Path, where: str) -> None:

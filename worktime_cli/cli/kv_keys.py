@@ -12,13 +12,9 @@ from worktime_cli.cli import output
 from worktime_cli.cli.context import render
 from worktime_cli.cli.kv_options import BindingOption, NamespaceIdOption, open_namespace
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    PreviewOption,
-    RemoteOption,
+    PreviewTarget,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +39,6 @@ def key_put(
     ] = None,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
     ttl: Annotated[
         int | None,
         typer.Option(
@@ -64,11 +59,7 @@ def key_put(
             "--metadata", help="A JSON object of at most 1,024 bytes.", show_default=False
         ),
     ] = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Write a value to a key, with an optional expiry and metadata (--remote: on Cloudflare).
@@ -90,8 +81,7 @@ def key_put(
 
     if (value is None) == (path is None):
         raise UsageError("give exactly one of VALUE or --path")
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, aim):
         meta: Any = None
         if metadata is not None:
             try:
@@ -113,12 +103,12 @@ def key_put(
         else:
             assert value is not None
             data = value.encode("utf-8", "surrogateescape")
-        target = aim()
+        aimed = aim()
         written = namespace.put(key, data, expiration=expiration, expiration_ttl=ttl, metadata=meta)
         where = namespace.where
     render(
         written,
-        target,
+        aimed,
         json=json,
         human=lambda r: output.success(f"wrote {output.human_size(r.size)} to {r.key!r}{where}"),
     )
@@ -134,18 +124,13 @@ def key_get(
     key: KeyArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
     text: Annotated[
         bool, typer.Option("--text", help="Decode the value as UTF-8 and end it with a newline.")
     ] = False,
     metadata: Annotated[
         bool, typer.Option("--metadata", help="Print the key's metadata JSON instead of its value.")
     ] = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Print a key's value: the raw bytes, exactly as stored (no newline added).
@@ -161,8 +146,7 @@ def key_get(
     """
     from worktime_cli.errors import NotFoundError
 
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, _aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, _aim):
         entry = namespace.get(key)
     if entry is None:
         raise NotFoundError(f"key not found: {key!r}")
@@ -186,7 +170,6 @@ def _write_value(value: bytes, text: bool) -> None:
 def key_list(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Only keys starting with this.")
     ] = None,
@@ -201,11 +184,7 @@ def key_list(
     cursor: Annotated[
         str | None, typer.Option("--cursor", help="Continue after a previous page.")
     ] = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """List keys in order with their expiration (seconds) and metadata; every key unless --limit.
@@ -222,8 +201,7 @@ def key_list(
     from worktime_cli.targets.kv import all_keys
 
     page: Page
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, _aim):
+    with open_namespace(binding, namespace_id, target) as (namespace, _aim):
         if limit is None:
             page = all_keys(namespace, prefix, cursor=cursor)
         else:
@@ -263,12 +241,7 @@ def key_delete(
     key: KeyArg,
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    preview: PreviewOption = None,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Delete a key (deleting a missing key is not an error, as on Cloudflare).
@@ -278,14 +251,13 @@ def key_delete(
         worktime kv key delete token:alice --binding KV
         worktime kv key delete token:alice --binding KV --remote
     """
-    opened = open_namespace(binding, namespace_id, preview, remote, local, config, env, persist_to)
-    with opened as (namespace, aim):
-        target = aim()
+    with open_namespace(binding, namespace_id, target) as (namespace, aim):
+        aimed = aim()
         deleted = namespace.delete(key)
         where = namespace.where
     render(
         deleted,
-        target,
+        aimed,
         json=json,
         human=lambda r: (
             output.success(f"deleted {r.key!r}{where}")

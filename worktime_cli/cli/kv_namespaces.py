@@ -11,12 +11,11 @@ from worktime_cli.cli import output
 from worktime_cli.cli.context import render
 from worktime_cli.cli.kv_options import BindingOption, NamespaceIdOption, kv_context, named
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    LocalTarget,
+    StatelessTarget,
+    Takes,
+    Target,
     YesOption,
 )
 
@@ -45,10 +44,7 @@ def namespace_create(
             "wrangler.toml.",
         ),
     ] = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: StatelessTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Create a namespace: a new 32-hex id, appended to wrangler.toml as [[kv_namespaces]].
@@ -72,10 +68,10 @@ def namespace_create(
             "the binding (the remote title is derived from it)",
             hint=f"run `worktime kv namespace create {as_binding}`",
         )
-    with kv_context(config=config, env=env, persist_to=None, remote=remote, local=local) as ctx:
-        target = ctx.aim("kv_namespace", binding, lambda: None)
+    with kv_context(target) as ctx:
+        aimed = ctx.aim("kv_namespace", binding, lambda: None)
         created = ctx.kv().create(binding)
-    render(created, target, json=json, human=_created)
+    render(created, aimed, json=json, human=_created)
 
 
 def _created(created: CreatedNamespace) -> None:
@@ -92,9 +88,7 @@ def namespace_rename(
     new_name: Annotated[
         str | None, typer.Option("--new-name", help="The new title.", show_default=False)
     ] = None,
-    remote: RemoteOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: Annotated[Target, Takes("remote", "config", "env")] = Target(),
 ) -> None:
     """Refuse, naming what to use: worktime does not rename namespaces (wrangler's rename).
 
@@ -107,7 +101,7 @@ def namespace_rename(
     """
     from worktime_cli.errors import UsageError
 
-    del old_name, namespace_id, new_name, remote, config, env
+    del old_name, namespace_id, new_name, target
     raise UsageError(
         "worktime does not rename KV namespaces: locally a namespace has no title (its "
         "binding in wrangler.toml is its name), and the remote title is wrangler's to change",
@@ -117,11 +111,7 @@ def namespace_rename(
 
 
 def namespace_list(
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """List the namespaces in wrangler.toml with their local key counts (--remote: the account's).
@@ -131,9 +121,7 @@ def namespace_list(
         worktime kv namespace list --json
         worktime kv namespace list --remote
     """
-    with kv_context(
-        config=config, env=env, persist_to=persist_to, remote=remote, local=local
-    ) as ctx:
+    with kv_context(target) as ctx:
         found = ctx.kv().list()
     output.render(found, json=json, human=_namespace_table)
 
@@ -150,11 +138,7 @@ def namespace_delete(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """Delete a namespace's local data and remove it from wrangler.toml.
@@ -167,15 +151,13 @@ def namespace_delete(
         worktime kv namespace delete --binding KV --yes
         worktime kv namespace delete --binding KV --remote
     """
-    with kv_context(
-        config=config, env=env, persist_to=persist_to, remote=remote, local=local
-    ) as ctx:
+    with kv_context(target) as ctx:
         name, by_id = named(binding, namespace_id)
         namespaces = ctx.kv()
         # Resolve before asking: an unknown name fails without a prompt (and sends nothing).
         found = namespaces.namespace(name, by_id=by_id)
         found.close()
-        target = ctx.aim("kv_namespace", name, lambda: found.id)
+        aimed = ctx.aim("kv_namespace", name, lambda: found.id)
         label = namespaces.describe(name)
         output.confirm(
             f"Delete {label} and every key in it? This cannot be undone.",
@@ -183,7 +165,7 @@ def namespace_delete(
             action=f"delete {label}",
         )
         deleted = namespaces.delete(name, by_id=by_id)
-    render(deleted, target, json=json, human=_deleted)
+    render(deleted, aimed, json=json, human=_deleted)
 
 
 def _deleted(deleted: DeletedNamespace) -> None:
@@ -193,9 +175,7 @@ def _deleted(deleted: DeletedNamespace) -> None:
 def namespace_gc(
     binding: BindingOption = None,
     namespace_id: NamespaceIdOption = None,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Remove value files no key refers to (left behind by a crash or a kill).
@@ -209,12 +189,10 @@ def namespace_gc(
     """
     from worktime_cli.kv import LocalKV
 
-    with kv_context(
-        config=config, env=env, persist_to=persist_to, remote=False, local=False
-    ) as ctx:
+    with kv_context(target) as ctx:
         name, by_id = named(binding, namespace_id)
         # Local files only: there is nothing to collect on Cloudflare.
-        result = LocalKV(ctx.config, persist_to).gc(name, by_id=by_id)
+        result = LocalKV(ctx.config, target.persist_to).gc(name, by_id=by_id)
     output.render(
         result,
         json=json,

@@ -12,14 +12,10 @@ from worktime_cli.cli import migrations_run, output
 from worktime_cli.cli.migrations_options import DryRunOption
 from worktime_cli.cli.migrations_rehearse import RehearseOnlyOption, RehearseOption
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    PreviewOption,
-    RemoteOption,
+    PreviewTarget,
+    Target,
     YesOption,
 )
 
@@ -71,12 +67,7 @@ def apply(
             help="Apply despite this error-level lint finding (repeatable), e.g. fk-off.",
         ),
     ] = None,
-    remote: RemoteOption = False,
-    preview: PreviewOption = None,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
     rehearse: RehearseOption = False,
     rehearse_only: RehearseOnlyOption = False,
@@ -109,15 +100,11 @@ def apply(
     from worktime_cli.migrations import preflight
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
-        remote_only={"--preview": preview},
+        target,
+        local_only={"--persist-to": target.persist_to},
+        remote_only={"--preview": target.preview},
     ) as ctx:
-        target = ctx.migrations(database, preview=bool(preview))
+        migrations = ctx.migrations(database, preview=bool(target.preview))
         rehearsed = None
         if rehearse or rehearse_only:
             rehearsed = migrations_rehearse.rehearse_first(
@@ -132,7 +119,7 @@ def apply(
                 allow_out_of_order=allow_out_of_order,
             )
         planned = preflight.plan_apply_for(
-            target,
+            migrations,
             to=to,
             allow_drift=allow_drift,
             allow_out_of_order=allow_out_of_order,
@@ -143,21 +130,21 @@ def apply(
         if not json:
             migrations_rehearse.warn_rewrites(ctx, database, planned)
         count = len(planned.steps)
-        target_line = migrations_run.aim(ctx, target) if count and not dry_run else None
+        target_line = migrations_run.aim(ctx, migrations) if count and not dry_run else None
         if (
             count
             and not dry_run
             and not yes
             and output.is_terminal(sys.stdin)
             and not typer.confirm(
-                f"About to apply {count} migration(s) to {target.label}; continue?",
+                f"About to apply {count} migration(s) to {migrations.label}; continue?",
                 default=True,
                 err=True,
             )
         ):
             raise typer.Exit(1)
         migrations_run.run(
-            target,
+            migrations,
             planned,
             dry_run=dry_run,
             json=json,

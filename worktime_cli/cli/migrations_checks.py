@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption
+from worktime_cli.cli.options import JsonOption, ProjectTarget, Target
 
 if TYPE_CHECKING:
     from worktime_cli.migrations.lint_codes import LintResult
@@ -40,8 +40,7 @@ def _only_database(cfg: Config, database: str | None) -> str:
 
 def verify(
     database: OptionalDatabaseArg = None,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Replay every migration in memory: up, down, up again; report each that does not hold.
@@ -60,7 +59,7 @@ def verify(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import reports
 
-    with open_context(config=config, env=env) as ctx:
+    with open_context(target) as ctx:
         result = reports.verify_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_verified)
     if not result.ok:
@@ -69,8 +68,7 @@ def verify(
 
 def lint(
     database: OptionalDatabaseArg = None,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Find D1's hazards in the migration files before apply: code, severity, file:line, fix.
@@ -91,7 +89,7 @@ def lint(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import reports
 
-    with open_context(config=config, env=env) as ctx:
+    with open_context(target) as ctx:
         result = reports.lint_all(ctx.migrations(_only_database(ctx.config, database)))
     output.render(result, json=json, human=_show_lint)
     if not result.ok:

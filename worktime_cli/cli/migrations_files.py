@@ -9,14 +9,12 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    PreviewOption,
-    RemoteOption,
+    LocalTarget,
+    PreviewTarget,
+    ProjectTarget,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -64,8 +62,7 @@ def create(
             "--default", metavar="COL=VALUE", help="With --alter: set a column's default."
         ),
     ] = None,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Create the next numbered migration file and its down (rollback) file.
@@ -99,7 +96,7 @@ def create(
             raise UsageError(f"{given} needs --alter TABLE", hint="name the table to rebuild")
         from worktime_cli import migrations
 
-        with open_context(config=config, env=env) as ctx:
+        with open_context(target) as ctx:
             created = migrations.create(ctx.config, ctx.config.d1(database), message)
         output.render(created, json=json, human=_show_created)
         return
@@ -114,7 +111,7 @@ def create(
         not_null=tuple(not_null or ()),
         defaults=alter_.pairs(default or [], "--default"),
     )
-    with open_context(config=config, env=env) as ctx:
+    with open_context(target) as ctx:
         rebuilt = alter_.create(ctx.config, ctx.config.d1(database), message, spec)
     output.render(rebuilt, json=json, human=_show_altered)
 
@@ -135,12 +132,7 @@ def _show_altered(created: CreatedAlter) -> None:
 
 def list_(
     database: DatabaseArg,
-    remote: RemoteOption = False,
-    preview: PreviewOption = None,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: PreviewTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """List migrations and whether each is applied, pending, drifted or missing.
@@ -165,17 +157,13 @@ def list_(
     from worktime_cli.migrations import reports
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
-        remote_only={"--preview": preview},
+        target,
+        local_only={"--persist-to": target.persist_to},
+        remote_only={"--preview": target.preview},
     ) as ctx:
-        target = ctx.migrations(database, preview=bool(preview))
-        result = reports.status(target)
-        folder = target.folder
+        migrations = ctx.migrations(database, preview=bool(target.preview))
+        result = reports.status(migrations)
+        folder = migrations.folder
     output.render(result, json=json, human=lambda r: _show_states(r, str(folder)))
 
 
@@ -206,9 +194,7 @@ def mark_applied(
             help="The migration to record, e.g. 0001_initial_schema.", show_default=False
         ),
     ],
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Record a migration as applied without running its SQL (baseline an existing database).
@@ -220,7 +206,7 @@ def mark_applied(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import engine
 
-    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
+    with open_context(target) as ctx:
         result = engine.mark_applied(ctx.migrations(database), name)
     output.render(result, json=json, human=_show_marked)
 

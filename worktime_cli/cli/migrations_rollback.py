@@ -10,13 +10,10 @@ import typer
 from worktime_cli.cli import migrations_run, output
 from worktime_cli.cli.migrations_options import DryRunOption
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    LocalTarget,
+    Target,
     YesOption,
 )
 
@@ -49,11 +46,7 @@ def rollback(
     ] = False,
     dry_run: DryRunOption = False,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: Target = Target(),
     json: JsonOption = False,
 ) -> None:
     """Roll back applied migrations, newest first, using their down SQL.
@@ -83,28 +76,24 @@ def rollback(
     from worktime_cli.migrations.rollback_plan import check_rollback_options
 
     with open_context(
-        config=config,
-        persist_to=persist_to,
-        remote=remote,
-        local=local,
-        env=env,
-        local_only={"--persist-to": persist_to},
+        target,
+        local_only={"--persist-to": target.persist_to},
     ) as ctx:
         check_rollback_options(steps, to, all_)  # before any request or file access
-        target = ctx.migrations(database)
-        planned = preflight.plan_rollback_for(target, steps=steps, to=to, all=all_)
-        target_line = migrations_run.aim(ctx, target) if planned.steps and not dry_run else None
+        migrations = ctx.migrations(database)
+        planned = preflight.plan_rollback_for(migrations, steps=steps, to=to, all=all_)
+        target_line = migrations_run.aim(ctx, migrations) if planned.steps and not dry_run else None
         if planned.steps and not dry_run:
             names = ", ".join(s.name for s in planned.steps)
             output.confirm(
                 f"{_down_listing(planned)}\n"
-                f"Roll back {len(planned.steps)} migration(s) of {target.label} ({names})? "
-                f"Their data will be dropped ({target.undo_note}).",
+                f"Roll back {len(planned.steps)} migration(s) of {migrations.label} ({names})? "
+                f"Their data will be dropped ({migrations.undo_note}).",
                 yes=yes,
-                action=f"roll back migrations of {target.label}",
+                action=f"roll back migrations of {migrations.label}",
             )
         migrations_run.run(
-            target,
+            migrations,
             planned,
             dry_run=dry_run,
             json=json,
@@ -181,9 +170,7 @@ def down(
         bool,
         typer.Option("--write", help="Save derived or captured down SQL as the down file."),
     ] = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Print the down SQL a rollback of one migration would run, and where it comes from.
@@ -199,7 +186,7 @@ def down(
     from worktime_cli.cli.context import open_context
     from worktime_cli.migrations import reports
 
-    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
+    with open_context(target) as ctx:
         result = reports.down_sql(ctx.migrations(database), name, write=write)
     output.render(result, json=json, human=_show_down)
 

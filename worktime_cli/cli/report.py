@@ -10,12 +10,8 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import FromOption, ToOption, UserOption
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
 )
 
 if TYPE_CHECKING:
@@ -56,11 +52,7 @@ def report(
         ),
     ] = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Report tracked time by day, repo, PR or user (table, JSON, CSV, HTML).
 
@@ -82,9 +74,7 @@ def report(
         raise UsageError("--json and --csv cannot be combined")
     start, end = inputs.parse_range(date_from, date_to)
     pair = inputs.parse_repo(repo)
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         filters = core.Filters(start, end, user_id_of(admin, user), pair)
         if html is not None:
             from worktime_cli.admin import html as page

@@ -9,11 +9,10 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    PersistOption,
+    LocalTarget,
+    Target,
     YesOption,
     env_flag,
 )
@@ -33,9 +32,7 @@ def reset(
         typer.Option("--remote", help="Refused: a reset never touches a remote database."),
     ] = False,
     yes: YesOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Rebuild a LOCAL database: snapshot it, recreate it empty, apply every migration, seed it.
@@ -57,7 +54,7 @@ def reset(
             "d1 reset is local only: it never deletes a remote database",
             hint="to undo remote migrations use `worktime d1 migrations rollback DATABASE --remote`",
         )
-    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
+    with open_context(target) as ctx:
         db = ctx.config.d1(database)
         output.confirm(
             f"Delete every row and table of the local database {db.database_name} and rebuild "
@@ -66,7 +63,7 @@ def reset(
             action=f"reset {db.database_name}",
         )
         with output.progress(f"resetting {db.database_name}", unit="steps") as bar:
-            result = do_reset(ctx.config, db, persist_to, seed=seed, on_progress=bar.update)
+            result = do_reset(ctx.config, db, target.persist_to, seed=seed, on_progress=bar.update)
     output.render(result, json=json, human=lambda r: _show(r, ctx.config.env))
 
 

@@ -9,11 +9,10 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
-    PersistOption,
+    LocalTarget,
+    Target,
     YesOption,
 )
 
@@ -28,9 +27,7 @@ def restore(
     ] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the snapshots instead.")] = False,
     yes: YesOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
-    persist_to: PersistOption = None,
+    target: LocalTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Restore a local database from the snapshot taken before a migrations apply or rollback.
@@ -45,22 +42,24 @@ def restore(
     from worktime_cli.cli.context import open_context
     from worktime_cli.d1 import snapshots
 
-    with open_context(config=config, env=env, persist_to=persist_to) as ctx:
+    with open_context(target) as ctx:
         cfg = ctx.config
         db = cfg.d1(database)
         if list_:
             output.render(
-                snapshots.snapshot_list(cfg, db, persist_to), json=json, human=_show_snapshots
+                snapshots.snapshot_list(cfg, db, target.persist_to),
+                json=json,
+                human=_show_snapshots,
             )
             return
-        chosen = snapshots.find(cfg, db, persist_to, snapshot)
+        chosen = snapshots.find(cfg, db, target.persist_to, snapshot)
         output.confirm(
             f"Replace the current content of {db.database_name} with snapshot {chosen.name} "
             f"(taken before a {chosen.operation})?",
             yes=yes,
             action=f"restore {db.database_name}",
         )
-        result = snapshots.restore(cfg, db, persist_to, chosen)
+        result = snapshots.restore(cfg, db, target.persist_to, chosen)
     output.render(result, json=json, human=lambda r: _show_restored(r, db.database_name))
 
 

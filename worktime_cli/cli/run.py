@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from worktime_cli.cli.options import ConfigOption, EnvOption
+from worktime_cli.cli.options import ProjectTarget, Target
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def run(
             show_default=False,
         ),
     ],
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     var: Annotated[
         list[str] | None,
         typer.Option(
@@ -38,7 +38,6 @@ def run(
             show_default=False,
         ),
     ] = None,
-    config: ConfigOption = None,
 ) -> None:
     """Run a command with the project's resolved environment (vars, keyring secrets, .dev.vars).
 
@@ -64,8 +63,8 @@ def run(
     from worktime_cli.secrets import environment
 
     cli_vars = environment.parse_cli_vars(var or [])
-    with open_context(config=config, env=env) as ctx:
-        resolved = environment.resolve(ctx.config, env=env, cli_vars=cli_vars)
+    with open_context(target) as ctx:
+        resolved = environment.resolve(ctx.config, env=target.env, cli_vars=cli_vars)
     for warning in resolved.warnings:
         output.warn(warning)
     if resolved.missing:

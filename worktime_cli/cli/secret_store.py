@@ -10,12 +10,10 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     FormatOption,
     JsonOption,
-    LocalOption,
-    RemoteOption,
+    StatelessTarget,
+    Target,
     YesOption,
     wants_json,
 )
@@ -37,10 +35,7 @@ NameArg = Annotated[
 def put(
     click_context: typer.Context,
     name: NameArg,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: StatelessTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Store a secret in the OS keyring: typed at a hidden prompt, or piped on stdin.
@@ -59,7 +54,7 @@ def put(
 
     refuse_extra_arguments(click_context.args, "worktime secret put NAME")
     checked_name(name)  # before asking for a value that would then be refused
-    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+    with open_context(target) as ctx:
         store = ctx.secrets()
         _ = store.target  # a config without `name` fails here, before the value is asked for
         result = store.put(name, read_value(name))
@@ -74,10 +69,7 @@ def _put_done(result: SecretPut) -> None:
 
 
 def list_(
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: StatelessTarget = Target(),
     json: JsonOption = False,
     format: FormatOption = None,
 ) -> None:
@@ -96,7 +88,7 @@ def list_(
     from worktime_cli.cli.context import open_context
 
     json = wants_json(json, format)
-    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+    with open_context(target) as ctx:
         listing = ctx.secrets().names()
     output.render(listing, json=json, human=_list_table)
     for warning in listing.warnings:
@@ -141,10 +133,7 @@ def _list_table(listing: SecretList) -> None:
 def delete(
     name: NameArg,
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: StatelessTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Delete a secret from the OS keyring (asks first; --yes to skip); --remote: from the Worker.
@@ -158,16 +147,16 @@ def delete(
     from worktime_cli.targets.secrets import missing_secret
 
     checked_name(name)
-    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+    with open_context(target) as ctx:
         store = ctx.secrets()
-        target = store.target
+        where = store.target
         if not store.exists(name):
-            raise missing_secret(name, target)
+            raise missing_secret(name, where)
         # Asked before the delete is sent: without a terminal and --yes, nothing changes.
         output.confirm(
-            f"Delete secret {name} from {target.place}?",
+            f"Delete secret {name} from {where.place}?",
             yes=yes,
-            action=f"delete secret {name} from {target.place}",
+            action=f"delete secret {name} from {where.place}",
         )
         result = store.delete(name)
     output.render(result, json=json, human=_deleted)
@@ -188,10 +177,7 @@ def bulk(
         ),
     ],
     yes: YesOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: StatelessTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Store (and delete) many secrets at once from a JSON or .env file.
@@ -211,7 +197,7 @@ def bulk(
     from worktime_cli.secrets import stores as secrets
 
     changes = secrets.parse_bulk(*read_source(source))
-    with open_context(config=config, remote=remote, local=local, env=env) as ctx:
+    with open_context(target) as ctx:
         store = ctx.secrets()
         doomed = [name for name, value in changes.items() if value is None and store.exists(name)]
         if doomed:

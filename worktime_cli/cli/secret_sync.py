@@ -4,13 +4,14 @@ checkout's keyring entries carried over from its old path."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption, YesOption
+from worktime_cli.cli.options import JsonOption, ProjectTarget, Target, YesOption
 from worktime_cli.cli.secret_store import keyring_notices
 from worktime_cli.errors import WorktimeError
 
@@ -28,8 +29,7 @@ def diff(
             help="Also compare the secrets set on the deployed Worker (Cloudflare's API).",
         ),
     ] = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Compare secret names: required, in the keyring, in .dev.vars, on the Worker; never values.
@@ -52,8 +52,8 @@ def diff(
     from worktime_cli.cli.context import open_context
     from worktime_cli.secrets import diff as secret_diff
 
-    with open_context(config=config, remote=remote, env=env) as ctx:
-        local = secret_diff.local_places(ctx.config, env)
+    with open_context(replace(target, remote=remote)) as ctx:
+        local = secret_diff.local_places(ctx.config, target.env)
         worker = ctx.secrets().names().names if remote else None
         result = secret_diff.diff(local, worker)
     output.render(result, json=json, human=_diff_table)
@@ -97,8 +97,7 @@ def adopt(
             show_default=False,
         ),
     ],
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Carry this project's keyring secrets over from where it was before a move or rename.
@@ -117,7 +116,7 @@ def adopt(
     from worktime_cli.cli.context import open_context
     from worktime_cli.secrets import keyring_projects
 
-    with open_context(config=config, env=env) as ctx:
+    with open_context(target) as ctx:
         cfg = ctx.config
         old = source.expanduser().absolute()
         if old.is_dir() or old.suffix not in (".toml", ".json", ".jsonc"):
@@ -148,8 +147,7 @@ def push(
             "--allow-missing", help="Upload the secrets that have a value; skip the others."
         ),
     ] = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Upload every required secret that has a local value to the deployed Worker.
@@ -168,8 +166,8 @@ def push(
     from worktime_cli.secrets import environment
     from worktime_cli.secrets import stores as secrets
 
-    with open_context(config=config, remote=True, env=env) as ctx:
-        resolved = environment.resolve(ctx.config, env=env)
+    with open_context(replace(target, remote=True)) as ctx:
+        resolved = environment.resolve(ctx.config, env=target.env)
         for warning in resolved.warnings:
             output.warn(warning)
         if resolved.keyring_error:
@@ -192,8 +190,8 @@ def push(
                     "or in .dev.vars.example"
                 )
             # Nothing to send: no API client (and no token) needed to say so.
-            target = SecretTarget("worker", script_name(ctx.config))
-            result = secrets.SecretPush(target, (), plan.skipped)
+            worker = SecretTarget("worker", script_name(ctx.config))
+            result = secrets.SecretPush(worker, (), plan.skipped)
         else:
             store = ctx.secrets()  # not logged in: said before the question, not after
             output.confirm(

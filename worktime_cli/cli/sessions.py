@@ -9,12 +9,8 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument, DryRunOption, UserOption
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -57,11 +53,7 @@ def list_(
         int, typer.Option("--limit", help="At most this many, newest first.", min=1, max=2**63 - 1)
     ] = 50,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """List sessions, newest first.
 
@@ -82,9 +74,7 @@ def list_(
         )
     if limit < 1:
         raise UsageError(f"--limit {limit} must be at least 1")
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         result = sessions.list_sessions(
             admin.db,
             user_id=user_id_of(admin, user),
@@ -143,11 +133,7 @@ def close_stale(
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Close sessions a browser left active; rebuild their days of daily_stats in the same transaction.
 
@@ -163,9 +149,7 @@ def close_stale(
     longest = inputs.parse_duration(cap, "--cap")
     if as_status not in ("abandoned", "completed"):
         raise UsageError(f"--as {as_status!r} must be abandoned or completed")
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         plan = sessions.close_stale(
             admin.db, older_than=age, as_status=as_status, cap=longest, dry_run=True
         )

@@ -16,12 +16,8 @@ from worktime_cli.cli.admin_options import (
     UserOption,
 )
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -63,11 +59,7 @@ def rebuild(
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Recompute daily_stats from time_sessions for a range of days, in one transaction.
 
@@ -84,9 +76,7 @@ def rebuild(
 
     inputs.parse_range(date_from, date_to)  # bad dates are usage errors before any I/O
     inputs.parse_zone(tz)
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         selection = _selection(admin, date_from, date_to, user, tz)
         planning = dry_run or not yes
         # One batch (one transaction, one request remotely): nothing to count inside it, so
@@ -120,11 +110,7 @@ def check(
     user: UserOption = None,
     tz: TzOption = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Compare daily_stats with time_sessions; exit 1 and list the differences if they disagree.
 
@@ -140,9 +126,7 @@ def check(
 
     inputs.parse_range(date_from, date_to)
     inputs.parse_zone(tz)
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         result = stats.check(admin.db, _selection(admin, date_from, date_to, user, tz))
     output.render(result, json=json, human=_show_check)
     if not result.ok:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
     DatabaseArg,
-    EnvOption,
     JsonOption,
+    ProjectTarget,
+    Target,
     YesOption,
 )
 
@@ -64,8 +65,7 @@ def info(
     timestamp: TimestampOption = None,
     remote: RemoteOption = False,
     local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Print the remote database's Time Travel bookmark now, or at --timestamp.
@@ -81,7 +81,7 @@ def info(
     from worktime_cli.remote import time_travel
 
     _refuse_local(local)
-    with open_context(config=config, remote=True, env=env) as ctx:
+    with open_context(replace(target, remote=True)) as ctx:
         found = time_travel.info(ctx.client, ctx.config, database, timestamp=timestamp)
     output.render(found, json=json, human=_show_info)
 
@@ -106,8 +106,7 @@ def restore(
     yes: YesOption = False,
     remote: RemoteOption = False,
     local: LocalOption = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Restore the remote database to a bookmark or a time: its content then replaces today's.
@@ -125,11 +124,11 @@ def restore(
     from worktime_cli.remote import time_travel
 
     _refuse_local(local)
-    with open_context(config=config, remote=True, env=env) as ctx:
+    with open_context(replace(target, remote=True)) as ctx:
         plan = time_travel.plan_restore(
             ctx.client, ctx.config, database, bookmark_id=bookmark, timestamp=timestamp
         )
-        target = ctx.aim("d1_database", plan.database, lambda: plan.database_id)
+        aimed = ctx.aim("d1_database", plan.database, lambda: plan.database_id)
         output.confirm(
             f"Overwrite every row and table of the remote database {plan.database} with its "
             f"content at bookmark {plan.bookmark}? In-flight queries will be cancelled.",
@@ -137,7 +136,7 @@ def restore(
             action=f"restore the remote database {plan.database}",
         )
         result = time_travel.restore(ctx.client, plan)
-    render(result, target, json=json, human=_show_restore)
+    render(result, aimed, json=json, human=_show_restore)
 
 
 def _show_restore(result: RestoreResult) -> None:

@@ -8,12 +8,8 @@ import typer
 
 from worktime_cli.cli import output
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -41,11 +37,7 @@ def register(root: typer.Typer) -> None:
 def list_(
     database: DatabaseOption = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """List token keys with their owner and time to expiry (7-day TTL); values are never shown.
 
@@ -60,9 +52,7 @@ def list_(
     from worktime_cli.cli.admin_options import open_admin
 
     with (
-        open_admin(
-            database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-        ) as admin,
+        open_admin(database, target) as admin,
         admin.tokens() as (where, namespace),
     ):
         result = tokens.list_tokens(admin.db, namespace, where)
@@ -93,11 +83,7 @@ def _show_list(result: TokenList) -> None:
 def audit(
     database: DatabaseOption = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Find expired-but-not-purged tokens, tokens expiring within 24 h, orphans and users without one.
 
@@ -109,9 +95,7 @@ def audit(
     from worktime_cli.cli.admin_options import open_admin
 
     with (
-        open_admin(
-            database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-        ) as admin,
+        open_admin(database, target) as admin,
         admin.tokens() as (where, namespace),
     ):
         result = tokens.audit(admin.db, namespace, where)
@@ -142,11 +126,7 @@ def revoke(
     database: DatabaseOption = None,
     yes: YesOption = False,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Delete a user's GitHub token from KV (they sign in again to get a new one).
 
@@ -157,9 +137,7 @@ def revoke(
     from worktime_cli.admin import tokens, users
     from worktime_cli.cli.admin_options import open_admin
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         user = users.resolve(admin.db, login)
         with admin.tokens() as (where, namespace):
             output.confirm(

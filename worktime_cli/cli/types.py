@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from worktime_cli.cli import output
-from worktime_cli.cli.options import ConfigOption, EnvOption, JsonOption
+from worktime_cli.cli.options import JsonOption, ProjectTarget, Target
 
 if TYPE_CHECKING:
     from worktime_cli.dev.typegen import TypesResult
@@ -35,8 +36,7 @@ def types(
         bool,
         typer.Option("--check", help="Write nothing; exit 1 when the file is missing or stale."),
     ] = False,
-    config: ConfigOption = None,
-    env: EnvOption = None,
+    target: ProjectTarget = Target(),
     json: JsonOption = False,
 ) -> None:
     """Write worker-configuration.d.ts: the Env interface and a row type per table.
@@ -58,13 +58,13 @@ def types(
     from worktime_cli.cli.context import open_context
     from worktime_cli.dev import typegen
 
-    # The context loads the whole document (no env=): wrangler's rule for secret names looks
+    # The context loads the whole document (no env): wrangler's rule for secret names looks
     # at every environment's `secrets`, and typegen picks the [env.NAME] section itself.
-    with open_context(config=config) as ctx:
+    with open_context(replace(target, env=None)) as ctx:
         if check:
-            result = typegen.check(ctx.config, output=output_file, env=env)
+            result = typegen.check(ctx.config, output=output_file, env=target.env)
         else:
-            result = typegen.write(ctx.config, output=output_file, env=env)
+            result = typegen.write(ctx.config, output=output_file, env=target.env)
     output.render(result, json=json, human=_human)
     if not result.ok:
         raise typer.Exit(1)

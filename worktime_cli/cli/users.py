@@ -9,12 +9,8 @@ import typer
 from worktime_cli.cli import output
 from worktime_cli.cli.admin_options import DatabaseArgument, DryRunOption
 from worktime_cli.cli.options import (
-    ConfigOption,
-    EnvOption,
     JsonOption,
-    LocalOption,
-    PersistOption,
-    RemoteOption,
+    Target,
     YesOption,
 )
 
@@ -56,11 +52,7 @@ def register(root: typer.Typer) -> None:
 def list_(
     database: DatabaseArgument = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """List users with their sessions, total time and last activity.
 
@@ -71,9 +63,7 @@ def list_(
     from worktime_cli.admin import users
     from worktime_cli.cli.admin_options import open_admin
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         result = users.list_users(admin.db)
     output.render(result, json=json, human=_show_list)
 
@@ -108,11 +98,7 @@ def show(
     user_id: IdOption = None,
     database: DatabaseOption = None,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Show one user: time per repo, active sessions, and whether a GitHub token is stored.
 
@@ -125,9 +111,7 @@ def show(
     from worktime_cli.admin import users
     from worktime_cli.cli.admin_options import open_admin
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         user = users.resolve(admin.db, login, user_id)
         with admin.tokens() as (where, namespace):
             result = users.show(admin.db, namespace, where, user)
@@ -174,11 +158,7 @@ def forget(
     dry_run: DryRunOption = False,
     yes: YesOption = False,
     json: JsonOption = False,
-    remote: RemoteOption = False,
-    local: LocalOption = False,
-    config: ConfigOption = None,
-    persist_to: PersistOption = None,
-    env: EnvOption = None,
+    target: Target = Target(),
 ) -> None:
     """Delete a user, their sessions and daily_stats, and their GitHub token in KV.
 
@@ -193,9 +173,7 @@ def forget(
     from worktime_cli.cli.admin_options import open_admin
     from worktime_cli.errors import NotFoundError
 
-    with open_admin(
-        database, config=config, persist_to=persist_to, remote=remote, local=local, env=env
-    ) as admin:
+    with open_admin(database, target) as admin:
         pending = users.PendingForget(admin.pending_path())
         in_d1 = True
         try:
