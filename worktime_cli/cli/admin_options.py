@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from worktime_cli.admin.targets import Database, Namespace
+    from worktime_cli.admin.targets import Database
     from worktime_cli.admin.tokens import Layout
     from worktime_cli.cli.context import Context
     from worktime_cli.cli.options import Target
     from worktime_cli.targets.kv import KVNamespace
+    from worktime_cli.targets.remote_write import RemoteWrite
 
 DatabaseArgument = Annotated[
     str | None,
@@ -66,8 +67,17 @@ class Admin:
 
         return describe(self.place, self.database)
 
+    def aim(self) -> RemoteWrite | None:
+        """Before a write to the database (and before asking): with --remote, name it on
+        stderr and return it for --json, as every remote write does; locally None."""
+        return self.ctx.aim_database(self.database)
+
+    def aim_tokens(self, where: Layout, namespace: KVNamespace) -> RemoteWrite | None:
+        """`aim` for a write to the GitHub-token namespace."""
+        return self.ctx.aim("kv_namespace", where.binding, lambda: namespace.id)
+
     @contextmanager
-    def tokens(self) -> Iterator[tuple[Layout, Namespace]]:
+    def tokens(self) -> Iterator[tuple[Layout, KVNamespace]]:
         """The GitHub-token layout and its namespace, closed when the block ends (a local
         namespace holds its SQLite index open)."""
         from worktime_cli.admin.tokens import layout

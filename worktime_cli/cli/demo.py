@@ -66,20 +66,24 @@ def seed(
     from worktime_cli import clock
     from worktime_cli.admin import demo, inputs, schema
     from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.cli.context import render
 
     last = inputs.parse_date(end, "--end")
     with open_admin(database, target) as admin:
         schema.require(admin.db, admin.database)
         # The target's place decides what needs confirming (and what is refused) in the core.
         plan = demo.plan_seed(admin.db, admin.place, admin.database)
-        if plan.question is not None:
-            output.confirm(plan.question, yes=yes, action=plan.action)
         now = clock.now().replace(tzinfo=None)
         day = dt.date.fromisoformat(last) if last else now.date()
         data = demo.generate(users=users, days=days, seed=seed, end=day, now=now)
         with admin.tokens() as (where, namespace):
+            # Both remote targets are named before the question and before any write.
+            aimed = admin.aim()
+            admin.aim_tokens(where, namespace)
+            if plan.question is not None:
+                output.confirm(plan.question, yes=yes, action=plan.action)
             result = demo.seed(admin.db, namespace, where, data, replace=bool(plan.existing))
-    output.render(result, json=json, human=_show)
+    render(result, aimed, json=json, human=_show)
 
 
 def _show(result: SeedResult) -> None:

@@ -143,6 +143,7 @@ def close_stale(
     """
     from worktime_cli.admin import inputs, sessions
     from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.cli.context import render
     from worktime_cli.errors import UsageError
 
     age = inputs.parse_duration(older_than, "--older-than")
@@ -153,9 +154,11 @@ def close_stale(
         plan = sessions.close_stale(
             admin.db, older_than=age, as_status=as_status, cap=longest, dry_run=True
         )
+        aimed = None
         if dry_run or not plan.closed:
             result = plan
         else:
+            aimed = admin.aim()
             output.confirm(
                 f"Mark {len(plan.closed)} stale session(s) as {as_status} in {admin.database}?",
                 yes=yes,
@@ -164,7 +167,7 @@ def close_stale(
             result = sessions.close_stale(
                 admin.db, older_than=age, as_status=as_status, cap=longest
             )
-    output.render(result, json=json, human=_show_closed)
+    render(result, aimed, json=json, human=_show_closed)
 
 
 def _show_closed(result: CloseResult) -> None:

@@ -73,11 +73,13 @@ def rebuild(
     """
     from worktime_cli.admin import inputs, stats
     from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.cli.context import render
 
     inputs.parse_range(date_from, date_to)  # bad dates are usage errors before any I/O
     inputs.parse_zone(tz)
     with open_admin(database, target) as admin:
         selection = _selection(admin, date_from, date_to, user, tz)
+        aimed = None if dry_run else admin.aim()
         planning = dry_run or not yes
         # One batch (one transaction, one request remotely): nothing to count inside it, so
         # the bar on a long run only says it is still working.
@@ -95,7 +97,7 @@ def rebuild(
                 )
             with output.progress(_doing(False, admin.named), unit=""):
                 result = stats.rebuild(admin.db, selection)
-    output.render(result, json=json, human=_show_rebuild)
+    render(result, aimed, json=json, human=_show_rebuild)
 
 
 def _doing(planning: bool, named: str) -> str:

@@ -136,17 +136,19 @@ def revoke(
     """
     from worktime_cli.admin import tokens, users
     from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.cli.context import render
 
     with open_admin(database, target) as admin:
         user = users.resolve(admin.db, login)
         with admin.tokens() as (where, namespace):
+            aimed = admin.aim_tokens(where, namespace)
             output.confirm(
                 f"Delete the GitHub token of {user.login} ({where.key(user.github_user_id)})?",
                 yes=yes,
                 action=f"revoke the token of {user.login}",
             )
             result = tokens.revoke(namespace, where, user.login, user.github_user_id)
-    output.render(result, json=json, human=_show_revoked)
+    render(result, aimed, json=json, human=_show_revoked)
 
 
 def _show_revoked(result: Revoked) -> None:

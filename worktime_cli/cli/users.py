@@ -171,6 +171,7 @@ def forget(
     """
     from worktime_cli.admin import users
     from worktime_cli.cli.admin_options import open_admin
+    from worktime_cli.cli.context import render
     from worktime_cli.errors import NotFoundError
 
     with open_admin(database, target) as admin:
@@ -187,9 +188,13 @@ def forget(
             plan = users.forget(
                 admin.db, namespace, where, user, pending, dry_run=True, in_d1=in_d1
             )
+            aimed = None
             if dry_run:
                 result = plan
             else:
+                aimed = admin.aim()
+                if plan.token_removed:
+                    admin.aim_tokens(where, namespace)
                 output.confirm(
                     f"Forget {user.login} in {admin.named}: {plan.sessions} session(s), "
                     f"{plan.stats_rows} daily_stats row(s)"
@@ -198,7 +203,7 @@ def forget(
                     action=f"forget user {user.login}",
                 )
                 result = users.forget(admin.db, namespace, where, user, pending, in_d1=in_d1)
-    output.render(result, json=json, human=_show_forgotten)
+    render(result, aimed, json=json, human=_show_forgotten)
 
 
 def _show_forgotten(result: Forgotten) -> None:
