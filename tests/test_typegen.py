@@ -432,3 +432,28 @@ def test_without_env_every_environment_gets_an_interface(project):
     assert "\t\tDB?: D1Database;\n" in text
     # One set of row types: both DB bindings replay the same migrations folder.
     assert [r.name for r in types.rows] == ["UsersRow", "TimeSessionsRow", "DailyStatsRow"]
+
+
+def test_row_types_follow_the_migrations_pattern_and_wranglers_order(project):
+    """The tables are replayed from the files wrangler applies, in its order: a
+    `migrations_pattern`'s files (not `*.sql` beside them), by number (`2_` before `10_`),
+    never a symlinked file."""
+    (project / "wrangler.toml").write_text(
+        SEED_TOML.replace(
+            'migrations_dir = "migrations"',
+            'migrations_dir = "migrations"\nmigrations_pattern = "migrations/*/migration.sql"',
+        )
+    )
+    folder = project / "migrations"
+    for name, sql in (
+        ("2_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);\n"),
+        ("10_notes", "ALTER TABLE users ADD COLUMN note TEXT;\n"),
+    ):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "migration.sql").write_text(sql)
+    (folder / "stray.sql").write_text("CREATE TABLE stray (x);\n")  # the pattern skips it
+    (project / "elsewhere.sql").write_text("CREATE TABLE linked (x);\n")
+    (folder / "11_link").mkdir()
+    (folder / "11_link" / "migration.sql").symlink_to(project / "elsewhere.sql")
+    rows = typegen.generate(config.load(project / "wrangler.toml")).rows
+    assert {r.table: [c.name for c in r.columns] for r in rows} == {"users": ["id", "note"]}

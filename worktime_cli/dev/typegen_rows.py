@@ -17,7 +17,8 @@ from typing import Any
 
 from worktime_cli.dev.typegen_env import ENV_INTERFACE, as_list
 from worktime_cli.errors import WorktimeError
-from worktime_cli.project.config import DEFAULT_MIGRATIONS_DIR, Config
+from worktime_cli.project.bindings import d1_binding
+from worktime_cli.project.config import Config, D1Binding
 
 # `CHECK (status IN ('a', 'b'))`, as a column or table constraint; nothing else in the parens.
 _CHECK_IN = re.compile(
@@ -63,43 +64,40 @@ def row_types(cfg: Config, sections: Iterable[Mapping[str, Any]]) -> tuple[RowTy
     """A row type per table the migrations of each D1 database (in `sections`) create."""
     rows: list[RowType] = []
     taken: set[str] = {ENV_INTERFACE}
-    replayed: set[Path] = set()
-    entries = [e for section in sections for e in as_list(section.get("d1_databases"))]
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("binding"), str):
-            continue
-        binding = entry["binding"]
-        folder = (cfg.root / str(entry.get("migrations_dir") or DEFAULT_MIGRATIONS_DIR)).resolve()
-        if folder in replayed:  # two bindings sharing one migrations folder: one set of types
-            continue
-        replayed.add(folder)
-        for table, columns in _replay(folder):
-            name = _type_name(table, binding, taken)
-            taken.add(name)
-            rows.append(RowType(name=name, table=table, binding=binding, columns=columns))
+    replayed: set[tuple[Path, ...]] = set()
+    for section in sections:
+        for index, entry in enumerate(as_list(section.get("d1_databases"))):
+            if not isinstance(entry, dict) or not isinstance(entry.get("binding"), str):
+                continue
+            binding = d1_binding(cfg.path, index, entry)
+            found = migration_files(cfg, binding)
+            if found in replayed:  # two bindings sharing one set of migrations: one set of types
+                continue
+            replayed.add(found)
+            for table, columns in _replay(found):
+                name = _type_name(table, binding.binding, taken)
+                taken.add(name)
+                rows.append(
+                    RowType(name=name, table=table, binding=binding.binding, columns=columns)
+                )
     return tuple(rows)
 
 
-def migration_files(folder: Path) -> list[Path]:
-    """The up migrations in wrangler's order: `*.sql` directly in the folder, sorted by name."""
-    if not folder.is_dir():
-        return []
-    return sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if p.name.endswith(".sql") and not p.name.startswith(".") and p.is_file()
-        ),
-        key=lambda p: p.name,
-    )
+def migration_files(cfg: Config, binding: D1Binding) -> tuple[Path, ...]:
+    """The up migrations wrangler would apply for `binding`, in its order (its
+    `migrations_pattern`, numbers compared as numbers, symlinked files skipped)."""
+    from worktime_cli.migrations import files
+
+    layout = files.layout(cfg, binding)
+    return tuple(m.path.resolve() for m in files.discover(layout, missing_ok=True))
 
 
-def _replay(folder: Path) -> Iterable[tuple[str, tuple[RowColumn, ...]]]:
+def _replay(paths: Iterable[Path]) -> Iterable[tuple[str, tuple[RowColumn, ...]]]:
     import sqlite_utils
 
     conn = sqlite3.connect(":memory:")
     try:
-        for path in migration_files(folder):
+        for path in paths:
             try:
                 sql = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
