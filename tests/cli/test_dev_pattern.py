@@ -4,6 +4,7 @@
 migration added in a new subfolder (which the non-recursive file watcher does not see) makes
 the server not ready at once, and removing it makes it ready again.
 """
+
 from __future__ import annotations
 
 import shutil
