@@ -457,3 +457,16 @@ def test_row_types_follow_the_migrations_pattern_and_wranglers_order(project):
     (folder / "11_link" / "migration.sql").symlink_to(project / "elsewhere.sql")
     rows = typegen.generate(config.load(project / "wrangler.toml")).rows
     assert {r.table: [c.name for c in r.columns] for r in rows} == {"users": ["id", "note"]}
+
+
+def test_a_failing_migration_under_a_pattern_is_named_as_wrangler_records_it(project):
+    (project / "wrangler.toml").write_text(
+        SEED_TOML.replace(
+            'migrations_dir = "migrations"',
+            'migrations_dir = "migrations"\nmigrations_pattern = "migrations/*/migration.sql"',
+        )
+    )
+    (project / "migrations" / "0001_bad").mkdir(parents=True)
+    (project / "migrations" / "0001_bad" / "migration.sql").write_text("CREATE TABLE (;\n")
+    with pytest.raises(WorktimeError, match=r"^0001_bad/migration.sql: "):
+        typegen.generate(config.load(project / "wrangler.toml"))

@@ -64,7 +64,7 @@ def row_types(cfg: Config, sections: Iterable[Mapping[str, Any]]) -> tuple[RowTy
     """A row type per table the migrations of each D1 database (in `sections`) create."""
     rows: list[RowType] = []
     taken: set[str] = {ENV_INTERFACE}
-    replayed: set[tuple[Path, ...]] = set()
+    replayed: set[tuple[tuple[str, Path], ...]] = set()
     for section in sections:
         for index, entry in enumerate(as_list(section.get("d1_databases"))):
             if not isinstance(entry, dict) or not isinstance(entry.get("binding"), str):
@@ -83,21 +83,24 @@ def row_types(cfg: Config, sections: Iterable[Mapping[str, Any]]) -> tuple[RowTy
     return tuple(rows)
 
 
-def migration_files(cfg: Config, binding: D1Binding) -> tuple[Path, ...]:
+def migration_files(cfg: Config, binding: D1Binding) -> tuple[tuple[str, Path], ...]:
     """The up migrations wrangler would apply for `binding`, in its order (its
-    `migrations_pattern`, numbers compared as numbers, symlinked files skipped)."""
+    `migrations_pattern`, numbers compared as numbers, symlinked files skipped): each one's
+    name as wrangler records it (`0002_x/migration.sql` under a pattern) and its file."""
     from worktime_cli.migrations import files
 
     layout = files.layout(cfg, binding)
-    return tuple(m.path.resolve() for m in files.discover(layout, missing_ok=True))
+    return tuple((m.name, m.path.resolve()) for m in files.discover(layout, missing_ok=True))
 
 
-def _replay(paths: Iterable[Path]) -> Iterable[tuple[str, tuple[RowColumn, ...]]]:
+def _replay(
+    migrations: Iterable[tuple[str, Path]],
+) -> Iterable[tuple[str, tuple[RowColumn, ...]]]:
     import sqlite_utils
 
     conn = sqlite3.connect(":memory:")
     try:
-        for path in paths:
+        for name, path in migrations:
             try:
                 sql = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
@@ -106,7 +109,7 @@ def _replay(paths: Iterable[Path]) -> Iterable[tuple[str, tuple[RowColumn, ...]]
                 conn.executescript(sql)
             except sqlite3.Error as exc:
                 raise WorktimeError(
-                    f"{path.name}: {exc} (while replaying the migrations to read the tables)",
+                    f"{name}: {exc} (while replaying the migrations to read the tables)",
                     hint="fix the migration; `worktime d1 migrations apply` would fail the same way",
                 ) from None
         db = sqlite_utils.Database(conn)
